@@ -1,0 +1,2 @@
+//! Placeholder; the wire benchmarks land with the frame codec and packet protection.
+fn main() {}

@@ -1,0 +1,281 @@
+//! Project automation, run as `cargo xtask <command>` (alias in `.cargo/config.toml`).
+//!
+//! Every command installs what it needs (rustup targets, cargo-fuzz) so that a fresh machine
+//! with only a Rust toolchain can run it.
+
+use std::{
+    env,
+    path::{Path, PathBuf},
+    process::{exit, Command},
+    time::Instant,
+};
+
+/// Library crates: checked for no_std and documented.
+const LIB_CRATES: &[&str] = &[
+    "quic-wire",
+    "quic-recovery",
+    "quic-streams",
+    "quic-sched",
+    "quic-conn",
+];
+/// The bare-metal target the no_std build is checked on.
+const NOSTD_TARGET: &str = "thumbv7em-none-eabihf";
+/// Seconds each fuzz target runs for in `ci`.
+const CI_FUZZ_SECS: u64 = 30;
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  ci               everything CI checks: fmt, clippy, tests, rustdoc, no_std, fuzz smoke run
+  demo             the main job: build, protect, coalesce, parse and unprotect QUIC packets
+  bench            the criterion benchmarks
+  fuzz [--secs N]  build every fuzz target and run each for N seconds (default 60)
+  nostd            build every library crate for thumbv7em-none-eabihf without std
+";
+
+fn main() {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let root = project_root();
+    env::set_current_dir(&root).expect("cannot enter the project root");
+    let result = match args.first().map(String::as_str) {
+        Some("ci") => ci(),
+        Some("demo") => demo(),
+        Some("bench") => bench(&args[1..]),
+        Some("fuzz") => parse_secs(&args[1..]).and_then(fuzz),
+        Some("nostd") => nostd(),
+        _ => {
+            eprint!("{USAGE}");
+            exit(2);
+        }
+    };
+    if let Err(e) = result {
+        eprintln!("xtask: {e}");
+        exit(1);
+    }
+}
+
+type Result<T = ()> = std::result::Result<T, String>;
+
+fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the project root")
+        .to_path_buf()
+}
+
+fn parse_secs(args: &[String]) -> Result<u64> {
+    match args {
+        [] => Ok(60),
+        [flag, n] if flag == "--secs" => n
+            .parse()
+            .map_err(|_| format!("--secs takes a number, got {n}")),
+        _ => Err("usage: cargo xtask fuzz [--secs N]".into()),
+    }
+}
+
+/// Runs a command, echoing it, and fails when it fails.
+fn run(cmd: &mut Command) -> Result {
+    eprintln!("$ {}", show(cmd));
+    let status = cmd
+        .status()
+        .map_err(|e| format!("cannot start {}: {e}", show(cmd)))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("failed ({status}): {}", show(cmd)))
+    }
+}
+
+/// Whether a command runs and exits 0, quietly.
+fn succeeds(cmd: &mut Command) -> bool {
+    cmd.stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn show(cmd: &Command) -> String {
+    let mut s = cmd.get_program().to_string_lossy().into_owned();
+    for a in cmd.get_args() {
+        s.push(' ');
+        s.push_str(&a.to_string_lossy());
+    }
+    s
+}
+
+fn cargo() -> Command {
+    Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+fn step(name: &str, f: impl FnOnce() -> Result) -> Result {
+    eprintln!("\n==> {name}");
+    let t = Instant::now();
+    f()?;
+    eprintln!("==> {name}: ok ({:.1}s)", t.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn ci() -> Result {
+    let t = Instant::now();
+    step("rustfmt", || {
+        run(cargo().args(["fmt", "--all", "--", "--check"]))?;
+        run(cargo().args(["fmt", "--manifest-path", "fuzz/Cargo.toml", "--", "--check"]))
+    })?;
+    step("clippy", || {
+        run(cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--all-features",
+            "--",
+            "-D",
+            "warnings",
+        ]))?;
+        run(cargo().args([
+            "clippy",
+            "--workspace",
+            "--lib",
+            "--no-default-features",
+            "--",
+            "-D",
+            "warnings",
+        ]))
+    })?;
+    step("tests", tests)?;
+    step("rustdoc", || {
+        run(cargo()
+            .args(["doc", "--workspace", "--no-deps", "--all-features"])
+            .env("RUSTDOCFLAGS", "-D warnings"))
+    })?;
+    step("no_std build", nostd)?;
+    step("fuzz smoke run", || fuzz(CI_FUZZ_SECS))?;
+    eprintln!(
+        "\nci: all steps passed in {:.0}s",
+        t.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn tests() -> Result {
+    if succeeds(cargo().args(["nextest", "--version"])) {
+        run(cargo().args([
+            "nextest",
+            "run",
+            "--workspace",
+            "--all-features",
+            "--no-fail-fast",
+        ]))?;
+        // nextest does not run doctests.
+        run(cargo().args(["test", "--workspace", "--all-features", "--doc"]))
+    } else {
+        run(cargo().args(["test", "--workspace", "--all-features"]))
+    }
+}
+
+fn nostd() -> Result {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map_err(|e| format!("cannot run rustup: {e}"))?;
+    if !String::from_utf8_lossy(&installed.stdout)
+        .lines()
+        .any(|l| l.trim() == NOSTD_TARGET)
+    {
+        run(Command::new("rustup").args(["target", "add", NOSTD_TARGET]))?;
+    }
+    for krate in LIB_CRATES {
+        run(cargo().args([
+            "build",
+            "-p",
+            krate,
+            "--no-default-features",
+            "--target",
+            NOSTD_TARGET,
+        ]))?;
+    }
+    Ok(())
+}
+
+/// Lists the fuzz targets from `fuzz/fuzz_targets/*.rs`.
+fn fuzz_targets() -> Result<Vec<String>> {
+    let mut targets: Vec<String> = std::fs::read_dir("fuzz/fuzz_targets")
+        .map_err(|e| format!("cannot list fuzz targets: {e}"))?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()?
+                .strip_suffix(".rs")
+                .map(str::to_owned)
+        })
+        .collect();
+    targets.sort();
+    Ok(targets)
+}
+
+/// A cargo invocation on nightly, or on stable with RUSTC_BOOTSTRAP=1 when no nightly exists.
+fn nightly_cargo() -> Command {
+    if succeeds(Command::new("rustup").args(["run", "nightly", "rustc", "--version"])) {
+        let mut c = Command::new("rustup");
+        c.args(["run", "nightly", "cargo"]);
+        c
+    } else {
+        eprintln!("xtask: no nightly toolchain; using RUSTC_BOOTSTRAP=1 on the default toolchain");
+        let mut c = Command::new("cargo");
+        c.env("RUSTC_BOOTSTRAP", "1");
+        c
+    }
+}
+
+fn ensure_cargo_fuzz() -> Result {
+    if !succeeds(cargo().args(["fuzz", "--version"])) {
+        run(cargo().args(["install", "cargo-fuzz", "--locked"]))?;
+    }
+    Ok(())
+}
+
+fn fuzz(secs: u64) -> Result {
+    ensure_cargo_fuzz()?;
+    let targets = fuzz_targets()?;
+    run(nightly_cargo()
+        .current_dir("fuzz")
+        .args(["fuzz", "build", "-O"]))?;
+    for t in &targets {
+        let corpus = format!("fuzz/corpus/{t}");
+        std::fs::create_dir_all(&corpus).map_err(|e| format!("cannot create {corpus}: {e}"))?;
+        let seeds = format!("fuzz/seeds/{t}");
+        let mut cmd = nightly_cargo();
+        cmd.current_dir("fuzz")
+            .args(["fuzz", "run", "-O", t, &format!("corpus/{t}")]);
+        if Path::new(&seeds).is_dir() {
+            cmd.arg(format!("seeds/{t}"));
+        }
+        cmd.args([
+            "--",
+            &format!("-max_total_time={secs}"),
+            "-print_final_stats=1",
+        ]);
+        run(&mut cmd)?;
+    }
+    Ok(())
+}
+
+fn bench(extra: &[String]) -> Result {
+    let mut cmd = cargo();
+    cmd.args(["bench", "-p", "quic-wire", "--bench", "wire"]);
+    if !extra.is_empty() {
+        cmd.arg("--").args(extra);
+    }
+    run(&mut cmd)
+}
+
+fn demo() -> Result {
+    run(cargo().args([
+        "run",
+        "--release",
+        "-p",
+        "quic-wire",
+        "--example",
+        "wire_demo",
+    ]))
+}
