@@ -384,3 +384,56 @@ pub fn write_version_negotiation(
     }
     Ok(start)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::Reader;
+
+    #[test]
+    fn fixed_width_varints_decode_to_the_value_at_every_width() {
+        for (width, v) in [
+            (1, 0),
+            (1, 63),
+            (2, 64),
+            (2, 16_383),
+            (4, 16_384),
+            (4, (1 << 30) - 1),
+            (8, 1 << 30),
+            (8, 7),
+        ] {
+            let mut field = [0u8; 8];
+            write_varint_fixed(&mut field[..width], v).unwrap();
+            let mut r = Reader::new(&field[..width]);
+            let (got, len) = VarInt::decode_with_len(&mut r).unwrap();
+            assert_eq!((got.into_inner(), len), (v as u64, width));
+        }
+        let mut field = [0u8; 4];
+        assert_eq!(
+            write_varint_fixed(&mut field[..1], 64),
+            Err(WriteError::LengthTooLarge(64))
+        );
+        assert_eq!(
+            write_varint_fixed(&mut field[..3], 1),
+            Err(WriteError::NoLengthField)
+        );
+    }
+
+    #[test]
+    fn patch_outside_the_buffer_is_an_error() {
+        let layout = HeaderLayout {
+            start: 0,
+            length_offset: Some(10),
+            length_len: 2,
+            pn_offset: 12,
+            pn_len: 1,
+        };
+        assert_eq!(
+            layout.patch_length(&mut [0u8; 11], 5),
+            Err(WriteError::NoLengthField)
+        );
+        let mut buf = [0u8; 12];
+        layout.patch_length(&mut buf, 5).unwrap();
+        assert_eq!(buf[10..], [0x40, 6]);
+    }
+}
