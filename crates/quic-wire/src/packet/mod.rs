@@ -2,10 +2,13 @@
 
 use core::fmt;
 
+pub mod coalesced;
 pub mod header;
+pub mod write;
 
-#[allow(unused_imports)]
+pub use coalesced::*;
 pub use header::*;
+pub use write::*;
 
 /// The kind of a QUIC packet.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
