@@ -40,6 +40,13 @@ impl RingPacketKey {
         Self::new(m.suite(), m.key(), m.iv())
     }
 
+    /// The packet key of a secret. On key update (RFC 9001 §6.1) this is all that changes:
+    /// `keys.packet = RingPacketKey::from_secret(&secret.next()?)?`, keeping `keys.header`.
+    #[inline]
+    pub fn from_secret(secret: &Secret) -> Result<Self, CryptoError> {
+        Self::from_material(&secret.key_material()?)
+    }
+
     fn ring_nonce(&self, path: PathId, pn: PacketNumber) -> Result<aead::Nonce, CryptoError> {
         // RFC 10069 §2.4; RFC 9001 §5.3 on path 0. One nonce per (path, packet number): the
         // caller never reuses a packet number on a path, so the nonce is unique for the key.
