@@ -14,8 +14,10 @@
 //!
 //! Receiving: [`unprotect_header`] (which yields the truncated packet number and its length,
 //! hence the header length), recover the full packet number
-//! ([`TruncatedPacketNumber::decode`]), then [`PacketKey::open_packet`]. Nothing allocates and
-//! every step works in place.
+//! ([`TruncatedPacketNumber::decode`]), then [`PacketKey::open_packet`]. Nothing allocates
+//! and every step works in place.
+//!
+//! [`TruncatedPacketNumber::decode`]: crate::pn::TruncatedPacketNumber::decode
 //!
 //! ## Multipath nonces
 //! Every nonce takes a [`PathId`]. For path 0 the nonce is exactly the RFC 9001 §5.3 nonce, so
