@@ -84,6 +84,7 @@ fn bench_suite(c: &mut Criterion, name: &str, suite: Suite) {
         )
     });
 
+    g.throughput(Throughput::Elements(1));
     let mut buf = sealed_packet(&k);
     g.bench_function("header_protection_round_trip", |b| {
         b.iter(|| {
