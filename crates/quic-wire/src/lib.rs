@@ -48,5 +48,6 @@ pub use path::PathId;
 pub use pn::PacketNumber;
 pub use stream_id::{Dir, Side, StreamId};
 pub use time::Instant;
+pub use transport_params::TransportParameters;
 pub use varint::VarInt;
 pub use version::Version;

@@ -6,6 +6,8 @@
 
 use core::fmt;
 
+use crate::codec::BufferTooSmall;
+
 /// A full packet number, 0 to 2^62-1.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
@@ -87,19 +89,29 @@ impl TruncatedPacketNumber {
 
     /// Writes the truncated number into the first `len` bytes of `out` in network order.
     #[inline]
-    pub fn write(self, out: &mut [u8]) {
+    pub fn write(self, out: &mut [u8]) -> Result<(), BufferTooSmall> {
         let bytes = self.value.to_be_bytes();
-        out[..self.len].copy_from_slice(&bytes[4 - self.len..]);
+        let src = bytes
+            .get(4usize.saturating_sub(self.len)..)
+            .ok_or(BufferTooSmall)?;
+        out.get_mut(..src.len())
+            .ok_or(BufferTooSmall)?
+            .copy_from_slice(src);
+        Ok(())
     }
 
-    /// Reads a truncated packet number of `len` bytes from the start of `bytes`.
+    /// Reads a truncated packet number from `bytes`, whose length (1 to 4) is the encoded
+    /// packet-number length; `None` for any other length.
     #[inline]
-    pub fn read(bytes: &[u8], len: usize) -> Self {
-        let mut value = 0u32;
-        for &b in &bytes[..len] {
-            value = (value << 8) | u32::from(b);
+    pub fn read(bytes: &[u8]) -> Option<Self> {
+        if !(1..=4).contains(&bytes.len()) {
+            return None;
         }
-        TruncatedPacketNumber { value, len }
+        let value = bytes.iter().fold(0u32, |v, &b| (v << 8) | u32::from(b));
+        Some(TruncatedPacketNumber {
+            value,
+            len: bytes.len(),
+        })
     }
 }
 
@@ -166,6 +178,16 @@ mod tests {
     }
 
     #[test]
+    fn reading_and_writing_bad_lengths_fails_without_panicking() {
+        assert_eq!(TruncatedPacketNumber::read(&[]), None);
+        assert_eq!(TruncatedPacketNumber::read(&[0; 5]), None);
+        assert_eq!(
+            PacketNumber(5).truncate_to(2).write(&mut [0u8; 1]),
+            Err(BufferTooSmall)
+        );
+    }
+
+    #[test]
     fn first_packets_and_window_edges() {
         assert_eq!(PacketNumber(0).truncate(None).len, 1);
         assert_eq!(
@@ -205,8 +227,8 @@ mod tests {
                 );
             }
             let mut buf = [0u8; 4];
-            t.write(&mut buf);
-            assert_eq!(TruncatedPacketNumber::read(&buf, t.len), t);
+            t.write(&mut buf).unwrap();
+            assert_eq!(TruncatedPacketNumber::read(&buf[..t.len]), Some(t));
         }
     }
 }

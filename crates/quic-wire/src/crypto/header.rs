@@ -88,7 +88,7 @@ pub fn unprotect_header<K: HeaderKey + ?Sized>(
     let pn = packet
         .get(pn_offset..pn_offset + pn_len)
         .ok_or(CryptoError::PacketTooShort)?;
-    Ok(TruncatedPacketNumber::read(pn, pn_len))
+    TruncatedPacketNumber::read(pn).ok_or(CryptoError::PacketTooShort)
 }
 
 #[cfg(test)]
