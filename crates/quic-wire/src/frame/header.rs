@@ -10,14 +10,18 @@ use crate::varint::size_of_u64;
 /// The largest `n` with `n` plus the size of `n` as a varint at most `room`: the most data a
 /// length-prefixed field can carry in `room` bytes. `None` when `room` is 0.
 fn len_prefixed_fit(room: usize) -> Option<usize> {
-    for size in [1usize, 2, 4, 8] {
-        let n = room.checked_sub(size)?;
-        if size_of_u64(n as u64) <= size {
-            // Smaller sizes were tried first, so this is the largest `n` that fits.
-            return Some(n);
-        }
+    // For each Length size, the most data that size can describe and that fits beside it;
+    // the best of the four is the answer (the optimum's own size gives at least as much).
+    const SIZES: [(usize, u64); 4] = [(1, 63), (2, 16_383), (4, (1 << 30) - 1), (8, MAX_OFFSET)];
+    let mut best = None;
+    for (size, max) in SIZES {
+        let Some(n) = room.checked_sub(size) else {
+            break;
+        };
+        let n = usize::try_from(max).map_or(n, |max| n.min(max));
+        best = best.max(Some(n));
     }
-    None
+    best
 }
 
 /// How much data fits in `room` bytes after a header's fixed part, with or without a Length
