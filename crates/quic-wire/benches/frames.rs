@@ -1,7 +1,10 @@
 //! A typical 1-RTT payload: an ACK with 4 ranges and one 1200-byte STREAM frame.
 //! Parse it with `FrameIter`; write it the way a connection does (ACK from ranges, STREAM
 //! header then a copy of the data) and through `Frame::write`.
-#![allow(missing_docs, reason = "criterion_group! generates an undocumented function")]
+#![allow(
+    missing_docs,
+    reason = "criterion_group! generates an undocumented function"
+)]
 
 use std::hint::black_box;
 

@@ -775,6 +775,7 @@ fn iterator_collapses_padding_runs_and_tracks_ack_eliciting() {
     assert_eq!(it.next(), Some(Ok(Frame::Padding { len: 3 })));
     assert_eq!(it.next(), None);
     assert!(!it.ack_eliciting(), "ACK + PADDING is not ack-eliciting");
+    assert!(!it.probing_only(), "ACK is not a probing frame");
 
     let payload = [0, 0, 0x01, 0, 0x1f];
     let mut it = FrameIter::new(&payload, PacketType::OneRtt);
@@ -789,7 +790,14 @@ fn iterator_collapses_padding_runs_and_tracks_ack_eliciting() {
         ]
     );
     assert!(it.ack_eliciting());
+    assert!(!it.probing_only());
     assert_eq!(it.position(), payload.len());
+
+    // PATH_CHALLENGE padded out: a probing packet, and ack-eliciting.
+    let payload = [0x1a, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0];
+    let mut it = FrameIter::new(&payload, PacketType::OneRtt);
+    assert_eq!(it.by_ref().count(), 2);
+    assert!(it.probing_only() && it.ack_eliciting());
 }
 
 #[test]

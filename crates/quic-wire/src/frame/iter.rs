@@ -21,12 +21,30 @@ use crate::packet::PacketType;
 ///
 /// Every error but the empty payload carries the offending frame type when it could be read.
 /// A connection must not act on any frame of a packet that yields an error; it closes.
+///
+/// ```
+/// use quic_wire::frame::FrameIter;
+/// use quic_wire::{Frame, FrameType, PacketType, TransportErrorCode};
+///
+/// let payload = [0x01, 0x00, 0x00]; // PING, then two bytes of PADDING
+/// let mut frames = FrameIter::new(&payload, PacketType::Initial);
+/// assert_eq!(frames.next(), Some(Ok(Frame::Ping)));
+/// assert_eq!(frames.next(), Some(Ok(Frame::Padding { len: 2 })));
+/// assert_eq!(frames.next(), None);
+/// assert!(frames.ack_eliciting());
+///
+/// // HANDSHAKE_DONE is 1-RTT only (RFC 9000 Table 3).
+/// let err = FrameIter::new(&[0x1e], PacketType::Handshake).next().unwrap().unwrap_err();
+/// assert_eq!(err.code, TransportErrorCode::PROTOCOL_VIOLATION);
+/// assert_eq!(err.frame_type, Some(FrameType::HANDSHAKE_DONE));
+/// ```
 #[derive(Debug, Clone)]
 pub struct FrameIter<'a> {
     r: Reader<'a>,
     packet_type: PacketType,
     state: State,
     ack_eliciting: bool,
+    probing_only: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +62,7 @@ impl<'a> FrameIter<'a> {
             packet_type,
             state: State::Start,
             ack_eliciting: false,
+            probing_only: true,
         }
     }
 
@@ -52,6 +71,14 @@ impl<'a> FrameIter<'a> {
     #[inline]
     pub fn ack_eliciting(&self) -> bool {
         self.ack_eliciting
+    }
+
+    /// Whether every frame yielded so far is a probing frame (PATH_CHALLENGE,
+    /// PATH_RESPONSE, NEW_CONNECTION_ID, PADDING). Once the iterator returned `None` without
+    /// an error, this says whether the packet is a probing packet (RFC 9000 §9.1).
+    #[inline]
+    pub fn probing_only(&self) -> bool {
+        self.probing_only
     }
 
     /// How many payload bytes have been consumed.
@@ -70,6 +97,7 @@ impl<'a> FrameIter<'a> {
         }
         let frame = parse_body(ty, &mut self.r)?;
         self.ack_eliciting |= ty.is_ack_eliciting();
+        self.probing_only &= ty.is_probing();
         Ok(frame)
     }
 }
