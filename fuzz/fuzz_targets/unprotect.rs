@@ -29,8 +29,18 @@ fn keys() -> &'static [(Version, DirectionalKeys)] {
             keys_from_secret(suite, Version::V1, &secret[..suite.secret_len()]).unwrap()
         };
         vec![
-            (Version::V1, initial_keys(Version::V1, &dcid, Side::Server).unwrap().remote),
-            (Version::V2, initial_keys(Version::V2, &dcid, Side::Server).unwrap().remote),
+            (
+                Version::V1,
+                initial_keys(Version::V1, &dcid, Side::Server)
+                    .unwrap()
+                    .remote,
+            ),
+            (
+                Version::V2,
+                initial_keys(Version::V2, &dcid, Side::Server)
+                    .unwrap()
+                    .remote,
+            ),
             (Version::V1, one_rtt(Suite::Aes128Gcm)),
             (Version::V1, one_rtt(Suite::Aes256Gcm)),
             (Version::V1, one_rtt(Suite::ChaCha20Poly1305)),
@@ -74,7 +84,9 @@ fuzz_target!(|data: &[u8]| {
         buf[pn_offset..header_len].copy_from_slice(&0x1234u32.to_be_bytes()[4 - pn_len..]);
         let original = buf.clone();
         buf.extend_from_slice(&[0; TAG_LEN]);
-        k.packet.seal_packet(path, pn, &mut buf, header_len).unwrap();
+        k.packet
+            .seal_packet(path, pn, &mut buf, header_len)
+            .unwrap();
         if protect_header(&k.header, &mut buf, pn_offset).is_err() {
             return; // too short to sample: a sender pads first
         }
@@ -82,7 +94,10 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(truncated.len, pn_len);
         let decoded = truncated.decode(Some(PacketNumber(0x1233)));
         assert_eq!(decoded, pn);
-        let len = k.packet.open_packet(path, decoded, &mut buf, header_len).unwrap();
+        let len = k
+            .packet
+            .open_packet(path, decoded, &mut buf, header_len)
+            .unwrap();
         assert_eq!(&buf[..header_len + len], &original[..]);
     }
 });

@@ -378,7 +378,7 @@ mod tests {
             let mut packet = std::vec![first];
             packet.extend_from_slice(&header_rest);
             packet.extend_from_slice(&[0; 4][..pn_len]);
-            truncated.write(&mut packet[pn_offset..]);
+            truncated.write(&mut packet[pn_offset..]).unwrap();
             let header_len = packet.len();
             packet.extend_from_slice(&payload);
             let plain = packet.clone();
