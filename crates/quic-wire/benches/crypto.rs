@@ -36,7 +36,9 @@ fn sealed_packet(k: &DirectionalKeys) -> Vec<u8> {
     k.packet
         .seal_packet(PathId::ZERO, PN, &mut p, HEADER_LEN)
         .expect("seal");
-    protect_header(&k.header, &mut p, PN_OFFSET).expect("long enough");
+    protect_header(&k.header, &mut p, PN_OFFSET)
+        .expect("long enough")
+        .pn;
     p
 }
 
@@ -62,7 +64,9 @@ fn bench_suite(c: &mut Criterion, name: &str, suite: Suite) {
             k.packet
                 .seal_packet(PathId::ZERO, black_box(PN), &mut buf, HEADER_LEN)
                 .expect("seal");
-            protect_header(&k.header, &mut buf, PN_OFFSET).expect("long enough");
+            protect_header(&k.header, &mut buf, PN_OFFSET)
+                .expect("long enough")
+                .pn;
         })
     });
 
@@ -72,7 +76,9 @@ fn bench_suite(c: &mut Criterion, name: &str, suite: Suite) {
         b.iter_batched_ref(
             || sealed.clone(),
             |p| {
-                let pn = unprotect_header(&k.header, p, PN_OFFSET).expect("long enough");
+                let pn = unprotect_header(&k.header, p, PN_OFFSET)
+                    .expect("long enough")
+                    .pn;
                 let pn = pn.decode(Some(PacketNumber(PN.0 - 1)));
                 let len = k
                     .packet
@@ -88,8 +94,12 @@ fn bench_suite(c: &mut Criterion, name: &str, suite: Suite) {
     let mut buf = sealed_packet(&k);
     g.bench_function("header_protection_round_trip", |b| {
         b.iter(|| {
-            let pn = unprotect_header(&k.header, &mut buf, PN_OFFSET).expect("long enough");
-            protect_header(&k.header, &mut buf, PN_OFFSET).expect("long enough");
+            let pn = unprotect_header(&k.header, &mut buf, PN_OFFSET)
+                .expect("long enough")
+                .pn;
+            protect_header(&k.header, &mut buf, PN_OFFSET)
+                .expect("long enough")
+                .pn;
             black_box(pn)
         })
     });

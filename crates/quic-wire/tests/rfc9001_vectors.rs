@@ -216,7 +216,7 @@ fn unprotect(
     largest: Option<u64>,
 ) -> Result<Opened, CryptoError> {
     let mut packet = packet.to_vec();
-    let truncated = unprotect_header(&keys.header, &mut packet, pn_offset)?;
+    let truncated = unprotect_header(&keys.header, &mut packet, pn_offset)?.pn;
     let pn = truncated.decode(largest.map(PacketNumber));
     let header_len = pn_offset + truncated.len;
     let len = keys

@@ -1,7 +1,7 @@
 //! Applying and removing header protection in place (RFC 9001 §5.4.1, §5.4.2).
 
 use super::{CryptoError, HeaderKey, MASK_LEN, SAMPLE_LEN, SAMPLE_OFFSET};
-use crate::pn::TruncatedPacketNumber;
+use crate::packet::{decode_protected_fields, ClearFields};
 
 /// The bits of the first byte header protection covers: the four low bits of a long header
 /// (reserved bits and packet number length), the five low bits of a short header (reserved
@@ -66,9 +66,11 @@ pub fn protect_header<K: HeaderKey + ?Sized>(
     Ok(())
 }
 
-/// Removes header protection in place (RFC 9001 §5.4.1) and returns the truncated packet
-/// number, whose `len` gives the header length (`pn_offset + len`). The payload is left
-/// sealed.
+/// Removes header protection in place (RFC 9001 §5.4.1) and returns the fields it hid:
+/// the truncated packet number (whose `len` gives the header length, `pn_offset + len`),
+/// the key phase of a short header (which selects the packet key) and the reserved bits
+/// (to be checked with [`ClearFields::check_reserved_bits`] once the AEAD has
+/// authenticated the packet). The payload is left sealed.
 ///
 /// Fails with [`CryptoError::PacketTooShort`] when the packet does not hold a complete sample
 /// at `pn_offset + 4`, leaving the packet unchanged; such packets are to be discarded
@@ -77,23 +79,23 @@ pub fn unprotect_header<K: HeaderKey + ?Sized>(
     hk: &K,
     packet: &mut [u8],
     pn_offset: usize,
-) -> Result<TruncatedPacketNumber, CryptoError> {
+) -> Result<ClearFields, CryptoError> {
     let mask = mask_for(hk, packet, pn_offset)?;
     let Some(first) = packet.first_mut() else {
         return Err(CryptoError::PacketTooShort);
     };
     *first ^= mask[0] & first_byte_bits(*first);
-    let pn_len = usize::from(*first & 0x03) + 1;
+    let first = *first;
+    let pn_len = usize::from(first & 0x03) + 1;
     mask_packet_number(packet, pn_offset, pn_len, &mask);
-    let pn = packet
-        .get(pn_offset..pn_offset + pn_len)
-        .ok_or(CryptoError::PacketTooShort)?;
-    TruncatedPacketNumber::read(pn).ok_or(CryptoError::PacketTooShort)
+    let pn_bytes = packet.get(pn_offset..).ok_or(CryptoError::PacketTooShort)?;
+    decode_protected_fields(first, pn_bytes).map_err(|_| CryptoError::PacketTooShort)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pn::TruncatedPacketNumber;
 
     /// A header key whose mask is the first five sample bytes, so tests can predict it.
     struct EchoKey;
@@ -124,7 +126,7 @@ mod tests {
         assert_eq!(p[pn_offset], 0x11 ^ mask[1]);
         assert_eq!(p[pn_offset + 1], 0x22 ^ mask[2]);
         assert_eq!(&p[pn_offset + 2..], &orig[pn_offset + 2..]);
-        let pn = unprotect_header(&EchoKey, &mut p, pn_offset).unwrap();
+        let pn = unprotect_header(&EchoKey, &mut p, pn_offset).unwrap().pn;
         assert_eq!(
             pn,
             TruncatedPacketNumber {
@@ -141,7 +143,7 @@ mod tests {
         let orig = p.clone();
         protect_header(&EchoKey, &mut p, 1).unwrap();
         assert_eq!(p[0], 0x43 ^ (orig[5] & 0x1f));
-        let pn = unprotect_header(&EchoKey, &mut p, 1).unwrap();
+        let pn = unprotect_header(&EchoKey, &mut p, 1).unwrap().pn;
         assert_eq!(pn.len, 4);
         assert_eq!(pn.value, 0x1122_3344);
         assert_eq!(p, orig);

@@ -394,7 +394,7 @@ mod tests {
                 return Ok(());
             }
             sampled.unwrap();
-            let got = unprotect_header(&k.header, &mut packet, pn_offset).unwrap();
+            let got = unprotect_header(&k.header, &mut packet, pn_offset).unwrap().pn;
             prop_assert_eq!(got, truncated);
             let len = k.packet.open_packet(path, pn, &mut packet, header_len).unwrap();
             prop_assert_eq!(&packet[..header_len + len], &plain[..]);
