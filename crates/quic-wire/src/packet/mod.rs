@@ -2,10 +2,12 @@
 
 use core::fmt;
 
+pub mod builder;
 pub mod coalesced;
 pub mod header;
 pub mod write;
 
+pub use builder::*;
 pub use coalesced::*;
 pub use header::*;
 pub use write::*;
