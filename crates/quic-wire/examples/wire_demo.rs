@@ -162,7 +162,6 @@ fn server_flight(version: Version) -> Result {
         PacketType::OneRtt => Some(&one_rtt),
         _ => None,
     })
-    .map_err(Into::into)
 }
 
 /// Splits a datagram into packets, removes protection in place and prints every frame.
