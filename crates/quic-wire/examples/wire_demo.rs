@@ -12,13 +12,13 @@ use std::error::Error;
 use quic_wire::{
     codec::Writer,
     crypto::{
-        initial_keys, keys_from_secret, retry_integrity_tag, unprotect_header,
-        verify_retry_integrity, DirectionalKeys, PacketKey, Suite, TAG_LEN,
+        initial_keys, keys_from_secret, retry_integrity_tag, verify_retry_integrity,
+        DirectionalKeys, Suite, TAG_LEN,
     },
     frame::{AckFrame, Frame, FrameIter, StreamFrame},
     packet::{
-        write_version_negotiation, CoalescedPackets, LongHeader, Packet, PacketBuilder,
-        ParseConfig, RetryHeader, ShortHeader,
+        open_in_place, write_version_negotiation, CoalescedPackets, LongHeader, Packet,
+        PacketBuilder, ParseConfig, RetryHeader, ShortHeader,
     },
     transport_params::{TransportParameters, VersionInformation},
     ConnectionId, PacketNumber, PacketType, PathId, Side, StreamId, VarInt, Version,
@@ -189,15 +189,15 @@ where
     for (at, ty, pn_offset, len) in located {
         let Some(keys) = keys_for(ty) else { continue };
         let packet = &mut datagram[at..at + len];
-        let clear = unprotect_header(&keys.header, packet, pn_offset)?;
-        let pn = clear.pn.decode(None);
-        let header_len = pn_offset + clear.pn.len;
-        let plain = keys
-            .packet
-            .open_packet(PathId::ZERO, pn, packet, header_len)?;
-        clear.check_reserved_bits()?;
-        println!("  {ty:?} packet {pn}: {len} bytes at offset {at}, {plain} bytes of frames");
-        for frame in FrameIter::new(&packet[header_len..header_len + plain], ty) {
+        // Header protection off, packet number recovered, payload decrypted in place.
+        let opened = open_in_place(packet, pn_offset, None, PathId::ZERO, &keys.header, |_| {
+            Some(&keys.packet)
+        })?;
+        println!(
+            "  {ty:?} packet {}: {len} bytes at offset {at}, {} bytes of frames",
+            opened.pn, opened.payload_len
+        );
+        for frame in FrameIter::new(&packet[opened.payload_range()], ty) {
             match frame? {
                 Frame::Crypto { offset, data } => {
                     println!("    CRYPTO offset {offset}, {} bytes", data.len())

@@ -8,13 +8,13 @@ use std::vec::Vec;
 use quic_wire::{
     cid::ResetToken,
     crypto::{
-        initial_keys, keys_from_secret, unprotect_header, CryptoError, DirectionalKeys, PacketKey,
+        initial_keys, keys_from_secret, protect_header, CryptoError, DirectionalKeys, PacketKey,
         Suite, TAG_LEN,
     },
     frame::{AckFrame, Frame, FrameIter, NewConnectionId, StreamFrame},
     packet::{
-        BuildError, CoalescedPackets, LongHeader, Packet, PacketBuilder, ParseConfig,
-        ProtectedPacket, ShortHeader,
+        open_in_place, BuildError, CoalescedPackets, LongHeader, OpenError, Packet, PacketBuilder,
+        ParseConfig, ProtectedPacket, ShortHeader,
     },
     ConnectionId, PacketNumber, PacketType, PathId, Side, StreamId, TransportErrorCode, VarInt,
     Version,
@@ -68,33 +68,23 @@ fn locate(datagram: &[u8], cfg: &ParseConfig) -> Located {
     Located::new(0, &p)
 }
 
-/// Removes header protection, decodes the packet number and opens the packet at `loc`, in
-/// place, as a connection does.
+/// Opens the packet at `loc` in place with `open_in_place`, as a connection does.
 fn open(
     datagram: &mut [u8],
     loc: Located,
     keys: &DirectionalKeys,
     path: PathId,
     largest: Option<PacketNumber>,
-) -> Result<Received, CryptoError> {
-    let Located {
-        at,
-        ty,
-        pn_offset,
-        len,
-    } = loc;
-    let packet = &mut datagram[at..at + len];
-    let clear = unprotect_header(&keys.header, packet, pn_offset)?;
-    let pn = clear.pn.decode(largest);
-    let header_len = pn_offset + clear.pn.len;
-    let plain = keys.packet.open_packet(path, pn, packet, header_len)?;
-    clear
-        .check_reserved_bits()
-        .expect("our builder writes zero reserved bits");
+) -> Result<Received, OpenError> {
+    let packet = &mut datagram[loc.at..loc.at + loc.len];
+    let opened = open_in_place(packet, loc.pn_offset, largest, path, &keys.header, |_| {
+        Some(&keys.packet)
+    })?;
+    let payload = opened.payload_range();
     Ok(Received {
-        ty,
-        pn,
-        payload: at + header_len..at + header_len + plain,
+        ty: loc.ty,
+        pn: opened.pn,
+        payload: loc.at + payload.start..loc.at + payload.end,
     })
 }
 
@@ -384,7 +374,7 @@ fn a_packet_sealed_for_one_path_does_not_open_on_another() {
             }
             Err(e) => {
                 assert!(!opens, "did not open on {path:?}: {e}");
-                assert_eq!(e, CryptoError::DecryptFailed);
+                assert_eq!(e, OpenError::Crypto(CryptoError::DecryptFailed));
             }
         }
     }
@@ -538,4 +528,69 @@ fn forbidden_frames_in_a_decrypted_handshake_packet_close_with_protocol_violatio
     assert_eq!(err.code, TransportErrorCode::PROTOCOL_VIOLATION);
     assert_eq!(err.frame_type, Some(quic_wire::FrameType::HANDSHAKE_DONE));
     assert_eq!(it.next(), None);
+}
+
+#[test]
+fn reserved_bits_close_the_connection_only_after_the_packet_authenticates() {
+    let keys = one_rtt_keys(Version::V1);
+    let short = ShortHeader {
+        dcid: cid(&SERVER_CID),
+        spin: false,
+        key_phase: false,
+    };
+    // Build by hand so the reserved bits (0x18 in a short header) can be set before sealing.
+    let mut buf = [0u8; 64];
+    let mut w = quic_wire::codec::Writer::new(&mut buf);
+    let layout = short
+        .write(&mut w, PacketNumber(9).truncate(None), true)
+        .unwrap();
+    Frame::Ping.write(&mut w).unwrap();
+    w.put_bytes(0, 20).unwrap();
+    let len = w.written() + TAG_LEN;
+    buf[0] |= 0x08;
+    let header_len = layout.payload_offset();
+    keys.packet
+        .seal_packet(PathId::ZERO, PacketNumber(9), &mut buf[..len], header_len)
+        .unwrap();
+    protect_header(&keys.header, &mut buf[..len], layout.pn_offset).unwrap();
+
+    let mut forged = buf;
+    forged[len - 1] ^= 1;
+    let loc = locate(&buf[..len], &ParseConfig::new(SERVER_CID.len()));
+    // Forged: the AEAD fails first, so the packet is merely dropped.
+    assert_eq!(
+        open(&mut forged, loc, &keys, PathId::ZERO, None).unwrap_err(),
+        OpenError::Crypto(CryptoError::DecryptFailed)
+    );
+    // Genuine: PROTOCOL_VIOLATION (RFC 9000 §17.3.1).
+    let OpenError::Violation(e) = open(&mut buf, loc, &keys, PathId::ZERO, None).unwrap_err()
+    else {
+        panic!("expected a violation")
+    };
+    assert_eq!(e.code, TransportErrorCode::PROTOCOL_VIOLATION);
+}
+
+#[test]
+fn a_missing_key_for_the_key_phase_drops_the_packet() {
+    let keys = one_rtt_keys(Version::V1);
+    let short = ShortHeader {
+        dcid: cid(&[]),
+        spin: false,
+        key_phase: true,
+    };
+    let mut buf = [0u8; 64];
+    let mut b =
+        PacketBuilder::short(&mut buf, &short, PacketNumber(3), None, TAG_LEN, true).unwrap();
+    b.push(&Frame::Ping).unwrap();
+    let len = b.finish(PathId::ZERO, &keys.packet, &keys.header).unwrap();
+    let loc = locate(&buf[..len], &ParseConfig::new(0));
+    let got = open_in_place(
+        &mut buf[..len],
+        loc.pn_offset,
+        None,
+        PathId::ZERO,
+        &keys.header,
+        |phase| (!phase).then_some(&keys.packet),
+    );
+    assert_eq!(got, Err(OpenError::NoKey(true)));
 }

@@ -5,11 +5,13 @@ use core::fmt;
 pub mod builder;
 pub mod coalesced;
 pub mod header;
+pub mod open;
 pub mod write;
 
 pub use builder::*;
 pub use coalesced::*;
 pub use header::*;
+pub use open::*;
 pub use write::*;
 
 /// The kind of a QUIC packet.
