@@ -262,7 +262,7 @@ fn fuzz(secs: u64) -> Result {
 
 fn bench(extra: &[String]) -> Result {
     let mut cmd = cargo();
-    cmd.args(["bench", "-p", "quic-wire"]);
+    cmd.args(["bench", "--workspace", "--benches"]);
     if !extra.is_empty() {
         cmd.arg("--").args(extra);
     }
