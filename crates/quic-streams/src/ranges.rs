@@ -29,12 +29,6 @@ impl RangeSet {
         self.ranges.first().map(|&(s, e)| s..e)
     }
 
-    /// Number of disjoint ranges.
-    #[cfg(test)]
-    pub(crate) fn len(&self) -> usize {
-        self.ranges.len()
-    }
-
     /// Iterates the ranges in order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = Range<u64>> + '_ {
         self.ranges.iter().map(|&(s, e)| s..e)
@@ -90,18 +84,6 @@ impl RangeSet {
         self.remove(0..offset);
     }
 
-    /// Whether every byte of `r` is in the set.
-    #[cfg(test)]
-    pub(crate) fn contains_range(&self, r: Range<u64>) -> bool {
-        if r.start >= r.end {
-            return true;
-        }
-        let i = self.ranges.partition_point(|&(_, e)| e <= r.start);
-        self.ranges
-            .get(i)
-            .is_some_and(|&(s, e)| s <= r.start && e >= r.end)
-    }
-
     /// The end of the range starting at or before `offset` and containing it, if any:
     /// how far the set continues without a gap from `offset`.
     pub(crate) fn contiguous_end(&self, offset: u64) -> Option<u64> {
@@ -109,12 +91,6 @@ impl RangeSet {
         self.ranges
             .get(i)
             .and_then(|&(s, e)| (s <= offset).then_some(e))
-    }
-
-    /// Total number of bytes covered.
-    #[cfg(test)]
-    pub(crate) fn total(&self) -> u64 {
-        self.ranges.iter().map(|&(s, e)| e - s).sum()
     }
 }
 
