@@ -82,7 +82,10 @@ impl Streams {
             .ok_or(StreamError::UnknownStream)
     }
 
-    fn send_half(&mut self, s: StreamRef) -> Result<(Option<StreamId>, &mut SendHalf), StreamError> {
+    fn send_half(
+        &mut self,
+        s: StreamRef,
+    ) -> Result<(Option<StreamId>, &mut SendHalf), StreamError> {
         let (id, st) = self.find(s)?;
         let h = st.send.as_mut().ok_or(StreamError::ReceiveOnly)?;
         Ok((id, h))
@@ -109,7 +112,9 @@ impl Streams {
         let room = usize::try_from(limit.saturating_sub(h.buf.held())).unwrap_or(usize::MAX);
         let n = data.len().min(room);
         // Offsets and lengths stay below 2^62 (RFC 9000 §4.5): cap what the stream can hold.
-        let n = n.min(usize::try_from(quic_wire::frame::MAX_OFFSET - h.buf.written()).unwrap_or(usize::MAX));
+        let n = n.min(
+            usize::try_from(quic_wire::frame::MAX_OFFSET - h.buf.written()).unwrap_or(usize::MAX),
+        );
         h.buf.write_copy(&data[..n]);
         if n < data.len() {
             h.want_writable = true;
@@ -124,7 +129,11 @@ impl Streams {
     /// [`StreamEvent::Acked`] with an offset at or past the returned end offset. The whole
     /// `data` is always taken (its memory is the caller's already); it counts against the
     /// send buffer, so later copying writes wait for it.
-    pub fn write_bytes(&mut self, s: impl Into<StreamRef>, data: Bytes) -> Result<u64, StreamError> {
+    pub fn write_bytes(
+        &mut self,
+        s: impl Into<StreamRef>,
+        data: Bytes,
+    ) -> Result<u64, StreamError> {
         let (id, h) = self.send_half(s.into())?;
         Self::writable(h)?;
         if data.len() as u64 > quic_wire::frame::MAX_OFFSET - h.buf.written() {
@@ -298,7 +307,11 @@ impl Streams {
     }
 
     /// Sets a stream's RFC 9218 priority; takes effect for the next packet.
-    pub fn set_priority(&mut self, s: impl Into<StreamRef>, prio: Priority) -> Result<(), StreamError> {
+    pub fn set_priority(
+        &mut self,
+        s: impl Into<StreamRef>,
+        prio: Priority,
+    ) -> Result<(), StreamError> {
         let (id, st) = self.find(s.into())?;
         st.prio = prio;
         if let Some(id) = id {
@@ -314,14 +327,22 @@ impl Streams {
 
     /// Cancel-on-loss mode: with `Some(code)`, data declared lost is not retransmitted;
     /// the stream is reset with `code` instead (for data that is useless when late).
-    pub fn set_cancel_on_loss(&mut self, s: impl Into<StreamRef>, code: Option<VarInt>) -> Result<(), StreamError> {
+    pub fn set_cancel_on_loss(
+        &mut self,
+        s: impl Into<StreamRef>,
+        code: Option<VarInt>,
+    ) -> Result<(), StreamError> {
         self.send_half(s.into())?.1.cancel_on_loss = code;
         Ok(())
     }
 
     /// Allows this stream's data in 0-RTT packets (off by default: 0-RTT data can be
     /// replayed, so the application opts in per stream).
-    pub fn set_0rtt_allowed(&mut self, s: impl Into<StreamRef>, allowed: bool) -> Result<(), StreamError> {
+    pub fn set_0rtt_allowed(
+        &mut self,
+        s: impl Into<StreamRef>,
+        allowed: bool,
+    ) -> Result<(), StreamError> {
         self.send_half(s.into())?.1.allow_0rtt = allowed;
         Ok(())
     }

@@ -128,7 +128,10 @@ impl RecvCredit {
             }
         }
         self.last_update = Some(now);
-        let new_max = self.consumed.saturating_add(self.window).min(quic_wire::frame::MAX_OFFSET);
+        let new_max = self
+            .consumed
+            .saturating_add(self.window)
+            .min(quic_wire::frame::MAX_OFFSET);
         if new_max > self.max {
             self.max = new_max;
             self.update_pending = true;

@@ -7,7 +7,6 @@ use bytes::Bytes;
 use quic_wire::frame::StreamFrame;
 use quic_wire::{Dir, Frame, Instant, StreamId, TransportError, TransportErrorCode, VarInt};
 
-
 use crate::recv::Incoming;
 use crate::state::{RecvEvent, RecvState};
 use crate::streams::{dir_index, StreamEvent, Streams};
@@ -27,7 +26,11 @@ impl Streams {
     /// Returns `Ok(true)` when the frame was a stream frame handled here, `Ok(false)` for
     /// frames that are not ours (ACK, CRYPTO ...), and the connection error to close with
     /// when the peer broke a rule.
-    pub fn handle_frame(&mut self, frame: &Frame<'_>, now: Instant) -> Result<bool, TransportError> {
+    pub fn handle_frame(
+        &mut self,
+        frame: &Frame<'_>,
+        now: Instant,
+    ) -> Result<bool, TransportError> {
         self.handle(frame, None, now)
     }
 
@@ -43,7 +46,12 @@ impl Streams {
         self.handle(frame, Some(payload), now)
     }
 
-    fn handle(&mut self, frame: &Frame<'_>, payload: Option<&Bytes>, now: Instant) -> Result<bool, TransportError> {
+    fn handle(
+        &mut self,
+        frame: &Frame<'_>,
+        payload: Option<&Bytes>,
+        now: Instant,
+    ) -> Result<bool, TransportError> {
         self.now = self.now.max(now);
         let r = match *frame {
             Frame::Stream(ref s) => self.on_stream(s, payload, now),
@@ -80,7 +88,12 @@ impl Streams {
     }
 
     /// RFC 9000 §19.8.
-    fn on_stream(&mut self, f: &StreamFrame<'_>, payload: Option<&Bytes>, now: Instant) -> Result<(), TransportError> {
+    fn on_stream(
+        &mut self,
+        f: &StreamFrame<'_>,
+        payload: Option<&Bytes>,
+        now: Instant,
+    ) -> Result<(), TransportError> {
         let id = f.id;
         // "An endpoint MUST terminate the connection with error STREAM_STATE_ERROR if it
         // receives a STREAM frame for a locally initiated stream that has not yet been
@@ -164,7 +177,12 @@ impl Streams {
     }
 
     /// RFC 9000 §19.4.
-    fn on_reset_stream(&mut self, id: StreamId, code: VarInt, final_size: u64) -> Result<(), TransportError> {
+    fn on_reset_stream(
+        &mut self,
+        id: StreamId,
+        code: VarInt,
+        final_size: u64,
+    ) -> Result<(), TransportError> {
         // "An endpoint that receives a RESET_STREAM frame for a send-only stream MUST
         // terminate the connection with error STREAM_STATE_ERROR."
         if self.is_local(id) && id.dir() == Dir::Uni {
@@ -297,4 +315,3 @@ fn sub_bytes(payload: &Bytes, data: &[u8]) -> Option<Bytes> {
     }
     Some(payload.slice(off..end))
 }
-

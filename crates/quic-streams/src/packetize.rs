@@ -181,7 +181,10 @@ impl Streams {
             }
             if let Some(limit) = h.blocked_pending {
                 if h.state.may_send_data() {
-                    let f = Frame::StreamDataBlocked { id, limit: v(limit) };
+                    let f = Frame::StreamDataBlocked {
+                        id,
+                        limit: v(limit),
+                    };
                     if !Self::put(w, room(w), &f) {
                         return false;
                     }
@@ -291,7 +294,11 @@ impl Streams {
         }
         h.buf.on_sent(offset..end, fin);
         h.credit.used = h.buf.sent();
-        h.apply(if fin { SendEvent::SendFin } else { SendEvent::SendData });
+        h.apply(if fin {
+            SendEvent::SendFin
+        } else {
+            SendEvent::SendData
+        });
         s.stats.on_sent(ulen, retransmit, now);
         if let Some(k) = s.sched {
             s.sched = Some(self.sched.rotate(k));
@@ -389,7 +396,8 @@ impl Streams {
             }
             FrameRecord::StreamDataBlocked(id, limit) => {
                 if let Some(h) = self.map.get_mut(&id).and_then(|s| s.send.as_mut()) {
-                    if h.credit.max == limit && h.credit.available() == 0 && h.state.may_send_data() {
+                    if h.credit.max == limit && h.credit.available() == 0 && h.state.may_send_data()
+                    {
                         h.blocked_pending = Some(limit);
                     }
                 }

@@ -98,6 +98,7 @@ impl RangeSet {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use std::vec;
 
     #[test]
     fn insert_merges_overlapping_and_adjacent_ranges() {
@@ -107,7 +108,7 @@ mod tests {
         s.insert(20..25);
         assert_eq!(s.iter().collect::<Vec<_>>(), [10..25, 30..40]);
         s.insert(5..35);
-        assert_eq!(s.iter().collect::<Vec<_>>(), [5..40]);
+        assert_eq!(s.iter().collect::<Vec<_>>(), vec![5..40]);
     }
 
     #[test]

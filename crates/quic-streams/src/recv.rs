@@ -30,7 +30,7 @@ use quic_wire::{TransportError, TransportErrorCode};
 pub const ZERO_COPY_MIN: usize = 256;
 /// A small copied chunk grows by appending until it reaches this size.
 const OWNED_APPEND_MAX: usize = 4096;
-/// Bookkeeping bytes counted per chunk in [`RecvBuffer::memory`].
+/// Bookkeeping bytes counted per buffered chunk when bounding reassembly memory.
 pub const CHUNK_OVERHEAD: usize = 64;
 
 /// Received bytes: borrowed (copied if kept) or shared (kept zero-copy when large enough).
@@ -250,7 +250,8 @@ impl RecvBuffer {
         if bytes.len() > max {
             let rest = bytes.split_off(max);
             self.buffered += rest.len();
-            self.chunks.insert(self.read + max as u64, Chunk::Shared(rest));
+            self.chunks
+                .insert(self.read + max as u64, Chunk::Shared(rest));
         }
         self.read += bytes.len() as u64;
         Some(bytes)

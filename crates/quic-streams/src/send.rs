@@ -227,10 +227,7 @@ impl SendBuffer {
         len: usize,
         w: &mut Writer<'_>,
     ) -> Result<(), BufferTooSmall> {
-        if offset < self.acked_base
-            || offset + len as u64 > self.written
-            || w.remaining() < len
-        {
+        if offset < self.acked_base || offset + len as u64 > self.written || w.remaining() < len {
             return Err(BufferTooSmall);
         }
         // The segment holding `offset`: the last one starting at or before it.
@@ -244,7 +241,9 @@ impl SendBuffer {
             };
             let data = seg.as_slice();
             let from = usize::try_from(pos - start).map_err(|_| BufferTooSmall)?;
-            let to = data.len().min(from + usize::try_from(end - pos).unwrap_or(usize::MAX));
+            let to = data
+                .len()
+                .min(from + usize::try_from(end - pos).unwrap_or(usize::MAX));
             let part = data.get(from..to).ok_or(BufferTooSmall)?;
             w.put_slice(part)?;
             pos += part.len() as u64;
@@ -273,7 +272,10 @@ mod tests {
         b.write_shared(Bytes::from_static(b"shared"));
         b.write_copy(b"tail");
         assert_eq!(b.written(), first.len() as u64 + 10);
-        assert_eq!(read(&b, SEGMENT_SIZE as u64 - 2, 4), first[SEGMENT_SIZE - 2..SEGMENT_SIZE + 2]);
+        assert_eq!(
+            read(&b, SEGMENT_SIZE as u64 - 2, 4),
+            first[SEGMENT_SIZE - 2..SEGMENT_SIZE + 2]
+        );
         let at = first.len() as u64 - 2;
         let mut want = first[first.len() - 2..].to_vec();
         want.extend_from_slice(b"sharedta");

@@ -108,7 +108,10 @@ impl SendState {
     /// Whether STREAM frames may still be sent (RFC 9000 §3.3: not after RESET_STREAM nor
     /// in a terminal state).
     pub const fn may_send_data(self) -> bool {
-        matches!(self, SendState::Ready | SendState::Send | SendState::DataSent)
+        matches!(
+            self,
+            SendState::Ready | SendState::Send | SendState::DataSent
+        )
     }
 }
 

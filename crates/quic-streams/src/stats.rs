@@ -52,7 +52,11 @@ impl StreamStats {
 
     /// Average receive rate in bytes per second between the first and last frame received.
     pub fn recv_rate(&self) -> Option<u64> {
-        rate(self.bytes_received, self.first_received?, self.last_received?)
+        rate(
+            self.bytes_received,
+            self.first_received?,
+            self.last_received?,
+        )
     }
 }
 

@@ -345,7 +345,8 @@ impl Streams {
     /// A new stream with the halves its type has.
     pub(crate) fn new_stream(&self, id: StreamId) -> Stream {
         let local = self.is_local(id);
-        let send = (id.dir() == Dir::Bi || local).then(|| SendHalf::new(self.initial_send_credit(id)));
+        let send =
+            (id.dir() == Dir::Bi || local).then(|| SendHalf::new(self.initial_send_credit(id)));
         let recv = (id.dir() == Dir::Bi || !local)
             .then(|| RecvHalf::new(self.config.stream_window, self.config.max_stream_window));
         Stream::new(send, recv)
@@ -354,7 +355,10 @@ impl Streams {
     /// The stream a peer frame refers to, opening peer streams as needed.
     ///
     /// `Ok(None)`: the stream existed and was freed; the frame is late and ignored.
-    pub(crate) fn stream_for_frame(&mut self, id: StreamId) -> Result<Option<&mut Stream>, TransportError> {
+    pub(crate) fn stream_for_frame(
+        &mut self,
+        id: StreamId,
+    ) -> Result<Option<&mut Stream>, TransportError> {
         let d = dir_index(id.dir());
         if self.is_local(id) {
             // RFC 9000 §19.8, §19.10, §19.13, §19.5: a frame for a locally initiated stream
@@ -399,7 +403,8 @@ impl Streams {
                 s.pending_id = Some(pid);
                 self.map.insert(id, s);
                 self.started.insert(pid, id);
-                self.events.push_back(StreamEvent::Started { pending: pid, id });
+                self.events
+                    .push_back(StreamEvent::Started { pending: pid, id });
                 self.refresh(id);
             }
         }
@@ -461,10 +466,8 @@ impl Streams {
         if !self.is_local(id) {
             self.remote[dir_index(id.dir())].on_freed();
         }
-        self.events.push_back(StreamEvent::Closed {
-            id,
-            stats: s.stats,
-        });
+        self.events
+            .push_back(StreamEvent::Closed { id, stats: s.stats });
     }
 
     /// Releases `n` bytes of connection credit (consumed or discarded) and queues

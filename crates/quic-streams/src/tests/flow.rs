@@ -31,7 +31,9 @@ fn blocked_sender_sends_stream_data_blocked_and_data_blocked() {
         recs.extend(pk.records);
     }
     assert_eq!(
-        recs.iter().filter(|r| **r == FrameRecord::StreamDataBlocked(id, 1000)).count(),
+        recs.iter()
+            .filter(|r| **r == FrameRecord::StreamDataBlocked(id, 1000))
+            .count(),
         1,
         "once per limit: {recs:?}"
     );
@@ -57,7 +59,10 @@ fn lost_max_data_is_sent_again() {
     let mut buf = [0u8; 1000];
     p.s.read(id, &mut buf).unwrap();
     let pk = p.packet(Side::Server, 1200).unwrap();
-    assert!(pk.records.iter().any(|r| matches!(r, FrameRecord::MaxStreamData(..))));
+    assert!(pk
+        .records
+        .iter()
+        .any(|r| matches!(r, FrameRecord::MaxStreamData(..))));
     p.lose(Side::Server, &pk);
     let again = p.packet(Side::Server, 1200).unwrap();
     assert_eq!(again.records, pk.records);
@@ -70,7 +75,13 @@ fn stopped_stream_still_counts_for_flow_control_and_returns_credit() {
     p.c.write(id, &[1u8; 800]).unwrap();
     p.drive();
     p.s.stop_sending(id, code(9)).unwrap();
-    let f = Frame::Stream(StreamFrame { id, offset: 800, data: &[0; 300], fin: false, has_len: true });
+    let f = Frame::Stream(StreamFrame {
+        id,
+        offset: 800,
+        data: &[0; 300],
+        fin: false,
+        has_len: true,
+    });
     let e = feed(&mut p.s, f).unwrap_err();
     assert_eq!(e.code, quic_wire::TransportErrorCode::FLOW_CONTROL_ERROR);
 }
@@ -125,7 +136,9 @@ fn streams_opened_past_the_limit_wait_then_start_in_order() {
     p.c.write(c, b"third").unwrap();
     p.c.finish(c).unwrap();
     let pk = p.packet(Side::Client, 1200).unwrap();
-    assert!(pk.records.contains(&FrameRecord::StreamsBlocked(Dir::Uni, 1)));
+    assert!(pk
+        .records
+        .contains(&FrameRecord::StreamsBlocked(Dir::Uni, 1)));
     p.deliver(Side::Server, &pk).unwrap();
     p.ack(Side::Client, &pk);
     p.c.write(a, b"first").unwrap();
@@ -134,12 +147,25 @@ fn streams_opened_past_the_limit_wait_then_start_in_order() {
     let a_id = id_of(a);
     assert_eq!(read_all(&mut p.s, a_id), (b"first".to_vec(), true));
     p.drive();
-    let started: Vec<_> = p.events(Side::Client).into_iter().filter(|e| matches!(e, StreamEvent::Started { .. })).collect();
+    let started: Vec<_> = p
+        .events(Side::Client)
+        .into_iter()
+        .filter(|e| matches!(e, StreamEvent::Started { .. }))
+        .collect();
     let b_id = uni(Side::Client, 1);
-    assert_eq!(started, [StreamEvent::Started { pending: pb, id: b_id }]);
+    assert_eq!(
+        started,
+        [StreamEvent::Started {
+            pending: pb,
+            id: b_id
+        }]
+    );
     assert_eq!(read_all(&mut p.s, b_id), (b"second".to_vec(), true));
     p.drive();
     let c_id = uni(Side::Client, 2);
-    assert!(p.events(Side::Client).contains(&StreamEvent::Started { pending: pc, id: c_id }));
+    assert!(p.events(Side::Client).contains(&StreamEvent::Started {
+        pending: pc,
+        id: c_id
+    }));
     assert_eq!(read_all(&mut p.s, c_id), (b"third".to_vec(), true));
 }

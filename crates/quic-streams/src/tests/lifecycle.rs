@@ -28,7 +28,9 @@ fn graceful_transfer_walks_both_state_machines_to_their_terminal_states() {
         p.deliver(Side::Server, pk).unwrap();
     }
     assert_eq!(p.s.recv_state(id), Some(RecvState::DataRecvd));
-    assert!(p.events(Side::Server).contains(&StreamEvent::Readable { id }));
+    assert!(p
+        .events(Side::Server)
+        .contains(&StreamEvent::Readable { id }));
     assert_eq!(read_all(&mut p.s, id), (data, true));
     assert_eq!(p.s.recv_state(id), Some(RecvState::DataRead));
     p.ack(Side::Client, &pk);
@@ -36,7 +38,9 @@ fn graceful_transfer_walks_both_state_machines_to_their_terminal_states() {
         p.ack(Side::Client, pk);
     }
     assert_eq!(p.c.send_state(id), Some(SendState::DataRecvd));
-    assert!(p.events(Side::Client).contains(&StreamEvent::Finished { id }));
+    assert!(p
+        .events(Side::Client)
+        .contains(&StreamEvent::Finished { id }));
     assert_eq!(p.c.stream_count(), 1, "the receiving half is still open");
 }
 
@@ -47,7 +51,9 @@ fn bidi_stream_is_freed_once_both_halves_are_terminal() {
     p.c.write(id, b"ping").unwrap();
     p.c.finish(id).unwrap();
     p.drive();
-    assert!(p.events(Side::Client).contains(&StreamEvent::Finished { id }));
+    assert!(p
+        .events(Side::Client)
+        .contains(&StreamEvent::Finished { id }));
     assert_eq!(p.c.send_state(id), Some(SendState::DataRecvd));
     assert_eq!(read_all(&mut p.s, id), (b"ping".to_vec(), true));
     p.s.write(id, b"pong").unwrap();
@@ -75,7 +81,11 @@ fn reset_drops_data_and_walks_reset_sent_to_reset_recvd_and_reset_read() {
     assert_eq!(p.c.send_state(id), Some(SendState::ResetSent));
     assert_eq!(p.c.write(id, b"more"), Err(StreamError::Closed));
     let pk = p.packet(Side::Client, 1200).unwrap();
-    assert_eq!(pk.records, [FrameRecord::ResetStream(id)], "no data after reset");
+    assert_eq!(
+        pk.records,
+        [FrameRecord::ResetStream(id)],
+        "no data after reset"
+    );
     p.deliver(Side::Server, &first).unwrap();
     p.deliver(Side::Server, &pk).unwrap();
     assert_eq!(p.s.recv_state(id), Some(RecvState::ResetRecvd));
@@ -95,7 +105,13 @@ fn reset_event_counts_as_reading_the_reset() {
     p.c.reset(id, code(3)).unwrap();
     p.drive();
     let ev = p.events(Side::Server);
-    assert!(ev.contains(&StreamEvent::Reset { id, error_code: code(3) }), "{ev:?}");
+    assert!(
+        ev.contains(&StreamEvent::Reset {
+            id,
+            error_code: code(3)
+        }),
+        "{ev:?}"
+    );
     assert_eq!(p.s.stream_count(), 0);
 }
 
@@ -109,13 +125,20 @@ fn stop_sending_is_answered_with_reset_stream_carrying_its_code() {
     let pk = p.packet(Side::Server, 1200).unwrap();
     assert!(pk.records.contains(&FrameRecord::StopSending(id)));
     p.deliver(Side::Client, &pk).unwrap();
-    assert!(p.events(Side::Client).contains(&StreamEvent::Stopped { id, error_code: code(42) }));
+    assert!(p.events(Side::Client).contains(&StreamEvent::Stopped {
+        id,
+        error_code: code(42)
+    }));
     assert_eq!(p.c.write(id, b"x"), Err(StreamError::Stopped(code(42))));
     assert_eq!(p.c.send_state(id), Some(SendState::ResetSent));
     let reply = p.packet(Side::Client, 1200).unwrap();
     assert!(reply.records.contains(&FrameRecord::ResetStream(id)));
     p.deliver(Side::Server, &reply).unwrap();
-    assert_eq!(p.s.recv_state(id), Some(RecvState::ResetRead), "stopped reader needs no telling");
+    assert_eq!(
+        p.s.recv_state(id),
+        Some(RecvState::ResetRead),
+        "stopped reader needs no telling"
+    );
 }
 
 #[test]
@@ -140,10 +163,14 @@ fn lost_data_is_retransmitted_from_the_buffer() {
         _ => None,
     });
     let stats = stats.expect("sender freed once all acked");
-    let lost_len: u64 = b.records.iter().map(|r| match r {
-        FrameRecord::Stream { len, .. } => u64::from(*len),
-        _ => 0,
-    }).sum();
+    let lost_len: u64 = b
+        .records
+        .iter()
+        .map(|r| match r {
+            FrameRecord::Stream { len, .. } => u64::from(*len),
+            _ => 0,
+        })
+        .sum();
     assert_eq!(stats.bytes_retransmitted, lost_len);
     assert_eq!(stats.bytes_sent, 3000 + lost_len);
 }
@@ -164,14 +191,22 @@ fn cancel_on_loss_resets_instead_of_retransmitting() {
 fn zero_copy_write_completes_when_acknowledged() {
     let mut p = Pair::new(4, 100_000);
     let id = id_of(p.c.open(Dir::Uni).unwrap());
-    let end = p.c.write_bytes(id, Bytes::from(std::vec![3u8; 2000])).unwrap();
+    let end =
+        p.c.write_bytes(id, Bytes::from(std::vec![3u8; 2000]))
+            .unwrap();
     assert_eq!(end, 2000);
     let a = p.packet(Side::Client, 1200).unwrap();
     let b = p.packet(Side::Client, 1200).unwrap();
     p.ack(Side::Client, &b);
-    assert!(p.events(Side::Client).is_empty(), "nothing complete while a gap remains");
+    assert!(
+        p.events(Side::Client).is_empty(),
+        "nothing complete while a gap remains"
+    );
     p.ack(Side::Client, &a);
-    assert_eq!(p.events(Side::Client), [StreamEvent::Acked { id, offset: 2000 }]);
+    assert_eq!(
+        p.events(Side::Client),
+        [StreamEvent::Acked { id, offset: 2000 }]
+    );
 }
 
 #[test]
@@ -236,7 +271,9 @@ fn incremental_streams_of_equal_urgency_share_packets_round_robin() {
         p.c.set_priority(id, Priority::new(3, true)).unwrap();
         p.c.write(id, &[9; 5000]).unwrap();
     }
-    let order: Vec<StreamId> = (0..6).flat_map(|_| first_stream_in_packet(&mut p)).collect();
+    let order: Vec<StreamId> = (0..6)
+        .flat_map(|_| first_stream_in_packet(&mut p))
+        .collect();
     let firsts: Vec<StreamId> = order.iter().copied().take(6).collect();
     assert_eq!(firsts, [ids[0], ids[1], ids[2], ids[0], ids[1], ids[2]]);
 }
@@ -251,7 +288,13 @@ fn only_streams_allowing_0rtt_send_in_0rtt_packets() {
     p.c.write(b, b"yes").unwrap();
     let mut buf = [0u8; 1200];
     let mut recs = Vec::new();
-    p.c.write_frames(&mut Writer::new(&mut buf), 1200, Instant::ZERO, true, &mut |r| recs.push(r));
+    p.c.write_frames(
+        &mut Writer::new(&mut buf),
+        1200,
+        Instant::ZERO,
+        true,
+        &mut |r| recs.push(r),
+    );
     assert!(matches!(recs[..], [FrameRecord::Stream { id, .. }] if id == b));
 }
 
@@ -277,7 +320,10 @@ fn writing_to_a_receive_only_stream_is_an_error() {
     assert_eq!(p.s.write(id, b"y"), Err(StreamError::ReceiveOnly));
     let mut buf = [0u8; 4];
     assert_eq!(p.c.read(id, &mut buf), Err(StreamError::SendOnly));
-    assert_eq!(p.c.write(uni(Side::Client, 9), b"y"), Err(StreamError::UnknownStream));
+    assert_eq!(
+        p.c.write(uni(Side::Client, 9), b"y"),
+        Err(StreamError::UnknownStream)
+    );
     p.c.finish(id).unwrap();
     assert_eq!(p.c.write(id, b"late"), Err(StreamError::Closed));
 }
