@@ -114,7 +114,9 @@ pub enum StreamEvent {
         /// The stream.
         id: StreamId,
     },
-    /// Data (or the end of the stream) can be read.
+    /// Data (or the end of the stream) can be read. Edge-triggered: after any read call,
+    /// the next Readable comes only when more data arrives, so read until a read returns
+    /// no data (or `fin`).
     Readable {
         /// The stream.
         id: StreamId,

@@ -90,6 +90,7 @@ fn stopped_stream_still_counts_for_flow_control_and_returns_credit() {
 fn stream_limit_is_replenished_over_100_000_open_close_cycles() {
     let mut p = Pair::new(8, 1000);
     let mut open = std::collections::VecDeque::new();
+    let mut served = 0u32;
     for i in 0..100_000u32 {
         let r = p.c.open(Dir::Bi).unwrap();
         p.c.write(r, &i.to_be_bytes()).unwrap();
@@ -100,7 +101,8 @@ fn stream_limit_is_replenished_over_100_000_open_close_cycles() {
             if let StreamEvent::Readable { id } = e {
                 let (data, fin) = read_all(&mut p.s, id);
                 assert!(fin);
-                assert_eq!(data.len(), 4);
+                assert_eq!(data, served.to_be_bytes());
+                served += 1;
                 p.s.finish(id).unwrap();
             }
         }
@@ -116,6 +118,10 @@ fn stream_limit_is_replenished_over_100_000_open_close_cycles() {
         }
         p.drive();
     }
+    assert_eq!(
+        served, 100_000,
+        "every stream was opened, carried data and closed"
+    );
     assert_eq!(p.c.stream_count(), 0);
     assert_eq!(p.s.stream_count(), 0);
     assert_eq!(p.c.pending_count(), 0);
