@@ -175,7 +175,10 @@ impl World {
         loop {
             let before = self.got.get(&id).map_or(0, |g| g.data.len());
             self.server_read(id, 1 << 16, true);
-            let g = self.got.get(&id).map_or((0, true), |g| (g.data.len(), g.fin));
+            let g = self
+                .got
+                .get(&id)
+                .map_or((0, true), |g| (g.data.len(), g.fin));
             if g.0 == before || g.1 {
                 break;
             }

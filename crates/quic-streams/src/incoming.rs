@@ -110,7 +110,8 @@ impl Streams {
         let Some(r) = st.recv.as_mut() else {
             return Ok(());
         };
-        let end = f.offset + f.data.len() as u64;
+        // The parser bounds offset + length by 2^62-1 (RFC 9000 §19.8); saturate anyway.
+        let end = f.offset.saturating_add(f.data.len() as u64);
         // RFC 9000 §4.5: once the final size is known it cannot change, and no data may
         // lie past it; a FIN below data already received is an error too.
         match r.final_size {

@@ -148,7 +148,7 @@ impl RecvBuffer {
     /// Inserts `data` at `offset`, dropping what was already received.
     pub(crate) fn insert(&mut self, offset: u64, data: Incoming<'_>) -> Result<(), TransportError> {
         let bytes = data.as_slice();
-        let end = offset + bytes.len() as u64;
+        let end = offset.saturating_add(bytes.len() as u64);
         let mut cursor = offset.max(self.read);
         while cursor < end {
             // The chunk holding `cursor`, if any: the last one starting at or before it.
