@@ -1,14 +1,54 @@
 //! # quic-streams
 //!
-//! QUIC streams (RFC 9000 §2-4): stream IDs and the send/receive state machines,
-//! stream-count and data flow control, send buffers (copying and zero-copy), receive
-//! reassembly, and RFC 9218 priorities; HTTP/3 and QPACK live in module `h3`.
+//! QUIC streams (RFC 9000 §2-4) as a sans-IO state machine: stream IDs and the send and
+//! receive state machines, stream-count limits with automatic MAX_STREAMS replenishment
+//! and a queue for streams opened past the peer's limit, connection and stream flow
+//! control with window auto-tuning, send buffers (copying and zero-copy), bounded
+//! out-of-order reassembly, the RFC 9218 priority scheduler, per-stream statistics, and
+//! the packetization interface quic-conn builds packets with.
 //!
-//! Depends only on `quic-wire`. Status: the crate is laid out; its contents are the subject
-//! of the streams work item and are not implemented yet.
+//! [`Streams`] is the entry point; its documentation states the usage contract.
+//!
+//! | Module | What |
+//! |---|---|
+//! | [`state`] | the RFC 9000 §3 state machines as declared transitions |
+//! | `send`, `recv` | the send buffer and the reassembly buffer |
+//! | `flow`, `limits` | byte credit and stream-count credit |
+//! | [`sched`] | RFC 9218 scheduling |
+//! | `incoming` | frames from the peer, with the RFC's error codes |
+//! | `packetize` | [`Streams::write_frames`] and the ack/loss callbacks |
+//!
+//! Depends only on `quic-wire`. `#![no_std]` with `alloc`.
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+extern crate alloc;
 #[cfg(any(test, feature = "std"))]
 extern crate std;
+
+mod app;
+mod error;
+mod flow;
+mod incoming;
+mod limits;
+mod packetize;
+mod ranges;
+pub mod recv;
+pub mod sched;
+mod send;
+pub mod state;
+mod stats;
+mod stream;
+mod streams;
+
+#[cfg(test)]
+mod tests;
+
+pub use app::{Chunk, Read};
+pub use error::StreamError;
+pub use packetize::FrameRecord;
+pub use sched::Priority;
+pub use state::{RecvState, SendState};
+pub use stats::StreamStats;
+pub use streams::{Config, PeerLimits, PendingId, StreamEvent, StreamRef, Streams};

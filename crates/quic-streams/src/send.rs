@@ -1,0 +1,315 @@
+//! The send buffer of one stream: data the application wrote, kept until acknowledged.
+//!
+//! Two ways in, one storage:
+//! - copying ([`SendBuffer::write_copy`]): bytes are appended to owned segments of up to
+//!   [`SEGMENT_SIZE`] bytes; the write is complete as soon as it returns;
+//! - zero-copy ([`SendBuffer::write_shared`]): the caller's `Bytes` is kept as a segment
+//!   of its own and released once every byte of it is acknowledged.
+//!
+//! Offsets below `acked_base` were acknowledged and their memory released. Above it, the
+//! buffer tracks which ranges were acknowledged out of order and which were declared lost
+//! and wait for retransmission; new data is sent from `sent`.
+
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+use bytes::Bytes;
+use core::ops::Range;
+use quic_wire::codec::{BufferTooSmall, Writer};
+
+use crate::ranges::RangeSet;
+
+/// Largest owned segment that copying writes append to.
+pub(crate) const SEGMENT_SIZE: usize = 16 * 1024;
+
+#[derive(Debug)]
+enum Segment {
+    Owned(Vec<u8>),
+    Shared(Bytes),
+}
+
+impl Segment {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Segment::Owned(v) => v,
+            Segment::Shared(b) => b,
+        }
+    }
+}
+
+/// Written data of one stream, from the lowest unacknowledged offset on.
+#[derive(Debug, Default)]
+pub(crate) struct SendBuffer {
+    /// Segments with the stream offset of their first byte, in order and contiguous.
+    segs: VecDeque<(u64, Segment)>,
+    /// Everything below was acknowledged and released.
+    acked_base: u64,
+    /// End of the written data.
+    written: u64,
+    /// Everything below has been sent at least once.
+    sent: u64,
+    /// Acknowledged ranges at or above `acked_base`.
+    acked: RangeSet,
+    /// Ranges declared lost and not acknowledged since, waiting to be sent again.
+    lost: RangeSet,
+    /// The application finished the stream: the final size is `written`.
+    fin: bool,
+    fin_sent: bool,
+    fin_lost: bool,
+    fin_acked: bool,
+}
+
+impl SendBuffer {
+    /// Bytes held in memory (written and not yet acknowledged in order).
+    pub(crate) fn held(&self) -> u64 {
+        self.written - self.acked_base
+    }
+
+    /// End of the written data (the final size once finished).
+    pub(crate) fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Lowest offset not yet acknowledged.
+    pub(crate) fn acked_base(&self) -> u64 {
+        self.acked_base
+    }
+
+    /// Everything below has been sent at least once.
+    pub(crate) fn sent(&self) -> u64 {
+        self.sent
+    }
+
+    /// Whether the application finished the stream.
+    pub(crate) fn is_finished(&self) -> bool {
+        self.fin
+    }
+
+    /// Appends a copy of `data`; the caller has checked the buffer room.
+    pub(crate) fn write_copy(&mut self, data: &[u8]) {
+        let mut rest = data;
+        while !rest.is_empty() {
+            let tail = match self.segs.back_mut() {
+                Some((_, Segment::Owned(v))) if v.len() < SEGMENT_SIZE => v,
+                _ => {
+                    let cap = rest.len().min(SEGMENT_SIZE);
+                    self.segs
+                        .push_back((self.written, Segment::Owned(Vec::with_capacity(cap))));
+                    match self.segs.back_mut() {
+                        Some((_, Segment::Owned(v))) => v,
+                        // Just pushed an owned segment.
+                        _ => return,
+                    }
+                }
+            };
+            let n = rest.len().min(SEGMENT_SIZE - tail.len());
+            let (now, later) = rest.split_at(n);
+            tail.extend_from_slice(now);
+            self.written += n as u64;
+            rest = later;
+        }
+    }
+
+    /// Keeps `data` itself as a segment.
+    pub(crate) fn write_shared(&mut self, data: Bytes) {
+        if data.is_empty() {
+            return;
+        }
+        let len = data.len() as u64;
+        self.segs.push_back((self.written, Segment::Shared(data)));
+        self.written += len;
+    }
+
+    /// Marks the end of the stream at the current written offset.
+    pub(crate) fn finish(&mut self) {
+        self.fin = true;
+    }
+
+    /// The first range waiting for retransmission, if any.
+    pub(crate) fn first_lost(&self) -> Option<Range<u64>> {
+        self.lost.first()
+    }
+
+    /// Whether a FIN must be (re)sent on its own: the FIN was requested and not yet sent or
+    /// lost, and there is no data left to carry it.
+    pub(crate) fn fin_pending(&self) -> bool {
+        self.fin && !self.fin_acked && (!self.fin_sent || self.fin_lost)
+    }
+
+    /// Whether anything is waiting to be sent: lost ranges, new data, or a FIN.
+    #[cfg(test)]
+    pub(crate) fn has_pending(&self) -> bool {
+        !self.lost.is_empty() || self.sent < self.written || self.fin_pending()
+    }
+
+    /// Records that `range` went out in a frame (with `fin` when the frame carried FIN).
+    pub(crate) fn on_sent(&mut self, range: Range<u64>, fin: bool) {
+        self.lost.remove(range.clone());
+        if range.end > self.sent {
+            self.sent = range.end;
+        }
+        if fin {
+            self.fin_sent = true;
+            self.fin_lost = false;
+        }
+    }
+
+    /// Records an acknowledgement; returns whether `acked_base` moved.
+    pub(crate) fn on_acked(&mut self, range: Range<u64>, fin: bool) -> bool {
+        if fin {
+            self.fin_acked = true;
+            self.fin_lost = false;
+        }
+        let start = range.start.max(self.acked_base);
+        if start >= range.end {
+            return false;
+        }
+        self.acked.insert(start..range.end);
+        self.lost.remove(start..range.end);
+        let Some(new_base) = self.acked.contiguous_end(self.acked_base) else {
+            return false;
+        };
+        self.acked.remove_below(new_base);
+        self.acked_base = new_base;
+        while let Some((start, seg)) = self.segs.front() {
+            if start + seg.as_slice().len() as u64 <= new_base {
+                self.segs.pop_front();
+            } else {
+                break;
+            }
+        }
+        true
+    }
+
+    /// Records a loss: the parts of `range` not acknowledged since will be sent again.
+    /// Returns the number of bytes newly queued for retransmission.
+    pub(crate) fn on_lost(&mut self, range: Range<u64>, fin: bool) -> u64 {
+        if fin && !self.fin_acked {
+            self.fin_lost = true;
+        }
+        let start = range.start.max(self.acked_base);
+        let end = range.end.min(self.sent);
+        if start >= end {
+            return 0;
+        }
+        let mut add = RangeSet::new();
+        add.insert(start..end);
+        for a in self.acked.iter() {
+            if a.start >= end {
+                break;
+            }
+            add.remove(a);
+        }
+        let mut n = 0;
+        for r in add.iter() {
+            n += r.end - r.start;
+            self.lost.insert(r);
+        }
+        n
+    }
+
+    /// Whether all data and the FIN were acknowledged.
+    pub(crate) fn all_acked(&self) -> bool {
+        self.fin && self.fin_acked && self.acked_base == self.written
+    }
+
+    /// Releases every byte: the stream was reset.
+    pub(crate) fn clear(&mut self) {
+        self.segs.clear();
+        self.lost = RangeSet::new();
+        self.acked = RangeSet::new();
+    }
+
+    /// Copies `len` bytes from `offset` into `w`. The range must lie within what was
+    /// written and not yet released; otherwise nothing is written and `Err` is returned.
+    pub(crate) fn copy_out(
+        &self,
+        offset: u64,
+        len: usize,
+        w: &mut Writer<'_>,
+    ) -> Result<(), BufferTooSmall> {
+        if offset < self.acked_base || offset + len as u64 > self.written || w.remaining() < len {
+            return Err(BufferTooSmall);
+        }
+        // The segment holding `offset`: the last one starting at or before it.
+        let mut i = self.segs.partition_point(|(s, _)| *s <= offset);
+        i = i.saturating_sub(1);
+        let mut pos = offset;
+        let end = offset + len as u64;
+        while pos < end {
+            let Some((start, seg)) = self.segs.get(i) else {
+                return Err(BufferTooSmall);
+            };
+            let data = seg.as_slice();
+            let from = usize::try_from(pos - start).map_err(|_| BufferTooSmall)?;
+            let to = data
+                .len()
+                .min(from + usize::try_from(end - pos).unwrap_or(usize::MAX));
+            let part = data.get(from..to).ok_or(BufferTooSmall)?;
+            w.put_slice(part)?;
+            pos += part.len() as u64;
+            i += 1;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(buf: &SendBuffer, offset: u64, len: usize) -> Vec<u8> {
+        let mut out = std::vec![0u8; len];
+        let mut w = Writer::new(&mut out);
+        buf.copy_out(offset, len, &mut w).unwrap();
+        out
+    }
+
+    #[test]
+    fn copies_and_shared_segments_read_back_across_boundaries() {
+        let mut b = SendBuffer::default();
+        let first: Vec<u8> = (0..SEGMENT_SIZE + 10).map(|i| i as u8).collect();
+        b.write_copy(&first);
+        b.write_shared(Bytes::from_static(b"shared"));
+        b.write_copy(b"tail");
+        assert_eq!(b.written(), first.len() as u64 + 10);
+        assert_eq!(
+            read(&b, SEGMENT_SIZE as u64 - 2, 4),
+            first[SEGMENT_SIZE - 2..SEGMENT_SIZE + 2]
+        );
+        let at = first.len() as u64 - 2;
+        let mut want = first[first.len() - 2..].to_vec();
+        want.extend_from_slice(b"sharedta");
+        assert_eq!(read(&b, at, 10), want);
+    }
+
+    #[test]
+    fn acknowledged_prefix_is_released_and_lost_ranges_skip_acked_parts() {
+        let mut b = SendBuffer::default();
+        b.write_copy(&[7u8; 100]);
+        b.on_sent(0..100, false);
+        assert!(!b.on_acked(50..60, false));
+        assert_eq!(b.on_lost(0..100, false), 90);
+        assert_eq!(b.first_lost(), Some(0..50));
+        assert!(b.on_acked(0..50, false));
+        assert_eq!(b.acked_base(), 60, "joins the range acked earlier");
+        assert_eq!(b.held(), 40);
+        assert_eq!(b.first_lost(), Some(60..100));
+        let mut out = [0u8; 10];
+        assert!(b.copy_out(40, 10, &mut Writer::new(&mut out)).is_err());
+    }
+
+    #[test]
+    fn fin_completes_only_when_everything_is_acked() {
+        let mut b = SendBuffer::default();
+        b.write_copy(b"abc");
+        b.finish();
+        b.on_sent(0..3, true);
+        assert!(!b.fin_pending());
+        b.on_lost(0..3, true);
+        assert!(b.fin_pending());
+        b.on_sent(0..3, true);
+        b.on_acked(0..3, true);
+        assert!(b.all_acked());
+        assert!(!b.has_pending());
+    }
+}

@@ -1,0 +1,177 @@
+//! Flow control and stream limits through the pair.
+
+use super::*;
+use quic_wire::frame::StreamFrame;
+
+#[test]
+fn max_stream_data_and_max_data_follow_the_reader() {
+    let mut p = Pair::new(4, 1000);
+    let id = id_of(p.c.open(Dir::Uni).unwrap());
+    let data = [7u8; 3000];
+    assert_eq!(p.c.write(id, &data).unwrap(), 3000);
+    p.drive();
+    // Only the window got through; the sender said it is blocked.
+    assert_eq!(p.s.recv_state(id), Some(RecvState::Recv));
+    let mut buf = [0u8; 4000];
+    assert_eq!(p.s.read(id, &mut buf).unwrap().len, 1000);
+    p.drive();
+    assert_eq!(p.s.read(id, &mut buf).unwrap().len, 1000);
+    p.drive();
+    assert_eq!(p.s.read(id, &mut buf).unwrap().len, 1000);
+    assert_eq!(p.c.stats(id).unwrap().bytes_sent, 3000);
+}
+
+#[test]
+fn blocked_sender_sends_stream_data_blocked_and_data_blocked() {
+    let mut p = Pair::new(4, 1000);
+    let id = id_of(p.c.open(Dir::Uni).unwrap());
+    p.c.write(id, &[1u8; 1500]).unwrap();
+    let mut recs = Vec::new();
+    while let Some(pk) = p.packet(Side::Client, 1200) {
+        recs.extend(pk.records);
+    }
+    assert_eq!(
+        recs.iter()
+            .filter(|r| **r == FrameRecord::StreamDataBlocked(id, 1000))
+            .count(),
+        1,
+        "once per limit: {recs:?}"
+    );
+    // Connection level: 4 streams can use the 4000-byte window; a fifth is blocked.
+    let mut p = Pair::new(8, 1000);
+    let ids: Vec<_> = (0..5).map(|_| id_of(p.c.open(Dir::Uni).unwrap())).collect();
+    for &i in &ids {
+        p.c.write(i, &[2u8; 1000]).unwrap();
+    }
+    let mut recs = Vec::new();
+    while let Some(pk) = p.packet(Side::Client, 1200) {
+        recs.extend(pk.records);
+    }
+    assert!(recs.contains(&FrameRecord::DataBlocked(4000)), "{recs:?}");
+}
+
+#[test]
+fn lost_max_data_is_sent_again() {
+    let mut p = Pair::new(4, 1000);
+    let id = id_of(p.c.open(Dir::Uni).unwrap());
+    p.c.write(id, &[1u8; 1000]).unwrap();
+    p.drive();
+    let mut buf = [0u8; 1000];
+    p.s.read(id, &mut buf).unwrap();
+    let pk = p.packet(Side::Server, 1200).unwrap();
+    assert!(pk
+        .records
+        .iter()
+        .any(|r| matches!(r, FrameRecord::MaxStreamData(..))));
+    p.lose(Side::Server, &pk);
+    let again = p.packet(Side::Server, 1200).unwrap();
+    assert_eq!(again.records, pk.records);
+}
+
+#[test]
+fn stopped_stream_still_counts_for_flow_control_and_returns_credit() {
+    let mut p = Pair::new(4, 1000);
+    let id = id_of(p.c.open(Dir::Uni).unwrap());
+    p.c.write(id, &[1u8; 800]).unwrap();
+    p.drive();
+    p.s.stop_sending(id, code(9)).unwrap();
+    let f = Frame::Stream(StreamFrame {
+        id,
+        offset: 800,
+        data: &[0; 300],
+        fin: false,
+        has_len: true,
+    });
+    let e = feed(&mut p.s, f).unwrap_err();
+    assert_eq!(e.code, quic_wire::TransportErrorCode::FLOW_CONTROL_ERROR);
+}
+
+#[test]
+fn stream_limit_is_replenished_over_100_000_open_close_cycles() {
+    let mut p = Pair::new(8, 1000);
+    let mut open = std::collections::VecDeque::new();
+    let mut served = 0u32;
+    for i in 0..100_000u32 {
+        let r = p.c.open(Dir::Bi).unwrap();
+        p.c.write(r, &i.to_be_bytes()).unwrap();
+        p.c.finish(r).unwrap();
+        open.push_back(r);
+        p.drive();
+        for e in p.events(Side::Server) {
+            if let StreamEvent::Readable { id } = e {
+                let (data, fin) = read_all(&mut p.s, id);
+                assert!(fin);
+                assert_eq!(data, served.to_be_bytes());
+                served += 1;
+                p.s.finish(id).unwrap();
+            }
+        }
+        p.drive();
+        p.events(Side::Client);
+        while let Some(&r) = open.front() {
+            let Some(id) = p.c.id_of(r) else { break };
+            if read_all(&mut p.c, id).1 {
+                open.pop_front();
+            } else {
+                break;
+            }
+        }
+        p.drive();
+    }
+    assert_eq!(
+        served, 100_000,
+        "every stream was opened, carried data and closed"
+    );
+    assert_eq!(p.c.stream_count(), 0);
+    assert_eq!(p.s.stream_count(), 0);
+    assert_eq!(p.c.pending_count(), 0);
+}
+
+#[test]
+fn streams_opened_past_the_limit_wait_then_start_in_order() {
+    let mut p = Pair::new(1, 1000);
+    let a = p.c.open(Dir::Uni).unwrap();
+    let b = p.c.open(Dir::Uni).unwrap();
+    let c = p.c.open(Dir::Uni).unwrap();
+    assert!(matches!(a, StreamRef::Id(_)));
+    let (StreamRef::Pending(pb), StreamRef::Pending(pc)) = (b, c) else {
+        panic!("b and c wait");
+    };
+    p.c.write(b, b"second").unwrap();
+    p.c.finish(b).unwrap();
+    p.c.write(c, b"third").unwrap();
+    p.c.finish(c).unwrap();
+    let pk = p.packet(Side::Client, 1200).unwrap();
+    assert!(pk
+        .records
+        .contains(&FrameRecord::StreamsBlocked(Dir::Uni, 1)));
+    p.deliver(Side::Server, &pk).unwrap();
+    p.ack(Side::Client, &pk);
+    p.c.write(a, b"first").unwrap();
+    p.c.finish(a).unwrap();
+    p.drive();
+    let a_id = id_of(a);
+    assert_eq!(read_all(&mut p.s, a_id), (b"first".to_vec(), true));
+    p.drive();
+    let started: Vec<_> = p
+        .events(Side::Client)
+        .into_iter()
+        .filter(|e| matches!(e, StreamEvent::Started { .. }))
+        .collect();
+    let b_id = uni(Side::Client, 1);
+    assert_eq!(
+        started,
+        [StreamEvent::Started {
+            pending: pb,
+            id: b_id
+        }]
+    );
+    assert_eq!(read_all(&mut p.s, b_id), (b"second".to_vec(), true));
+    p.drive();
+    let c_id = uni(Side::Client, 2);
+    assert!(p.events(Side::Client).contains(&StreamEvent::Started {
+        pending: pc,
+        id: c_id
+    }));
+    assert_eq!(read_all(&mut p.s, c_id), (b"third".to_vec(), true));
+}
