@@ -10,5 +10,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+extern crate alloc;
 #[cfg(any(test, feature = "std"))]
 extern crate std;
+
+pub mod h3;
