@@ -37,6 +37,8 @@ pub struct EncoderConfig {
     /// Whether references that may block the peer's decoder are allowed (up to the peer's
     /// SETTINGS_QPACK_BLOCKED_STREAMS).
     pub allow_blocking: bool,
+    /// Whether string literals may be Huffman-coded (when that is shorter).
+    pub huffman: bool,
 }
 
 impl Default for EncoderConfig {
@@ -45,6 +47,7 @@ impl Default for EncoderConfig {
             max_table_capacity: 4096,
             policy: InsertPolicy::Repeated,
             allow_blocking: true,
+            huffman: true,
         }
     }
 }
@@ -211,7 +214,7 @@ impl Encoder {
         let mut used: Vec<u64> = Vec::new();
         for f in fields {
             let line = self.encode_field(f, base, may_block, &mut used);
-            line.encode(&mut lines);
+            line.encode_with(&mut lines, self.config.huffman);
         }
         let ric = used.iter().max().map_or(0, |m| m + 1);
         encode_prefix(ric, base, self.peer_max_capacity, out);
@@ -320,7 +323,7 @@ impl Encoder {
                 value: f.value.clone(),
             })
             .ok()?;
-        ins.encode(&mut self.out);
+        ins.encode_with(&mut self.out, self.config.huffman);
         Some(abs)
     }
 

@@ -84,8 +84,13 @@ impl Line {
         })
     }
 
-    /// Appends the wire form.
+    /// Appends the wire form, Huffman-coding strings where that is shorter.
     pub fn encode(&self, out: &mut Vec<u8>) {
+        self.encode_with(out, true)
+    }
+
+    /// Appends the wire form; `huffman` allows Huffman-coded strings.
+    pub fn encode_with(&self, out: &mut Vec<u8>, huffman: bool) {
         match self {
             Line::Indexed { is_static, index } => {
                 prefix_int::encode(*index, 6, if *is_static { 0xc0 } else { 0x80 }, out)
@@ -99,7 +104,7 @@ impl Line {
             } => {
                 let flags = 0x40 | if *never_index { 0x20 } else { 0 } | if *is_static { 0x10 } else { 0 };
                 prefix_int::encode(*index, 4, flags, out);
-                put_string(value, 7, 0, out);
+                put_string(value, 7, 0, huffman, out);
             }
             Line::LiteralPostBaseNameRef {
                 never_index,
@@ -107,15 +112,15 @@ impl Line {
                 value,
             } => {
                 prefix_int::encode(*index, 3, if *never_index { 0x08 } else { 0 }, out);
-                put_string(value, 7, 0, out);
+                put_string(value, 7, 0, huffman, out);
             }
             Line::Literal {
                 never_index,
                 name,
                 value,
             } => {
-                put_string(name, 3, 0x20 | if *never_index { 0x10 } else { 0 }, out);
-                put_string(value, 7, 0, out);
+                put_string(name, 3, 0x20 | if *never_index { 0x10 } else { 0 }, huffman, out);
+                put_string(value, 7, 0, huffman, out);
             }
         }
     }

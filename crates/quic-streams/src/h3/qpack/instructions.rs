@@ -96,9 +96,9 @@ impl<'a> Cursor<'a> {
 }
 
 /// Appends a string literal: `flags` are the bits above the H bit, which sits just above an
-/// `n`-bit length prefix. Huffman is used when it is shorter.
-pub(crate) fn put_string(s: &[u8], n: u8, flags: u8, out: &mut Vec<u8>) {
-    let hlen = huffman::encoded_len(s);
+/// `n`-bit length prefix. With `huff`, Huffman coding is used when it is shorter.
+pub(crate) fn put_string(s: &[u8], n: u8, flags: u8, huff: bool, out: &mut Vec<u8>) {
+    let hlen = if huff { huffman::encoded_len(s) } else { usize::MAX };
     if hlen < s.len() {
         prefix_int::encode(hlen as u64, n, flags | (1 << n), out);
         huffman::encode(s, out);
@@ -160,8 +160,13 @@ impl EncoderInstruction {
         Ok((ins, c.pos()))
     }
 
-    /// Appends the wire form.
+    /// Appends the wire form, Huffman-coding strings where that is shorter.
     pub fn encode(&self, out: &mut Vec<u8>) {
+        self.encode_with(out, true)
+    }
+
+    /// Appends the wire form; `huffman` allows Huffman-coded strings.
+    pub fn encode_with(&self, out: &mut Vec<u8>, huffman: bool) {
         match self {
             EncoderInstruction::SetCapacity(c) => prefix_int::encode(*c, 5, 0x20, out),
             EncoderInstruction::InsertWithNameRef {
@@ -171,11 +176,11 @@ impl EncoderInstruction {
             } => {
                 let flags = if *is_static { 0xc0 } else { 0x80 };
                 prefix_int::encode(*index, 6, flags, out);
-                put_string(value, 7, 0, out);
+                put_string(value, 7, 0, huffman, out);
             }
             EncoderInstruction::InsertWithLiteralName { name, value } => {
-                put_string(name, 5, 0x40, out);
-                put_string(value, 7, 0, out);
+                put_string(name, 5, 0x40, huffman, out);
+                put_string(value, 7, 0, huffman, out);
             }
             EncoderInstruction::Duplicate(i) => prefix_int::encode(*i, 5, 0, out),
         }
