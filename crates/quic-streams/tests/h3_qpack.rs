@@ -6,7 +6,9 @@ use bytes::Bytes;
 use quic_streams::h3::qpack::encoder::InsertPolicy;
 use quic_streams::h3::qpack::field::Line;
 use quic_streams::h3::qpack::instructions::EncoderInstruction;
-use quic_streams::h3::qpack::{huffman, DecodeError, Decoded, Decoder, DecoderConfig, Encoder, EncoderConfig, Field};
+use quic_streams::h3::qpack::{
+    huffman, DecodeError, Decoded, Decoder, DecoderConfig, Encoder, EncoderConfig, Field,
+};
 use quic_streams::h3::Code;
 
 fn hex(s: &str) -> Vec<u8> {
@@ -18,7 +20,10 @@ fn hex(s: &str) -> Vec<u8> {
 }
 
 fn f(n: &'static str, v: &'static str) -> Field {
-    Field::new(Bytes::from_static(n.as_bytes()), Bytes::from_static(v.as_bytes()))
+    Field::new(
+        Bytes::from_static(n.as_bytes()),
+        Bytes::from_static(v.as_bytes()),
+    )
 }
 
 fn decoder(cap: u64, blocked: u64) -> Decoder {
@@ -62,7 +67,10 @@ fn appendix_b1_literal_with_static_name_reference() {
     assert_eq!(out, wire);
     assert!(!enc.has_output());
     let mut dec = decoder(0, 0);
-    assert_eq!(fields(dec.decode_section(0, wire.into()).unwrap()), [f(":path", "/index.html")]);
+    assert_eq!(
+        fields(dec.decode_section(0, wire.into()).unwrap()),
+        [f(":path", "/index.html")]
+    );
     assert!(!dec.has_output());
 }
 
@@ -75,7 +83,14 @@ fn appendix_b2_to_b5_dynamic_table_walkthrough() {
     // B.2: capacity 220, two inserts with static name references, a blocking section.
     enc.set_peer_settings(220, 100);
     let mut section = vec![];
-    enc.encode(4, &[f(":authority", "www.example.com"), f(":path", "/sample/path")], &mut section);
+    enc.encode(
+        4,
+        &[
+            f(":authority", "www.example.com"),
+            f(":path", "/sample/path"),
+        ],
+        &mut section,
+    );
     let enc_stream = enc.take_output();
     assert_eq!(
         enc_stream,
@@ -90,7 +105,13 @@ fn appendix_b2_to_b5_dynamic_table_walkthrough() {
     }
     let (stream, res) = dec.poll_unblocked().unwrap();
     assert_eq!(stream, 4);
-    assert_eq!(res.unwrap(), [f(":authority", "www.example.com"), f(":path", "/sample/path")]);
+    assert_eq!(
+        res.unwrap(),
+        [
+            f(":authority", "www.example.com"),
+            f(":path", "/sample/path")
+        ]
+    );
     assert_eq!(dec.table().size(), 106);
     let ack = dec.take_output();
     assert_eq!(ack, hex("84"));
@@ -104,7 +125,10 @@ fn appendix_b2_to_b5_dynamic_table_walkthrough() {
         value: Bytes::from_static(b"custom-value"),
     }
     .encode_with(&mut ins, false);
-    assert_eq!(ins, hex("4a63 7573 746f 6d2d 6b65 790c 6375 7374 6f6d 2d76 616c 7565"));
+    assert_eq!(
+        ins,
+        hex("4a63 7573 746f 6d2d 6b65 790c 6375 7374 6f6d 2d76 616c 7565")
+    );
     dec.on_encoder_stream(&ins).unwrap();
     assert_eq!(dec.table().size(), 160);
     assert_eq!(dec.take_output(), hex("01"));
@@ -116,14 +140,26 @@ fn appendix_b2_to_b5_dynamic_table_walkthrough() {
     assert_eq!(dup, hex("02"));
     let mut lines = hex("0500");
     for l in [
-        Line::Indexed { is_static: false, index: 0 },
-        Line::Indexed { is_static: true, index: 1 },
-        Line::Indexed { is_static: false, index: 1 },
+        Line::Indexed {
+            is_static: false,
+            index: 0,
+        },
+        Line::Indexed {
+            is_static: true,
+            index: 1,
+        },
+        Line::Indexed {
+            is_static: false,
+            index: 1,
+        },
     ] {
         l.encode(&mut lines);
     }
     assert_eq!(lines, hex("0500 80 c1 81"));
-    assert_eq!(dec.decode_section(8, lines.clone().into()), Ok(Decoded::Blocked));
+    assert_eq!(
+        dec.decode_section(8, lines.clone().into()),
+        Ok(Decoded::Blocked)
+    );
     dec.cancel_stream(8);
     assert_eq!(dec.take_output(), hex("48"));
     assert_eq!(dec.blocked_streams(), 0);
@@ -133,7 +169,11 @@ fn appendix_b2_to_b5_dynamic_table_walkthrough() {
     // Had it not been cancelled, the section would decode to these fields.
     assert_eq!(
         fields(dec.decode_section(12, lines.into()).unwrap()),
-        [f(":authority", "www.example.com"), f(":path", "/"), f("custom-key", "custom-value")]
+        [
+            f(":authority", "www.example.com"),
+            f(":path", "/"),
+            f("custom-key", "custom-value")
+        ]
     );
     let _ = dec.take_output();
 
@@ -150,7 +190,10 @@ fn appendix_b2_to_b5_dynamic_table_walkthrough() {
     assert_eq!(dec.table().size(), 215);
     assert_eq!(dec.table().oldest(), 1);
     let e = dec.table().get(4).unwrap();
-    assert_eq!((&e.name[..], &e.value[..]), (&b"custom-key"[..], &b"custom-value2"[..]));
+    assert_eq!(
+        (&e.name[..], &e.value[..]),
+        (&b"custom-key"[..], &b"custom-value2"[..])
+    );
 }
 
 // RFC 7541 Appendix C.4 and C.6: every Huffman-coded string in the examples.
@@ -201,8 +244,26 @@ impl Rng {
 }
 
 fn random_field(rng: &mut Rng) -> Field {
-    const NAMES: &[&str] = &[":method", ":path", ":authority", "content-type", "cookie", "x-a", "x-b", "user-agent"];
-    const VALUES: &[&str] = &["GET", "/", "/index.html", "example.com", "text/plain", "a=b", "", "Mozilla/5.0"];
+    const NAMES: &[&str] = &[
+        ":method",
+        ":path",
+        ":authority",
+        "content-type",
+        "cookie",
+        "x-a",
+        "x-b",
+        "user-agent",
+    ];
+    const VALUES: &[&str] = &[
+        "GET",
+        "/",
+        "/index.html",
+        "example.com",
+        "text/plain",
+        "a=b",
+        "",
+        "Mozilla/5.0",
+    ];
     match rng.below(4) {
         0 => {
             let n = rng.below(40) as usize;
@@ -234,7 +295,11 @@ fn random_field_lists_round_trip_across_table_sizes_and_chunkings() {
     let mut rng = Rng(7);
     let (mut blocked_seen, mut inserts) = (0, 0);
     for &cap in &[0u64, 32, 100, 220, 1024, 4096] {
-        for &policy in &[InsertPolicy::Never, InsertPolicy::Repeated, InsertPolicy::Always] {
+        for &policy in &[
+            InsertPolicy::Never,
+            InsertPolicy::Repeated,
+            InsertPolicy::Always,
+        ] {
             for &blocked in &[0u64, 1, 4] {
                 let mut enc = Encoder::new(EncoderConfig {
                     max_table_capacity: cap,
@@ -247,14 +312,17 @@ fn random_field_lists_round_trip_across_table_sizes_and_chunkings() {
                 let mut pending: Vec<(u64, Vec<Field>)> = vec![];
                 for i in 0..60u64 {
                     let stream = i * 4;
-                    let list: Vec<Field> = (0..rng.below(12)).map(|_| random_field(&mut rng)).collect();
+                    let list: Vec<Field> =
+                        (0..rng.below(12)).map(|_| random_field(&mut rng)).collect();
                     let mut section = vec![];
                     enc.encode(stream, &list, &mut section);
                     // Sometimes the section overtakes the encoder stream.
                     let instructions = enc.take_output();
                     let early = rng.below(2) == 0;
                     if !early {
-                        chunked(&mut rng, &instructions, |c| dec.on_encoder_stream(c).unwrap());
+                        chunked(&mut rng, &instructions, |c| {
+                            dec.on_encoder_stream(c).unwrap()
+                        });
                     }
                     match dec.decode_section(stream, section.into()).unwrap() {
                         Decoded::Fields(got) => assert_eq!(got, list),
@@ -264,7 +332,9 @@ fn random_field_lists_round_trip_across_table_sizes_and_chunkings() {
                         }
                     }
                     if early {
-                        chunked(&mut rng, &instructions, |c| dec.on_encoder_stream(c).unwrap());
+                        chunked(&mut rng, &instructions, |c| {
+                            dec.on_encoder_stream(c).unwrap()
+                        });
                     }
                     while let Some((s, res)) = dec.poll_unblocked() {
                         let idx = pending.iter().position(|p| p.0 == s).unwrap();
@@ -322,7 +392,10 @@ fn encoder_never_blocks_more_streams_than_allowed() {
 fn more_blocked_streams_than_advertised_is_decompression_failed() {
     let mut dec = decoder(220, 1);
     // Required Insert Count 1 (encoded 2 with 6 max entries), Base 1.
-    assert_eq!(dec.decode_section(0, hex("0200 80").into()), Ok(Decoded::Blocked));
+    assert_eq!(
+        dec.decode_section(0, hex("0200 80").into()),
+        Ok(Decoded::Blocked)
+    );
     let e = dec.decode_section(4, hex("0200 80").into()).unwrap_err();
     assert_eq!(code_of(e), Code::QPACK_DECOMPRESSION_FAILED);
 }
@@ -340,14 +413,17 @@ fn decompression_failures_carry_qpack_decompression_failed() {
     ];
     for (wire, why) in cases {
         let mut dec = decoder(220, 0);
-        dec.on_encoder_stream(&hex("3fbd01 c00f 7777 772e 6578 616d 706c 652e 636f 6d")).unwrap();
+        dec.on_encoder_stream(&hex("3fbd01 c00f 7777 772e 6578 616d 706c 652e 636f 6d"))
+            .unwrap();
         let e = dec.decode_section(0, hex(wire).into()).unwrap_err();
         assert_eq!(code_of(e), Code::QPACK_DECOMPRESSION_FAILED, "{why}");
     }
     // A reference at or past the Required Insert Count is invalid even if the entry exists.
     let mut dec = decoder(220, 0);
-    dec.on_encoder_stream(&hex("3fbd01 c00f 7777 772e 6578 616d 706c 652e 636f 6d")).unwrap();
-    dec.on_encoder_stream(&hex("c10c 2f73 616d 706c 652f 7061 7468")).unwrap();
+    dec.on_encoder_stream(&hex("3fbd01 c00f 7777 772e 6578 616d 706c 652e 636f 6d"))
+        .unwrap();
+    dec.on_encoder_stream(&hex("c10c 2f73 616d 706c 652f 7061 7468"))
+        .unwrap();
     // RIC = 1, Base = 1, post-base index 0 => absolute 1 >= RIC.
     let e = dec.decode_section(0, hex("0200 10").into()).unwrap_err();
     assert_eq!(code_of(e), Code::QPACK_DECOMPRESSION_FAILED);
@@ -363,7 +439,10 @@ fn field_section_over_the_size_limit_is_reported_as_too_large() {
     let mut enc = Encoder::new(EncoderConfig::default());
     let mut out = vec![];
     enc.encode(0, &[Field::new("x-long", vec![b'a'; 80])], &mut out);
-    assert_eq!(dec.decode_section(0, out.into()), Err(DecodeError::TooLarge));
+    assert_eq!(
+        dec.decode_section(0, out.into()),
+        Err(DecodeError::TooLarge)
+    );
     let mut out = vec![];
     enc.encode(0, &[Field::new("x-short", "ok")], &mut out);
     assert!(dec.decode_section(0, out.into()).is_ok());
@@ -395,17 +474,31 @@ fn decoder_stream_errors_carry_qpack_decoder_stream_error() {
     let mut out = vec![];
     enc.encode(4, &[f(":authority", "www.example.com")], &mut out);
     // Acknowledging a stream with nothing outstanding.
-    assert_eq!(enc.on_decoder_stream(&hex("88")).unwrap_err().code, Code::QPACK_DECODER_STREAM_ERROR);
+    assert_eq!(
+        enc.on_decoder_stream(&hex("88")).unwrap_err().code,
+        Code::QPACK_DECODER_STREAM_ERROR
+    );
     // Increment of zero.
-    assert_eq!(enc.on_decoder_stream(&hex("00")).unwrap_err().code, Code::QPACK_DECODER_STREAM_ERROR);
+    assert_eq!(
+        enc.on_decoder_stream(&hex("00")).unwrap_err().code,
+        Code::QPACK_DECODER_STREAM_ERROR
+    );
     // Increment beyond what was inserted (one insert so far).
-    assert_eq!(enc.on_decoder_stream(&hex("02")).unwrap_err().code, Code::QPACK_DECODER_STREAM_ERROR);
+    assert_eq!(
+        enc.on_decoder_stream(&hex("02")).unwrap_err().code,
+        Code::QPACK_DECODER_STREAM_ERROR
+    );
     // The valid acknowledgment, then a second one for the same stream.
     enc.on_decoder_stream(&hex("84")).unwrap();
-    assert_eq!(enc.on_decoder_stream(&hex("84")).unwrap_err().code, Code::QPACK_DECODER_STREAM_ERROR);
+    assert_eq!(
+        enc.on_decoder_stream(&hex("84")).unwrap_err().code,
+        Code::QPACK_DECODER_STREAM_ERROR
+    );
     // Integer overflow.
     assert_eq!(
-        enc.on_decoder_stream(&hex("3fffffffffffffffffffff7f")).unwrap_err().code,
+        enc.on_decoder_stream(&hex("3fffffffffffffffffffff7f"))
+            .unwrap_err()
+            .code,
         Code::QPACK_DECODER_STREAM_ERROR
     );
 }
@@ -423,7 +516,10 @@ fn sensitive_fields_stay_literal_with_the_n_bit() {
     assert_eq!(enc.table().insert_count(), 0);
     let mut dec = decoder(4096, 10);
     dec.on_encoder_stream(&enc.take_output()).unwrap();
-    assert_eq!(fields(dec.decode_section(0, out.into()).unwrap()), [secret.clone(), secret]);
+    assert_eq!(
+        fields(dec.decode_section(0, out.into()).unwrap()),
+        [secret.clone(), secret]
+    );
 }
 
 #[test]
@@ -439,17 +535,28 @@ fn stream_cancellation_releases_references_so_entries_can_be_evicted() {
     let mut out = vec![];
     enc.encode(0, &[Field::new("x-aaaaaaaaaa", "1")], &mut out); // 44 bytes
     dec.on_encoder_stream(&enc.take_output()).unwrap();
-    assert!(matches!(dec.decode_section(0, out.into()), Ok(Decoded::Fields(_))));
+    assert!(matches!(
+        dec.decode_section(0, out.into()),
+        Ok(Decoded::Fields(_))
+    ));
     // Acknowledge via Insert Count Increment only, keep the section outstanding.
     let _ = dec.take_output();
     enc.on_decoder_stream(&hex("01")).unwrap();
     // While stream 0's reference is outstanding, a 60-byte entry cannot evict it.
     let mut out = vec![];
-    enc.encode(4, &[Field::new("x-bbbbbbbbbbbbbbbbbbbbbbbbbb", "1")], &mut out);
+    enc.encode(
+        4,
+        &[Field::new("x-bbbbbbbbbbbbbbbbbbbbbbbbbb", "1")],
+        &mut out,
+    );
     assert_eq!(enc.table().insert_count(), 1);
     enc.on_decoder_stream(&hex("40")).unwrap(); // Stream Cancellation, stream 0
     let mut out = vec![];
-    enc.encode(8, &[Field::new("x-bbbbbbbbbbbbbbbbbbbbbbbbbb", "1")], &mut out);
+    enc.encode(
+        8,
+        &[Field::new("x-bbbbbbbbbbbbbbbbbbbbbbbbbb", "1")],
+        &mut out,
+    );
     assert_eq!(enc.table().insert_count(), 2);
     assert_eq!(enc.table().oldest(), 1);
 }

@@ -117,8 +117,12 @@ impl Decoder {
     /// Decodes the field section carried by one HEADERS or PUSH_PROMISE frame on `stream`.
     pub fn decode_section(&mut self, stream: u64, data: Bytes) -> Result<Decoded, DecodeError> {
         let mut c = Cursor::new(&data);
-        let (ric, _) = decode_prefix(&mut c, self.config.max_table_capacity, self.table.insert_count())
-            .map_err(|_| failed("bad field section prefix"))?;
+        let (ric, _) = decode_prefix(
+            &mut c,
+            self.config.max_table_capacity,
+            self.table.insert_count(),
+        )
+        .map_err(|_| failed("bad field section prefix"))?;
         if ric > self.table.insert_count() {
             // RFC 9204 §2.1.2: "If a decoder encounters more blocked streams than it promised
             // to support, it MUST treat this as a connection error of type
@@ -135,8 +139,12 @@ impl Decoder {
 
     fn decode_now(&mut self, stream: u64, data: &[u8]) -> Result<Vec<Field>, DecodeError> {
         let mut c = Cursor::new(data);
-        let (ric, base) = decode_prefix(&mut c, self.config.max_table_capacity, self.table.insert_count())
-            .map_err(|_| failed("bad field section prefix"))?;
+        let (ric, base) = decode_prefix(
+            &mut c,
+            self.config.max_table_capacity,
+            self.table.insert_count(),
+        )
+        .map_err(|_| failed("bad field section prefix"))?;
         let limit = self.config.max_field_section_size;
         let mut size: u64 = 0;
         let mut fields = Vec::new();
@@ -179,11 +187,17 @@ impl Decoder {
                 .ok_or_else(|| failed("invalid static table index"))
         };
         Ok(match line {
-            Line::Indexed { is_static: true, index } => {
+            Line::Indexed {
+                is_static: true,
+                index,
+            } => {
                 let (name, value) = name_of_static(index)?;
                 Field::new(name, value)
             }
-            Line::Indexed { is_static: false, index } => {
+            Line::Indexed {
+                is_static: false,
+                index,
+            } => {
                 let e = self.dynamic(relative(index), ric)?;
                 Field::new(e.name.clone(), e.value.clone())
             }
@@ -274,7 +288,8 @@ impl Decoder {
                 index,
                 value,
             } => {
-                let (name, _) = static_table::get(index).ok_or_else(|| enc_err("invalid static index"))?;
+                let (name, _) =
+                    static_table::get(index).ok_or_else(|| enc_err("invalid static index"))?;
                 Entry {
                     name: Bytes::from_static(name),
                     value,

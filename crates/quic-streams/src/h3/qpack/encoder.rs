@@ -300,11 +300,13 @@ impl Encoder {
     /// Inserts `f` (the caller checked that eviction is allowed) and queues the instruction.
     fn insert(&mut self, f: &Field, stat: Option<StaticMatch>, name: Option<u64>) -> Option<u64> {
         let ins = match (stat, name) {
-            (Some(StaticMatch::Full(i) | StaticMatch::Name(i)), _) => EncoderInstruction::InsertWithNameRef {
-                is_static: true,
-                index: i as u64,
-                value: f.value.clone(),
-            },
+            (Some(StaticMatch::Full(i) | StaticMatch::Name(i)), _) => {
+                EncoderInstruction::InsertWithNameRef {
+                    is_static: true,
+                    index: i as u64,
+                    value: f.value.clone(),
+                }
+            }
             (None, Some(abs)) => EncoderInstruction::InsertWithNameRef {
                 is_static: false,
                 index: self.table.insert_count() - 1 - abs,

@@ -102,7 +102,8 @@ impl Line {
                 index,
                 value,
             } => {
-                let flags = 0x40 | if *never_index { 0x20 } else { 0 } | if *is_static { 0x10 } else { 0 };
+                let flags =
+                    0x40 | if *never_index { 0x20 } else { 0 } | if *is_static { 0x10 } else { 0 };
                 prefix_int::encode(*index, 4, flags, out);
                 put_string(value, 7, 0, huffman, out);
             }
@@ -119,7 +120,13 @@ impl Line {
                 name,
                 value,
             } => {
-                put_string(name, 3, 0x20 | if *never_index { 0x10 } else { 0 }, huffman, out);
+                put_string(
+                    name,
+                    3,
+                    0x20 | if *never_index { 0x10 } else { 0 },
+                    huffman,
+                    out,
+                );
                 put_string(value, 7, 0, huffman, out);
             }
         }
@@ -194,7 +201,9 @@ fn decode_ric(enc: u64, max_capacity: u64, total_inserts: u64) -> Result<u64, Pa
         ric -= full_range;
     }
     if ric == 0 {
-        return Err(ParseError::Invalid("Required Insert Count encoded as non-zero zero"));
+        return Err(ParseError::Invalid(
+            "Required Insert Count encoded as non-zero zero",
+        ));
     }
     Ok(ric)
 }

@@ -76,7 +76,10 @@ const CANON: Canonical = build();
 
 /// Number of bytes [`encode`] produces for `data`.
 pub fn encoded_len(data: &[u8]) -> usize {
-    let bits: usize = data.iter().map(|&b| usize::from(CODES[usize::from(b)].1)).sum();
+    let bits: usize = data
+        .iter()
+        .map(|&b| usize::from(CODES[usize::from(b)].1))
+        .sum();
     bits.div_ceil(8)
 }
 
@@ -149,11 +152,17 @@ mod tests {
     #[test]
     fn code_is_a_complete_prefix_code() {
         // Kraft sum == 1 exactly, scaled by 2^30.
-        let sum: u64 = CODES.iter().map(|&(_, l)| 1u64 << (MAX_LEN - usize::from(l))).sum();
+        let sum: u64 = CODES
+            .iter()
+            .map(|&(_, l)| 1u64 << (MAX_LEN - usize::from(l)))
+            .sum();
         assert_eq!(sum, 1u64 << MAX_LEN);
         // No code is a prefix of another.
         for (i, &(ci, li)) in CODES.iter().enumerate() {
-            assert!(u64::from(ci) < (1u64 << li), "code {i} wider than its length");
+            assert!(
+                u64::from(ci) < (1u64 << li),
+                "code {i} wider than its length"
+            );
             for (j, &(cj, lj)) in CODES.iter().enumerate() {
                 if i != j && li <= lj {
                     assert_ne!(cj >> (lj - li), ci, "{i} is a prefix of {j}");
@@ -177,13 +186,19 @@ mod tests {
     #[test]
     fn rejects_eos_long_padding_and_zero_padding() {
         let mut out = vec![];
-        assert_eq!(decode(&[0xff, 0xff, 0xff, 0xff], &mut out, 99), Err(HuffmanError::Eos));
+        assert_eq!(
+            decode(&[0xff, 0xff, 0xff, 0xff], &mut out, 99),
+            Err(HuffmanError::Eos)
+        );
         // 'a' is 00011 (5 bits); pad with three ones -> 0x1f is fine, with zeros is not.
         assert_eq!(decode(&[0x1f], &mut out, 99), Ok(()));
         assert_eq!(out, b"a");
         assert_eq!(decode(&[0x18], &mut out, 99), Err(HuffmanError::BadPadding));
         // A full byte of padding is more than 7 bits.
-        assert_eq!(decode(&[0x1f, 0xff], &mut out, 99), Err(HuffmanError::BadPadding));
+        assert_eq!(
+            decode(&[0x1f, 0xff], &mut out, 99),
+            Err(HuffmanError::BadPadding)
+        );
         assert_eq!(decode(&[0x1f], &mut vec![], 0), Err(HuffmanError::TooLong));
     }
 }

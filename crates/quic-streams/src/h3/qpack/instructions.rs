@@ -98,7 +98,11 @@ impl<'a> Cursor<'a> {
 /// Appends a string literal: `flags` are the bits above the H bit, which sits just above an
 /// `n`-bit length prefix. With `huff`, Huffman coding is used when it is shorter.
 pub(crate) fn put_string(s: &[u8], n: u8, flags: u8, huff: bool, out: &mut Vec<u8>) {
-    let hlen = if huff { huffman::encoded_len(s) } else { usize::MAX };
+    let hlen = if huff {
+        huffman::encoded_len(s)
+    } else {
+        usize::MAX
+    };
     if hlen < s.len() {
         prefix_int::encode(hlen as u64, n, flags | (1 << n), out);
         huffman::encode(s, out);
@@ -251,7 +255,10 @@ mod tests {
         for ins in all {
             let mut v = vec![];
             ins.encode(&mut v);
-            assert_eq!(EncoderInstruction::parse(&v, 100), Ok((ins.clone(), v.len())));
+            assert_eq!(
+                EncoderInstruction::parse(&v, 100),
+                Ok((ins.clone(), v.len()))
+            );
             for cut in 0..v.len() {
                 assert!(matches!(
                     EncoderInstruction::parse(&v[..cut], 100),
@@ -274,7 +281,10 @@ mod tests {
     fn string_over_limit_is_invalid_before_its_bytes_arrive() {
         // Literal name of declared length 100, none of it present.
         let buf = [0x40 | 0x1f, 100 - 31];
-        assert_eq!(EncoderInstruction::parse(&buf, 50), Err(ParseError::TooLong));
+        assert_eq!(
+            EncoderInstruction::parse(&buf, 50),
+            Err(ParseError::TooLong)
+        );
         assert_eq!(
             EncoderInstruction::parse(&buf, 200),
             Err(ParseError::Incomplete { need: 102 })

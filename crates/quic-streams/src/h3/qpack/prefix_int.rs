@@ -107,7 +107,20 @@ mod tests {
     #[test]
     fn round_trips_every_prefix_and_edge() {
         for n in 1..=8u8 {
-            for &value in &[0, 1, 30, 31, 126, 127, 128, 254, 255, 256, 1 << 20, MAX_VALUE] {
+            for &value in &[
+                0,
+                1,
+                30,
+                31,
+                126,
+                127,
+                128,
+                254,
+                255,
+                256,
+                1 << 20,
+                MAX_VALUE,
+            ] {
                 let mut v = vec![];
                 encode(value, n, 0xff, &mut v);
                 assert_eq!(v.len(), encoded_len(value, n));
