@@ -80,6 +80,8 @@ pub struct Encoder {
     out: Vec<u8>,
     /// Partial decoder-stream instruction.
     dec_buf: Vec<u8>,
+    /// The stream whose section [`Encoder::encode`] recorded last, if the last call did.
+    last_recorded: Option<u64>,
 }
 
 fn dec_err(reason: &'static str) -> H3Error {
@@ -110,6 +112,7 @@ impl Encoder {
             seen: VecDeque::new(),
             out: Vec::new(),
             dec_buf: Vec::new(),
+            last_recorded: None,
         }
     }
 
@@ -219,7 +222,9 @@ impl Encoder {
         let ric = used.iter().max().map_or(0, |m| m + 1);
         encode_prefix(ric, base, self.peer_max_capacity, out);
         out.extend_from_slice(&lines);
+        self.last_recorded = None;
         if ric > 0 {
+            self.last_recorded = Some(stream);
             for &abs in &used {
                 *self.refs.entry(abs).or_insert(0) += 1;
             }
@@ -327,6 +332,21 @@ impl Encoder {
             .ok()?;
         ins.encode_with(&mut self.out, self.config.huffman);
         Some(abs)
+    }
+
+    /// Forgets the section the last [`Encoder::encode`] call produced for `stream`, if it
+    /// recorded one: for when that section could not be sent. Its dynamic table insertions
+    /// stay (they are already on the encoder stream); only its references are dropped.
+    pub fn retract_last_section(&mut self, stream: u64) {
+        if self.last_recorded.take() != Some(stream) {
+            return;
+        }
+        if let Some(sec) = self.sections.get_mut(&stream).and_then(VecDeque::pop_back) {
+            if self.sections.get(&stream).is_some_and(VecDeque::is_empty) {
+                self.sections.remove(&stream);
+            }
+            self.release(sec);
+        }
     }
 
     fn release(&mut self, sec: Section) {
