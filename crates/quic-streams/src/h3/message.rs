@@ -45,14 +45,32 @@ fn valid_name(name: &[u8]) -> bool {
         && name.iter().all(|&b| {
             b.is_ascii_lowercase()
                 || b.is_ascii_digit()
-                || matches!(b, b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~')
+                || matches!(
+                    b,
+                    b'!' | b'#'
+                        | b'$'
+                        | b'%'
+                        | b'&'
+                        | b'\''
+                        | b'*'
+                        | b'+'
+                        | b'-'
+                        | b'.'
+                        | b'^'
+                        | b'_'
+                        | b'`'
+                        | b'|'
+                        | b'~'
+                )
         })
 }
 
 /// RFC 9110 §5.5: no NUL, CR or LF, and no leading or trailing whitespace.
 fn valid_value(value: &[u8]) -> bool {
     let edge_ws = |b: Option<&u8>| matches!(b, Some(b' ' | b'\t'));
-    !value.iter().any(|&b| b == 0 || b == b'\r' || b == b'\n') && !edge_ws(value.first()) && !edge_ws(value.last())
+    !value.iter().any(|&b| b == 0 || b == b'\r' || b == b'\n')
+        && !edge_ws(value.first())
+        && !edge_ws(value.last())
 }
 
 /// Checks the regular (non-pseudo) fields and reads content-length.
@@ -98,7 +116,10 @@ fn parse_decimal(s: &[u8]) -> Option<u64> {
 /// first (RFC 9114 §4.3: "All pseudo-header fields MUST appear in the header section before
 /// regular header fields").
 fn split_pseudo(fields: &[Field]) -> Result<(&[Field], &[Field])> {
-    let n = fields.iter().take_while(|f| f.name.first() == Some(&b':')).count();
+    let n = fields
+        .iter()
+        .take_while(|f| f.name.first() == Some(&b':'))
+        .count();
     let (pseudo, regular) = fields.split_at(n);
     if regular.iter().any(|f| f.name.first() == Some(&b':')) {
         return Err(MessageError("pseudo-header after a regular field"));
@@ -122,7 +143,10 @@ pub fn validate_request(fields: &[Field]) -> Result<RequestInfo> {
     for f in pseudo {
         // Response or unknown pseudo-headers (incl. :protocol, as extended CONNECT is not
         // negotiated) make the request malformed.
-        if !matches!(&f.name[..], b":method" | b":scheme" | b":authority" | b":path") {
+        if !matches!(
+            &f.name[..],
+            b":method" | b":scheme" | b":authority" | b":path"
+        ) {
             return Err(MessageError("unexpected pseudo-header in a request"));
         }
     }
@@ -151,7 +175,10 @@ pub fn validate_request(fields: &[Field]) -> Result<RequestInfo> {
             return Err(MessageError(":path * is only for OPTIONS"));
         }
         if scheme == b"http" || scheme == b"https" {
-            let host = regular.iter().find(|f| &f.name[..] == b"host").map(|f| &f.value[..]);
+            let host = regular
+                .iter()
+                .find(|f| &f.name[..] == b"host")
+                .map(|f| &f.value[..]);
             match (authority, host) {
                 (None | Some(b""), None) => return Err(MessageError("no :authority or host")),
                 (Some(a), Some(h)) if !a.is_empty() && a != h => {
@@ -194,7 +221,10 @@ pub fn validate_response(fields: &[Field]) -> Result<ResponseInfo> {
     for f in regular {
         regular_field(f, &mut content_length)?;
     }
-    Ok(ResponseInfo { status, content_length })
+    Ok(ResponseInfo {
+        status,
+        content_length,
+    })
 }
 
 /// Validates a trailer section: no pseudo-headers (RFC 9114 §4.3), regular-field rules.
@@ -218,18 +248,39 @@ mod tests {
         pairs.iter().map(|&(n, v)| Field::new(n, v)).collect()
     }
 
-    const GET: &[(&str, &str)] = &[(":method", "GET"), (":scheme", "https"), (":authority", "a.example"), (":path", "/")];
+    const GET: &[(&str, &str)] = &[
+        (":method", "GET"),
+        (":scheme", "https"),
+        (":authority", "a.example"),
+        (":path", "/"),
+    ];
 
     #[test]
     fn accepts_well_formed_requests_and_responses() {
         assert!(validate_request(&fl(GET)).is_ok());
-        assert!(validate_request(&fl(&[(":method", "CONNECT"), (":authority", "a:443")])).unwrap().is_connect);
-        let head = validate_request(&fl(&[(":method", "HEAD"), (":scheme", "http"), (":path", "/x"), ("host", "h"), ("content-length", "0")])).unwrap();
+        assert!(
+            validate_request(&fl(&[(":method", "CONNECT"), (":authority", "a:443")]))
+                .unwrap()
+                .is_connect
+        );
+        let head = validate_request(&fl(&[
+            (":method", "HEAD"),
+            (":scheme", "http"),
+            (":path", "/x"),
+            ("host", "h"),
+            ("content-length", "0"),
+        ]))
+        .unwrap();
         assert!(head.is_head);
         assert_eq!(head.content_length, Some(0));
         let r = validate_response(&fl(&[(":status", "103"), ("link", "</a>")])).unwrap();
         assert!(r.is_interim());
-        assert_eq!(validate_response(&fl(&[(":status", "200"), ("content-length", "5, 5")])).unwrap().content_length, Some(5));
+        assert_eq!(
+            validate_response(&fl(&[(":status", "200"), ("content-length", "5, 5")]))
+                .unwrap()
+                .content_length,
+            Some(5)
+        );
         assert!(validate_trailers(&fl(&[("grpc-status", "0")])).is_ok());
     }
 
@@ -250,12 +301,41 @@ mod tests {
         bad.push(with(&[(":method", "GET")]));
         bad.push(with(&[("x", "a\r\nb")]));
         bad.push(with(&[("x", " padded")]));
-        bad.push(fl(&[(":method", "GET"), (":scheme", "https"), (":path", "/")]));
-        bad.push(fl(&[(":method", "GET"), (":authority", "a"), (":path", "/")]));
-        bad.push(fl(&[(":method", "GET"), (":scheme", "https"), (":authority", "a"), (":path", "")]));
-        bad.push(fl(&[(":method", "GET"), (":scheme", "https"), (":authority", "a"), (":path", "/"), (":status", "200")]));
-        bad.push(fl(&[("x", "1"), (":method", "GET"), (":scheme", "https"), (":authority", "a"), (":path", "/")]));
-        bad.push(fl(&[(":method", "CONNECT"), (":authority", "a"), (":path", "/")]));
+        bad.push(fl(&[
+            (":method", "GET"),
+            (":scheme", "https"),
+            (":path", "/"),
+        ]));
+        bad.push(fl(&[
+            (":method", "GET"),
+            (":authority", "a"),
+            (":path", "/"),
+        ]));
+        bad.push(fl(&[
+            (":method", "GET"),
+            (":scheme", "https"),
+            (":authority", "a"),
+            (":path", ""),
+        ]));
+        bad.push(fl(&[
+            (":method", "GET"),
+            (":scheme", "https"),
+            (":authority", "a"),
+            (":path", "/"),
+            (":status", "200"),
+        ]));
+        bad.push(fl(&[
+            ("x", "1"),
+            (":method", "GET"),
+            (":scheme", "https"),
+            (":authority", "a"),
+            (":path", "/"),
+        ]));
+        bad.push(fl(&[
+            (":method", "CONNECT"),
+            (":authority", "a"),
+            (":path", "/"),
+        ]));
         for b in &bad {
             assert!(validate_request(b).is_err(), "{b:?}");
         }

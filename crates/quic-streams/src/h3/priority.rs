@@ -40,8 +40,14 @@ fn is_key_char(b: u8) -> bool {
 }
 
 fn trim(s: &[u8]) -> &[u8] {
-    let start = s.iter().position(|&b| b != b' ' && b != b'\t').unwrap_or(s.len());
-    let end = s.iter().rposition(|&b| b != b' ' && b != b'\t').map_or(start, |e| e + 1);
+    let start = s
+        .iter()
+        .position(|&b| b != b' ' && b != b'\t')
+        .unwrap_or(s.len());
+    let end = s
+        .iter()
+        .rposition(|&b| b != b' ' && b != b'\t')
+        .map_or(start, |e| e + 1);
     &s[start..end]
 }
 
@@ -66,7 +72,9 @@ fn parse_value(v: &[u8]) -> Option<Value> {
                 // Could be a Decimal; not a type we use.
                 return Some(Value::Other);
             }
-            let n = digits.iter().fold(0i64, |acc, &d| acc * 10 + i64::from(d - b'0'));
+            let n = digits
+                .iter()
+                .fold(0i64, |acc, &d| acc * 10 + i64::from(d - b'0'));
             Some(Value::Int(if neg { -n } else { n }))
         }
         _ => Some(Value::Other),
@@ -90,7 +98,8 @@ impl Priority {
                 None => (item, None),
             };
             match key.split_first() {
-                Some((&first, rest)) if is_key_start(first) && rest.iter().all(|&b| is_key_char(b)) => {}
+                Some((&first, rest))
+                    if is_key_start(first) && rest.iter().all(|&b| is_key_char(b)) => {}
                 _ => return None,
             }
             // A bare key is the Boolean true (RFC 8941 §3.2).
@@ -130,11 +139,29 @@ mod tests {
     #[test]
     fn parses_urgency_and_incremental_and_ignores_the_rest() {
         let p = |s: &str| Priority::parse(s.as_bytes());
-        assert_eq!(p("u=5, i"), Some(Priority { urgency: 5, incremental: true }));
-        assert_eq!(p("i=?0,u=0"), Some(Priority { urgency: 0, incremental: false }));
+        assert_eq!(
+            p("u=5, i"),
+            Some(Priority {
+                urgency: 5,
+                incremental: true
+            })
+        );
+        assert_eq!(
+            p("i=?0,u=0"),
+            Some(Priority {
+                urgency: 0,
+                incremental: false
+            })
+        );
         assert_eq!(p(""), Some(Priority::default()));
         assert_eq!(p("u=9"), Some(Priority::default()));
-        assert_eq!(p("u=-1, i=?1;x=1, foo=\"bar\""), Some(Priority { urgency: 3, incremental: true }));
+        assert_eq!(
+            p("u=-1, i=?1;x=1, foo=\"bar\""),
+            Some(Priority {
+                urgency: 3,
+                incremental: true
+            })
+        );
         assert_eq!(p("u=1.5"), Some(Priority::default()));
         assert_eq!(p("U=1"), None);
         assert_eq!(p("u=?2"), None);
@@ -144,7 +171,10 @@ mod tests {
     fn serialization_round_trips() {
         for urgency in 0..8 {
             for incremental in [false, true] {
-                let pr = Priority { urgency, incremental };
+                let pr = Priority {
+                    urgency,
+                    incremental,
+                };
                 assert_eq!(Priority::parse(pr.to_field_value().as_bytes()), Some(pr));
             }
         }

@@ -16,7 +16,9 @@
 //! error of type H3_FRAME_UNEXPECTED").
 
 use super::error::{err, Code, H3Error};
-use super::frame::{encode_data_header, Frame, FrameDecoder, FrameEvent, StreamKind, MAX_DATA_HEADER_LEN};
+use super::frame::{
+    encode_data_header, Frame, FrameDecoder, FrameEvent, StreamKind, MAX_DATA_HEADER_LEN,
+};
 use super::message::{validate_request, validate_response, validate_trailers};
 use super::priority::Priority;
 use super::qpack::{DecodeError, Decoded, Field};
@@ -108,7 +110,10 @@ impl H3 {
         if self.side == Side::Client {
             // RFC 9114 §6.1: "Clients MUST treat receipt of a server-initiated bidirectional
             // stream as a connection error of type H3_STREAM_CREATION_ERROR".
-            return Err(err(Code::H3_STREAM_CREATION_ERROR, "server-initiated bidirectional stream"));
+            return Err(err(
+                Code::H3_STREAM_CREATION_ERROR,
+                "server-initiated bidirectional stream",
+            ));
         }
         let req = match self.requests.remove(&key) {
             Some(r) => r,
@@ -139,7 +144,10 @@ impl H3 {
         if req.blocked {
             req.queued_len = req.queued_len.saturating_add(data.len());
             if req.queued_len > self.config.max_buffered_while_blocked {
-                return Err(err(Code::H3_EXCESSIVE_LOAD, "too much data behind a blocked field section"));
+                return Err(err(
+                    Code::H3_EXCESSIVE_LOAD,
+                    "too much data behind a blocked field section",
+                ));
             }
             req.queued.push_back((data, fin));
             self.requests.insert(key, req);
@@ -150,7 +158,10 @@ impl H3 {
             match ev {
                 FrameEvent::Data(chunk) => {
                     if req.recv != Recv::Body {
-                        return Err(err(Code::H3_FRAME_UNEXPECTED, "DATA outside a message body"));
+                        return Err(err(
+                            Code::H3_FRAME_UNEXPECTED,
+                            "DATA outside a message body",
+                        ));
                     }
                     req.received += chunk.len() as u64;
                     if req.content_length.is_some_and(|cl| req.received > cl) {
@@ -158,7 +169,10 @@ impl H3 {
                         return Ok(self.stream_error(t, key, req, Code::H3_MESSAGE_ERROR));
                     }
                     let data = data.slice_ref(chunk);
-                    self.events.push_back(Event::Data { stream: sid(key), data });
+                    self.events.push_back(Event::Data {
+                        stream: sid(key),
+                        data,
+                    });
                 }
                 FrameEvent::Frame(Frame::Headers(block)) => {
                     if matches!(req.recv, Recv::Trailers | Recv::Done) {
@@ -191,7 +205,10 @@ impl H3 {
                     return Err(err(Code::H3_ID_ERROR, "PUSH_PROMISE without MAX_PUSH_ID"));
                 }
                 FrameEvent::Frame(_) => {
-                    return Err(err(Code::H3_FRAME_UNEXPECTED, "control frame on a request stream"));
+                    return Err(err(
+                        Code::H3_FRAME_UNEXPECTED,
+                        "control frame on a request stream",
+                    ));
                 }
             }
         }
@@ -228,7 +245,13 @@ impl H3 {
     }
 
     /// Handles a decoded field section. Returns false if the stream was aborted.
-    fn on_fields(&mut self, t: &mut (impl Transport + ?Sized), key: u64, req: &mut Request, fields: Vec<Field>) -> bool {
+    fn on_fields(
+        &mut self,
+        t: &mut (impl Transport + ?Sized),
+        key: u64,
+        req: &mut Request,
+        fields: Vec<Field>,
+    ) -> bool {
         let stream = sid(key);
         let result = match (self.side, req.recv) {
             (Side::Server, Recv::Headers) => validate_request(&fields).map(|info| {
@@ -281,7 +304,13 @@ impl H3 {
     }
 
     /// Aborts a stream because of the peer's message: reset, stop sending, cancel QPACK state.
-    fn stream_error(&mut self, t: &mut (impl Transport + ?Sized), key: u64, req: Request, code: Code) {
+    fn stream_error(
+        &mut self,
+        t: &mut (impl Transport + ?Sized),
+        key: u64,
+        req: Request,
+        code: Code,
+    ) {
         let stream = sid(key);
         if req.send != SendPhase::Done {
             t.reset(stream, code);
@@ -297,7 +326,10 @@ impl H3 {
 
     /// Decodes sections that were waiting for encoder instructions, then replays the input
     /// queued behind them.
-    pub(crate) fn resume_unblocked(&mut self, t: &mut (impl Transport + ?Sized)) -> Result<(), H3Error> {
+    pub(crate) fn resume_unblocked(
+        &mut self,
+        t: &mut (impl Transport + ?Sized),
+    ) -> Result<(), H3Error> {
         while let Some((key, result)) = self.decoder.poll_unblocked() {
             let Some(mut req) = self.requests.remove(&key) else {
                 continue;
@@ -332,7 +364,12 @@ impl H3 {
         Ok(())
     }
 
-    pub(crate) fn on_request_reset(&mut self, t: &mut (impl Transport + ?Sized), id: StreamId, code: Code) {
+    pub(crate) fn on_request_reset(
+        &mut self,
+        t: &mut (impl Transport + ?Sized),
+        id: StreamId,
+        code: Code,
+    ) {
         let key = id.into_inner();
         let Some(mut req) = self.requests.remove(&key) else {
             return;
@@ -352,7 +389,12 @@ impl H3 {
         self.store(key, req);
     }
 
-    pub(crate) fn on_request_stop(&mut self, t: &mut (impl Transport + ?Sized), id: StreamId, code: Code) {
+    pub(crate) fn on_request_stop(
+        &mut self,
+        t: &mut (impl Transport + ?Sized),
+        id: StreamId,
+        code: Code,
+    ) {
         let key = id.into_inner();
         let Some(mut req) = self.requests.remove(&key) else {
             return;
@@ -397,9 +439,18 @@ impl H3 {
 
     /// QPACK-encodes `fields` into a HEADERS frame for `key`, after checking the peer's
     /// SETTINGS_MAX_FIELD_SECTION_SIZE (RFC 9114 §4.2.2).
-    fn headers_frame(&mut self, t: &mut (impl Transport + ?Sized), key: u64, fields: &[Field]) -> Result<Bytes, SendError> {
+    fn headers_frame(
+        &mut self,
+        t: &mut (impl Transport + ?Sized),
+        key: u64,
+        fields: &[Field],
+    ) -> Result<Bytes, SendError> {
         let size: u64 = fields.iter().map(|f| f.size() as u64).sum();
-        if let Some(max) = self.peer_settings.as_ref().and_then(|s| s.max_field_section_size) {
+        if let Some(max) = self
+            .peer_settings
+            .as_ref()
+            .and_then(|s| s.max_field_section_size)
+        {
             if size > max {
                 return Err(SendError::FieldSectionTooLarge);
             }
@@ -446,7 +497,14 @@ impl H3 {
         let key = id.into_inner();
         let frame = self.headers_frame(t, key, fields)?;
         self.write_or_retract(t, key, &[frame], end_stream)?;
-        let mut req = Request::new(self, if end_stream { SendPhase::Done } else { SendPhase::Body });
+        let mut req = Request::new(
+            self,
+            if end_stream {
+                SendPhase::Done
+            } else {
+                SendPhase::Body
+            },
+        );
         req.is_head = info.is_head;
         req.send_content_length = info.content_length;
         self.requests.insert(key, req);
@@ -466,12 +524,18 @@ impl H3 {
         let req = self
             .requests
             .get(&key)
-            .filter(|r| self.side == Side::Server && r.send == SendPhase::Headers && r.recv != Recv::Headers)
-            .ok_or(SendError::InvalidState("no request awaiting a response on this stream"))?;
+            .filter(|r| {
+                self.side == Side::Server && r.send == SendPhase::Headers && r.recv != Recv::Headers
+            })
+            .ok_or(SendError::InvalidState(
+                "no request awaiting a response on this stream",
+            ))?;
         let is_head = req.is_head;
         let info = validate_response(fields).map_err(|e| SendError::Malformed(e.0))?;
         if info.is_interim() && end_stream {
-            return Err(SendError::Malformed("an interim response cannot end the stream"));
+            return Err(SendError::Malformed(
+                "an interim response cannot end the stream",
+            ));
         }
         let frame = self.headers_frame(t, key, fields)?;
         self.write_or_retract(t, key, &[frame], end_stream)?;
@@ -479,7 +543,11 @@ impl H3 {
             return Ok(());
         };
         if !info.is_interim() {
-            req.send = if end_stream { SendPhase::Done } else { SendPhase::Body };
+            req.send = if end_stream {
+                SendPhase::Done
+            } else {
+                SendPhase::Body
+            };
             req.send_content_length = if no_content(is_head, info.status) {
                 Some(0)
             } else {
@@ -556,7 +624,11 @@ impl H3 {
     }
 
     /// Ends the body without trailers.
-    pub fn finish(&mut self, t: &mut (impl Transport + ?Sized), stream: StreamId) -> Result<(), SendError> {
+    pub fn finish(
+        &mut self,
+        t: &mut (impl Transport + ?Sized),
+        stream: StreamId,
+    ) -> Result<(), SendError> {
         self.send_data(t, stream, Bytes::new(), true)
     }
 
@@ -599,8 +671,13 @@ impl H3 {
         priority: Priority,
     ) -> Result<(), SendError> {
         self.ready()?;
-        if self.side != Side::Client || stream.initiator() != Side::Client || stream.dir() != quic_wire::Dir::Bi {
-            return Err(SendError::InvalidState("PRIORITY_UPDATE is sent by clients for requests"));
+        if self.side != Side::Client
+            || stream.initiator() != Side::Client
+            || stream.dir() != quic_wire::Dir::Bi
+        {
+            return Err(SendError::InvalidState(
+                "PRIORITY_UPDATE is sent by clients for requests",
+            ));
         }
         let value = Bytes::from(priority.to_field_value().into_bytes());
         self.write_control_frame(

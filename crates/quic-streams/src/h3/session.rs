@@ -180,7 +180,11 @@ impl H3 {
         if self.config.grease {
             encode_grease_frame(3, b"h3", &mut control);
         }
-        let types = [stream_type::CONTROL, stream_type::QPACK_ENCODER, stream_type::QPACK_DECODER];
+        let types = [
+            stream_type::CONTROL,
+            stream_type::QPACK_ENCODER,
+            stream_type::QPACK_DECODER,
+        ];
         let mut ids = [None; 3];
         for (slot, ty) in types.into_iter().enumerate() {
             let id = t.open_uni()?;
@@ -289,7 +293,10 @@ impl H3 {
         let r = if self.peer_critical.contains(&Some(stream)) {
             // RFC 9114 §6.2.1 / RFC 9204 §4.2: closing a critical stream is a connection
             // error of type H3_CLOSED_CRITICAL_STREAM.
-            Err(err(Code::H3_CLOSED_CRITICAL_STREAM, "peer reset a critical stream"))
+            Err(err(
+                Code::H3_CLOSED_CRITICAL_STREAM,
+                "peer reset a critical stream",
+            ))
         } else if stream.dir() == Dir::Uni {
             self.uni.remove(&stream.into_inner());
             Ok(())
@@ -315,7 +322,10 @@ impl H3 {
             return Err(e);
         }
         if self.ours.iter().flatten().any(|o| o.id == stream) {
-            let e = err(Code::H3_CLOSED_CRITICAL_STREAM, "peer stopped a critical stream");
+            let e = err(
+                Code::H3_CLOSED_CRITICAL_STREAM,
+                "peer stopped a critical stream",
+            );
             self.error = Some(e);
             return Err(e);
         }
@@ -331,7 +341,10 @@ impl H3 {
         fin: bool,
     ) -> Result<(), H3Error> {
         let key = id.into_inner();
-        let mut state = self.uni.remove(&key).unwrap_or(Uni::Type(PartialVarInt::default()));
+        let mut state = self
+            .uni
+            .remove(&key)
+            .unwrap_or(Uni::Type(PartialVarInt::default()));
         let mut input: &[u8] = &data;
         loop {
             state = match state {
@@ -350,12 +363,18 @@ impl H3 {
                         match ev {
                             FrameEvent::Frame(f) => self.on_control_frame(t, f)?,
                             FrameEvent::Data(_) => {
-                                return Err(err(Code::H3_FRAME_UNEXPECTED, "DATA on control stream"))
+                                return Err(err(
+                                    Code::H3_FRAME_UNEXPECTED,
+                                    "DATA on control stream",
+                                ))
                             }
                         }
                     }
                     if fin {
-                        return Err(err(Code::H3_CLOSED_CRITICAL_STREAM, "peer closed its control stream"));
+                        return Err(err(
+                            Code::H3_CLOSED_CRITICAL_STREAM,
+                            "peer closed its control stream",
+                        ));
                     }
                     self.uni.insert(key, Uni::Control(dec));
                     return Ok(());
@@ -364,7 +383,10 @@ impl H3 {
                     self.decoder.on_encoder_stream(input)?;
                     self.resume_unblocked(t)?;
                     if fin {
-                        return Err(err(Code::H3_CLOSED_CRITICAL_STREAM, "peer closed its encoder stream"));
+                        return Err(err(
+                            Code::H3_CLOSED_CRITICAL_STREAM,
+                            "peer closed its encoder stream",
+                        ));
                     }
                     self.uni.insert(key, Uni::QpackEncoder);
                     return Ok(());
@@ -372,7 +394,10 @@ impl H3 {
                 Uni::QpackDecoder => {
                     self.encoder.on_decoder_stream(input)?;
                     if fin {
-                        return Err(err(Code::H3_CLOSED_CRITICAL_STREAM, "peer closed its decoder stream"));
+                        return Err(err(
+                            Code::H3_CLOSED_CRITICAL_STREAM,
+                            "peer closed its decoder stream",
+                        ));
                     }
                     self.uni.insert(key, Uni::QpackDecoder);
                     return Ok(());
@@ -387,7 +412,12 @@ impl H3 {
         }
     }
 
-    fn open_uni(&mut self, t: &mut (impl Transport + ?Sized), id: StreamId, code: u64) -> Result<Uni, H3Error> {
+    fn open_uni(
+        &mut self,
+        t: &mut (impl Transport + ?Sized),
+        id: StreamId,
+        code: u64,
+    ) -> Result<Uni, H3Error> {
         let ty = UniStreamType::from_code(code);
         let slot = match ty {
             UniStreamType::Control => CONTROL,
@@ -395,7 +425,10 @@ impl H3 {
             UniStreamType::QpackDecoder => DECODER,
             UniStreamType::Push if self.side == Side::Server => {
                 // RFC 9114 §6.2.2: a client-initiated push stream is H3_STREAM_CREATION_ERROR.
-                return Err(err(Code::H3_STREAM_CREATION_ERROR, "push stream from a client"));
+                return Err(err(
+                    Code::H3_STREAM_CREATION_ERROR,
+                    "push stream from a client",
+                ));
             }
             UniStreamType::Push => {
                 // RFC 9114 §4.6: we never sent MAX_PUSH_ID, so every push ID exceeds the
@@ -411,7 +444,10 @@ impl H3 {
         // RFC 9114 §6.2.1 and RFC 9204 §4.2: a second control, encoder or decoder stream
         // MUST be treated as a connection error of type H3_STREAM_CREATION_ERROR.
         if self.peer_critical[slot].is_some() {
-            return Err(err(Code::H3_STREAM_CREATION_ERROR, "duplicate critical stream"));
+            return Err(err(
+                Code::H3_STREAM_CREATION_ERROR,
+                "duplicate critical stream",
+            ));
         }
         self.peer_critical[slot] = Some(id);
         Ok(match ty {
@@ -425,7 +461,11 @@ impl H3 {
         })
     }
 
-    fn on_control_frame(&mut self, t: &mut (impl Transport + ?Sized), frame: Frame) -> Result<(), H3Error> {
+    fn on_control_frame(
+        &mut self,
+        t: &mut (impl Transport + ?Sized),
+        frame: Frame,
+    ) -> Result<(), H3Error> {
         let id_error = |why| Err(err(Code::H3_ID_ERROR, why));
         match frame {
             Frame::Settings(s) => {
@@ -477,11 +517,15 @@ impl H3 {
                     if let Some(req) = self.requests.get_mut(&id) {
                         req.priority = priority;
                     }
-                    self.events.push_back(Event::PriorityUpdate { stream, priority });
+                    self.events
+                        .push_back(Event::PriorityUpdate { stream, priority });
                 }
             }
             Frame::Headers(_) | Frame::PushPromise { .. } => {
-                return Err(err(Code::H3_FRAME_UNEXPECTED, "message frame on control stream"));
+                return Err(err(
+                    Code::H3_FRAME_UNEXPECTED,
+                    "message frame on control stream",
+                ));
             }
         }
         Ok(())

@@ -31,7 +31,12 @@ pub trait Transport {
     /// Opens a bidirectional stream of ours (clients use one per request).
     fn open_bidi(&mut self) -> Result<StreamId, TransportError>;
     /// Queues `chunks` in order on `stream`, then the end of the stream if `fin`.
-    fn write(&mut self, stream: StreamId, chunks: &[Bytes], fin: bool) -> Result<(), TransportError>;
+    fn write(
+        &mut self,
+        stream: StreamId,
+        chunks: &[Bytes],
+        fin: bool,
+    ) -> Result<(), TransportError>;
     /// Abandons sending on `stream` (RESET_STREAM with `code`).
     fn reset(&mut self, stream: StreamId, code: Code);
     /// Asks the peer to stop sending on `stream` (STOP_SENDING with `code`).
