@@ -1,7 +1,7 @@
 //! HTTP/3 and QPACK application error codes (RFC 9114 §8.1, RFC 9204 §6) and the error
 //! values the h3 module reports.
 //!
-//! All codes live in one table, [`h3_codes!`], which generates the constants and the names used
+//! All codes live in one table, the `h3_codes!` macro invocation, which generates the constants and the names used
 //! by `Debug`/`Display`.
 
 use core::fmt;

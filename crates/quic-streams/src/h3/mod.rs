@@ -1,14 +1,14 @@
 //! HTTP/3 (RFC 9114) and QPACK (RFC 9204), sans-IO.
 //!
 //! Layers, bottom up:
-//! - [`qpack`]: field compression (static table, Huffman, dynamic tables, instructions);
-//! - [`frame`]: HTTP/3 frames and the incremental frame decoder;
-//! - [`message`]: request, response and trailer validation;
-//! - [`priority`]: RFC 9218 priorities;
-//! - [`session`]: the [`H3`] state machine over a [`Transport`];
-//! - [`stream_type`]: unidirectional stream types;
-//! - [`settings`]: SETTINGS;
-//! - [`error`]: the HTTP/3 and QPACK error code table.
+//! - [`qpack`] — field compression (static table, Huffman, dynamic tables, instructions);
+//! - [`frame`] — HTTP/3 frames and the incremental frame decoder;
+//! - [`message`] — request, response and trailer validation;
+//! - [`priority`] — RFC 9218 priorities;
+//! - [`session`] — the [`H3`] state machine over a [`Transport`];
+//! - [`stream_type`] — unidirectional stream types;
+//! - [`settings`] — the SETTINGS frame;
+//! - [`error`] — the HTTP/3 and QPACK error code table.
 
 pub mod error;
 pub mod frame;

@@ -166,7 +166,8 @@ impl H3 {
                     req.received += chunk.len() as u64;
                     if req.content_length.is_some_and(|cl| req.received > cl) {
                         // RFC 9114 §4.1.2: content-length not matching the DATA is malformed.
-                        return Ok(self.stream_error(t, key, req, Code::H3_MESSAGE_ERROR));
+                        self.stream_error(t, key, req, Code::H3_MESSAGE_ERROR);
+                        return Ok(());
                     }
                     let data = data.slice_ref(chunk);
                     self.events.push_back(Event::Data {
@@ -194,7 +195,8 @@ impl H3 {
                             return Ok(());
                         }
                         Err(DecodeError::TooLarge) => {
-                            return Ok(self.stream_error(t, key, req, Code::H3_EXCESSIVE_LOAD));
+                            self.stream_error(t, key, req, Code::H3_EXCESSIVE_LOAD);
+                            return Ok(());
                         }
                         Err(DecodeError::Connection(e)) => return Err(e),
                     }
@@ -221,11 +223,13 @@ impl H3 {
                     } else {
                         Code::H3_MESSAGE_ERROR
                     };
-                    return Ok(self.stream_error(t, key, req, code));
+                    self.stream_error(t, key, req, code);
+                    return Ok(());
                 }
                 Recv::Body | Recv::Trailers => {
                     if req.content_length.is_some_and(|cl| cl != req.received) {
-                        return Ok(self.stream_error(t, key, req, Code::H3_MESSAGE_ERROR));
+                        self.stream_error(t, key, req, Code::H3_MESSAGE_ERROR);
+                        return Ok(());
                     }
                     req.recv = Recv::Done;
                     self.events.push_back(Event::Finished { stream: sid(key) });

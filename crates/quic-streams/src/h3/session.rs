@@ -7,7 +7,7 @@
 //! - Inputs: [`H3::on_stream_data`] for every chunk QUIC delivers on any stream the peer can
 //!   send on, [`H3::on_stream_reset`] for RESET_STREAM, [`H3::on_stop_sending`] for
 //!   STOP_SENDING, and [`H3::flush`] when the transport has room again after a
-//!   [`TransportError::Blocked`](super::transport::TransportError::Blocked).
+//!   [`TransportError::Blocked`].
 //! - Application calls: client [`H3::send_request`]; server [`H3::send_response`]; both
 //!   [`H3::send_data`], [`H3::send_trailers`], [`H3::finish`], [`H3::cancel`], [`H3::goaway`];
 //!   client [`H3::send_priority_update`].

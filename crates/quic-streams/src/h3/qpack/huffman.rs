@@ -4,7 +4,7 @@
 //! order, and each length's first code follows from the previous length's last one. Decoding
 //! therefore needs only, per length, the first code, how many codes there are and where they
 //! start in a symbol list sorted by (length, symbol). Those tables are built at compile time
-//! from [`CODES`], so the transcribed RFC table is the single source of truth.
+//! from the `CODES` table, so the transcribed RFC table is the single source of truth.
 
 use super::huffman_table::CODES;
 use alloc::vec::Vec;

@@ -172,7 +172,7 @@ mod tests {
         assert_eq!(t.size(), 68);
         assert!(t.get(0).is_none());
         assert_eq!(t.get(2).unwrap().name, "c");
-        assert!(t.insert(e("toolong", &"x"[..])).is_ok());
+        assert!(t.insert(e("toolong", "x")).is_ok());
         let big = Entry {
             name: Bytes::from_static(&[b'x'; 80]),
             value: Bytes::new(),
