@@ -22,6 +22,8 @@ pub mod stream_type;
 pub mod transport;
 pub mod varint;
 
+/// The byte buffer type the API takes and returns (re-exported from the `bytes` crate).
+pub use bytes::Bytes;
 pub use error::{Code, H3Error};
 pub use priority::Priority;
 pub use qpack::Field;

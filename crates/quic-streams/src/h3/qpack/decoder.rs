@@ -109,9 +109,14 @@ impl Decoder {
         &self.table
     }
 
-    /// Number of streams currently blocked.
+    /// Number of streams currently blocked (a stream counts once, however many of its
+    /// sections wait).
     pub fn blocked_streams(&self) -> usize {
-        self.blocked.len()
+        self.blocked
+            .iter()
+            .enumerate()
+            .filter(|(i, b)| !self.blocked[..*i].iter().any(|o| o.stream == b.stream))
+            .count()
     }
 
     /// Decodes the field section carried by one HEADERS or PUSH_PROMISE frame on `stream`.
@@ -128,7 +133,7 @@ impl Decoder {
             // to support, it MUST treat this as a connection error of type
             // QPACK_DECOMPRESSION_FAILED."
             let already = self.blocked.iter().any(|b| b.stream == stream);
-            if !already && self.blocked.len() as u64 >= self.config.max_blocked_streams {
+            if !already && self.blocked_streams() as u64 >= self.config.max_blocked_streams {
                 return Err(failed("too many blocked streams"));
             }
             self.blocked.push(BlockedSection { stream, ric, data });
@@ -317,10 +322,11 @@ impl Decoder {
     /// Returns a stream whose blocked section can now be decoded, with the result of decoding
     /// it. Call after [`Decoder::on_encoder_stream`] until it returns `None`.
     pub fn poll_unblocked(&mut self) -> Option<(u64, Result<Vec<Field>, DecodeError>)> {
-        let ready = self
-            .blocked
-            .iter()
-            .position(|b| b.ric <= self.table.insert_count())?;
+        // A stream's sections are decoded in order: only its oldest waiting one may go.
+        let insert_count = self.table.insert_count();
+        let ready = self.blocked.iter().enumerate().position(|(i, b)| {
+            b.ric <= insert_count && !self.blocked[..i].iter().any(|o| o.stream == b.stream)
+        })?;
         let b = self.blocked.remove(ready);
         let result = self.decode_now(b.stream, &b.data);
         Some((b.stream, result))
