@@ -17,6 +17,7 @@
 //! | [`sched`] | RFC 9218 scheduling |
 //! | `incoming` | frames from the peer, with the RFC's error codes |
 //! | `packetize` | [`Streams::write_frames`] and the ack/loss callbacks |
+//! | [`h3`] | HTTP/3 (RFC 9114) and QPACK (RFC 9204), generic over a small transport trait |
 //!
 //! Depends only on `quic-wire`. `#![no_std]` with `alloc`.
 #![no_std]
@@ -52,3 +53,4 @@ pub use sched::Priority;
 pub use state::{RecvState, SendState};
 pub use stats::StreamStats;
 pub use streams::{Config, PeerLimits, PendingId, StreamEvent, StreamRef, Streams};
+pub mod h3;
