@@ -6,7 +6,7 @@
 use std::{
     env,
     path::{Path, PathBuf},
-    process::{exit, Command},
+    process::{exit, Command, Stdio},
     time::Instant,
 };
 
@@ -87,10 +87,86 @@ fn run(cmd: &mut Command) -> Result {
     }
 }
 
+/// Runs a command, echoing its output as it comes, and returns the output's lines
+/// (stdout and stderr interleaved by line).
+fn run_tee(cmd: &mut Command) -> Result<Vec<String>> {
+    use std::io::{BufRead, BufReader};
+    eprintln!("$ {}", show(cmd));
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", show(cmd)))?;
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let mut readers = Vec::new();
+    if let Some(out) = child.stdout.take() {
+        let tx = tx.clone();
+        readers.push(std::thread::spawn(move || {
+            for line in BufReader::new(out)
+                .lines()
+                .map_while(std::result::Result::ok)
+            {
+                println!("{line}");
+                let _ = tx.send(line);
+            }
+        }));
+    }
+    if let Some(err) = child.stderr.take() {
+        let tx = tx.clone();
+        readers.push(std::thread::spawn(move || {
+            for line in BufReader::new(err)
+                .lines()
+                .map_while(std::result::Result::ok)
+            {
+                eprintln!("{line}");
+                let _ = tx.send(line);
+            }
+        }));
+    }
+    drop(tx);
+    let lines: Vec<String> = rx.iter().collect();
+    for r in readers {
+        let _ = r.join();
+    }
+    let status = child.wait().map_err(|e| format!("{}: {e}", show(cmd)))?;
+    if status.success() {
+        Ok(lines)
+    } else {
+        Err(format!("failed ({status}): {}", show(cmd)))
+    }
+}
+
+/// Runs a command with its output going to `log`; on failure prints the log's last lines.
+fn run_logged(cmd: &mut Command, log: &Path) -> Result<String> {
+    eprintln!("$ {} > {}", show(cmd), log.display());
+    let file =
+        std::fs::File::create(log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
+    let file2 = file.try_clone().map_err(|e| e.to_string())?;
+    let status = cmd
+        .stdout(file)
+        .stderr(file2)
+        .status()
+        .map_err(|e| format!("cannot start {}: {e}", show(cmd)))?;
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    if status.success() {
+        Ok(text)
+    } else {
+        let lines: Vec<&str> = text.lines().collect();
+        for l in &lines[lines.len().saturating_sub(80)..] {
+            eprintln!("{l}");
+        }
+        Err(format!(
+            "failed ({status}): {} (log: {})",
+            show(cmd),
+            log.display()
+        ))
+    }
+}
+
 /// Whether a command runs and exits 0, quietly.
 fn succeeds(cmd: &mut Command) -> bool {
-    cmd.stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+    cmd.stdout(Stdio::null())
+        .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success())
 }
@@ -142,7 +218,11 @@ fn ci() -> Result {
             "warnings",
         ]))
     })?;
-    step("tests", tests)?;
+    let mut passed = 0;
+    step("tests", || {
+        passed = tests()?;
+        Ok(())
+    })?;
     step("rustdoc", || {
         run(cargo()
             .args(["doc", "--workspace", "--no-deps", "--all-features"])
@@ -157,9 +237,10 @@ fn ci() -> Result {
     Ok(())
 }
 
-fn tests() -> Result {
+/// Runs the workspace tests and returns how many passed.
+fn tests() -> Result<u64> {
     if succeeds(cargo().args(["nextest", "--version"])) {
-        run(cargo().args([
+        let out = run_tee(cargo().args([
             "nextest",
             "run",
             "--workspace",
@@ -167,10 +248,30 @@ fn tests() -> Result {
             "--no-fail-fast",
         ]))?;
         // nextest does not run doctests.
-        run(cargo().args(["test", "--workspace", "--all-features", "--doc"]))
+        let doc = run_tee(cargo().args(["test", "--workspace", "--all-features", "--doc"]))?;
+        Ok(nextest_passed(&out) + libtest_passed(&doc))
     } else {
-        run(cargo().args(["test", "--workspace", "--all-features"]))
+        let out = run_tee(cargo().args(["test", "--workspace", "--all-features"]))?;
+        Ok(libtest_passed(&out))
     }
+}
+
+/// The pass count from nextest's summary line ("... 300 tests run: 300 passed, ...").
+fn nextest_passed(lines: &[String]) -> u64 {
+    lines
+        .iter()
+        .filter_map(|l| l.split("tests run: ").nth(1))
+        .filter_map(|rest| rest.split(" passed").next()?.trim().parse::<u64>().ok())
+        .sum()
+}
+
+/// The sum of libtest's "test result: ok. N passed; ..." lines.
+fn libtest_passed(lines: &[String]) -> u64 {
+    lines
+        .iter()
+        .filter_map(|l| l.split("test result: ok. ").nth(1))
+        .filter_map(|rest| rest.split(" passed").next()?.trim().parse::<u64>().ok())
+        .sum()
 }
 
 fn nostd() -> Result {
@@ -237,6 +338,9 @@ fn ensure_cargo_fuzz() -> Result {
 fn fuzz(secs: u64) -> Result {
     ensure_cargo_fuzz()?;
     let targets = fuzz_targets()?;
+    let log_dir = PathBuf::from("target/xtask/fuzz");
+    std::fs::create_dir_all(&log_dir)
+        .map_err(|e| format!("cannot create {}: {e}", log_dir.display()))?;
     run(nightly_cargo()
         .current_dir("fuzz")
         .args(["fuzz", "build", "-O"]))?;
@@ -255,7 +359,13 @@ fn fuzz(secs: u64) -> Result {
             &format!("-max_total_time={secs}"),
             "-print_final_stats=1",
         ]);
-        run(&mut cmd)?;
+        let log = log_dir.join(format!("{t}.log"));
+        let out = run_logged(&mut cmd, &log)?;
+        let done = out
+            .lines()
+            .find(|l| l.starts_with("Done "))
+            .unwrap_or("finished");
+        eprintln!("fuzz {t}: {done}, no crash");
     }
     Ok(())
 }
