@@ -30,6 +30,7 @@ extern crate alloc;
 #[cfg(any(test, feature = "std"))]
 extern crate std;
 
+pub mod ack_frequency;
 pub mod ack_policy;
 pub mod cc;
 pub mod loss;
@@ -39,6 +40,10 @@ pub mod recv_history;
 pub mod rtt;
 pub mod sent;
 
+/// The `rand_core` this crate takes its RNG trait from, for callers without their own.
+pub use rand_core;
+
+pub use ack_frequency::{AckFrequencyConfig, AckFrequencyRequest, AckFrequencySender};
 pub use ack_policy::{AckConfig, AckTracker, AckWritten, Ecn};
 pub use cc::{CcConfig, CongestionController};
 pub use loss::{

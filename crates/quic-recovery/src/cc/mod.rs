@@ -17,16 +17,21 @@
 
 use alloc::boxed::Box;
 use core::fmt::Debug;
+use core::time::Duration;
 
 use quic_wire::Instant;
 
 use crate::rate::RateSample;
 use crate::rtt::RttEstimator;
 
+mod adaptive;
+mod bbr;
 mod cubic;
 mod hystart;
 mod newreno;
 
+pub use adaptive::{Adaptive, Choice as AdaptiveChoice};
+pub use bbr::{Bbr, BbrState};
 pub use cubic::Cubic;
 pub use hystart::HyStart;
 pub use newreno::NewReno;
@@ -114,6 +119,12 @@ pub trait CongestionController: Debug + Send {
 
     /// A short name for logs and qlog.
     fn name(&self) -> &'static str;
+
+    /// The controller's estimate of the path's bottleneck bandwidth in bytes per second, if
+    /// it models one (BBR).
+    fn bandwidth_estimate(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// Which controller a path runs, with its settings.
@@ -126,6 +137,14 @@ pub enum CcConfig {
     Cubic {
         /// Use HyStart++.
         hystart: bool,
+    },
+    /// BBR, the v3 model.
+    Bbr,
+    /// CUBIC when the path's min RTT is below `threshold`, BBR above it (lsquic's default
+    /// behaviour).
+    Adaptive {
+        /// The min RTT that separates the two.
+        threshold: Duration,
     },
 }
 
@@ -141,6 +160,10 @@ impl CcConfig {
         match *self {
             CcConfig::NewReno => Box::new(NewReno::new(max_datagram_size)),
             CcConfig::Cubic { hystart } => Box::new(Cubic::new(max_datagram_size, hystart)),
+            CcConfig::Bbr => Box::new(Bbr::new(max_datagram_size)),
+            CcConfig::Adaptive { threshold } => {
+                Box::new(Adaptive::new(max_datagram_size, threshold))
+            }
         }
     }
 }
