@@ -93,6 +93,7 @@ pub struct Bbr {
     cycle_stamp: Instant,
     probe_wait: Duration,
     rounds_since_probe: u64,
+    up_start_round: u64,
     rng: u64,
     // ProbeRTT.
     probe_rtt_done: Option<Instant>,
@@ -132,6 +133,7 @@ impl Bbr {
             cycle_stamp: Instant::ZERO,
             probe_wait: Duration::from_secs(2),
             rounds_since_probe: 0,
+            up_start_round: 0,
             rng: 0x2545_f491_4f6c_dd1d,
             probe_rtt_done: None,
             probe_rtt_round_done: false,
@@ -323,6 +325,7 @@ impl Bbr {
         self.state = BbrState::ProbeBwUp;
         self.pacing_gain = 1.25;
         self.cwnd_gain = UP_CWND_GAIN;
+        self.up_start_round = self.round_count;
         self.full_bw = self.max_bw();
         self.full_bw_count = 0;
     }
@@ -360,14 +363,12 @@ impl Bbr {
                     if self.inflight_hi != u64::MAX {
                         self.inflight_hi = self.inflight_hi.saturating_add(self.mds * 2);
                     }
-                    let grew = self.max_bw() as f64 >= self.full_bw as f64 * FULL_BW_GROWTH;
-                    if grew {
-                        self.full_bw = self.max_bw();
-                    }
-                    if !grew && bytes_in_flight >= self.bdp(1.25) {
-                        self.cycle_stamp = now;
-                        self.start_probe_bw_down();
-                    }
+                }
+                // After a full round of probing, stop once 1.25 BDP is in flight: the probe
+                // has shown whether more bandwidth is there, and more would only queue.
+                if self.round_count > self.up_start_round && bytes_in_flight >= self.bdp(1.25) {
+                    self.cycle_stamp = now;
+                    self.start_probe_bw_down();
                 }
             }
             _ => {}

@@ -26,7 +26,7 @@ use crate::rtt::RttEstimator;
 
 mod adaptive;
 mod bbr;
-mod cubic;
+pub mod cubic;
 mod hystart;
 mod newreno;
 
