@@ -347,16 +347,8 @@ impl Bbr {
                     self.start_cruise();
                 }
             }
-            BbrState::ProbeBwCruise => {
-                if self.time_to_probe(now) {
-                    self.start_refill();
-                }
-            }
-            BbrState::ProbeBwRefill => {
-                if self.round_start {
-                    self.start_up();
-                }
-            }
+            BbrState::ProbeBwCruise if self.time_to_probe(now) => self.start_refill(),
+            BbrState::ProbeBwRefill if self.round_start => self.start_up(),
             BbrState::ProbeBwUp => {
                 if self.round_start && !rs.is_app_limited {
                     // Raise the ceiling while probing without trouble.
