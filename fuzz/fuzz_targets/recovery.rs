@@ -80,7 +80,11 @@ fn run(u: &mut Unstructured<'_>) -> arbitrary::Result<()> {
         ..RecoveryConfig::default()
     };
     let mut rng = Rng(u64::arbitrary(u)? | 1);
-    let path = if bool::arbitrary(u)? { PathId::ZERO } else { PathId(1) };
+    let path = if bool::arbitrary(u)? {
+        PathId::ZERO
+    } else {
+        PathId(1)
+    };
     let mut r: PathRecovery<u32> = PathRecovery::new(path, &config, bool::arbitrary(u)?, &mut rng);
     let mut sink = Sink::default();
     let mut now = 0u64;
@@ -95,10 +99,14 @@ fn run(u: &mut Unstructured<'_>) -> arbitrary::Result<()> {
                 let s = space(u)?;
                 let pn = u.int_in_range(0..=(1u64 << 62) - 1)?;
                 let pn = if bool::arbitrary(u)? { pn % 512 } else { pn };
-                let ecn = [Ecn::NotEct, Ecn::Ect0, Ecn::Ect1, Ecn::Ce][u.int_in_range(0..=3usize)?];
+                let ecn =
+                    [Ecn::NotEct, Ecn::Ect0, Ecn::Ect1, Ecn::Ce][u.int_in_range(0..=3usize)?];
                 if let Some(res) = r.on_packet_received(t, s, pn, bool::arbitrary(u)?, ecn) {
                     let tracker = r.ack_tracker(s).expect("space exists");
-                    assert!(tracker.is_duplicate(pn), "a received number counts as received");
+                    assert!(
+                        tracker.is_duplicate(pn),
+                        "a received number counts as received"
+                    );
                     assert!(tracker.history().len() <= tracker.history().max_ranges());
                     let _ = res == Inserted::New;
                 }
@@ -107,9 +115,18 @@ fn run(u: &mut Unstructured<'_>) -> arbitrary::Result<()> {
                 let s = space(u)?;
                 let count = u.int_in_range(1..=64u32)?;
                 for _ in 0..count {
-                    let Some(pn) = r.next_pn(s, &mut rng) else { break };
+                    let Some(pn) = r.next_pn(s, &mut rng) else {
+                        break;
+                    };
                     let size = u.int_in_range(1..=1500u16)?;
-                    r.on_packet_sent(t, s, size, bool::arbitrary(u)?, bool::arbitrary(u)?, pn as u32);
+                    r.on_packet_sent(
+                        t,
+                        s,
+                        size,
+                        bool::arbitrary(u)?,
+                        bool::arbitrary(u)?,
+                        pn as u32,
+                    );
                     sent_upto[s as usize] = pn + 1;
                 }
             }
