@@ -114,7 +114,8 @@ impl AckFrequencySender {
             .saturating_sub(1)
             .clamp(1, self.config.max_threshold.max(1));
         let max = Duration::from_micros(MAX_REQUESTED_ACK_DELAY_US - 1);
-        let delay = (srtt / target as u32).max(self.peer_min_ack_delay).min(max);
+        let divisor = u32::try_from(target).unwrap_or(u32::MAX);
+        let delay = (srtt / divisor).max(self.peer_min_ack_delay).min(max);
         if let Some(last) = self.last {
             let old = last.requested_max_ack_delay;
             let delay_moved = delay > old + old / 4 || delay + old / 4 < old;

@@ -77,6 +77,7 @@ impl Default for RecoveryConfig {
 
 /// Which deadline a timer is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Timer {
     /// A packet below the largest acknowledged crosses the time threshold (RFC 9002 §6.1.2).
     LossTime(Space),
@@ -88,6 +89,7 @@ pub enum Timer {
 
 /// What [`PathRecovery::on_timeout`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TimeoutAction {
     /// Packets were declared lost (handed to the sink).
     LossDetected,
@@ -400,10 +402,9 @@ impl<F> PathRecovery<F> {
         let ack_delay = if space == Space::Initial {
             Duration::ZERO
         } else {
-            let us = ack
-                .ack_delay()
-                .checked_shl(self.peer_ack_delay_exponent.into());
-            Duration::from_micros(us.unwrap_or(u64::MAX).min(u64::MAX >> 20))
+            // The field is peer input up to 2^62: scale with saturation.
+            let scale = 1u64 << self.peer_ack_delay_exponent.min(20);
+            Duration::from_micros(ack.ack_delay().saturating_mul(scale))
         };
         rate.begin_ack();
         let mut spurious = 0u64;

@@ -41,6 +41,7 @@ const PACING_MARGIN: f64 = 0.99;
 
 /// BBR's state machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum BbrState {
     /// Exponential search for the bottleneck rate.
     Startup,

@@ -50,6 +50,7 @@ pub struct AckedPacket {
 
 /// Why the window is being reduced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CongestionKind {
     /// Packets were declared lost.
     Loss,
