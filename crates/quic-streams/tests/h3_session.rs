@@ -239,25 +239,13 @@ fn request_and_response_with_bodies_trailers_and_interim_responses() {
             } => {
                 assert_eq!(*stream, id);
                 assert_eq!(fields, &req);
-                assert_eq!(
-                    *priority,
-                    Priority {
-                        urgency: 1,
-                        incremental: true
-                    }
-                );
+                assert_eq!(*priority, Priority::new(1, true));
             }
             e => panic!("{e:?}"),
         }
         assert_eq!(body(&ev, id), b"hello world");
         assert_eq!(ev.last(), Some(&Event::Finished { stream: id }));
-        assert_eq!(
-            p.server.priority(id),
-            Some(Priority {
-                urgency: 1,
-                incremental: true
-            })
-        );
+        assert_eq!(p.server.priority(id), Some(Priority::new(1, true)));
 
         p.server
             .send_response(
@@ -417,10 +405,7 @@ fn priority_update_reaches_the_server() {
     let id = p.client.send_request(&mut p.ct, &get("/"), true).unwrap();
     p.drive();
     drain(&mut p.server);
-    let pr = Priority {
-        urgency: 6,
-        incremental: true,
-    };
+    let pr = Priority::new(6, true);
     p.client.send_priority_update(&mut p.ct, id, pr).unwrap();
     p.drive();
     assert_eq!(

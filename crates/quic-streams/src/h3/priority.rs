@@ -13,23 +13,9 @@ use core::fmt::Write;
 /// Urgency when none is given (RFC 9218 §4.1).
 pub const DEFAULT_URGENCY: u8 = 3;
 
-/// A response's priority: plain data, meant to be handed to the stream scheduler.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Priority {
-    /// 0 (most urgent) to 7 (least).
-    pub urgency: u8,
-    /// Whether the response can be delivered incrementally, interleaved with others.
-    pub incremental: bool,
-}
-
-impl Default for Priority {
-    fn default() -> Self {
-        Priority {
-            urgency: DEFAULT_URGENCY,
-            incremental: false,
-        }
-    }
-}
+/// The stream scheduler's priority type is also HTTP/3's: what the `priority` header and
+/// PRIORITY_UPDATE frames carry is what [`crate::Streams::set_priority`] takes.
+pub use crate::sched::Priority;
 
 fn is_key_start(b: u8) -> bool {
     b.is_ascii_lowercase() || b == b'*'
@@ -108,7 +94,9 @@ impl Priority {
                 Some(v) => parse_value(v)?,
             };
             match (key, val) {
-                (b"u", Value::Int(n)) if (0..=7).contains(&n) => p.urgency = n as u8,
+                (b"u", Value::Int(n)) if (0..=7).contains(&n) => {
+                    p = Priority::new(n as u8, p.incremental);
+                }
                 (b"i", Value::Bool(b)) => p.incremental = b,
                 _ => {}
             }
@@ -119,8 +107,8 @@ impl Priority {
     /// Serializes as a field value, omitting defaults (e.g. `u=1, i`, or empty).
     pub fn to_field_value(&self) -> String {
         let mut s = String::new();
-        if self.urgency != DEFAULT_URGENCY {
-            let _ = write!(s, "u={}", self.urgency.min(7));
+        if self.urgency() != DEFAULT_URGENCY {
+            let _ = write!(s, "u={}", self.urgency());
         }
         if self.incremental {
             if !s.is_empty() {
@@ -139,28 +127,13 @@ mod tests {
     #[test]
     fn parses_urgency_and_incremental_and_ignores_the_rest() {
         let p = |s: &str| Priority::parse(s.as_bytes());
-        assert_eq!(
-            p("u=5, i"),
-            Some(Priority {
-                urgency: 5,
-                incremental: true
-            })
-        );
-        assert_eq!(
-            p("i=?0,u=0"),
-            Some(Priority {
-                urgency: 0,
-                incremental: false
-            })
-        );
+        assert_eq!(p("u=5, i"), Some(Priority::new(5, true)));
+        assert_eq!(p("i=?0,u=0"), Some(Priority::new(0, false)));
         assert_eq!(p(""), Some(Priority::default()));
         assert_eq!(p("u=9"), Some(Priority::default()));
         assert_eq!(
             p("u=-1, i=?1;x=1, foo=\"bar\""),
-            Some(Priority {
-                urgency: 3,
-                incremental: true
-            })
+            Some(Priority::new(3, true))
         );
         assert_eq!(p("u=1.5"), Some(Priority::default()));
         assert_eq!(p("U=1"), None);
@@ -171,10 +144,7 @@ mod tests {
     fn serialization_round_trips() {
         for urgency in 0..8 {
             for incremental in [false, true] {
-                let pr = Priority {
-                    urgency,
-                    incremental,
-                };
+                let pr = Priority::new(urgency, incremental);
                 assert_eq!(Priority::parse(pr.to_field_value().as_bytes()), Some(pr));
             }
         }
