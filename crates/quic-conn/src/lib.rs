@@ -5,11 +5,21 @@
 //! composed from `quic-wire`, `quic-recovery`, `quic-streams` and `quic-sched`; the rustls
 //! TLS adapter, qlog, statistics and the `sim` deterministic network simulator.
 //!
-//! Status: the crate is laid out; the connection is the subject of its own work item and is
-//! not implemented yet.
+//! [`io::SansIo`] is the contract every driver (an embedder's event loop, the simulator)
+//! relies on.
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+extern crate alloc;
 #[cfg(any(test, feature = "std"))]
 extern crate std;
+
+pub mod io;
+#[cfg(feature = "qlog")]
+pub mod qlog;
+#[cfg(feature = "sim")]
+pub mod sim;
+pub mod tls;
+
+pub use io::{DatagramMeta, SansIo, Transmit};

@@ -21,19 +21,8 @@ use quic_wire::{Instant, PathId, Space, TransportError};
 
 use crate::recv_history::{Inserted, RecvHistory};
 
-/// The ECN codepoint a packet arrived with (RFC 3168, RFC 9000 §13.4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Ecn {
-    /// Not ECN-capable transport.
-    #[default]
-    NotEct,
-    /// ECT(0).
-    Ect0,
-    /// ECT(1).
-    Ect1,
-    /// Congestion Experienced.
-    Ce,
-}
+/// The ECN codepoint a packet arrived with: quic-wire's shared type (RFC 9000 §13.4).
+pub use quic_wire::Ecn;
 
 /// Local ACK settings for one packet-number space.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -29,6 +29,7 @@ extern crate std;
 pub mod cid;
 pub mod codec;
 pub mod crypto;
+pub mod ecn;
 pub mod error;
 pub mod frame;
 pub mod packet;
@@ -41,6 +42,7 @@ pub mod varint;
 pub mod version;
 
 pub use cid::ConnectionId;
+pub use ecn::Ecn;
 pub use error::{TransportError, TransportErrorCode};
 pub use frame::{Frame, FrameType};
 pub use packet::{PacketType, Space};

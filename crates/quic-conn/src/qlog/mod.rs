@@ -1,0 +1,1 @@
+//! qlog output (JSON-SEQ). Placeholder until the module lands.

@@ -1,0 +1,1 @@
+//! The deterministic network simulator. Placeholder until the module lands.

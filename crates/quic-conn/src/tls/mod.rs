@@ -1,0 +1,1 @@
+//! The TLS session interface and its rustls implementation. Placeholder until it lands.
