@@ -167,8 +167,8 @@ impl SansIo for Scripted {
 #[derive(Debug, Clone, Default)]
 pub struct Echo {
     pending: VecDeque<(DatagramMeta, BytesMut)>,
-    /// How many datagrams it has echoed.
-    pub echoed: u64,
+    received: Vec<Arrival>,
+    echoed: u64,
 }
 
 impl Echo {
@@ -176,10 +176,25 @@ impl Echo {
     pub fn new() -> Self {
         Echo::default()
     }
+
+    /// Everything received so far, in arrival order.
+    pub fn received(&self) -> &[Arrival] {
+        &self.received
+    }
+
+    /// How many datagrams it has sent back.
+    pub fn echoed(&self) -> u64 {
+        self.echoed
+    }
 }
 
 impl SansIo for Echo {
-    fn handle_datagram(&mut self, _now: Instant, meta: DatagramMeta, data: BytesMut) {
+    fn handle_datagram(&mut self, now: Instant, meta: DatagramMeta, data: BytesMut) {
+        self.received.push(Arrival {
+            time: now,
+            meta,
+            data: data.to_vec(),
+        });
         self.pending.push_back((meta, data));
     }
 
