@@ -39,6 +39,8 @@ fn hostile() -> LinkConfig {
             Instant::ZERO + Duration::from_millis(300),
             Instant::ZERO + Duration::from_millis(350),
         )],
+        ecn_ce_threshold: Some(4_000),
+        ..LinkConfig::default()
     }
 }
 

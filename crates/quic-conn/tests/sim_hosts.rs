@@ -493,3 +493,66 @@ fn stop_and_wait_delivers_everything_over_a_lossy_duplicating_link() {
         "{retransmissions} vs {lost}"
     );
 }
+
+/// Never stops transmitting: a broken node.
+struct Chatterbox {
+    peer: SocketAddr,
+}
+
+impl SansIo for Chatterbox {
+    fn handle_datagram(&mut self, _: Instant, _: DatagramMeta, _: BytesMut) {}
+    fn poll_transmit(&mut self, _: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        buf[0] = 1;
+        Some(Transmit {
+            destination: self.peer,
+            source: None,
+            ecn: Ecn::NotEct,
+            size: 1,
+            segment_size: None,
+            send_at: None,
+        })
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        Some(Instant::FAR_FUTURE)
+    }
+    fn handle_timeout(&mut self, _: Instant) {}
+}
+
+#[test]
+fn a_node_that_never_stops_sending_exhausts_the_step_budget() {
+    let a = addr("10.0.0.1:1");
+    let b = addr("10.0.0.2:1");
+    let mut sim = Sim::new(1);
+    sim.add_host(Chatterbox { peer: b }, &[a]);
+    sim.add_host(Scripted::new(), &[b]);
+    let link = sim.link(a, b, LinkConfig::default());
+    sim.set_max_steps(5);
+    let result = sim.run_until(|_| false, ms(10));
+    assert!(
+        matches!(result, Err(RunError::StepLimit { steps: 5, .. })),
+        "{result:?}"
+    );
+    // It was drained in bounded batches, all at time zero.
+    assert!(sim.link_stats(link).sent > 0);
+    assert_eq!(sim.now(), Instant::ZERO);
+}
+
+#[test]
+fn a_far_future_deadline_counts_as_none() {
+    struct Disarmed;
+    impl SansIo for Disarmed {
+        fn handle_datagram(&mut self, _: Instant, _: DatagramMeta, _: BytesMut) {}
+        fn poll_transmit(&mut self, _: Instant, _: &mut [u8]) -> Option<Transmit> {
+            None
+        }
+        fn poll_timeout(&self) -> Option<Instant> {
+            Some(Instant::FAR_FUTURE)
+        }
+        fn handle_timeout(&mut self, _: Instant) {
+            panic!("a disarmed timer fired");
+        }
+    }
+    let mut sim = Sim::new(1);
+    sim.add_host(Disarmed, &[addr("10.0.0.1:1")]);
+    assert_eq!(sim.run_until_idle(Duration::MAX), Ok(Instant::ZERO));
+}

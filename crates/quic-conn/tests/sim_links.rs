@@ -7,7 +7,7 @@ use quic_conn::sim::{
     toy::{numbered_payload, Planned, Scripted},
     DropCause, GilbertElliott, HostId, LinkConfig, LinkId, Loss, Reorder, Sim,
 };
-use quic_wire::Instant;
+use quic_wire::{Ecn, Instant};
 
 fn addr(s: &str) -> SocketAddr {
     s.parse().unwrap()
@@ -431,4 +431,58 @@ fn changing_a_link_mid_run_applies_to_later_datagrams() {
             ms(1)
         ]
     );
+}
+
+fn ect0_burst(bench: &mut Bench, count: u64, ecn: Ecn) {
+    let s = bench.sim.node_mut::<Scripted>(bench.sender);
+    for seq in 0..count {
+        s.plan(Planned {
+            ecn,
+            ..Planned::new(Instant::ZERO, addr(B), numbered_payload(seq, 1000))
+        });
+    }
+    bench.sim.run_until_idle(ms(100)).unwrap();
+}
+
+fn arrival_ecn(bench: &Bench) -> Vec<Ecn> {
+    let r = bench.sim.node::<Scripted>(bench.receiver).received();
+    r.iter().map(|a| a.meta.ecn).collect()
+}
+
+#[test]
+fn a_queue_above_the_threshold_marks_ecn_capable_datagrams_ce() {
+    // All sent at once: the k-th finds k * 1000 bytes queued.
+    let config = LinkConfig {
+        bandwidth_bps: Some(8_000_000),
+        queue_bytes: 100_000,
+        ecn_ce_threshold: Some(3000),
+        ..LinkConfig::default()
+    };
+    let mut bench = Bench::new(1, config.clone());
+    ect0_burst(&mut bench, 10, Ecn::Ect0);
+    let mut expected = vec![Ecn::Ect0; 3];
+    expected.extend([Ecn::Ce; 7]);
+    assert_eq!(arrival_ecn(&bench), expected);
+    assert_eq!(bench.sim.link_stats(bench.link).ce_marked, 7);
+
+    // Not-ECT traffic is never marked.
+    let mut bench = Bench::new(1, config);
+    ect0_burst(&mut bench, 10, Ecn::NotEct);
+    assert_eq!(arrival_ecn(&bench), [Ecn::NotEct; 10]);
+    assert_eq!(bench.sim.link_stats(bench.link).ce_marked, 0);
+}
+
+#[test]
+fn ecn_passes_through_unless_the_link_bleaches_it() {
+    let mut bench = Bench::new(1, LinkConfig::default());
+    ect0_burst(&mut bench, 3, Ecn::Ect1);
+    assert_eq!(arrival_ecn(&bench), [Ecn::Ect1; 3]);
+
+    let config = LinkConfig {
+        ecn_bleach: true,
+        ..LinkConfig::default()
+    };
+    let mut bench = Bench::new(1, config);
+    ect0_burst(&mut bench, 3, Ecn::Ect0);
+    assert_eq!(arrival_ecn(&bench), [Ecn::NotEct; 3]);
 }

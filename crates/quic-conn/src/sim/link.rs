@@ -14,12 +14,16 @@
 //!    by an extra delay, which lets later datagrams pass it.
 //! 6. **Duplication**: a second copy arrives at the same time, right after the first.
 //! 7. **Corruption**: each copy independently may have one random bit flipped.
+//!
+//! ECN: a link can clear the codepoint ([`LinkConfig::ecn_bleach`], a middlebox that
+//! strips it) and mark ECN-capable datagrams Congestion Experienced when its queue holds
+//! at least [`LinkConfig::ecn_ce_threshold`] bytes on arrival (a step-marking AQM).
 
 use core::{net::SocketAddr, time::Duration};
 use std::{collections::VecDeque, vec::Vec};
 
 use bytes::BytesMut;
-use quic_wire::Instant;
+use quic_wire::{Ecn, Instant};
 
 use super::{
     rng::SimRng,
@@ -89,6 +93,11 @@ pub struct LinkConfig {
     /// Half-open windows `[start, end)` of virtual time during which everything sent on
     /// the link is dropped.
     pub blackholes: Vec<(Instant, Instant)>,
+    /// Mark ECT(0)/ECT(1) datagrams CE when the queue already holds at least this many
+    /// bytes as they enter it; `None` never marks. Only meaningful with a bandwidth.
+    pub ecn_ce_threshold: Option<usize>,
+    /// Clear the ECN codepoint of every datagram (to Not-ECT).
+    pub ecn_bleach: bool,
 }
 
 impl Default for LinkConfig {
@@ -104,6 +113,8 @@ impl Default for LinkConfig {
             corrupt: 0.0,
             mtu: 1500,
             blackholes: Vec::new(),
+            ecn_ce_threshold: None,
+            ecn_bleach: false,
         }
     }
 }
@@ -139,6 +150,8 @@ impl LinkConfig {
 /// A datagram the link accepted: when it arrives, and an optional duplicate.
 pub(crate) struct Carried {
     pub(crate) arrival: Instant,
+    /// The codepoint on arrival (possibly bleached or marked).
+    pub(crate) ecn: Ecn,
     pub(crate) data: BytesMut,
     pub(crate) duplicate: Option<BytesMut>,
 }
@@ -179,11 +192,21 @@ impl Link {
 
     /// Offers a datagram at `now`: either when and in how many copies it arrives, or why
     /// it was dropped. Updates every counter except `delivered`.
-    pub(crate) fn carry(&mut self, now: Instant, mut data: BytesMut) -> Result<Carried, DropCause> {
+    pub(crate) fn carry(
+        &mut self,
+        now: Instant,
+        mut data: BytesMut,
+        ecn: Ecn,
+    ) -> Result<Carried, DropCause> {
         let len = data.len();
         self.stats.sent += 1;
         self.stats.sent_bytes += len as u64;
-        let result = self.admit(now, len).and_then(|done| {
+        let mut ecn = if self.config.ecn_bleach {
+            Ecn::NotEct
+        } else {
+            ecn
+        };
+        let result = self.admit(now, len, &mut ecn).and_then(|done| {
             if self.lose() {
                 Err(DropCause::Loss)
             } else {
@@ -209,13 +232,15 @@ impl Link {
         self.maybe_corrupt(&mut data);
         Ok(Carried {
             arrival,
+            ecn,
             data,
             duplicate,
         })
     }
 
-    /// MTU, blackhole and queue checks; on success, the time serialisation ends.
-    fn admit(&mut self, now: Instant, len: usize) -> Result<Instant, DropCause> {
+    /// MTU, blackhole and queue checks (and CE marking); on success, the time
+    /// serialisation ends.
+    fn admit(&mut self, now: Instant, len: usize, ecn: &mut Ecn) -> Result<Instant, DropCause> {
         if len > self.config.mtu {
             return Err(DropCause::Mtu);
         }
@@ -235,6 +260,14 @@ impl Link {
         }
         if self.backlog_bytes + len > self.config.queue_bytes {
             return Err(DropCause::Queue);
+        }
+        let congested = self
+            .config
+            .ecn_ce_threshold
+            .is_some_and(|threshold| self.backlog_bytes >= threshold);
+        if congested && matches!(ecn, Ecn::Ect0 | Ecn::Ect1) {
+            *ecn = Ecn::Ce;
+            self.stats.ce_marked += 1;
         }
         let end = now.max(self.busy_until) + tx;
         self.busy_until = end;

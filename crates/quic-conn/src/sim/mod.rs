@@ -20,7 +20,9 @@
 //! time; a GSO batch (`segment_size`) is split into datagrams of that size. The clock
 //! then jumps to the earliest of the next network event and the nodes'
 //! [`SansIo::poll_timeout`] deadlines; a deadline already in the past fires at the
-//! current time. Network events scheduled at the same time as a deadline go first.
+//! current time, and [`Instant::FAR_FUTURE`] counts as no deadline. Network events
+//! scheduled at the same time as a deadline go first; deadlines of several nodes at the
+//! same time fire in the order the hosts were added.
 //!
 //! # Determinism
 //!
@@ -202,10 +204,18 @@ impl Sim {
     /// # Panics
     /// If `addrs` is empty or an address already belongs to a host.
     pub fn add_host<T: SansIo + 'static>(&mut self, node: T, addrs: &[SocketAddr]) -> HostId {
+        self.add_boxed_host(Box::new(node), addrs)
+    }
+
+    /// [`Sim::add_host`] for a node already boxed (hosts of mixed types built in a loop).
+    ///
+    /// # Panics
+    /// If `addrs` is empty or an address already belongs to a host.
+    pub fn add_boxed_host(&mut self, node: Box<dyn Node>, addrs: &[SocketAddr]) -> HostId {
         assert!(!addrs.is_empty(), "a host needs at least one address");
         let id = HostId(self.hosts.len());
         self.hosts.push(Host {
-            node: Box::new(node),
+            node,
             addrs: Vec::new(),
             // Polled once at the start, in case it has something to say.
             dirty: true,
@@ -401,7 +411,10 @@ impl Sim {
 
     /// Processes the earliest event or deadline, if it is not after `deadline`.
     fn step(&mut self, deadline: Instant) -> Step {
-        self.flush();
+        if !self.flush() {
+            // A node is still transmitting: count a step and come back.
+            return Step::Progress;
+        }
         let event_at = self.events.peek_time();
         let timer = self.earliest_timer();
         let (at, is_event) = match (event_at, timer) {
@@ -431,33 +444,43 @@ impl Sim {
         self.hosts
             .iter()
             .enumerate()
-            .filter_map(|(i, h)| h.node.poll_timeout().map(|t| (t, HostId(i))))
+            .filter_map(|(i, h)| {
+                let t = h.node.poll_timeout()?;
+                // FAR_FUTURE is the conventional "disarmed" value: not a deadline.
+                (t != Instant::FAR_FUTURE).then_some((t, HostId(i)))
+            })
             .min()
     }
 
-    /// Drains the output of every host that had an input, in host order.
-    fn flush(&mut self) {
+    /// Drains the output of every host that had an input, in host order. Returns
+    /// `false` if a host is still transmitting.
+    fn flush(&mut self) -> bool {
+        let mut drained = true;
         for i in 0..self.hosts.len() {
             if self.hosts[i].dirty {
-                self.drain(HostId(i));
+                drained &= self.drain(HostId(i));
             }
         }
+        drained
     }
 
-    fn drain(&mut self, host: HostId) {
+    /// Drains the output of one host; returns `false` if it was still transmitting
+    /// after [`MAX_DRAIN`] transmits (it stays marked for the next step).
+    fn drain(&mut self, host: HostId) -> bool {
         self.hosts[host.0].dirty = false;
         for _ in 0..MAX_DRAIN {
             let now = self.now;
             let h = &mut self.hosts[host.0];
             let Some(t) = h.node.poll_transmit(now, &mut self.tx_buf) else {
-                return;
+                return true;
             };
             let source = t.source.unwrap_or(h.addrs[0]);
             let owned = h.addrs.contains(&source);
+            // A size beyond the buffer is a node bug; send what the buffer holds.
             let size = t.size.min(self.tx_buf.len());
-            let segment = t.segment_size.unwrap_or(size).max(1);
+            let segment = t.segment_size.filter(|&s| s > 0).unwrap_or(size);
             let mut rest = BytesMut::from(&self.tx_buf[..size]);
-            while !rest.is_empty() {
+            loop {
                 let data = rest.split_to(segment.min(rest.len()));
                 let datagram = Datagram {
                     source,
@@ -465,21 +488,20 @@ impl Sim {
                     ecn: t.ecn,
                     data,
                 };
-                if !owned {
-                    self.drop_unrouted(datagram, None);
-                } else {
-                    match t.send_at {
-                        Some(at) if at > now => {
-                            let event = Event::Send { source, datagram };
-                            self.events.push(at, event);
-                        }
-                        _ => self.send(source, datagram),
+                match t.send_at {
+                    _ if !owned => self.drop_unrouted(datagram, None),
+                    Some(at) if at > now => {
+                        self.events.push(at, Event::Send { source, datagram });
                     }
+                    _ => self.send(source, datagram),
+                }
+                if rest.is_empty() {
+                    break;
                 }
             }
         }
-        // Still transmitting after MAX_DRAIN datagrams: finish on the next step.
         self.hosts[host.0].dirty = true;
+        false
     }
 
     /// Puts a datagram sent from the host's own address `source` on its link.
@@ -495,7 +517,7 @@ impl Sim {
             self.emit_event(event);
         }
         let link = &mut self.links[link_id.0];
-        match link.carry(self.now, datagram.data) {
+        match link.carry(self.now, datagram.data, datagram.ecn) {
             Err(cause) => {
                 if let Some(event) = sent {
                     self.emit_event(TraceEvent {
@@ -512,7 +534,7 @@ impl Sim {
                     datagram: Datagram {
                         source: datagram.source,
                         destination: datagram.destination,
-                        ecn: datagram.ecn,
+                        ecn: carried.ecn,
                         data,
                     },
                 };

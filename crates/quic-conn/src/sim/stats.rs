@@ -53,6 +53,8 @@ pub struct LinkStats {
     pub corrupted: u64,
     /// Datagrams held back so that later ones could overtake them.
     pub reordered: u64,
+    /// ECN-capable datagrams marked Congestion Experienced.
+    pub ce_marked: u64,
 }
 
 impl LinkStats {
