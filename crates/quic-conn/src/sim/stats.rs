@@ -1,6 +1,6 @@
 //! What the network did: per-link counters and the trace of every datagram's fate.
 
-use core::net::SocketAddr;
+use core::{fmt, net::SocketAddr};
 
 use quic_wire::Instant;
 
@@ -124,9 +124,61 @@ pub struct TraceEvent {
     pub digest: u64,
 }
 
+impl fmt::Display for TraceEvent {
+    /// One line, e.g. `12.5ms link 0 Delivered 10.0.0.1:1 -> 10.0.0.2:1 1200B #ab12..`,
+    /// handy as `sim.on_trace(|e| eprintln!("{e}"))` when a test fails.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let t = core::time::Duration::from_nanos(self.time.as_nanos());
+        write!(f, "{t:?} ")?;
+        match self.link {
+            Some(l) => write!(f, "link {} ", l.0)?,
+            None => write!(f, "no link ")?,
+        }
+        match self.kind {
+            TraceKind::Dropped(cause) => write!(f, "Dropped({cause:?})")?,
+            kind => write!(f, "{kind:?}")?,
+        }
+        write!(
+            f,
+            " {} -> {} {}B #{:016x}",
+            self.source, self.destination, self.len, self.digest
+        )
+    }
+}
+
 /// FNV-1a over `data`: cheap, stable across runs and platforms.
 pub(crate) fn digest(data: &[u8]) -> u64 {
     data.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01B3)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::string::ToString;
+
+    #[test]
+    fn trace_event_prints_on_one_line() {
+        let e = TraceEvent {
+            time: Instant::from_nanos(1_500_000),
+            kind: TraceKind::Dropped(DropCause::Mtu),
+            link: Some(LinkId(3)),
+            source: "10.0.0.1:1".parse().unwrap(),
+            destination: "10.0.0.2:2".parse().unwrap(),
+            len: 1600,
+            digest: 0xab,
+        };
+        assert_eq!(
+            e.to_string(),
+            "1.5ms link 3 Dropped(Mtu) 10.0.0.1:1 -> 10.0.0.2:2 1600B #00000000000000ab"
+        );
+    }
+
+    #[test]
+    fn digest_is_fnv1a() {
+        // FNV-1a 64 reference values.
+        assert_eq!(digest(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(digest(b"a"), 0xaf63_dc4c_8601_ec8c);
+    }
 }
