@@ -556,3 +556,112 @@ fn a_far_future_deadline_counts_as_none() {
     sim.add_host(Disarmed, &[addr("10.0.0.1:1")]);
     assert_eq!(sim.run_until_idle(Duration::MAX), Ok(Instant::ZERO));
 }
+
+#[test]
+fn a_link_filter_drops_and_rewrites_scripted_datagrams() {
+    let a = addr("10.0.0.1:1");
+    let b = addr("10.0.0.2:1");
+    let mut sim = Sim::new(1);
+    let sender = sim.add_host(Scripted::new(), &[a]);
+    let receiver = sim.add_host(Scripted::new(), &[b]);
+    let link = sim.link(a, b, LinkConfig::with_delay(ms(1)));
+    let mut seen = 0;
+    sim.set_filter(link, move |_, data| {
+        seen += 1;
+        match seen {
+            // Lose the first two.
+            1 | 2 => false,
+            // Tamper with the third: last byte.
+            3 => {
+                let last = data.len() - 1;
+                data[last] = 0xff;
+                true
+            }
+            _ => true,
+        }
+    });
+    sim.node_mut::<Scripted>(sender)
+        .plan_numbered(b, 5, 16, Instant::ZERO, ms(1));
+    sim.run_until_idle(ms(100)).unwrap();
+
+    let received = sim.node::<Scripted>(receiver).received();
+    let seqs: Vec<u64> = received.iter().map(|a| a.seq().unwrap()).collect();
+    assert_eq!(seqs, [2, 3, 4]);
+    assert_eq!(received[0].data[15], 0xff);
+    assert_eq!(received[1].data, numbered_payload(3, 16));
+    let stats = sim.link_stats(link);
+    assert_eq!(stats.dropped_filter, 2);
+    assert_eq!(stats.dropped(DropCause::Filter), 2);
+
+    // Without the filter everything passes again.
+    sim.clear_filter(link);
+    let now = sim.now();
+    sim.node_mut::<Scripted>(sender)
+        .plan(Planned::new(now, b, vec![7; 16]));
+    sim.run_until_idle(ms(100)).unwrap();
+    assert_eq!(sim.node::<Scripted>(receiver).received().len(), 4);
+}
+
+#[test]
+fn an_injected_datagram_arrives_from_the_claimed_address_at_the_given_time() {
+    let b = addr("10.0.0.2:1");
+    let spoofed = addr("198.51.100.66:666");
+    let mut sim = Sim::new(1);
+    let receiver = sim.add_host(Scripted::new(), &[b]);
+    let trace = Rc::new(RefCell::new(Vec::<TraceEvent>::new()));
+    let sink = Rc::clone(&trace);
+    sim.on_trace(move |e| sink.borrow_mut().push(*e));
+    sim.inject(at_ms(3), spoofed, b, Ecn::Ce, BytesMut::from(&b"hello"[..]));
+    sim.inject(
+        at_ms(4),
+        spoofed,
+        addr("10.0.0.3:1"),
+        Ecn::NotEct,
+        BytesMut::new(),
+    );
+    sim.run_until_idle(ms(100)).unwrap();
+
+    let got = sim.node::<Scripted>(receiver).received();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].time, at_ms(3));
+    assert_eq!(got[0].meta.remote, spoofed);
+    assert_eq!(got[0].meta.local, b);
+    assert_eq!(got[0].meta.ecn, Ecn::Ce);
+    assert_eq!(got[0].data, b"hello");
+    assert_eq!(sim.no_route_drops(), 1);
+    let kinds: Vec<(TraceKind, Option<quic_conn::sim::LinkId>)> =
+        trace.borrow().iter().map(|e| (e.kind, e.link)).collect();
+    assert_eq!(
+        kinds,
+        [
+            (TraceKind::Delivered, None),
+            (TraceKind::Dropped(DropCause::NoRoute), None)
+        ]
+    );
+}
+
+#[test]
+fn boxed_hosts_of_mixed_types_can_be_added_in_a_loop() {
+    let nodes: Vec<(Box<dyn quic_conn::sim::Node>, SocketAddr)> = vec![
+        (Box::new(Echo::new()), addr("10.0.0.1:1")),
+        (Box::new(Scripted::new()), addr("10.0.0.2:1")),
+    ];
+    let mut sim = Sim::new(1);
+    let ids: Vec<_> = nodes
+        .into_iter()
+        .map(|(node, a)| sim.add_boxed_host(node, &[a]))
+        .collect();
+    sim.duplex(
+        addr("10.0.0.1:1"),
+        addr("10.0.0.2:1"),
+        LinkConfig::default(),
+    );
+    sim.node_mut::<Scripted>(ids[1]).plan(Planned::new(
+        Instant::ZERO,
+        addr("10.0.0.1:1"),
+        vec![5; 3],
+    ));
+    sim.run_until_idle(ms(10)).unwrap();
+    assert_eq!(sim.node::<Echo>(ids[0]).echoed(), 1);
+    assert_eq!(sim.node::<Scripted>(ids[1]).received()[0].data, [5; 3]);
+}

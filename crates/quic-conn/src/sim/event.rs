@@ -46,6 +46,13 @@ pub(crate) enum Event {
         /// The datagram, with the private source address.
         datagram: Datagram,
     },
+    /// A datagram appears at a host without crossing a link (an off-path sender).
+    Inject {
+        /// The receiving address.
+        local: SocketAddr,
+        /// The datagram, with the source address to claim.
+        datagram: Datagram,
+    },
     /// A NAT changes the public address of a private one.
     Rebind {
         /// The host's address behind the NAT.

@@ -1,6 +1,8 @@
 //! A directional link and the impairments it applies.
 //!
 //! The model, in the order a datagram meets it:
+//! 0. **Filter**: the test's own hook ([`Sim::set_filter`](super::Sim::set_filter)) may
+//!    drop or rewrite the datagram.
 //! 1. **MTU**: a datagram longer than [`LinkConfig::mtu`] is dropped.
 //! 2. **Blackholes**: a datagram sent inside one of [`LinkConfig::blackholes`] is dropped.
 //! 3. **Queue and bandwidth**: with a bandwidth, the link serialises one datagram at a
@@ -20,7 +22,7 @@
 //! at least [`LinkConfig::ecn_ce_threshold`] bytes on arrival (a step-marking AQM).
 
 use core::{net::SocketAddr, time::Duration};
-use std::{collections::VecDeque, vec::Vec};
+use std::{boxed::Box, collections::VecDeque, vec::Vec};
 
 use bytes::BytesMut;
 use quic_wire::{Ecn, Instant};
@@ -156,8 +158,13 @@ pub(crate) struct Carried {
     pub(crate) duplicate: Option<BytesMut>,
 }
 
+/// A test's hook on a link: sees each datagram offered (time, payload), may rewrite it,
+/// returns `false` to drop it.
+pub(crate) type Filter = Box<dyn FnMut(Instant, &mut BytesMut) -> bool>;
+
 /// One direction of a link and its state.
 pub(crate) struct Link {
+    pub(crate) filter: Option<Filter>,
     pub(crate) from: SocketAddr,
     pub(crate) to: SocketAddr,
     pub(crate) config: LinkConfig,
@@ -177,6 +184,7 @@ pub(crate) struct Link {
 impl Link {
     pub(crate) fn new(from: SocketAddr, to: SocketAddr, config: LinkConfig, rng: SimRng) -> Self {
         Link {
+            filter: None,
             from,
             to,
             config,
@@ -201,6 +209,12 @@ impl Link {
         let len = data.len();
         self.stats.sent += 1;
         self.stats.sent_bytes += len as u64;
+        if let Some(filter) = self.filter.as_mut() {
+            if !filter(now, &mut data) {
+                self.stats.count_drop(DropCause::Filter);
+                return Err(DropCause::Filter);
+            }
+        }
         let mut ecn = if self.config.ecn_bleach {
             Ecn::NotEct
         } else {

@@ -42,14 +42,15 @@ pub mod toy;
 use core::{any::Any, fmt, net::SocketAddr, time::Duration};
 use std::{boxed::Box, collections::BTreeMap, vec, vec::Vec};
 
-use quic_wire::Instant;
+use bytes::BytesMut;
+use quic_wire::{Ecn, Instant};
 
 pub use link::{GilbertElliott, LinkConfig, Loss, Reorder};
 pub use rng::SimRng;
 pub use stats::{DropCause, LinkStats, TraceEvent, TraceKind};
 
 use crate::io::SansIo;
-use event::{Event, EventQueue};
+use event::{Datagram, Event, EventQueue};
 use link::Link;
 use nat::Nat;
 
@@ -308,6 +309,44 @@ impl Sim {
     pub fn link_ends(&self, link: LinkId) -> (SocketAddr, SocketAddr) {
         let l = &self.links[link.0];
         (l.from, l.to)
+    }
+
+    /// Hands every datagram offered to `link` to `filter` first, with the current time
+    /// and the payload: it may rewrite the payload, and drops the datagram
+    /// ([`DropCause::Filter`]) by returning `false`. For scripted faults such as "lose the
+    /// server's first flight" or an on-path attacker. Replaces any earlier filter.
+    pub fn set_filter(
+        &mut self,
+        link: LinkId,
+        filter: impl FnMut(Instant, &mut BytesMut) -> bool + 'static,
+    ) {
+        self.links[link.0].filter = Some(Box::new(filter));
+    }
+
+    /// Removes the filter of `link`.
+    pub fn clear_filter(&mut self, link: LinkId) {
+        self.links[link.0].filter = None;
+    }
+
+    /// At `at`, delivers `data` to the host owning `local` as if it came from `remote`,
+    /// without crossing any link: an off-path sender, a spoofed or replayed datagram.
+    /// Traced as delivered with no link; dropped as [`DropCause::NoRoute`] if no host
+    /// owns `local`.
+    pub fn inject(
+        &mut self,
+        at: Instant,
+        remote: SocketAddr,
+        local: SocketAddr,
+        ecn: Ecn,
+        data: BytesMut,
+    ) {
+        let datagram = Datagram {
+            source: remote,
+            destination: local,
+            ecn,
+            data,
+        };
+        self.events.push(at, Event::Inject { local, datagram });
     }
 
     /// Datagrams dropped for lack of a route (see [`DropCause::NoRoute`]).

@@ -106,6 +106,7 @@ impl Sim {
                 via_public,
                 datagram,
             } => self.deliver(link, local, via_public, datagram),
+            Event::Inject { local, datagram } => self.hand_over(None, local, datagram),
         }
     }
 
@@ -121,14 +122,21 @@ impl Sim {
             self.emit(TraceKind::Dropped(DropCause::Nat), Some(link), &datagram);
             return;
         }
+        self.hand_over(Some(link), local, datagram);
+    }
+
+    /// Gives a datagram to the host owning `local`, counting it on `link`.
+    fn hand_over(&mut self, link: Option<LinkId>, local: SocketAddr, datagram: Datagram) {
         let Some(&host) = self.owners.get(&local) else {
-            self.drop_unrouted(datagram, Some(link));
+            self.drop_unrouted(datagram, link);
             return;
         };
-        let stats = &mut self.links[link.0].stats;
-        stats.delivered += 1;
-        stats.delivered_bytes += datagram.data.len() as u64;
-        self.emit(TraceKind::Delivered, Some(link), &datagram);
+        if let Some(link) = link {
+            let stats = &mut self.links[link.0].stats;
+            stats.delivered += 1;
+            stats.delivered_bytes += datagram.data.len() as u64;
+        }
+        self.emit(TraceKind::Delivered, link, &datagram);
         let meta = DatagramMeta {
             remote: datagram.source,
             local,

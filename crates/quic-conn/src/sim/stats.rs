@@ -20,6 +20,8 @@ pub enum DropCause {
     Blackhole,
     /// Addressed to a NAT public address that no longer forwards to the host.
     Nat,
+    /// Rejected by the link's filter ([`Sim::set_filter`](super::Sim::set_filter)).
+    Filter,
     /// No link from the source to the destination, no host owns the destination, or the
     /// sender used a source address it does not own.
     NoRoute,
@@ -47,6 +49,8 @@ pub struct LinkStats {
     pub dropped_blackhole: u64,
     /// Dropped at a NAT whose mapping had changed.
     pub dropped_nat: u64,
+    /// Dropped by the link's filter.
+    pub dropped_filter: u64,
     /// Extra copies made.
     pub duplicated: u64,
     /// Copies with one bit flipped.
@@ -66,6 +70,7 @@ impl LinkStats {
             DropCause::Mtu => self.dropped_mtu,
             DropCause::Blackhole => self.dropped_blackhole,
             DropCause::Nat => self.dropped_nat,
+            DropCause::Filter => self.dropped_filter,
             DropCause::NoRoute => 0,
         }
     }
@@ -86,6 +91,7 @@ impl LinkStats {
             DropCause::Mtu => self.dropped_mtu += 1,
             DropCause::Blackhole => self.dropped_blackhole += 1,
             DropCause::Nat => self.dropped_nat += 1,
+            DropCause::Filter => self.dropped_filter += 1,
             // Counted by the simulator, not by a link.
             DropCause::NoRoute => {}
         }
