@@ -12,6 +12,27 @@
 //!    [`Sim::node_mut`] (which also marks it to be polled for output).
 //! 4. Inspect [`Sim::link_stats`], or watch every datagram with [`Sim::on_trace`].
 //!
+//! Scripted faults beyond the random ones: [`Sim::set_filter`] drops or rewrites chosen
+//! datagrams on a link, [`Sim::inject`] delivers a datagram from anywhere (an off-path
+//! attacker), [`Sim::link_config_mut`] changes a link mid-run.
+//!
+//! ```
+//! use core::time::Duration;
+//! use quic_conn::sim::{toy::{Echo, Planned, Scripted}, LinkConfig, Sim};
+//! use quic_wire::Instant;
+//!
+//! let (client_addr, server_addr) = ("10.0.0.1:5000".parse().unwrap(), "192.0.2.1:443".parse().unwrap());
+//! let mut sim = Sim::new(42);
+//! let client = sim.add_host(Scripted::new(), &[client_addr]);
+//! sim.add_host(Echo::new(), &[server_addr]);
+//! sim.duplex(client_addr, server_addr, LinkConfig::with_delay(Duration::from_millis(10)));
+//! sim.node_mut::<Scripted>(client).plan(Planned::new(Instant::ZERO, server_addr, b"ping".to_vec()));
+//! let answered = sim
+//!     .run_until(|s| !s.node::<Scripted>(client).received().is_empty(), Duration::from_secs(1))
+//!     .unwrap();
+//! assert_eq!(answered, Instant::ZERO + Duration::from_millis(20));
+//! ```
+//!
 //! # The driving contract
 //!
 //! After every input to a node (a datagram, a timeout, access through
