@@ -21,14 +21,20 @@
 //! use quic_conn::sim::{toy::{Echo, Planned, Scripted}, LinkConfig, Sim};
 //! use quic_wire::Instant;
 //!
-//! let (client_addr, server_addr) = ("10.0.0.1:5000".parse().unwrap(), "192.0.2.1:443".parse().unwrap());
+//! let client_addr = "10.0.0.1:5000".parse().unwrap();
+//! let server_addr = "192.0.2.1:443".parse().unwrap();
 //! let mut sim = Sim::new(42);
 //! let client = sim.add_host(Scripted::new(), &[client_addr]);
 //! sim.add_host(Echo::new(), &[server_addr]);
-//! sim.duplex(client_addr, server_addr, LinkConfig::with_delay(Duration::from_millis(10)));
-//! sim.node_mut::<Scripted>(client).plan(Planned::new(Instant::ZERO, server_addr, b"ping".to_vec()));
+//! let ten_ms = LinkConfig::with_delay(Duration::from_millis(10));
+//! sim.duplex(client_addr, server_addr, ten_ms);
+//! let ping = Planned::new(Instant::ZERO, server_addr, b"ping".to_vec());
+//! sim.node_mut::<Scripted>(client).plan(ping);
 //! let answered = sim
-//!     .run_until(|s| !s.node::<Scripted>(client).received().is_empty(), Duration::from_secs(1))
+//!     .run_until(
+//!         |s| !s.node::<Scripted>(client).received().is_empty(),
+//!         Duration::from_secs(1),
+//!     )
 //!     .unwrap();
 //! assert_eq!(answered, Instant::ZERO + Duration::from_millis(20));
 //! ```
