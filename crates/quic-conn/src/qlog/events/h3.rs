@@ -22,29 +22,31 @@ const SETTINGS_ENABLE_CONNECT_PROTOCOL: u64 = 0x08;
 const SETTINGS_H3_DATAGRAM: u64 = 0x33;
 
 /// The qlog `HTTP3ApplicationError` name of an HTTP/3 error code (RFC 9114 §8.1), for
-/// [`crate::qlog::types::ErrorName::application`]. QPACK codes have no qlog name.
+/// [`crate::qlog::types::ErrorName::application`].
+///
+/// The draft's list has no entry for H3_MESSAGE_ERROR (0x010e) and lists an
+/// `http_early_response` that RFC 9114 does not define; H3_MESSAGE_ERROR and the QPACK
+/// codes therefore have no name here and are logged as `"unknown"` with their number.
 pub fn application_error_name(code: u64) -> Option<&'static str> {
-    const NAMES: [&str; 17] = [
-        "http_no_error",
-        "http_general_protocol_error",
-        "http_internal_error",
-        "http_stream_creation_error",
-        "http_closed_critical_stream",
-        "http_frame_unexpected",
-        "http_frame_error",
-        "http_excessive_load",
-        "http_id_error",
-        "http_settings_error",
-        "http_missing_settings",
-        "http_request_rejected",
-        "http_request_cancelled",
-        "http_request_incomplete",
-        "http_early_response",
-        "http_connect_error",
-        "http_version_fallback",
-    ];
-    let idx = code.checked_sub(0x100)?;
-    NAMES.get(usize::try_from(idx).ok()?).copied()
+    Some(match code {
+        0x0100 => "http_no_error",
+        0x0101 => "http_general_protocol_error",
+        0x0102 => "http_internal_error",
+        0x0103 => "http_stream_creation_error",
+        0x0104 => "http_closed_critical_stream",
+        0x0105 => "http_frame_unexpected",
+        0x0106 => "http_frame_error",
+        0x0107 => "http_excessive_load",
+        0x0108 => "http_id_error",
+        0x0109 => "http_settings_error",
+        0x010a => "http_missing_settings",
+        0x010b => "http_request_rejected",
+        0x010c => "http_request_cancelled",
+        0x010d => "http_request_incomplete",
+        0x010f => "http_connect_error",
+        0x0110 => "http_version_fallback",
+        _ => return None,
+    })
 }
 
 /// `quic:parameters_set`'s HTTP/3 counterpart, `http3:parameters_set`.
