@@ -255,3 +255,29 @@ fn vantage_point_follows_the_side() {
         VantagePointType::Server
     );
 }
+
+#[test]
+fn file_name_is_odcid_and_vantage_point() {
+    use quic_conn::qlog::file::file_name;
+    assert_eq!(file_name(&odcid(), Side::Client), "127ecc83_client.sqlog");
+    assert_eq!(file_name(&odcid(), Side::Server), "127ecc83_server.sqlog");
+}
+
+#[test]
+fn trace_written_to_a_directory_is_readable_after_drop() {
+    let dir = std::env::temp_dir().join(format!("quic-conn-qlog-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    {
+        let mut qlog = Qlog::create_in_dir(&dir, Side::Server, &odcid(), Instant::ZERO).unwrap();
+        qlog.emit(Instant::from_nanos(1_000_000), || {
+            state(ConnectionState::Attempted)
+        });
+    }
+    let path = dir.join("127ecc83_server.sqlog");
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let recs = records(&bytes);
+    assert_eq!(recs.len(), 2);
+    assert_eq!(recs[0]["trace"]["vantage_point"]["type"], "server");
+    assert_eq!(recs[1]["data"]["new"], "attempted");
+}
