@@ -614,3 +614,40 @@ fn quic_event_names_match_the_draft_table() {
     ];
     assert_eq!(names, expected);
 }
+
+#[test]
+fn retry_and_version_negotiation_headers() {
+    let retry = quic_wire::packet::RetryHeader {
+        version: quic_wire::Version::V2,
+        dcid: cid(&[1]),
+        scid: cid(&[2, 2]),
+        token: b"retry-token",
+    };
+    assert_eq!(
+        serde_json::to_value(PacketHeader::retry(&retry)).unwrap(),
+        json!({"packet_type": "retry", "token": {"type": "retry", "raw": {"length": 11}},
+               "version": "6b3343cf", "scil": 2, "dcil": 1, "scid": "0202", "dcid": "01"})
+    );
+    // Version Negotiation: long header, version 0, DCID 1 byte, SCID 21 bytes (too long
+    // for a v1 connection ID), then versions 1 and 2.
+    let mut bytes = vec![0x80, 0, 0, 0, 0, 1, 0xaa, 21];
+    bytes.extend([0xbb; 21]);
+    bytes.extend([0, 0, 0, 1, 0x6b, 0x33, 0x43, 0xcf]);
+    let cfg = quic_wire::packet::ParseConfig::new(8);
+    let (packet, _) = quic_wire::packet::Packet::parse(&bytes, &cfg).unwrap();
+    let quic_wire::packet::Packet::VersionNegotiation(vn) = packet else {
+        panic!("not a version negotiation packet: {packet:?}");
+    };
+    let versions: Vec<QuicVersion> = vn.versions().map(QuicVersion).collect();
+    let mut event = PacketReceived::new(PacketHeader::version_negotiation(&vn), &[]);
+    event.frames = None;
+    event.supported_versions = Some(&versions);
+    assert_eq!(
+        data(&event),
+        json!({
+            "header": {"packet_type": "version_negotiation", "version": "00000000",
+                       "scil": 21, "dcil": 1, "dcid": "aa"},
+            "supported_versions": ["00000001", "6b3343cf"],
+        })
+    );
+}

@@ -7,7 +7,7 @@
 use core::fmt;
 use core::net::IpAddr;
 
-use quic_wire::packet::{LongHeader, ShortHeader};
+use quic_wire::packet::{LongHeader, RetryHeader, ShortHeader, VersionNegotiation};
 use quic_wire::{ConnectionId, PacketType as WirePacketType, Space, Version};
 use serde::{Serialize, Serializer};
 
@@ -265,10 +265,7 @@ impl<'a> PacketHeader<'a> {
     pub fn long(header: &LongHeader<'a>, packet_number: u64) -> Self {
         let mut h = PacketHeader::new(header.ty.into(), Some(packet_number));
         h.version = Some(QuicVersion(header.version));
-        h.scil = Some(header.scid.len() as u8);
-        h.dcil = Some(header.dcid.len() as u8);
-        h.scid = Some(Hex(header.scid));
-        h.dcid = Some(Hex(header.dcid));
+        h.set_cids(&header.scid, &header.dcid);
         if header.ty == WirePacketType::Initial && !header.token.is_empty() {
             h.token = Some(Token {
                 ty: None,
@@ -276,6 +273,38 @@ impl<'a> PacketHeader<'a> {
             });
         }
         h
+    }
+
+    /// From a Retry header: version, both connection IDs and the token (length only).
+    pub fn retry(header: &RetryHeader<'a>) -> Self {
+        let mut h = PacketHeader::new(PacketType::Retry, None);
+        h.version = Some(QuicVersion(header.version));
+        h.set_cids(&header.scid, &header.dcid);
+        h.token = Some(Token {
+            ty: Some(TokenType::Retry),
+            raw: Some(RawInfo::length(header.token.len() as u64)),
+        });
+        h
+    }
+
+    /// From a Version Negotiation packet: version 0 and the connection IDs, which are
+    /// left out when longer than 20 bytes (the lengths are always logged). The offered
+    /// versions go in the event's `supported_versions`.
+    pub fn version_negotiation(vn: &VersionNegotiation<'_>) -> Self {
+        let mut h = PacketHeader::new(PacketType::VersionNegotiation, None);
+        h.version = Some(QuicVersion(Version::NEGOTIATION));
+        h.scil = u8::try_from(vn.scid.len()).ok();
+        h.dcil = u8::try_from(vn.dcid.len()).ok();
+        h.scid = ConnectionId::new(vn.scid).ok().map(Hex);
+        h.dcid = ConnectionId::new(vn.dcid).ok().map(Hex);
+        h
+    }
+
+    fn set_cids(&mut self, scid: &ConnectionId, dcid: &ConnectionId) {
+        self.scil = Some(scid.len() as u8);
+        self.dcil = Some(dcid.len() as u8);
+        self.scid = Some(Hex(*scid));
+        self.dcid = Some(Hex(*dcid));
     }
 
     /// From a 1-RTT header: spin bit, key phase bit and destination connection ID.
