@@ -281,3 +281,9 @@ fn trace_written_to_a_directory_is_readable_after_drop() {
     assert_eq!(recs[0]["trace"]["vantage_point"]["type"], "server");
     assert_eq!(recs[1]["data"]["new"], "attempted");
 }
+
+#[test]
+fn qlog_handle_can_move_between_threads() {
+    fn assert_send<T: Send>() {}
+    assert_send::<Qlog>();
+}

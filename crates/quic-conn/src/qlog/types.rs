@@ -476,3 +476,29 @@ impl Serialize for ErrorName {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::ToString;
+
+    #[test]
+    fn hex_is_lowercase_two_digits_per_byte() {
+        assert_eq!(Hex([0x00u8, 0x0f, 0xa0, 0xff]).to_string(), "000fa0ff");
+        assert_eq!(Hex(&[][..]).to_string(), "");
+    }
+
+    #[test]
+    fn transport_error_names_cover_rfc_9000_and_crypto_range() {
+        assert_eq!(ErrorName::transport(0x00), ErrorName::Named("no_error"));
+        assert_eq!(
+            ErrorName::transport(0x10),
+            ErrorName::Named("no_viable_path")
+        );
+        assert_eq!(ErrorName::transport(0x11), ErrorName::Unknown);
+        assert_eq!(ErrorName::transport(0x100), ErrorName::Crypto(0));
+        assert_eq!(ErrorName::transport(0x1ff), ErrorName::Crypto(0xff));
+        assert_eq!(ErrorName::transport(0x200), ErrorName::Unknown);
+        assert_eq!(ErrorName::application(5, None), ErrorName::Unknown);
+    }
+}
