@@ -7,7 +7,7 @@
 //! - [`types`]: shared data types (packet header, raw info, hex strings, error names).
 //! - [`writer`]: [`QlogStreamer`] writes a trace to any [`std::io::Write`];
 //!   [`Qlog`] is the handle a connection keeps, cheap to check when logging is off.
-//! - [`file`]: file naming and the `QLOGDIR` convention.
+//! - [`file`](mod@file): file naming and the `QLOGDIR` convention.
 //!
 //! Sources: draft-ietf-quic-qlog-main-schema-14, the QUIC events editor's copy after
 //! draft 13 and draft-ietf-quic-qlog-h3-events-13 (all in `/work/shared/specs`).
