@@ -287,3 +287,17 @@ fn qlog_handle_can_move_between_threads() {
     fn assert_send<T: Send>() {}
     assert_send::<Qlog>();
 }
+
+#[test]
+fn endpoint_trace_has_no_group_id() {
+    let out = QlogStreamer::new(
+        Vec::new(),
+        &TraceConfig::endpoint(Side::Server),
+        Instant::ZERO,
+    )
+    .unwrap()
+    .into_inner();
+    let header = &records(&out)[0];
+    assert!(header["trace"]["common_fields"].get("group_id").is_none());
+    assert_eq!(header["trace"]["vantage_point"]["type"], "server");
+}

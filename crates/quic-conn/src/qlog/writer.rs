@@ -110,6 +110,26 @@ impl TraceConfig {
     }
 }
 
+impl TraceConfig {
+    /// A trace for events not tied to one connection (qlog QUIC events §1.3), such as
+    /// `server_listening` or packets dropped for an unknown connection: no group ID.
+    pub fn endpoint(side: quic_wire::Side) -> Self {
+        TraceConfig {
+            title: None,
+            description: None,
+            vantage_point: VantagePoint {
+                name: None,
+                ty: side.into(),
+                flow: None,
+            },
+            group_id: None,
+            wall_clock_time: None,
+            http3: false,
+            compat_fields: true,
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct ReferenceTime<'a> {
     clock_type: &'static str,
