@@ -8,7 +8,8 @@ It answers GET requests with the files of DIR, over HTTP/3 (ALPN h3) or HTTP/0.9
 (ALPN hq-interop: the request is "GET /path\\r\\n" on a bidirectional stream and the reply
 is the bare file). Without --alpn it offers both. TESTCASE selects test-case behaviour
 (retry: address validation with a Retry packet; chacha20: only that cipher suite);
-unknown test cases exit with 127. It runs until SIGTERM or SIGINT.
+unknown test cases exit with 127. It runs until SIGTERM or SIGINT. For each connection it
+prints one "handshake done" line to stderr (version, ALPN, resumption, 0-RTT, Retry).
 """
 
 import argparse
@@ -22,7 +23,7 @@ from aioquic.h0.connection import H0Connection
 from aioquic.h3.connection import H3Connection
 from aioquic.h3.events import HeadersReceived
 from aioquic.quic.configuration import QuicConfiguration
-from aioquic.quic.events import ProtocolNegotiated
+from aioquic.quic.events import HandshakeCompleted, ProtocolNegotiated
 
 import peer_common
 
@@ -40,6 +41,18 @@ class FileServerProtocol(QuicConnectionProtocol):
         self._http = None
 
     def quic_event_received(self, event):
+        if isinstance(event, HandshakeCompleted):
+            # One line per connection that the harness reads as evidence for the test
+            # cases that change the handshake (retry, resumption, zerortt, v2).
+            quic = self._quic
+            print(
+                f"aioquic_server: handshake done: version={quic._version:#x}"
+                f" alpn={event.alpn_protocol} resumed={event.session_resumed}"
+                f" early_data={event.early_data_accepted}"
+                f" retry={quic._retry_source_connection_id is not None}",
+                file=sys.stderr,
+                flush=True,
+            )
         if isinstance(event, ProtocolNegotiated):
             if event.alpn_protocol == "h3":
                 self._http = H3Connection(self._quic)
