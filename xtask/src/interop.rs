@@ -70,8 +70,11 @@ fn files(prefix: &str, count: usize, sizes: &[usize]) -> Vec<(String, usize)> {
         .collect()
 }
 
-const SHORT: Duration = Duration::from_secs(30);
-const LONG: Duration = Duration::from_secs(90);
+/// Client time limit for cases with small files (aioquic needs about 1 s).
+const SHORT: Duration = Duration::from_secs(20);
+/// Client time limit for transfer, multiplexing and keyupdate (aioquic needs 2 to 7 s).
+const LONG: Duration = Duration::from_secs(60);
+/// One mebibyte.
 const MIB: usize = 1 << 20;
 
 /// The test cases, in matrix order. retry, resumption, zerortt, keyupdate and v2 run too:
@@ -178,6 +181,7 @@ impl Outcome {
         }
     }
 
+    /// Why it failed, was unsupported or not available ("" for a pass).
     fn detail(&self) -> &str {
         match self {
             Outcome::Pass => "",
@@ -211,6 +215,7 @@ struct Program {
 }
 
 impl Program {
+    /// A `Command` for this program, before the per-run arguments.
     fn command(&self) -> Command {
         let mut cmd = Command::new(&self.argv[0]);
         cmd.args(&self.argv[1..]);
@@ -235,6 +240,7 @@ struct Selection {
     servers: Vec<&'static str>,
 }
 
+/// Parses a comma-separated `--flag` value against the known names; absent means all.
 fn parse_list<T: Copy>(
     value: Option<&String>,
     flag: &str,
@@ -262,6 +268,7 @@ fn parse_list<T: Copy>(
 const USAGE: &str =
     "usage: cargo xtask interop [--cases a,b,...] [--client X,...] [--server Y,...]";
 
+/// Parses `--cases`, `--client` and `--server`.
 fn parse_args(args: &[String]) -> Result<Selection> {
     let mut cases = None;
     let mut clients = None;
@@ -409,6 +416,7 @@ fn quinn_cells(case: &'static Case, sel: &Selection) -> Vec<Cell> {
     cells
 }
 
+/// Creates a directory and its parents.
 fn mkdir(dir: &Path) -> Result {
     fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))
 }
@@ -470,6 +478,7 @@ fn has_aioquic(python: &str, pythonpath: Option<&str>) -> bool {
     quietly_succeeds(&mut cmd)
 }
 
+/// Returns a Python that imports the pinned aioquic, installing it when needed.
 fn install_aioquic(out: &Path) -> std::result::Result<Python, String> {
     let venv = out.join("venv");
     let venv_python = venv.join("bin").join("python");
@@ -515,7 +524,13 @@ fn install_aioquic(out: &Path) -> std::result::Result<Python, String> {
     eprintln!("interop: no venv available; installing aioquic with pip --target instead");
     run(Command::new(system_python)
         .args(pip_args)
-        .args(["--target", &target_s]))?;
+        .args(["--target", &target_s]))
+    .map_err(|e| {
+        format!(
+            "{e}\ncannot install aioquic: {system_python} has neither a working venv nor pip \
+             (on Debian: apt-get install python3-venv python3-pip)"
+        )
+    })?;
     Ok(Python {
         exe: system_python.into(),
         pythonpath: Some(target_s),
@@ -724,6 +739,7 @@ fn last_line(log: &Path) -> String {
         .unwrap_or_default()
 }
 
+/// An exit status in words: "exit code N" or the signal.
 fn describe(status: ExitStatus) -> String {
     match status.code() {
         Some(code) => format!("exit code {code}"),
@@ -746,6 +762,8 @@ fn run_cell(
     }
 }
 
+/// [`run_cell`] with `?`: an `Err` is a failure of the harness for this cell (no port, cannot
+/// spawn, ...), reported as a failed cell.
 fn try_run_cell(
     case: &Case,
     client: &Program,
@@ -831,6 +849,8 @@ fn try_run_cell(
     if client_status.is_none() {
         drop(client_proc);
     }
+    // A server runs until it is stopped: one that is gone already has crashed.
+    let server_crash = server_proc.0.try_wait().ok().flatten();
     let server_status = server_proc.stop(SERVER_STOP_GRACE);
 
     let Some(client_status) = client_status else {
@@ -856,11 +876,19 @@ fn try_run_cell(
             files.len()
         )));
     }
-    // A server that crashed before we stopped it is a failure even if the client was happy.
+    // A server that died before we stopped it, or failed on SIGTERM, fails the cell even
+    // if the client was happy. (A server killed by the SIGTERM itself is fine.)
+    if let Some(status) = server_crash {
+        return Ok(Outcome::Fail(format!(
+            "server exited during the run ({}): {}",
+            describe(status),
+            last_line(&server_log)
+        )));
+    }
     if let Some(status) = server_status {
         if !status.success() && status.code().is_some() {
             return Ok(Outcome::Fail(format!(
-                "server {}: {}",
+                "server {} when stopped: {}",
                 describe(status),
                 last_line(&server_log)
             )));
@@ -1151,6 +1179,7 @@ mod json {
             }
         }
 
+        /// The items of an array.
         pub fn as_array(&self) -> Option<&[Value]> {
             match self {
                 Value::Array(items) => Some(items),
@@ -1158,6 +1187,7 @@ mod json {
             }
         }
 
+        /// The text of a string.
         pub fn as_str(&self) -> Option<&str> {
             match self {
                 Value::String(s) => Some(s),
