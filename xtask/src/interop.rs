@@ -381,16 +381,16 @@ fn report_cell(cell: &Cell) {
     if let Outcome::NotAvailable(_) = cell.outcome {
         return;
     }
-    let detail = cell.outcome.detail();
-    eprintln!(
+    let line = format!(
         "interop: {:<13} {:>7} -> {:<7} {:<4} {:5.1}s {}",
         cell.case,
         cell.client,
         cell.server,
         cell.outcome.symbol(),
         cell.seconds,
-        detail
+        cell.outcome.detail()
     );
+    eprintln!("{}", line.trim_end());
 }
 
 /// The quinn cells. quinn does not run as a process: the plan is a Rust harness that drives
@@ -627,21 +627,27 @@ fn content(name: &str, len: usize) -> Vec<u8> {
     data
 }
 
-/// Writes the case's files under `out/www/<case>` (once) and returns the directory.
+/// Writes the case's files under `out/www/<case>` and returns the directory. A stamp file
+/// with the file list's fingerprint lets later runs reuse them until the list changes.
 fn make_www(out: &Path, case: &Case) -> Result<PathBuf> {
     let dir = out.join("www").join(case.name);
     let stamp = out.join("www").join(format!("{}.done", case.name));
-    if stamp.is_file() && dir.is_dir() {
+    let files = (case.files)();
+    let mut fingerprint = format!("content v1, {} files\n", files.len());
+    for (name, size) in &files {
+        let _ = writeln!(fingerprint, "{name} {size}");
+    }
+    if dir.is_dir() && fs::read_to_string(&stamp).is_ok_and(|s| s == fingerprint) {
         return Ok(dir);
     }
     let _ = fs::remove_dir_all(&dir);
     mkdir(&dir)?;
-    for (name, size) in (case.files)() {
-        let path = dir.join(&name);
-        fs::write(&path, content(&name, size))
+    for (name, size) in &files {
+        let path = dir.join(name);
+        fs::write(&path, content(name, *size))
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     }
-    fs::write(&stamp, "").map_err(|e| format!("cannot write {}: {e}", stamp.display()))?;
+    fs::write(&stamp, fingerprint).map_err(|e| format!("cannot write {}: {e}", stamp.display()))?;
     Ok(dir)
 }
 
@@ -1385,6 +1391,32 @@ mod tests {
         assert_eq!(content("f", 1000), content("f", 1000));
         assert_ne!(content("f", 64), content("g", 64));
         assert_eq!(content("f", 13).len(), 13);
+    }
+
+    #[test]
+    fn arguments_select_cases_and_implementations() {
+        let args = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
+        let sel = parse_args(&args("--cases v2,handshake --client ours")).unwrap();
+        let names: Vec<&str> = sel.cases.iter().map(|c| c.name).collect();
+        assert_eq!(names, ["v2", "handshake"]);
+        assert_eq!(sel.clients, ["ours"]);
+        assert_eq!(sel.servers, IMPLS);
+        assert!(parse_args(&args("--cases nope")).is_err());
+        assert!(parse_args(&args("--client")).is_err());
+        assert!(parse_args(&args("--frobnicate x")).is_err());
+    }
+
+    #[test]
+    fn every_case_serves_files_with_distinct_names() {
+        for case in CASES {
+            let files = (case.files)();
+            let mut names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+            names.sort_unstable();
+            names.dedup();
+            assert_eq!(names.len(), files.len(), "{}", case.name);
+        }
+        let mux = CASES.iter().find(|c| c.name == "multiplexing").unwrap();
+        assert!((mux.files)().len() >= 1000);
     }
 
     #[test]
