@@ -3,6 +3,7 @@
 //! Usage: `quic-bench [--quick] [--runs N] [--short-runs N] [--bulk-mib N] [--loss PERCENT]
 //! [--handshakes N] [--streams N] [--idle N] [--crypto-packets N] [--seed N] [--only NAME]...
 //! [--out DIR]`
+#![forbid(unsafe_code)]
 
 use std::path::PathBuf;
 
@@ -62,9 +63,8 @@ fn bench(opts: &Options, out: &PathBuf) -> Result<(), String> {
 fn default_out() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
         || {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("..")
-                .join("target")
+            let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+            manifest.parent().unwrap_or(manifest).join("target")
         },
         PathBuf::from,
     );

@@ -195,7 +195,7 @@ impl Report {
         let label_w = 300.0;
         let bar_max = 420.0;
         let bar_h = 14.0;
-        let width = 900.0;
+        let width = 940.0;
         let group_h = bar_h * self.stacks.len().max(1) as f64 + 16.0;
         let top = 70.0;
         let height = top + group_h * self.metrics.len() as f64 + 60.0;
@@ -293,8 +293,8 @@ impl Report {
         }
         let _ = writeln!(
             s,
-            "<text x=\"10\" y=\"{}\" fill=\"#333\">crypto ceiling (ring AES-128-GCM seal+open with \
-             header protection, one core): {:.0} ns per 1452-byte packet = {:.0} MB/s; \
+            "<text x=\"10\" y=\"{}\" fill=\"#333\">crypto ceiling (ring AES-128-GCM seal+open, \
+             header protection, one core): {:.0} ns per 1452-byte packet = {:.0} MB/s, \
              {:.0} ns per 1200-byte packet</text>",
             height - 30.0,
             self.ceiling.ns_1452,
