@@ -212,3 +212,133 @@ impl Driver {
         Err("never went quiet".into())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stack::{ConnId, ReadState, StreamId};
+
+    /// A stand-in stack: the client has `left` one-byte datagrams to send, at most `burst` per
+    /// timer period of `period`; the server checks what arrives.
+    struct Ticker {
+        left: u32,
+        burst: u32,
+        sendable: u32,
+        next_tick: Option<Instant>,
+        period: Duration,
+    }
+
+    impl Stack for Ticker {
+        fn poll_transmit(&mut self, side: Side, _now: Instant, buf: &mut Vec<u8>) -> bool {
+            if side == Side::Client && self.sendable > 0 && self.left > 0 {
+                self.sendable -= 1;
+                self.left -= 1;
+                buf.push(1);
+                return true;
+            }
+            false
+        }
+        fn handle_datagram(&mut self, side: Side, _now: Instant, d: Vec<u8>) {
+            assert_eq!(side, Side::Server);
+            assert_eq!(d, [1]);
+        }
+        fn poll_timeout(&mut self, side: Side) -> Option<Instant> {
+            (side == Side::Client && self.left > 0)
+                .then_some(self.next_tick)
+                .flatten()
+        }
+        fn handle_timeout(&mut self, _side: Side, now: Instant) {
+            self.sendable = self.burst;
+            self.next_tick = Some(now + self.period);
+        }
+        fn connect(&mut self, _now: Instant) -> Result<ConnId, String> {
+            Ok(ConnId(0))
+        }
+        fn accept(&mut self) -> Option<ConnId> {
+            None
+        }
+        fn is_established(&self, _: Side, _: ConnId) -> bool {
+            true
+        }
+        fn is_closed(&self, _: Side, _: ConnId) -> bool {
+            false
+        }
+        fn connection_count(&self, _: Side) -> usize {
+            0
+        }
+        fn open_bi(&mut self, _: Side, _: ConnId) -> Option<StreamId> {
+            None
+        }
+        fn accept_bi(&mut self, _: Side, _: ConnId) -> Option<StreamId> {
+            None
+        }
+        fn write(&mut self, _: Side, _: ConnId, _: StreamId, _: &[u8]) -> usize {
+            0
+        }
+        fn finish(&mut self, _: Side, _: ConnId, _: StreamId) {}
+        fn read(&mut self, _: Side, _: ConnId, _: StreamId, _: &mut dyn FnMut(&[u8])) -> ReadState {
+            ReadState::Reset
+        }
+        fn close(&mut self, _: Side, _: ConnId, _: Instant) {}
+    }
+
+    fn ticker(left: u32, burst: u32, period: Duration) -> Driver {
+        let stack = Ticker {
+            left,
+            burst,
+            sendable: 0,
+            next_tick: Some(Instant::now()),
+            period,
+        };
+        Driver::new(Box::new(stack), 1452)
+    }
+
+    #[test]
+    fn timers_are_skipped_not_slept() {
+        // 100 datagrams, 10 per tick, a tick every 10 s: 90 s of protocol time.
+        let mut d = ticker(100, 10, Duration::from_secs(10));
+        let start = Instant::now();
+        d.run(|s, _| {
+            Ok(if s.poll_timeout(Side::Client).is_none() {
+                Flow::Done
+            } else {
+                Flow::Continue
+            })
+        })
+        .unwrap();
+        assert!(start.elapsed() < Duration::from_secs(5));
+        assert!(d.skipped >= Duration::from_secs(80), "{:?}", d.skipped);
+        assert_eq!(d.links[0].sent, 100);
+        assert_eq!(d.links[0].delivered_bytes, 100);
+    }
+
+    #[test]
+    fn rounds_are_bounded_by_the_batch() {
+        let mut d = ticker(1000, 1000, Duration::from_secs(1));
+        assert!(d.round().unwrap());
+        assert_eq!(d.links[0].sent, BATCH as u64);
+    }
+
+    #[test]
+    fn loss_drops_the_same_datagrams_for_the_same_seed() {
+        let run = |seed| {
+            let mut d = ticker(20_000, 20_000, Duration::from_secs(1));
+            d.set_loss(1.0, seed);
+            while d.round().unwrap() {}
+            d.links[0]
+        };
+        let a = run(3);
+        assert_eq!(a.sent, 20_000);
+        assert!((100..300).contains(&a.dropped), "{}", a.dropped);
+        assert_eq!(a.delivered_bytes, a.sent - a.dropped);
+        assert_eq!(run(3), a);
+        assert_ne!(run(4).dropped, 0);
+    }
+
+    #[test]
+    fn a_workload_with_nothing_left_to_wait_for_is_stalled() {
+        let mut d = ticker(0, 0, Duration::from_secs(1));
+        let err = d.run(|_, _| Ok(Flow::Continue)).unwrap_err();
+        assert!(err.contains("stalled"), "{err}");
+    }
+}

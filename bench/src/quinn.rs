@@ -12,8 +12,9 @@
 //! * Datagrams: the endpoint's `max_udp_payload_size`, the initial MTU and the minimum MTU are all
 //!   [`StackConfig::max_udp_payload`] (1452 in the benchmark), path MTU discovery is off and
 //!   segmentation offload is off, so every transmit is one datagram of at most that size.
-//! * Congestion control: CUBIC with quinn's default parameters (`CubicConfig::default()`, also
-//!   quinn's default controller). Pacing is quinn's built-in pacer, always on.
+//! * Congestion control: [`StackConfig::congestion`], CUBIC in the benchmark, with quinn's
+//!   default parameters (`CubicConfig::default()`, also quinn's default controller). Pacing is
+//!   quinn's built-in pacer, always on.
 //! * Flow control: `stream_receive_window`, `receive_window` and `send_window` from the config
 //!   (4 MiB, 8 MiB and 8 MiB in the benchmark: enough that the in-memory bulk transfer is never
 //!   flow-control limited), `max_concurrent_bidi_streams` from the config (100), idle timeout
@@ -30,7 +31,7 @@ use std::{
 
 use bytes::{Bytes, BytesMut};
 use quinn_proto::{
-    congestion::CubicConfig,
+    congestion::{CubicConfig, NewRenoConfig},
     crypto::rustls::{QuicClientConfig, QuicServerConfig},
     ClientConfig, Connection, ConnectionHandle, DatagramEvent, Dir, Endpoint, EndpointConfig,
     Event, IdleTimeout, ReadError, ServerConfig, TransportConfig, ValidationTokenConfig, VarInt,
@@ -43,7 +44,9 @@ use rustls::{
     RootCertStore,
 };
 
-use crate::stack::{ConnId, ReadState, Side, Stack, StackConfig, StackKind, StreamId, Unavailable};
+use crate::stack::{
+    Congestion, ConnId, ReadState, Side, Stack, StackConfig, StackKind, StreamId, Unavailable,
+};
 
 /// quinn-proto in the table.
 pub const KIND: StackKind = StackKind {
@@ -78,7 +81,6 @@ fn transport(config: &StackConfig) -> Result<Arc<TransportConfig>, String> {
         .min_mtu(config.max_udp_payload)
         .mtu_discovery_config(None)
         .enable_segmentation_offload(false)
-        .congestion_controller_factory(Arc::new(CubicConfig::default()))
         .stream_receive_window(varint(config.stream_window)?)
         .receive_window(varint(config.connection_window)?)
         .send_window(config.send_window)
@@ -86,6 +88,10 @@ fn transport(config: &StackConfig) -> Result<Arc<TransportConfig>, String> {
         .max_idle_timeout(Some(
             IdleTimeout::try_from(config.idle_timeout).map_err(|e| e.to_string())?,
         ));
+    match config.congestion {
+        Congestion::Cubic => t.congestion_controller_factory(Arc::new(CubicConfig::default())),
+        Congestion::NewReno => t.congestion_controller_factory(Arc::new(NewRenoConfig::default())),
+    };
     Ok(Arc::new(t))
 }
 
@@ -460,4 +466,18 @@ impl Stack for QuinnStack {
 fn quinn_id(id: StreamId) -> quinn_proto::StreamId {
     // Stream IDs handed out by this module came from quinn and fit in a varint.
     quinn_proto::StreamId::from(VarInt::from_u64(id.0).unwrap_or(VarInt::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_aes_128_gcm_and_x25519_can_be_negotiated() {
+        let p = provider();
+        let suites: Vec<_> = p.cipher_suites.iter().map(|s| s.suite()).collect();
+        assert_eq!(suites, [rustls::CipherSuite::TLS13_AES_128_GCM_SHA256]);
+        let groups: Vec<_> = p.kx_groups.iter().map(|g| g.name()).collect();
+        assert_eq!(groups, [rustls::NamedGroup::X25519]);
+    }
 }

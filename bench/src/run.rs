@@ -5,7 +5,7 @@ use std::time::Duration;
 use crate::{
     crypto,
     report::{Ceiling, Metric, Report, StackColumn},
-    stack::{StackConfig, StackKind},
+    stack::{Congestion, StackConfig, StackKind},
     tls::TlsMaterial,
     workloads,
 };
@@ -82,6 +82,7 @@ pub fn stack_config(tls: &TlsMaterial, seed: u64) -> StackConfig {
         connection_window: 8 << 20,
         send_window: 8 << 20,
         max_bidi_streams: 100,
+        congestion: Congestion::Cubic,
         idle_timeout: Duration::from_secs(30),
         seed,
     }
@@ -331,7 +332,7 @@ fn settings(opts: &Options, c: &StackConfig) -> Vec<(String, String)> {
             "TLS",
             "TLS 1.3, AES-128-GCM, X25519, ECDSA P-256 cert, full handshakes".into(),
         ),
-        ("congestion control", "CUBIC".into()),
+        ("congestion control", format!("{:?}", c.congestion)),
     ];
     s.push((
         "cores",

@@ -51,6 +51,15 @@ pub enum ReadState {
     Reset,
 }
 
+/// Congestion controller both stacks run (each with its own implementation of it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Congestion {
+    /// CUBIC (RFC 9438), quinn's default; the benchmark's choice.
+    Cubic,
+    /// NewReno (RFC 9002 §7).
+    NewReno,
+}
+
 /// Settings shared by every stack, so each runs the same protocol configuration. Each stack
 /// module documents how it maps these onto its own configuration.
 #[derive(Debug, Clone)]
@@ -71,6 +80,8 @@ pub struct StackConfig {
     pub send_window: u64,
     /// Bidirectional streams the peer may have open at once.
     pub max_bidi_streams: u64,
+    /// Congestion controller.
+    pub congestion: Congestion,
     /// Idle timeout of a connection.
     pub idle_timeout: Duration,
     /// Seed for the endpoints' own random numbers (connection IDs and the like).
