@@ -2,7 +2,7 @@
 //!
 //! Usage: `quic-bench [--quick] [--runs N] [--short-runs N] [--bulk-mib N] [--loss PERCENT]
 //! [--handshakes N] [--streams N] [--idle N] [--crypto-packets N] [--seed N] [--only NAME]...
-//! [--out DIR]`
+//! [--workload NAME]... [--out DIR]`
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;
@@ -26,6 +26,7 @@ usage: quic-bench [options]
   --crypto-packets N   packets per crypto-ceiling measurement (default 200000)
   --seed N             seed of the loss generators and endpoint randomness
   --only NAME          only this stack (repeatable): quinn, ours
+  --workload NAME      only this workload (repeatable): bulk, loss, handshakes, streams, idle
   --out DIR            where results.json and results.svg go (default target/bench)
 ";
 
@@ -109,6 +110,12 @@ fn parse(args: &[String]) -> Result<(Options, PathBuf), String> {
             "--crypto-packets" => opts.crypto_packets = num()?.max(1),
             "--seed" => opts.seed = num()?,
             "--only" => opts.only.push(value.clone()),
+            "--workload" => {
+                if !quic_bench::run::WORKLOADS.contains(&value.as_str()) {
+                    return Err(format!("unknown workload {value}"));
+                }
+                opts.workloads.push(value.clone());
+            }
             "--out" => out = PathBuf::from(value),
             _ => return Err(format!("unknown option {flag}")),
         }

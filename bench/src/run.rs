@@ -35,6 +35,18 @@ pub struct Options {
     pub seed: u64,
     /// Only stacks whose names are listed (all when empty).
     pub only: Vec<String>,
+    /// Only the workloads listed, from [`WORKLOADS`] (all when empty).
+    pub workloads: Vec<String>,
+}
+
+/// Names of the workloads, for [`Options::workloads`].
+pub const WORKLOADS: &[&str] = &["bulk", "loss", "handshakes", "streams", "idle"];
+
+impl Options {
+    /// Whether workload `name` is selected.
+    pub fn wants(&self, name: &str) -> bool {
+        self.workloads.is_empty() || self.workloads.iter().any(|w| w == name)
+    }
 }
 
 impl Options {
@@ -52,6 +64,7 @@ impl Options {
             crypto_packets: 200_000,
             seed: 0x5eed_0001,
             only: Vec::new(),
+            workloads: Vec::new(),
         }
     }
 
@@ -195,7 +208,7 @@ pub fn run(
 
     // Runs alternate between stacks so that a noisy moment hurts each about equally.
     for run in 0..opts.runs {
-        for &i in &live {
+        for &i in live.iter().filter(|_| opts.wants("bulk")) {
             let k = &stacks[i];
             let b = workloads::bulk(k, &config, opts.bulk_bytes, 0.0, opts.seed)?;
             if !b.intact {
@@ -217,7 +230,7 @@ pub fn run(
                 b.datagrams_down
             ));
         }
-        for &i in &live {
+        for &i in live.iter().filter(|_| opts.wants("loss")) {
             let k = &stacks[i];
             let b = workloads::bulk(k, &config, opts.bulk_bytes, opts.loss_percent, opts.seed)?;
             if !b.intact {
@@ -244,37 +257,43 @@ pub fn run(
     for run in 0..opts.short_runs {
         for &i in &live {
             let k = &stacks[i];
-            let h = workloads::handshakes(k, &config, opts.handshakes)?;
-            if !h.intact {
-                return Err(format!("{}: a request or response arrived damaged", k.name));
+            if opts.wants("handshakes") {
+                let h = workloads::handshakes(k, &config, opts.handshakes)?;
+                if !h.intact {
+                    return Err(format!("{}: a request or response arrived damaged", k.name));
+                }
+                samples[i].values[HANDSHAKES].push(h.per_sec());
+                log(&format!(
+                    "{} handshakes #{}: {:.0} conn/s",
+                    k.name,
+                    run + 1,
+                    h.per_sec()
+                ));
             }
-            samples[i].values[HANDSHAKES].push(h.per_sec());
-            log(&format!(
-                "{} handshakes #{}: {:.0} conn/s",
-                k.name,
-                run + 1,
-                h.per_sec()
-            ));
-            let s = workloads::streams(k, &config, opts.streams)?;
-            if !s.intact || s.streams != opts.streams {
-                return Err(format!("{}: a stream arrived damaged", k.name));
+            if opts.wants("streams") {
+                let s = workloads::streams(k, &config, opts.streams)?;
+                if !s.intact || s.streams != opts.streams {
+                    return Err(format!("{}: a stream arrived damaged", k.name));
+                }
+                samples[i].values[STREAMS].push(s.per_sec());
+                log(&format!(
+                    "{} streams #{}: {:.0} streams/s",
+                    k.name,
+                    run + 1,
+                    s.per_sec()
+                ));
             }
-            samples[i].values[STREAMS].push(s.per_sec());
-            log(&format!(
-                "{} streams #{}: {:.0} streams/s",
-                k.name,
-                run + 1,
-                s.per_sec()
-            ));
-            let m = workloads::idle_memory(k, &config, opts.idle_connections)?;
-            samples[i].values[IDLE_HEAP].push(m.bytes_per_connection);
-            log(&format!(
-                "{} idle #{}: {:.0} heap bytes per connection ({} connections)",
-                k.name,
-                run + 1,
-                m.bytes_per_connection,
-                m.connections
-            ));
+            if opts.wants("idle") {
+                let m = workloads::idle_memory(k, &config, opts.idle_connections)?;
+                samples[i].values[IDLE_HEAP].push(m.bytes_per_connection);
+                log(&format!(
+                    "{} idle #{}: {:.0} heap bytes per connection ({} connections)",
+                    k.name,
+                    run + 1,
+                    m.bytes_per_connection,
+                    m.connections
+                ));
+            }
         }
     }
 
@@ -315,6 +334,14 @@ fn settings(opts: &Options, c: &StackConfig) -> Vec<(String, String)> {
         ("bulk bytes", opts.bulk_bytes.to_string()),
         ("loss percent", opts.loss_percent.to_string()),
         ("loss seed", opts.seed.to_string()),
+        (
+            "workloads",
+            if opts.workloads.is_empty() {
+                WORKLOADS.join(",")
+            } else {
+                opts.workloads.join(",")
+            },
+        ),
         ("handshakes", opts.handshakes.to_string()),
         ("streams", opts.streams.to_string()),
         ("idle connections", opts.idle_connections.to_string()),
