@@ -220,14 +220,16 @@ pub fn run(
             v[BULK_CEILING].push(100.0 * b.goodput_mbps() / ceiling.mbps());
             v[PEAK_HEAP].push(b.peak_heap as f64 / f64::from(1u32 << 20));
             log(&format!(
-                "{} bulk #{}: {:.0} MB/s, {:.2} CPU s/GiB, peak heap {:.1} MiB, {} datagrams up, {} down",
+                "{} bulk #{}: {:.0} MB/s, {:.2} CPU s/GiB, peak heap {:.1} MiB, {} datagrams up, {} down, \
+                 {:?} of timer waits skipped",
                 k.name,
                 run + 1,
                 b.goodput_mbps(),
                 b.cpu_s_per_gib(),
                 b.peak_heap as f64 / f64::from(1u32 << 20),
                 b.datagrams_up,
-                b.datagrams_down
+                b.datagrams_down,
+                b.skipped
             ));
         }
         for &i in live.iter().filter(|_| opts.wants("loss")) {
@@ -241,7 +243,8 @@ pub fn run(
             v[LOSS_CPU].push(b.cpu_s_per_gib());
             v[LOSS_CEILING].push(100.0 * b.goodput_mbps() / ceiling.mbps());
             log(&format!(
-                "{} bulk {}% loss #{}: {:.0} MB/s, {:.2} CPU s/GiB, dropped {}/{} up, {}/{} down",
+                "{} bulk {}% loss #{}: {:.0} MB/s, {:.2} CPU s/GiB, dropped {}/{} up, {}/{} down, \
+                 {:?} of timer waits skipped",
                 k.name,
                 opts.loss_percent,
                 run + 1,
@@ -250,7 +253,8 @@ pub fn run(
                 b.dropped_up,
                 b.datagrams_up,
                 b.dropped_down,
-                b.datagrams_down
+                b.datagrams_down,
+                b.skipped
             ));
         }
     }

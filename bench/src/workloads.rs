@@ -172,6 +172,8 @@ pub struct BulkRun {
     pub datagrams_down: u64,
     /// Of those, dropped.
     pub dropped_down: u64,
+    /// Protocol time the driver skipped over while both ends waited on timers.
+    pub skipped: Duration,
 }
 
 impl BulkRun {
@@ -204,6 +206,7 @@ pub fn bulk(
     let (c, sv) = establish(&mut d)?;
     d.set_loss(loss_percent, seed);
     let links_before = d.links;
+    let skipped_before = d.skipped;
     let id = d
         .stack
         .open_bi(Side::Client, c)
@@ -251,6 +254,7 @@ pub fn bulk(
         dropped_up: up.dropped - links_before[0].dropped,
         datagrams_down: down.sent - links_before[1].sent,
         dropped_down: down.dropped - links_before[1].dropped,
+        skipped: d.skipped - skipped_before,
     })
 }
 
