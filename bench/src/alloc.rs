@@ -1,4 +1,4 @@
-//! A counting global allocator: current and peak heap bytes, and allocation counts.
+//! A counting global allocator: current and peak heap bytes, and allocation counts, per thread.
 //!
 //! The workspace forbids unsafe code. This crate lowers that to `deny` in its own `[lints]`
 //! table (a `forbid` cannot be lifted further down) and allows it on this module alone, because
@@ -11,34 +11,49 @@
 
 use std::{
     alloc::{GlobalAlloc, Layout, System},
-    sync::atomic::{AtomicU64, Ordering::Relaxed},
+    cell::Cell,
 };
 
-static CURRENT: AtomicU64 = AtomicU64::new(0);
-static PEAK: AtomicU64 = AtomicU64::new(0);
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+// Counters of the current thread. Const-initialised cells without destructors live in plain
+// thread-local storage, so touching them never allocates (which would recurse into the
+// allocator). The benchmark runs on one thread; per-thread counts keep tests that run in
+// parallel from disturbing each other's figures. Memory freed on another thread than the one
+// that allocated it shows up as a decrease there, hence signed.
+thread_local! {
+    static CURRENT: Cell<i64> = const { Cell::new(0) };
+    static PEAK: Cell<i64> = const { Cell::new(0) };
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
 
-/// The system allocator with byte and call counters.
+/// The system allocator with byte and call counters per thread.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct CountingAlloc;
 
+fn counted(delta: i64, calls: u64) {
+    // `try_with` fails only while the thread is being torn down; nothing is measured then.
+    let _ = CURRENT.try_with(|c| {
+        let now = c.get() + delta;
+        c.set(now);
+        let _ = PEAK.try_with(|p| p.set(p.get().max(now)));
+    });
+    let _ = ALLOCATIONS.try_with(|a| a.set(a.get() + calls));
+}
+
 fn grew(by: u64) {
-    let now = CURRENT.fetch_add(by, Relaxed) + by;
-    PEAK.fetch_max(now, Relaxed);
+    counted(by as i64, 1);
 }
 
 fn shrank(by: u64) {
-    CURRENT.fetch_sub(by, Relaxed);
+    counted(-(by as i64), 0);
 }
 
 // SAFETY: every method forwards its arguments unchanged to `System`, which upholds the
-// `GlobalAlloc` contract; the counters are plain atomics and never touch the memory.
+// `GlobalAlloc` contract; the counters are thread-local cells and never touch the memory.
 unsafe impl GlobalAlloc for CountingAlloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: same contract as our caller's; forwarded as is.
         let p = unsafe { System.alloc(layout) };
         if !p.is_null() {
-            ALLOCATIONS.fetch_add(1, Relaxed);
             grew(layout.size() as u64);
         }
         p
@@ -48,7 +63,6 @@ unsafe impl GlobalAlloc for CountingAlloc {
         // SAFETY: same contract as our caller's; forwarded as is.
         let p = unsafe { System.alloc_zeroed(layout) };
         if !p.is_null() {
-            ALLOCATIONS.fetch_add(1, Relaxed);
             grew(layout.size() as u64);
         }
         p
@@ -64,48 +78,44 @@ unsafe impl GlobalAlloc for CountingAlloc {
         // SAFETY: `ptr` came from `System` with `layout`; the caller upholds the rest.
         let p = unsafe { System.realloc(ptr, layout, new_size) };
         if !p.is_null() {
-            ALLOCATIONS.fetch_add(1, Relaxed);
-            let old = layout.size() as u64;
-            let new = new_size as u64;
-            if new >= old {
-                grew(new - old);
-            } else {
-                shrank(old - new);
-            }
+            counted(new_size as i64 - layout.size() as i64, 1);
         }
         p
     }
 }
 
-/// A reading of the counters.
+/// A reading of the calling thread's counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HeapStats {
-    /// Bytes allocated and not yet freed.
-    pub current: u64,
+    /// Bytes this thread allocated minus bytes it freed; only differences between two
+    /// readings mean anything (a thread may free what another allocated).
+    pub current: i64,
     /// Highest `current` since the last [`reset_peak`].
-    pub peak: u64,
-    /// Allocation and reallocation calls since the process started.
+    pub peak: i64,
+    /// Allocation and reallocation calls this thread made.
     pub allocations: u64,
 }
 
-/// Reads the counters.
+/// Reads the calling thread's counters.
 pub fn stats() -> HeapStats {
     HeapStats {
-        current: CURRENT.load(Relaxed),
-        peak: PEAK.load(Relaxed),
-        allocations: ALLOCATIONS.load(Relaxed),
+        current: CURRENT.with(Cell::get),
+        peak: PEAK.with(Cell::get),
+        allocations: ALLOCATIONS.with(Cell::get),
     }
 }
 
 /// Starts a new peak measurement from the current heap size.
 pub fn reset_peak() {
-    PEAK.store(CURRENT.load(Relaxed), Relaxed);
+    let now = CURRENT.with(Cell::get);
+    PEAK.with(|p| p.set(now));
 }
 
-/// Whether a [`CountingAlloc`] is the global allocator (something has been counted).
+/// Whether a [`CountingAlloc`] is the global allocator (this thread's allocation was counted).
 pub fn installed() -> bool {
+    let before = ALLOCATIONS.with(Cell::get);
     let probe = std::hint::black_box(Box::new(0u64));
-    let seen = ALLOCATIONS.load(Relaxed) > 0;
+    let seen = ALLOCATIONS.with(Cell::get) > before;
     drop(probe);
     seen
 }

@@ -45,17 +45,11 @@ fn main() {
     }
 }
 
-fn bench(opts: &Options, out: &PathBuf) -> Result<(), String> {
+fn bench(opts: &Options, out: &std::path::Path) -> Result<(), String> {
     let report = quic_bench::run::run(opts, STACKS, &mut |line| eprintln!("{line}"))?;
     println!();
     print!("{}", report.table());
-    std::fs::create_dir_all(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
-    for (name, text) in [
-        ("results.json", report.json()),
-        ("results.svg", report.svg()),
-    ] {
-        let path = out.join(name);
-        std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    for path in report.write_files(out)? {
         println!("wrote {}", path.display());
     }
     Ok(())

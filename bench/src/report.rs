@@ -85,6 +85,21 @@ impl Report {
         (quinn != 0.0).then(|| ours / quinn)
     }
 
+    /// Writes `results.json` and `results.svg` into `dir` (created if missing); returns the
+    /// paths written.
+    pub fn write_files(&self, dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>, String> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let mut written = Vec::new();
+        for (name, text) in [("results.json", self.json()), ("results.svg", self.svg())] {
+            let path = dir.join(name);
+            std::fs::write(&path, text)
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            written.push(path);
+        }
+        Ok(written)
+    }
+
     /// The plain-text table.
     pub fn table(&self) -> String {
         let mut out = String::new();

@@ -241,7 +241,7 @@ pub fn bulk(
         (Some(a), Some(b)) => Some(b.saturating_sub(a)),
         _ => None,
     };
-    let peak_heap = alloc::stats().peak.saturating_sub(heap_before);
+    let peak_heap = (alloc::stats().peak - heap_before).max(0) as u64;
     let up = d.links[0];
     let down = d.links[1];
     Ok(BulkRun {
@@ -559,6 +559,6 @@ pub fn idle_memory(kind: &StackKind, config: &StackConfig, count: u64) -> Result
     }
     Ok(IdleRun {
         connections: count,
-        bytes_per_connection: after.saturating_sub(before) as f64 / count.max(1) as f64,
+        bytes_per_connection: (after - before) as f64 / count.max(1) as f64,
     })
 }

@@ -381,16 +381,23 @@ fn fuzz(secs: u64) -> Result {
 /// `cargo xtask bench --micro [ARGS]`: the library crates' criterion benchmarks instead, ARGS
 /// passed to criterion.
 fn bench(args: &[String]) -> Result {
-    if let Some(rest) = args.strip_prefix(&["--micro".to_owned()]) {
+    if let Some(("--micro", rest)) = args.split_first().map(|(f, r)| (f.as_str(), r)) {
         let mut cmd = cargo();
-        cmd.args(["bench", "--workspace", "--exclude", "quic-bench", "--benches"]);
+        cmd.args([
+            "bench",
+            "--workspace",
+            "--exclude",
+            "quic-bench",
+            "--benches",
+        ]);
         if !rest.is_empty() {
             cmd.arg("--").args(rest);
         }
         return run(&mut cmd);
     }
     let mut cmd = cargo();
-    cmd.args(["run", "--release", "-p", "quic-bench", "--"]).args(args);
+    cmd.args(["run", "--release", "-p", "quic-bench", "--"])
+        .args(args);
     run(&mut cmd)
 }
 
