@@ -221,7 +221,7 @@ pub fn run(
             v[PEAK_HEAP].push(b.peak_heap as f64 / f64::from(1u32 << 20));
             log(&format!(
                 "{} bulk #{}: {:.0} MB/s, {:.2} CPU s/GiB, peak heap {:.1} MiB, {} datagrams up, {} down, \
-                 {:?} of timer waits skipped",
+                 {:.1} allocations per datagram, {:?} of timer waits skipped",
                 k.name,
                 run + 1,
                 b.goodput_mbps(),
@@ -229,6 +229,7 @@ pub fn run(
                 b.peak_heap as f64 / f64::from(1u32 << 20),
                 b.datagrams_up,
                 b.datagrams_down,
+                b.allocations as f64 / (b.datagrams_up + b.datagrams_down).max(1) as f64,
                 b.skipped
             ));
         }

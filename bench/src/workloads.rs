@@ -174,6 +174,8 @@ pub struct BulkRun {
     pub dropped_down: u64,
     /// Protocol time the driver skipped over while both ends waited on timers.
     pub skipped: Duration,
+    /// Heap allocations (and reallocations) made during the transfer, both ends and harness.
+    pub allocations: u64,
 }
 
 impl BulkRun {
@@ -215,6 +217,7 @@ pub fn bulk(
     let mut fin = false;
     let mut server_stream = None;
     let mut rx = Receiver::new(0);
+    let allocs0 = alloc::stats().allocations;
     let cpu0 = cpu::thread_cpu_time();
     let t0 = Instant::now();
     d.run(|s, _| {
@@ -241,6 +244,7 @@ pub fn bulk(
         (Some(a), Some(b)) => Some(b.saturating_sub(a)),
         _ => None,
     };
+    let allocations = alloc::stats().allocations - allocs0;
     let peak_heap = (alloc::stats().peak - heap_before).max(0) as u64;
     let up = d.links[0];
     let down = d.links[1];
@@ -255,6 +259,7 @@ pub fn bulk(
         datagrams_down: down.sent - links_before[1].sent,
         dropped_down: down.dropped - links_before[1].dropped,
         skipped: d.skipped - skipped_before,
+        allocations,
     })
 }
 
