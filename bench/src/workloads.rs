@@ -184,6 +184,13 @@ impl BulkRun {
         self.bytes as f64 / self.wall.as_secs_f64() / 1e6
     }
 
+    /// MB/s per CPU second: what the goodput would be if the thread had its core to itself
+    /// (equal to [`BulkRun::goodput_mbps`] on an idle machine; wall time when CPU time is
+    /// unknown).
+    pub fn cpu_goodput_mbps(&self) -> f64 {
+        self.bytes as f64 / self.cpu.unwrap_or(self.wall).as_secs_f64() / 1e6
+    }
+
     /// CPU seconds per GiB moved (wall seconds when CPU time is unknown).
     pub fn cpu_s_per_gib(&self) -> f64 {
         let secs = self.cpu.unwrap_or(self.wall).as_secs_f64();
