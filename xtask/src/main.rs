@@ -31,7 +31,11 @@ usage: cargo xtask <command>
 commands:
   ci               everything CI checks: fmt, clippy, tests, rustdoc, no_std, fuzz smoke run
   demo             the main job: build, protect, coalesce, parse and unprotect QUIC packets
-  bench            the criterion benchmarks
+  bench [ARGS]     side-by-side benchmark of our stack and quinn-proto (release build);
+                   prints a table, writes target/bench/results.{json,svg}; ARGS go to
+                   quic-bench (--quick for a smoke run, --help for the rest)
+  bench --micro [ARGS]
+                   the library crates' criterion benchmarks (ARGS go to criterion)
   fuzz [--secs N]  build every fuzz target and run each for N seconds (default 60)
   interop [--cases a,b] [--client X] [--server Y]
                    interop matrix against aioquic (and quinn); see interop/README.md
@@ -377,12 +381,28 @@ fn fuzz(secs: u64) -> Result {
     Ok(())
 }
 
-fn bench(extra: &[String]) -> Result {
-    let mut cmd = cargo();
-    cmd.args(["bench", "--workspace", "--benches"]);
-    if !extra.is_empty() {
-        cmd.arg("--").args(extra);
+/// `cargo xtask bench [ARGS]`: the side-by-side benchmark (our stack and quinn-proto in one
+/// in-memory harness), release build, ARGS passed to `quic-bench` (`--quick`, `--runs N`, ...).
+/// `cargo xtask bench --micro [ARGS]`: the library crates' criterion benchmarks instead, ARGS
+/// passed to criterion.
+fn bench(args: &[String]) -> Result {
+    if let Some(("--micro", rest)) = args.split_first().map(|(f, r)| (f.as_str(), r)) {
+        let mut cmd = cargo();
+        cmd.args([
+            "bench",
+            "--workspace",
+            "--exclude",
+            "quic-bench",
+            "--benches",
+        ]);
+        if !rest.is_empty() {
+            cmd.arg("--").args(rest);
+        }
+        return run(&mut cmd);
     }
+    let mut cmd = cargo();
+    cmd.args(["run", "--release", "-p", "quic-bench", "--"])
+        .args(args);
     run(&mut cmd)
 }
 
