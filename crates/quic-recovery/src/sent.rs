@@ -123,7 +123,7 @@ impl Default for SentConfig {
     fn default() -> Self {
         SentConfig {
             skip_period: 128,
-            initial_capacity: 256,
+            initial_capacity: 16,
         }
     }
 }

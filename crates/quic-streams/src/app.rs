@@ -1,5 +1,7 @@
 //! The application API of [`Streams`]: open, write, finish, reset, read, stop.
 
+use alloc::boxed::Box;
+
 use bytes::Bytes;
 use quic_wire::{Dir, StreamId, VarInt};
 
@@ -39,7 +41,7 @@ impl Streams {
                 .ok_or(StreamError::IdsExhausted)?;
             self.local[d].next += 1;
             let s = self.new_stream(id);
-            self.map.insert(id, s);
+            self.map.insert(id, Box::new(s));
             return Ok(StreamRef::Id(id));
         }
         // RFC 9000 §4.6: blocked by the peer's limit; tell it (once per limit).
@@ -71,7 +73,7 @@ impl Streams {
             return self
                 .map
                 .get_mut(&id)
-                .map(|s| (Some(id), s))
+                .map(|s| (Some(id), &mut **s))
                 .ok_or(StreamError::UnknownStream);
         }
         self.pending

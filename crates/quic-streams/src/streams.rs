@@ -1,6 +1,7 @@
 //! [`Streams`]: every stream of one connection, their limits and credit, and the events
 //! the application drains.
 
+use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
 use core::time::Duration;
 use quic_wire::{Dir, Instant, Side, StreamId, TransportError, TransportErrorCode, VarInt};
@@ -200,7 +201,7 @@ pub(crate) const DIRS: [Dir; 2] = [Dir::Bi, Dir::Uni];
 pub struct Streams {
     pub(crate) side: Side,
     pub(crate) config: Config,
-    pub(crate) map: BTreeMap<StreamId, Stream>,
+    pub(crate) map: BTreeMap<StreamId, Box<Stream>>,
     pub(crate) pending: [VecDeque<(PendingId, Stream)>; 2],
     pub(crate) started: BTreeMap<PendingId, StreamId>,
     pub(crate) next_pending: u64,
@@ -378,11 +379,11 @@ impl Streams {
                     continue;
                 };
                 let s = self.new_stream(new_id);
-                self.map.insert(new_id, s);
+                self.map.insert(new_id, Box::new(s));
                 self.events.push_back(StreamEvent::Opened { id: new_id });
             }
         }
-        Ok(self.map.get_mut(&id))
+        Ok(self.map.get_mut(&id).map(|s| &mut **s))
     }
 
     /// Starts pending local streams while the peer's limits allow.
@@ -403,7 +404,7 @@ impl Streams {
                 }
                 s.sched = None;
                 s.pending_id = Some(pid);
-                self.map.insert(id, s);
+                self.map.insert(id, Box::new(s));
                 self.started.insert(pid, id);
                 self.events
                     .push_back(StreamEvent::Started { pending: pid, id });
