@@ -15,6 +15,7 @@ extern crate alloc;
 #[cfg(any(test, feature = "std"))]
 extern crate std;
 
+pub mod conn;
 pub mod io;
 #[cfg(feature = "qlog")]
 pub mod qlog;
@@ -22,4 +23,5 @@ pub mod qlog;
 pub mod sim;
 pub mod tls;
 
+pub use conn::{Config, Connection, ConnectionError, Event};
 pub use io::{DatagramMeta, SansIo, Transmit};

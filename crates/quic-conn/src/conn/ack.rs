@@ -1,0 +1,158 @@
+//! The glue to quic-recovery: ACK frames in, acknowledged and lost packets' records out
+//! to the streams and CRYPTO buffers, and the connection's timers.
+
+use quic_recovery::{RecoverySink, SentPacket, TimeoutAction};
+use quic_streams::Streams;
+use quic_wire::frame::AckFrame;
+use quic_wire::{Instant, Space, TransportError};
+
+use super::records::{AckedAcks, Record, Records};
+use super::{Connection, SpaceCrypto, State, Timer};
+
+/// Hands acknowledged and lost frames to their owners.
+struct Sink<'a> {
+    streams: &'a mut Streams,
+    spaces: &'a mut [SpaceCrypto; 3],
+    handshake_done_pending: &'a mut bool,
+    acked_acks: AckedAcks,
+    now: Instant,
+}
+
+impl RecoverySink<Records> for Sink<'_> {
+    fn on_acked(&mut self, space: Space, packet: SentPacket<Records>) {
+        for r in packet.frames.iter() {
+            match r {
+                Record::Stream(f) => self.streams.on_frame_acked(f, self.now),
+                Record::Ack(largest) => self.acked_acks.note(space, largest),
+                Record::Crypto { offset, len } => {
+                    if let Some(s) = self.spaces.get_mut(space as usize) {
+                        s.send.on_acked(offset, len);
+                    }
+                }
+                Record::HandshakeDone => {}
+            }
+        }
+    }
+
+    fn on_lost(&mut self, space: Space, packet: SentPacket<Records>) {
+        for r in packet.frames.iter() {
+            match r {
+                Record::Stream(f) => self.streams.on_frame_lost(f, self.now),
+                Record::Crypto { offset, len } => {
+                    if let Some(s) = self.spaces.get_mut(space as usize) {
+                        if s.local.is_some() {
+                            s.send.on_lost(offset, len);
+                        }
+                    }
+                }
+                Record::HandshakeDone => *self.handshake_done_pending = true,
+                Record::Ack(_) => {}
+            }
+        }
+    }
+}
+
+impl Connection {
+    /// An ACK frame arrived in `space` (RFC 9002 A.7).
+    pub(crate) fn on_ack(
+        &mut self,
+        now: Instant,
+        space: Space,
+        ack: &AckFrame<'_>,
+    ) -> Result<(), TransportError> {
+        let Connection {
+            paths,
+            streams,
+            spaces,
+            handshake_done_pending,
+            ..
+        } = self;
+        let Some(path) = paths.first_mut() else {
+            return Ok(());
+        };
+        let mut sink = Sink {
+            streams,
+            spaces,
+            handshake_done_pending,
+            acked_acks: AckedAcks::default(),
+            now,
+        };
+        path.recovery.on_ack_received(now, space, ack, &mut sink)?;
+        let acked = sink.acked_acks;
+        for s in [Space::Initial, Space::Handshake, Space::Data] {
+            if let Some(largest) = acked.largest.get(s as usize).copied().flatten() {
+                if let Some(t) = path.recovery.ack_tracker(s) {
+                    t.on_ack_frame_acked(largest);
+                }
+            }
+        }
+        self.streams.set_rtt(path.recovery.rtt().smoothed());
+        self.streams.set_bdp(path.recovery.window());
+        Ok(())
+    }
+
+    /// The next time [`Connection::handle_timeout`] must be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let mut best = self.timers.next().map(|(t, _)| t);
+        if matches!(self.state, State::Handshaking | State::Established) {
+            if let Some((t, _)) = self.paths.first().and_then(|p| p.recovery.poll_timeout()) {
+                best = Some(best.map_or(t, |b| b.min(t)));
+            }
+        }
+        best
+    }
+
+    /// Time passed: fires every deadline at or before `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if let Some(at) = self.timers.get(Timer::Close) {
+            if at <= now {
+                self.drain(None);
+                return;
+            }
+        }
+        if !matches!(self.state, State::Handshaking | State::Established) {
+            return;
+        }
+        if self.timers.get(Timer::Idle).is_some_and(|at| at <= now) {
+            // RFC 9000 §10.1: the connection is silently closed and its state discarded.
+            self.drain(Some(super::ConnectionError::TimedOut));
+            return;
+        }
+        if self.timers.get(Timer::KeepAlive).is_some_and(|at| at <= now) {
+            self.timers.set(Timer::KeepAlive, None);
+            if self.handshake_complete {
+                self.ping_pending = true;
+            }
+        }
+        if self.timers.get(Timer::Pacing).is_some_and(|at| at <= now) {
+            self.timers.set(Timer::Pacing, None);
+        }
+        self.on_recovery_timeout(now);
+    }
+
+    fn on_recovery_timeout(&mut self, now: Instant) {
+        let Connection {
+            paths,
+            streams,
+            spaces,
+            handshake_done_pending,
+            ..
+        } = self;
+        let Some(path) = paths.first_mut() else { return };
+        let mut sink = Sink {
+            streams,
+            spaces,
+            handshake_done_pending,
+            acked_acks: AckedAcks::default(),
+            now,
+        };
+        // A probe is owed through `probes_owed`, which `poll_transmit` honours.
+        if let Some(TimeoutAction::Probe { space, .. }) = path.recovery.on_timeout(now, &mut sink) {
+            // RFC 9002 §6.2.4: a probe should carry data; resend unacknowledged CRYPTO
+            // data of the space if there is any, PING otherwise.
+            if let Some(s) = self.spaces.get_mut(space as usize) {
+                s.send.requeue_unacked();
+            }
+        }
+    }
+}

@@ -1,0 +1,207 @@
+//! Receiving: a datagram is split into its coalesced packets (RFC 9000 §12.2), each is
+//! unprotected and decrypted in place (RFC 9001 §5), its frames dispatched, and its
+//! packet number recorded for acknowledgement.
+
+use bytes::BytesMut;
+use quic_wire::frame::FrameIter;
+use quic_wire::packet::{open_in_place, OpenError, Packet, ParseConfig, ProtectedHeader};
+use quic_wire::{ConnectionId, Instant, PacketType, Side, Space, Version};
+
+use super::{Connection, ConnectionError, State};
+use crate::io::DatagramMeta;
+
+/// The parts of a protected packet's header the connection needs, copied out of the
+/// datagram so it can be split and decrypted.
+#[derive(Debug, Clone, Copy)]
+struct Header {
+    ty: PacketType,
+    version: Option<Version>,
+    dcid: ConnectionId,
+    scid: Option<ConnectionId>,
+    pn_offset: usize,
+    spin: bool,
+}
+
+impl Connection {
+    /// Processes one received datagram. The buffer is decrypted in place and slices of it
+    /// are handed to the application as received stream data (no copy).
+    pub fn handle_datagram(&mut self, now: Instant, meta: DatagramMeta, mut data: BytesMut) {
+        match self.state {
+            State::Drained | State::Draining => return,
+            State::Closing => {
+                // RFC 9000 §10.2.1: answer packets with the CONNECTION_CLOSE again (one per
+                // datagram received, so never more than the peer sends).
+                self.close_pending = true;
+                return;
+            }
+            State::Handshaking | State::Established => {}
+        }
+        self.stats.datagrams_received += 1;
+        self.stats.bytes_received += data.len() as u64;
+        let Some(path) = self.paths.first_mut() else {
+            return;
+        };
+        if meta.remote != path.remote {
+            // Connection migration is not supported yet: packets from another address are
+            // dropped (RFC 9000 §9 allows refusing migration before the handshake, and
+            // disable_active_migration is not advertised, so this is a known gap).
+            return;
+        }
+        path.bytes_received += data.len() as u64;
+        let was_limited = path.amplification_budget() == 0;
+        if was_limited {
+            path.recovery.set_amplification_limited(now, false);
+        }
+        let cfg = ParseConfig::new(self.local_cid.len())
+            .accept_zero_fixed_bit(self.local_params.grease_quic_bit);
+        let mut first_dcid: Option<ConnectionId> = None;
+        // Each round removes at least one byte from `data`.
+        while !data.is_empty() && !self.is_closed() {
+            let (len, header) = match Packet::parse(&data, &cfg) {
+                Ok((Packet::Protected(p), _)) => {
+                    let (version, scid, spin) = match p.header {
+                        ProtectedHeader::Long(h) => (Some(h.version), Some(h.scid), false),
+                        ProtectedHeader::Short { spin, .. } => (None, None, spin),
+                    };
+                    let h = Header {
+                        ty: p.ty(),
+                        version,
+                        dcid: *p.dcid(),
+                        scid,
+                        pn_offset: p.pn_offset,
+                        spin,
+                    };
+                    (p.len(), Some(h))
+                }
+                Ok((Packet::VersionNegotiation(vn), _)) => {
+                    self.on_version_negotiation(vn.versions());
+                    return;
+                }
+                // Retry and unknown versions: not handled yet (a client drops them).
+                Ok((other, _)) => (other.len(), None),
+                Err(_) => return,
+            };
+            let packet = data.split_to(len.clamp(1, data.len()));
+            let Some(header) = header else { continue };
+            // RFC 9000 §12.2: packets after the first with another DCID are ignored.
+            match first_dcid {
+                None => first_dcid = Some(header.dcid),
+                Some(d) if d != header.dcid => continue,
+                Some(_) => {}
+            }
+            self.handle_packet(now, meta, packet, header);
+        }
+    }
+
+    fn on_version_negotiation(&mut self, mut versions: quic_wire::packet::VersionIter<'_>) {
+        // RFC 9000 §6.2: a client that receives Version Negotiation before any other packet
+        // and does not find its version listed gives up; one that lists our version is
+        // ignored (it can only be forged or stale).
+        let any_received = self
+            .paths
+            .first()
+            .is_some_and(|p| p.largest_received.iter().any(Option::is_some));
+        if self.side == Side::Client && !any_received && !versions.any(|v| v == self.version) {
+            self.drain(Some(ConnectionError::VersionMismatch));
+        }
+    }
+
+    fn handle_packet(&mut self, now: Instant, meta: DatagramMeta, mut packet: BytesMut, h: Header) {
+        let Some(space) = h.ty.space() else { return };
+        if h.ty == PacketType::ZeroRtt {
+            return; // 0-RTT is not accepted yet.
+        }
+        if h.version.is_some_and(|v| v != self.version) {
+            return;
+        }
+        if h.ty == PacketType::Initial && self.side == Side::Client && !self.remote_cid_adopted {
+            if let Some(scid) = h.scid {
+                // RFC 9000 §7.2: the client switches to the server's chosen connection ID.
+                self.remote_cid = scid;
+                self.remote_cid_adopted = true;
+            }
+        }
+        let Some(path) = self.paths.first() else { return };
+        let path_id = path.id;
+        let largest = path.largest_received(space).map(quic_wire::PacketNumber);
+        let sc = self.space(space);
+        let Some(remote) = sc.remote.as_ref() else {
+            return; // No keys (yet, or any more): drop (RFC 9001 §5.7).
+        };
+        let opened = open_in_place(
+            &mut packet,
+            h.pn_offset,
+            largest,
+            path_id,
+            remote.header.as_ref(),
+            // Key updates are not supported yet: only key phase 0 opens.
+            |phase| (!phase).then_some(remote.packet.as_ref()),
+        );
+        let opened = match opened {
+            Ok(o) => o,
+            Err(OpenError::Violation(e)) => {
+                self.close_with_error(now, e);
+                return;
+            }
+            Err(_) => return, // RFC 9001 §5.5: discard what fails authentication.
+        };
+        let pn = opened.pn.as_u64();
+        let duplicate = self
+            .paths
+            .first_mut()
+            .and_then(|p| p.recovery.ack_tracker(space))
+            .is_none_or(|t| t.is_duplicate(pn));
+        if duplicate {
+            return;
+        }
+        let range = opened.payload_range();
+        let payload = packet.freeze().slice(range);
+        let mut frames = FrameIter::new(&payload, h.ty);
+        for frame in frames.by_ref() {
+            let result = frame.and_then(|f| self.handle_frame(now, space, &f, &payload));
+            if let Err(e) = result {
+                self.close_with_error(now, e);
+                return;
+            }
+            if self.is_closed() {
+                return;
+            }
+        }
+        self.on_packet_processed(now, meta, space, pn, frames.ack_eliciting(), h);
+    }
+
+    fn on_packet_processed(
+        &mut self,
+        now: Instant,
+        meta: DatagramMeta,
+        space: Space,
+        pn: u64,
+        ack_eliciting: bool,
+        h: Header,
+    ) {
+        self.stats.packets_received += 1;
+        let side = self.side;
+        let Some(path) = self.paths.first_mut() else { return };
+        let newest = path.largest_received(space).is_none_or(|l| pn > l);
+        path.note_received(space, pn);
+        path.recovery
+            .on_packet_received(now, space, pn, ack_eliciting, meta.ecn);
+        if space == Space::Handshake && side == Side::Server {
+            // RFC 9000 §8.1: a Handshake packet proves the client got our Initial, which
+            // validates its address. RFC 9001 §4.9.1: a server discards Initial keys when
+            // it first processes a Handshake packet.
+            path.validated = true;
+            path.recovery.set_amplification_limited(now, false);
+            self.discard_space(now, Space::Initial);
+        }
+        if h.ty == PacketType::OneRtt && newest {
+            // RFC 9000 §17.4: the server echoes the spin bit, the client inverts it.
+            self.spin = match side {
+                Side::Server => h.spin,
+                Side::Client => !h.spin,
+            };
+        }
+        self.sent_eliciting_since_recv = false;
+        self.arm_idle(now);
+    }
+}

@@ -1,0 +1,432 @@
+//! Transmitting: one datagram per `poll_transmit`, built straight into the caller's
+//! buffer as coalesced Initial, Handshake and 1-RTT packets (RFC 9000 §12.2), within the
+//! path MTU, the anti-amplification budget (§8.1), the congestion window and the pacer
+//! (RFC 9002 §7).
+
+use quic_wire::frame::DatagramFrameHeader;
+use quic_wire::packet::{LongHeader, PacketBuilder, ShortHeader};
+use quic_wire::{Frame, Instant, PacketNumber, PacketType, Side, Space};
+
+use super::records::{Record, Records};
+use super::{Connection, State, Timer};
+use crate::io::Transmit;
+
+/// RFC 9000 §14.1: datagrams carrying client Initials (and ack-eliciting server
+/// Initials) are padded to at least this size.
+const MIN_INITIAL_DATAGRAM: usize = 1200;
+
+/// No packet is started in less room than this.
+const MIN_PACKET_ROOM: usize = 48;
+
+/// What a built packet was.
+struct Built {
+    len: usize,
+    ack_eliciting: bool,
+}
+
+impl Connection {
+    /// Writes the next datagram into `buf` and describes it, or returns `None` when
+    /// nothing may be sent now (then wait for a datagram or [`Connection::poll_timeout`]).
+    pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        let size = match self.state {
+            State::Drained | State::Draining => return None,
+            State::Closing => self.write_close(now, buf)?,
+            State::Handshaking | State::Established => self.write_datagram(now, buf)?,
+        };
+        let path = self.paths.first_mut()?;
+        path.bytes_sent += size as u64;
+        self.stats.datagrams_sent += 1;
+        self.stats.bytes_sent += size as u64;
+        Some(Transmit {
+            destination: path.remote,
+            source: Some(path.local),
+            ecn: quic_wire::Ecn::NotEct,
+            size,
+            segment_size: None,
+            send_at: None,
+        })
+    }
+
+    /// The room for the next datagram: MTU, caller's buffer and anti-amplification budget.
+    fn datagram_room(&mut self, now: Instant, buf_len: usize) -> Option<usize> {
+        let path = self.paths.first_mut()?;
+        let budget = usize::try_from(path.amplification_budget()).unwrap_or(usize::MAX);
+        let room = buf_len.min(usize::from(path.mtu)).min(budget);
+        if room < MIN_PACKET_ROOM {
+            if budget < MIN_PACKET_ROOM {
+                // RFC 9002 §6.2.2.1: no PTO while blocked by the amplification limit.
+                path.recovery.set_amplification_limited(now, true);
+            }
+            return None;
+        }
+        Some(room)
+    }
+
+    fn write_datagram(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
+        let room = self.datagram_room(now, buf.len())?;
+        let may_send_data = self.may_send_data(now, room);
+        let buf = buf.get_mut(..room)?;
+        let mut off = 0;
+        let mut pad_datagram = false;
+        for space in Space::ALL {
+            if !self.wants_to_send(now, space, may_send_data) {
+                continue;
+            }
+            if space == Space::Initial
+                && (self.side == Side::Client
+                    || self.space(space).send.has_pending()
+                    || self.probes_owed(space))
+            {
+                pad_datagram = true;
+            }
+            let later = Space::ALL
+                .into_iter()
+                .filter(|&s| s > space)
+                .any(|s| self.wants_to_send(now, s, may_send_data));
+            // The last packet of a datagram that must be padded carries the padding.
+            let pad = (pad_datagram && !later).then(|| MIN_INITIAL_DATAGRAM.saturating_sub(off));
+            let Some(rest) = buf.get_mut(off..) else { break };
+            if rest.len() < MIN_PACKET_ROOM {
+                break;
+            }
+            if let Some(b) = self.build_packet(now, space, rest, may_send_data, pad) {
+                off += b.len;
+                self.on_built(now, space, &b);
+            }
+        }
+        (off > 0).then_some(off)
+    }
+
+    fn probes_owed(&self, space: Space) -> bool {
+        self.paths
+            .first()
+            .is_some_and(|p| p.recovery.probes_owed(space) > 0)
+    }
+
+    /// Whether congestion control and pacing let an ack-eliciting packet go now.
+    fn may_send_data(&mut self, now: Instant, room: usize) -> bool {
+        if Space::ALL.into_iter().any(|s| self.probes_owed(s)) {
+            return true; // RFC 9002 §6.2.4: probes ignore the congestion window.
+        }
+        let Some(path) = self.paths.first_mut() else {
+            return false;
+        };
+        if !path.recovery.can_send(room as u64) {
+            return false;
+        }
+        let release = path.recovery.send_time(now, room as u64);
+        if release > now {
+            self.timers.set(Timer::Pacing, Some(release));
+            return false;
+        }
+        true
+    }
+
+    /// Whether `space` has anything to send now.
+    fn wants_to_send(&mut self, now: Instant, space: Space, may_send_data: bool) -> bool {
+        let sc = self.space(space);
+        if sc.local.is_none() {
+            return false;
+        }
+        let crypto = sc.send.has_pending();
+        let probe = self.probes_owed(space);
+        let ack_due = self
+            .paths
+            .first_mut()
+            .and_then(|p| p.recovery.ack_tracker(space))
+            .is_some_and(|t| t.is_due(now));
+        if ack_due || probe || self.raw_frames.as_ref().is_some_and(|(s, _)| *s == space) {
+            return true;
+        }
+        if !may_send_data {
+            return false;
+        }
+        if crypto {
+            return true;
+        }
+        space == Space::Data
+            && (self.handshake_done_pending
+                || self.ping_pending
+                || !self.path_responses.is_empty()
+                || !self.datagrams_out.is_empty()
+                || self.streams.wants_to_send())
+    }
+
+    /// Whether to clear the fixed bit of the next packet (RFC 9287 §3): only once the
+    /// peer advertised grease_quic_bit, and never in Initial packets.
+    fn grease_fixed_bit(&mut self, space: Space) -> bool {
+        space != Space::Initial
+            && self
+                .peer_params
+                .as_ref()
+                .is_some_and(|p| p.grease_quic_bit)
+            && self.rng.next_u32() & 1 == 0
+    }
+
+    /// Builds one packet of `space` at the start of `buf`. With `pad`, the packet is
+    /// padded to that length and is never empty.
+    fn build_packet(
+        &mut self,
+        now: Instant,
+        space: Space,
+        buf: &mut [u8],
+        may_send_data: bool,
+        pad: Option<usize>,
+    ) -> Option<Built> {
+        let fixed_bit = !self.grease_fixed_bit(space);
+        let (version, dcid, scid, spin) = (self.version, self.remote_cid, self.local_cid, self.spin);
+        let Connection {
+            paths,
+            spaces,
+            streams,
+            rng,
+            handshake_done_pending,
+            ping_pending,
+            path_responses,
+            datagrams_out,
+            raw_frames,
+            ..
+        } = self;
+        let path = paths.first_mut()?;
+        let sc = spaces.get_mut(space as usize)?;
+        let keys = sc.local.as_ref()?;
+        let pn = path.recovery.next_pn(space, rng.as_rngcore())?;
+        let largest_acked = path
+            .recovery
+            .sent_packets(space)
+            .and_then(|s| s.largest_acked())
+            .map(PacketNumber);
+        let tag_len = keys.packet.tag_len();
+        let mut b = start_packet(buf, space, version, dcid, scid, spin, pn, largest_acked, tag_len, fixed_bit)?;
+        let mut rec = Records::default();
+        let mut eliciting = false;
+        if let Some(t) = path.recovery.ack_tracker(space) {
+            if t.has_unreported() {
+                let written = b.write(|w| {
+                    let budget = w.remaining();
+                    t.write_ack(w, None, now, budget)
+                });
+                if let Ok(Some(a)) = written {
+                    rec.push(Record::Ack(a.largest));
+                }
+            }
+        }
+        if let Some((s, bytes)) = raw_frames.as_ref() {
+            if *s == space && b.write(|w| w.put_slice(bytes)).is_ok() {
+                *raw_frames = None;
+                eliciting = true;
+            }
+        }
+        let probe = path.recovery.probes_owed(space) > 0;
+        if may_send_data || probe {
+            while let Ok(Some((offset, len))) = b.write(|w| Ok::<_, ()>(sc.send.write(w))) {
+                rec.push(Record::Crypto { offset, len });
+                eliciting = true;
+            }
+        }
+        if space == Space::Data && (may_send_data || probe) {
+            if *handshake_done_pending && b.push(&Frame::HandshakeDone).is_ok() {
+                *handshake_done_pending = false;
+                rec.push(Record::HandshakeDone);
+                eliciting = true;
+            }
+            while let Some(&d) = path_responses.front() {
+                if b.push(&Frame::PathResponse(d)).is_err() {
+                    break;
+                }
+                path_responses.pop_front();
+                eliciting = true;
+            }
+            if *ping_pending && b.push(&Frame::Ping).is_ok() {
+                *ping_pending = false;
+                eliciting = true;
+            }
+            eliciting |= write_datagrams(&mut b, datagrams_out);
+            let wrote = b.write(|w| {
+                let budget = w.remaining();
+                Ok::<_, ()>(streams.write_frames(w, budget, now, false, &mut |r| {
+                    rec.push(Record::Stream(r));
+                }))
+            });
+            eliciting |= wrote.unwrap_or(0) > 0;
+        }
+        if (probe && !eliciting) || (pad.is_some() && b.is_empty()) {
+            // RFC 9002 §6.2.4: a probe must be ack-eliciting.
+            if b.push(&Frame::Ping).is_ok() {
+                eliciting = true;
+            }
+        }
+        if b.is_empty() {
+            return None;
+        }
+        if let Some(p) = pad {
+            b.pad_to(p);
+        }
+        let len = b
+            .finish(path.id, keys.packet.as_ref(), keys.header.as_ref())
+            .ok()?;
+        let size = u16::try_from(len).unwrap_or(u16::MAX);
+        // RFC 9002 §2: padding-only bytes still count as in flight.
+        let in_flight = eliciting || pad.is_some();
+        path.recovery
+            .on_packet_sent(now, space, size, eliciting, in_flight, rec);
+        Some(Built {
+            len,
+            ack_eliciting: eliciting,
+        })
+    }
+
+    fn on_built(&mut self, now: Instant, space: Space, b: &Built) {
+        self.stats.packets_sent += 1;
+        if b.ack_eliciting {
+            // RFC 9000 §10.1: sending the first ack-eliciting packet since the last receipt
+            // restarts the idle timer.
+            if !self.sent_eliciting_since_recv {
+                self.arm_idle(now);
+            }
+            self.sent_eliciting_since_recv = true;
+            if let Some(k) = self.config.keep_alive {
+                self.timers.set(Timer::KeepAlive, now.checked_add(k));
+            }
+        }
+        if space == Space::Handshake && self.side == Side::Client {
+            // RFC 9001 §4.9.1: a client discards Initial keys when it first sends a
+            // Handshake packet.
+            self.discard_space(now, Space::Initial);
+        }
+    }
+
+    /// While closing: CONNECTION_CLOSE in every space we have keys for (RFC 9000 §10.2.3),
+    /// once per owed reply.
+    fn write_close(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
+        if !self.close_pending {
+            return None;
+        }
+        self.close_pending = false;
+        let room = self.datagram_room(now, buf.len())?;
+        let buf = buf.get_mut(..room)?;
+        let spaces: alloc::vec::Vec<Space> = Space::ALL
+            .into_iter()
+            .filter(|&s| self.space(s).local.is_some())
+            .collect();
+        let pad_initial = self.side == Side::Client && spaces.first() == Some(&Space::Initial);
+        let mut off = 0;
+        for (i, &space) in spaces.iter().enumerate() {
+            let last = i + 1 == spaces.len();
+            let pad = (pad_initial && last).then(|| MIN_INITIAL_DATAGRAM.saturating_sub(off));
+            let Some(rest) = buf.get_mut(off..) else { break };
+            if let Some(n) = self.build_close(now, space, rest, pad) {
+                off += n;
+            }
+        }
+        (off > 0).then_some(off)
+    }
+
+    fn build_close(&mut self, now: Instant, space: Space, buf: &mut [u8], pad: Option<usize>) -> Option<usize> {
+        let (version, dcid, scid, spin) = (self.version, self.remote_cid, self.local_cid, self.spin);
+        let Connection {
+            paths,
+            spaces,
+            rng,
+            close,
+            ..
+        } = self;
+        let close = close.as_ref()?;
+        let path = paths.first_mut()?;
+        let keys = spaces.get(space as usize)?.local.as_ref()?;
+        let pn = path.recovery.next_pn(space, rng.as_rngcore())?;
+        let largest_acked = path
+            .recovery
+            .sent_packets(space)
+            .and_then(|s| s.largest_acked())
+            .map(PacketNumber);
+        let mut b = start_packet(buf, space, version, dcid, scid, spin, pn, largest_acked, keys.packet.tag_len(), true)?;
+        let frame = close.frame(space);
+        if b.push(&Frame::ConnectionClose(frame)).is_err() {
+            // The reason does not fit: send the code alone.
+            let short = quic_wire::frame::ConnectionClose { reason: &[], ..frame };
+            b.push(&Frame::ConnectionClose(short)).ok()?;
+        }
+        if let Some(p) = pad {
+            b.pad_to(p);
+        }
+        let len = b
+            .finish(path.id, keys.packet.as_ref(), keys.header.as_ref())
+            .ok()?;
+        // Not ack-eliciting and not in flight; recorded so packet numbers keep increasing.
+        path.recovery.on_packet_sent(
+            now,
+            space,
+            u16::try_from(len).unwrap_or(u16::MAX),
+            false,
+            false,
+            Records::default(),
+        );
+        Some(len)
+    }
+}
+
+/// Starts a packet of `space` in `buf`.
+#[allow(clippy::too_many_arguments)]
+fn start_packet<'a>(
+    buf: &'a mut [u8],
+    space: Space,
+    version: quic_wire::Version,
+    dcid: quic_wire::ConnectionId,
+    scid: quic_wire::ConnectionId,
+    spin: bool,
+    pn: u64,
+    largest_acked: Option<PacketNumber>,
+    tag_len: usize,
+    fixed_bit: bool,
+) -> Option<PacketBuilder<'a>> {
+    let pn = PacketNumber(pn);
+    let ty = match space {
+        Space::Initial => PacketType::Initial,
+        Space::Handshake => PacketType::Handshake,
+        Space::Data => {
+            let h = ShortHeader {
+                dcid,
+                spin,
+                key_phase: false,
+            };
+            return PacketBuilder::short(buf, &h, pn, largest_acked, tag_len, fixed_bit).ok();
+        }
+    };
+    let h = LongHeader {
+        ty,
+        version,
+        dcid,
+        scid,
+        token: &[],
+    };
+    PacketBuilder::long(buf, &h, pn, largest_acked, tag_len, fixed_bit).ok()
+}
+
+/// Writes queued DATAGRAM frames that fit; drops one that could never fit a packet.
+fn write_datagrams(
+    b: &mut PacketBuilder<'_>,
+    queue: &mut alloc::collections::VecDeque<bytes::Bytes>,
+) -> bool {
+    let mut wrote = false;
+    while let Some(d) = queue.front() {
+        let h = DatagramFrameHeader { len: Some(d.len()) };
+        if h.encoded_len() + d.len() > b.remaining() {
+            if b.is_empty() {
+                queue.pop_front(); // larger than an empty packet: it can never go
+                continue;
+            }
+            break;
+        }
+        let ok = b.write(|w| {
+            h.write(w)?;
+            w.put_slice(d)
+        });
+        if ok.is_err() {
+            break;
+        }
+        queue.pop_front();
+        wrote = true;
+    }
+    wrote
+}
