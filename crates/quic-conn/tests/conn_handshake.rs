@@ -55,7 +55,11 @@ fn client_initial_datagrams_are_padded_to_1200_bytes() {
         .client
         .poll_transmit(pair.now, &mut buf)
         .expect("first flight");
-    assert!(t.size >= 1200, "client Initial datagram of {} bytes", t.size);
+    assert!(
+        t.size >= 1200,
+        "client Initial datagram of {} bytes",
+        t.size
+    );
     // A first packet that is a long-header Initial (v1 type bits 00).
     assert_eq!(buf[0] & 0xb0, 0x80);
 }
@@ -67,8 +71,8 @@ fn server_never_sends_more_than_three_times_what_it_received_before_validation()
     let tls = util::tls_configs(150);
     let mut pair = Pair::with_tls(Config::default(), Config::default(), tls);
     pair.connect();
-    eprintln!("AMP sent={} recv={} worst={}", pair.server_sent_unvalidated, pair.server_received_unvalidated, pair.worst_amplification_permille);
-    assert!(pair.server_sent_unvalidated > 0);
+    // The flight exceeded what one 1200-byte Initial allows, so the limit was tested.
+    assert!(pair.server_sent_unvalidated > 3 * 1200);
     assert!(
         pair.worst_amplification_permille <= 3000,
         "server sent {} bytes for {} received",

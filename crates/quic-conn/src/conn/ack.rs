@@ -118,7 +118,11 @@ impl Connection {
             self.drain(Some(super::ConnectionError::TimedOut));
             return;
         }
-        if self.timers.get(Timer::KeepAlive).is_some_and(|at| at <= now) {
+        if self
+            .timers
+            .get(Timer::KeepAlive)
+            .is_some_and(|at| at <= now)
+        {
             self.timers.set(Timer::KeepAlive, None);
             if self.handshake_complete {
                 self.ping_pending = true;
@@ -138,7 +142,9 @@ impl Connection {
             handshake_done_pending,
             ..
         } = self;
-        let Some(path) = paths.first_mut() else { return };
+        let Some(path) = paths.first_mut() else {
+            return;
+        };
         let mut sink = Sink {
             streams,
             spaces,

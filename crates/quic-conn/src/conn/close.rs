@@ -54,7 +54,9 @@ impl Connection {
         if self.is_closed() {
             return;
         }
-        let reason = reason.get(..MAX_REASON.min(reason.len())).unwrap_or_default();
+        let reason = reason
+            .get(..MAX_REASON.min(reason.len()))
+            .unwrap_or_default();
         self.enter_closing(
             now,
             CloseFrame {
@@ -91,7 +93,10 @@ impl Connection {
 
     /// The peer sent CONNECTION_CLOSE: drain (RFC 9000 §10.2.2).
     pub(crate) fn on_peer_close(&mut self, now: Instant, c: &ConnectionClose<'_>) {
-        let reason = c.reason.get(..MAX_REASON.min(c.reason.len())).unwrap_or_default();
+        let reason = c
+            .reason
+            .get(..MAX_REASON.min(c.reason.len()))
+            .unwrap_or_default();
         let error = match c.frame_type {
             Some(ft) => ConnectionError::PeerTransport {
                 code: TransportErrorCode(c.error_code.into_inner()),
@@ -118,12 +123,16 @@ impl Connection {
         self.events.push_back(Event::Closed(error));
         // RFC 9000 §10.2: the closing and draining states last at least three times the
         // current PTO.
-        let pto = self
-            .paths
-            .first()
-            .map_or(Duration::from_secs(1), |p| p.recovery.pto_period(Space::Data));
+        let pto = self.paths.first().map_or(Duration::from_secs(1), |p| {
+            p.recovery.pto_period(Space::Data)
+        });
         self.timers.set(Timer::Close, now.checked_add(pto * 3));
-        for t in [Timer::Idle, Timer::KeepAlive, Timer::Pacing, Timer::Recovery] {
+        for t in [
+            Timer::Idle,
+            Timer::KeepAlive,
+            Timer::Pacing,
+            Timer::Recovery,
+        ] {
             self.timers.set(t, None);
         }
     }
@@ -152,7 +161,8 @@ impl Connection {
             .paths
             .first()
             .map_or(Duration::ZERO, |p| p.recovery.pto_period(Space::Data));
-        self.timers.set(Timer::Idle, now.checked_add(idle.max(pto * 3)));
+        self.timers
+            .set(Timer::Idle, now.checked_add(idle.max(pto * 3)));
         if let Some(k) = self.config.keep_alive {
             self.timers.set(Timer::KeepAlive, now.checked_add(k));
         }

@@ -65,7 +65,9 @@ impl CryptoSend {
             return None;
         }
         let fit = CryptoFrameHeader::max_data(offset, w.remaining())?;
-        let n = fit.min(usize::try_from(avail).unwrap_or(usize::MAX)).min(u32::MAX as usize);
+        let n = fit
+            .min(usize::try_from(avail).unwrap_or(usize::MAX))
+            .min(u32::MAX as usize);
         if n == 0 {
             return None;
         }

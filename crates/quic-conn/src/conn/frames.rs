@@ -56,8 +56,10 @@ impl Connection {
                     return Err(violation(frame, "NEW_CONNECTION_ID with zero-length CIDs"));
                 }
                 if n.retire_prior_to.into_inner() > n.sequence.into_inner() {
-                    return Err(TransportError::frame_encoding("retire_prior_to above sequence")
-                        .with_frame(frame.ty()));
+                    return Err(
+                        TransportError::frame_encoding("retire_prior_to above sequence")
+                            .with_frame(frame.ty()),
+                    );
                 }
                 Ok(())
             }
@@ -65,7 +67,10 @@ impl Connection {
                 // RFC 9000 §19.16: we issued only sequence 0, which carried this very
                 // packet; retiring it, or any number we never sent, is a
                 // PROTOCOL_VIOLATION.
-                Err(violation(frame, "RETIRE_CONNECTION_ID for a CID not issued or in use"))
+                Err(violation(
+                    frame,
+                    "RETIRE_CONNECTION_ID for a CID not issued or in use",
+                ))
             }
             Frame::PathChallenge(data) => {
                 if self.path_responses.len() < MAX_PATH_RESPONSES {
@@ -117,7 +122,10 @@ impl Connection {
             return Err(violation(frame, "DATAGRAM not negotiated"));
         };
         if frame.encoded_len() > usize::from(max) {
-            return Err(violation(frame, "DATAGRAM larger than max_datagram_frame_size"));
+            return Err(violation(
+                frame,
+                "DATAGRAM larger than max_datagram_frame_size",
+            ));
         }
         if self.datagrams_in.len() >= self.config.datagram_recv_queue.max(1) {
             self.datagrams_in.pop_front();

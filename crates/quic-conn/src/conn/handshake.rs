@@ -4,13 +4,13 @@
 
 use alloc::vec::Vec;
 
+use quic_streams::{PeerLimits, Streams};
 use quic_wire::codec::Writer;
 use quic_wire::packet::{Packet, ParseConfig};
 use quic_wire::{
     ConnectionId, FrameType, Instant, PacketType, Side, Space, TransportError, TransportErrorCode,
     TransportParameters, VarInt, Version,
 };
-use quic_streams::{PeerLimits, Streams};
 
 use super::{Config, Connection, Event, State};
 use crate::tls::{KeyChange, Level};
@@ -115,9 +115,9 @@ impl Connection {
         let level = level_of(space);
         let Connection { spaces, tls, .. } = self;
         let sc = &mut spaces[space as usize]; // three spaces, three slots
-        let tls_result = sc
-            .recv
-            .on_frame(offset, data, limit, |bytes| tls.read_handshake(level, bytes))?;
+        let tls_result = sc.recv.on_frame(offset, data, limit, |bytes| {
+            tls.read_handshake(level, bytes)
+        })?;
         if let Err(e) = tls_result {
             // RFC 9001 §4.8: TLS alerts become CRYPTO_ERROR 0x0100 + alert.
             let code = e.alert.map_or(
@@ -218,7 +218,8 @@ impl Connection {
         self.streams.set_peer_limits(PeerLimits::from(tp));
         if let Some(p) = self.paths.first_mut() {
             p.recovery.set_peer_max_ack_delay(tp.max_ack_delay());
-            p.recovery.set_peer_ack_delay_exponent(tp.ack_delay_exponent);
+            p.recovery
+                .set_peer_ack_delay_exponent(tp.ack_delay_exponent);
         }
         // RFC 9000 §10.1: the effective idle timeout is the smaller of the two advertised
         // values, a value of 0 meaning none.
@@ -235,7 +236,10 @@ impl Connection {
         // TLS finished, so the parameters were exchanged (rustls refuses a QUIC handshake
         // without them); a session that does not is a broken TLS stack.
         if self.peer_params.is_none() {
-            self.close_with_error(now, tp_error("handshake completed without transport parameters"));
+            self.close_with_error(
+                now,
+                tp_error("handshake completed without transport parameters"),
+            );
             return;
         }
         self.handshake_complete = true;

@@ -21,8 +21,8 @@ mod error;
 mod frames;
 mod handshake;
 mod path;
-mod recv;
 mod records;
+mod recv;
 mod send;
 mod timer;
 
@@ -208,7 +208,18 @@ impl Connection {
         // 8 bytes.
         let dcid = random_cid(rng.as_mut(), config.cid_len.max(8));
         let scid = random_cid(rng.as_mut(), config.cid_len);
-        let mut conn = Connection::new(Side::Client, config, tls, dcid, scid, dcid, local, remote, Some(server_name), rng)?;
+        let mut conn = Connection::new(
+            Side::Client,
+            config,
+            tls,
+            dcid,
+            scid,
+            dcid,
+            local,
+            remote,
+            Some(server_name),
+            rng,
+        )?;
         conn.drive_tls(now);
         conn.arm_idle(now);
         Ok(conn)
@@ -340,7 +351,10 @@ impl Connection {
 
     /// Whether the connection is closing or draining (or over).
     pub fn is_closed(&self) -> bool {
-        matches!(self.state, State::Closing | State::Draining | State::Drained)
+        matches!(
+            self.state,
+            State::Closing | State::Draining | State::Drained
+        )
     }
 
     /// Whether the connection is over and can be dropped.
@@ -495,7 +509,12 @@ impl Connection {
 }
 
 impl crate::io::SansIo for Connection {
-    fn handle_datagram(&mut self, now: Instant, meta: crate::io::DatagramMeta, data: bytes::BytesMut) {
+    fn handle_datagram(
+        &mut self,
+        now: Instant,
+        meta: crate::io::DatagramMeta,
+        data: bytes::BytesMut,
+    ) {
         Connection::handle_datagram(self, now, meta, data);
     }
 

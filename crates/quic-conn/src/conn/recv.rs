@@ -121,7 +121,9 @@ impl Connection {
                 self.remote_cid_adopted = true;
             }
         }
-        let Some(path) = self.paths.first() else { return };
+        let Some(path) = self.paths.first() else {
+            return;
+        };
         let path_id = path.id;
         let largest = path.largest_received(space).map(quic_wire::PacketNumber);
         let sc = self.space(space);
@@ -181,7 +183,9 @@ impl Connection {
     ) {
         self.stats.packets_received += 1;
         let side = self.side;
-        let Some(path) = self.paths.first_mut() else { return };
+        let Some(path) = self.paths.first_mut() else {
+            return;
+        };
         let newest = path.largest_received(space).is_none_or(|l| pn > l);
         path.note_received(space, pn);
         path.recovery

@@ -85,7 +85,9 @@ impl Connection {
                 .any(|s| self.wants_to_send(now, s, may_send_data));
             // The last packet of a datagram that must be padded carries the padding.
             let pad = (pad_datagram && !later).then(|| MIN_INITIAL_DATAGRAM.saturating_sub(off));
-            let Some(rest) = buf.get_mut(off..) else { break };
+            let Some(rest) = buf.get_mut(off..) else {
+                break;
+            };
             if rest.len() < MIN_PACKET_ROOM {
                 break;
             }
@@ -156,10 +158,7 @@ impl Connection {
     /// peer advertised grease_quic_bit, and never in Initial packets.
     fn grease_fixed_bit(&mut self, space: Space) -> bool {
         space != Space::Initial
-            && self
-                .peer_params
-                .as_ref()
-                .is_some_and(|p| p.grease_quic_bit)
+            && self.peer_params.as_ref().is_some_and(|p| p.grease_quic_bit)
             && self.rng.next_u32() & 1 == 0
     }
 
@@ -174,7 +173,8 @@ impl Connection {
         pad: Option<usize>,
     ) -> Option<Built> {
         let fixed_bit = !self.grease_fixed_bit(space);
-        let (version, dcid, scid, spin) = (self.version, self.remote_cid, self.local_cid, self.spin);
+        let (version, dcid, scid, spin) =
+            (self.version, self.remote_cid, self.local_cid, self.spin);
         let Connection {
             paths,
             spaces,
@@ -197,7 +197,18 @@ impl Connection {
             .and_then(|s| s.largest_acked())
             .map(PacketNumber);
         let tag_len = keys.packet.tag_len();
-        let mut b = start_packet(buf, space, version, dcid, scid, spin, pn, largest_acked, tag_len, fixed_bit)?;
+        let mut b = start_packet(
+            buf,
+            space,
+            version,
+            dcid,
+            scid,
+            spin,
+            pn,
+            largest_acked,
+            tag_len,
+            fixed_bit,
+        )?;
         let mut rec = Records::default();
         let mut eliciting = false;
         if let Some(t) = path.recovery.ack_tracker(space) {
@@ -314,7 +325,9 @@ impl Connection {
         for (i, &space) in spaces.iter().enumerate() {
             let last = i + 1 == spaces.len();
             let pad = (pad_initial && last).then(|| MIN_INITIAL_DATAGRAM.saturating_sub(off));
-            let Some(rest) = buf.get_mut(off..) else { break };
+            let Some(rest) = buf.get_mut(off..) else {
+                break;
+            };
             if let Some(n) = self.build_close(now, space, rest, pad) {
                 off += n;
             }
@@ -322,8 +335,15 @@ impl Connection {
         (off > 0).then_some(off)
     }
 
-    fn build_close(&mut self, now: Instant, space: Space, buf: &mut [u8], pad: Option<usize>) -> Option<usize> {
-        let (version, dcid, scid, spin) = (self.version, self.remote_cid, self.local_cid, self.spin);
+    fn build_close(
+        &mut self,
+        now: Instant,
+        space: Space,
+        buf: &mut [u8],
+        pad: Option<usize>,
+    ) -> Option<usize> {
+        let (version, dcid, scid, spin) =
+            (self.version, self.remote_cid, self.local_cid, self.spin);
         let Connection {
             paths,
             spaces,
@@ -340,11 +360,25 @@ impl Connection {
             .sent_packets(space)
             .and_then(|s| s.largest_acked())
             .map(PacketNumber);
-        let mut b = start_packet(buf, space, version, dcid, scid, spin, pn, largest_acked, keys.packet.tag_len(), true)?;
+        let mut b = start_packet(
+            buf,
+            space,
+            version,
+            dcid,
+            scid,
+            spin,
+            pn,
+            largest_acked,
+            keys.packet.tag_len(),
+            true,
+        )?;
         let frame = close.frame(space);
         if b.push(&Frame::ConnectionClose(frame)).is_err() {
             // The reason does not fit: send the code alone.
-            let short = quic_wire::frame::ConnectionClose { reason: &[], ..frame };
+            let short = quic_wire::frame::ConnectionClose {
+                reason: &[],
+                ..frame
+            };
             b.push(&Frame::ConnectionClose(short)).ok()?;
         }
         if let Some(p) = pad {

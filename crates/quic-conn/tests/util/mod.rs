@@ -314,7 +314,11 @@ impl Pair {
     }
 
     /// Drives until `done` holds (checked each round) or `max_rounds` pass.
-    pub fn drive_until(&mut self, max_rounds: usize, mut done: impl FnMut(&mut Pair) -> bool) -> bool {
+    pub fn drive_until(
+        &mut self,
+        max_rounds: usize,
+        mut done: impl FnMut(&mut Pair) -> bool,
+    ) -> bool {
         for _ in 0..max_rounds {
             if done(self) {
                 return true;
@@ -342,4 +346,31 @@ impl Pair {
         assert!(self.client.is_established(), "client not connected");
         assert!(self.server().is_established(), "server not connected");
     }
+}
+
+/// Reads everything readable on `id`; returns whether the end of the stream was reached.
+pub fn read_all(conn: &mut Connection, id: quic_wire::StreamId, out: &mut Vec<u8>) -> bool {
+    let mut buf = vec![0u8; 64 * 1024];
+    // Bounded by the data buffered in the connection.
+    loop {
+        match conn.read(id, &mut buf) {
+            Ok(r) => {
+                out.extend_from_slice(&buf[..r.len]);
+                if r.fin {
+                    return true;
+                }
+                if r.len == 0 {
+                    return false;
+                }
+            }
+            Err(_) => return false,
+        }
+    }
+}
+
+/// A test pattern of `len` bytes.
+pub fn pattern(len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i % 251) as u8 ^ (i >> 11) as u8)
+        .collect()
 }
