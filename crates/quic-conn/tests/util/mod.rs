@@ -342,7 +342,13 @@ impl Pair {
     }
 
     pub fn connect(&mut self) {
-        assert!(self.drive(), "handshake did not settle");
+        let done = self.drive_until(100_000, |p| {
+            p.client.is_handshake_confirmed()
+                && p.server.as_ref().is_some_and(|s| s.is_established())
+        });
+        assert!(done, "handshake did not complete");
+        // Let the last ACKs settle (bounded by the horizon, not by keep-alives).
+        self.drive_bounded(1_000, Duration::from_millis(200));
         assert!(self.client.is_established(), "client not connected");
         assert!(self.server().is_established(), "server not connected");
     }
