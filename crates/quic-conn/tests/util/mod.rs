@@ -76,6 +76,9 @@ pub fn server_addr() -> SocketAddr {
     "10.0.0.2:443".parse().expect("addr")
 }
 
+/// Decides whether to drop a datagram: (towards the server?, bytes) -> drop?
+pub type Filter = Box<dyn FnMut(bool, &[u8]) -> bool>;
+
 /// A datagram on the virtual wire.
 struct Flight {
     at: Instant,
@@ -93,7 +96,7 @@ pub struct Pair {
     /// Percentage of datagrams dropped (both directions), from the seeded RNG.
     pub loss_percent: u32,
     /// Drop every datagram for which this returns true (after `loss_percent`).
-    pub filter: Option<Box<dyn FnMut(bool, &[u8]) -> bool>>,
+    pub filter: Option<Filter>,
     rng: TestRng,
     wire: VecDeque<Flight>,
     server_tls: RustlsConfig,
