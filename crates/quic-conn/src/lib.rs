@@ -16,6 +16,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod conn;
+pub mod endpoint;
 pub mod io;
 #[cfg(feature = "qlog")]
 pub mod qlog;
@@ -24,4 +25,5 @@ pub mod sim;
 pub mod tls;
 
 pub use conn::{Config, Connection, ConnectionError, Event};
+pub use endpoint::{ConnectionHandle, Endpoint, EndpointConfig, EndpointEvent};
 pub use io::{DatagramMeta, SansIo, Transmit};

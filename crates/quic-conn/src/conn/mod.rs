@@ -19,6 +19,7 @@ mod config;
 mod crypto;
 mod error;
 mod frames;
+mod h3;
 mod handshake;
 mod path;
 mod records;

@@ -1,0 +1,341 @@
+//! [`Endpoint`]: many connections behind one socket. It routes datagrams to connections by
+//! Destination Connection ID (RFC 9000 §5.2), admits new server connections within a
+//! handshake budget, answers unknown versions with Version Negotiation (§6.1), multiplexes
+//! the connections' timers, and transmits from the connections in round-robin order.
+
+use alloc::boxed::Box;
+use alloc::collections::VecDeque;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::net::SocketAddr;
+
+use bytes::BytesMut;
+use hashbrown::HashMap;
+use quic_wire::codec::Writer;
+use quic_wire::packet::{write_version_negotiation, Packet, ParseConfig};
+use quic_wire::{ConnectionId, Ecn, Instant, Version};
+use rand_core::CryptoRngCore;
+
+use crate::conn::{Config, Connection};
+use crate::io::{DatagramMeta, SansIo, Transmit};
+use crate::tls::{TlsConfig, TlsError};
+
+/// Makes the RNG each new connection owns (the endpoint's embedder decides: a system RNG,
+/// or seeded generators for reproducible simulations).
+pub type RngFactory = Box<dyn FnMut() -> Box<dyn CryptoRngCore + Send> + Send>;
+
+/// Identifies a connection of an [`Endpoint`]. Handles are not reused while the endpoint
+/// lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnectionHandle(pub u64);
+
+/// Settings of an [`Endpoint`].
+#[derive(Clone)]
+pub struct EndpointConfig {
+    /// Settings of every connection.
+    pub connection: Config,
+    /// TLS for accepted connections; `None` makes a client-only endpoint.
+    pub server_tls: Option<Arc<dyn TlsConfig>>,
+    /// Server connections allowed in their handshake at once; Initials beyond are dropped.
+    pub max_handshakes: usize,
+    /// Connections allowed at once.
+    pub max_connections: usize,
+    /// Stateless replies (Version Negotiation) waiting to be sent at most; more are not
+    /// generated, so a flood cannot grow memory.
+    pub max_stateless_queue: usize,
+}
+
+impl core::fmt::Debug for EndpointConfig {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("EndpointConfig")
+            .field("connection", &self.connection)
+            .field("server", &self.server_tls.is_some())
+            .field("max_handshakes", &self.max_handshakes)
+            .field("max_connections", &self.max_connections)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for EndpointConfig {
+    fn default() -> Self {
+        EndpointConfig {
+            connection: Config::default(),
+            server_tls: None,
+            max_handshakes: 64,
+            max_connections: 10_000,
+            max_stateless_queue: 64,
+        }
+    }
+}
+
+/// Something the application should know about the endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EndpointEvent {
+    /// A client's Initial created a server connection.
+    Accepted(ConnectionHandle),
+    /// A connection is over and was removed; its handle is no longer valid.
+    Removed(ConnectionHandle),
+}
+
+struct StatelessReply {
+    destination: SocketAddr,
+    source: SocketAddr,
+    bytes: Vec<u8>,
+}
+
+/// Many connections on one local address.
+///
+/// ## Usage contract
+/// - **Inputs**: [`SansIo::handle_datagram`] for every received datagram,
+///   [`SansIo::handle_timeout`] when [`SansIo::poll_timeout`] passes.
+/// - **Outputs**: [`SansIo::poll_transmit`] until `None` after any input or application
+///   call; [`Endpoint::poll_event`] for accepted and removed connections; each
+///   connection's own events through [`Endpoint::connection`] and
+///   [`Connection::poll_event`].
+/// - **Application calls**: [`Endpoint::connect`], then the connection API on
+///   [`Endpoint::connection`].
+///
+/// ## Not yet supported
+/// Retry and address-validation tokens, stateless resets, several connection IDs per
+/// connection; timers are found by a scan over the connections (fine for hundreds).
+pub struct Endpoint {
+    config: EndpointConfig,
+    rng: RngFactory,
+    conns: HashMap<ConnectionHandle, Connection>,
+    /// Every connection ID routed to a connection: its own, and for a server the client's
+    /// original Destination Connection ID.
+    cids: HashMap<ConnectionId, ConnectionHandle>,
+    /// Round-robin order of transmission.
+    order: VecDeque<ConnectionHandle>,
+    next_handle: u64,
+    stateless: VecDeque<StatelessReply>,
+    events: VecDeque<EndpointEvent>,
+}
+
+impl core::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("connections", &self.conns.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Endpoint {
+    /// An endpoint; `rng` makes each connection's RNG.
+    pub fn new(config: EndpointConfig, rng: RngFactory) -> Self {
+        Endpoint {
+            config,
+            rng,
+            conns: HashMap::new(),
+            cids: HashMap::new(),
+            order: VecDeque::new(),
+            next_handle: 0,
+            stateless: VecDeque::new(),
+            events: VecDeque::new(),
+        }
+    }
+
+    /// Starts a client connection.
+    pub fn connect(
+        &mut self,
+        now: Instant,
+        tls: &dyn TlsConfig,
+        server_name: &str,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) -> Result<ConnectionHandle, TlsError> {
+        let rng = (self.rng)();
+        let conn = Connection::connect(
+            self.config.connection,
+            tls,
+            server_name,
+            local,
+            remote,
+            now,
+            rng,
+        )?;
+        Ok(self.insert(conn))
+    }
+
+    fn insert(&mut self, conn: Connection) -> ConnectionHandle {
+        let h = ConnectionHandle(self.next_handle);
+        self.next_handle += 1;
+        self.cids.insert(conn.local_cid(), h);
+        self.order.push_back(h);
+        self.conns.insert(h, conn);
+        h
+    }
+
+    /// A connection, while it exists.
+    pub fn connection(&mut self, h: ConnectionHandle) -> Option<&mut Connection> {
+        self.conns.get_mut(&h)
+    }
+
+    /// The handles of every connection.
+    pub fn handles(&self) -> impl Iterator<Item = ConnectionHandle> + '_ {
+        self.order.iter().copied()
+    }
+
+    /// How many connections exist.
+    pub fn connection_count(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// The next endpoint event.
+    pub fn poll_event(&mut self) -> Option<EndpointEvent> {
+        self.events.pop_front()
+    }
+
+    fn handshaking(&self) -> usize {
+        self.conns
+            .values()
+            .filter(|c| !c.is_established() && !c.is_closed())
+            .count()
+    }
+
+    /// A datagram matched no connection: accept it, answer it statelessly, or drop it.
+    fn handle_unknown(&mut self, now: Instant, meta: DatagramMeta, data: BytesMut) {
+        // RFC 9000 §14.1: Initials and version probes in datagrams below 1200 bytes are
+        // dropped, which also bounds what a spoofed source can make us send.
+        if data.len() < 1200 {
+            return;
+        }
+        let parsed = Packet::parse(&data, &ParseConfig::new(self.config.connection.cid_len));
+        match parsed {
+            Ok((Packet::UnsupportedVersion(u), _)) => {
+                self.version_negotiation(meta, u.scid, u.dcid);
+            }
+            Ok((Packet::Protected(_), _)) => self.accept(now, meta, data),
+            _ => {}
+        }
+    }
+
+    fn version_negotiation(&mut self, meta: DatagramMeta, their_scid: &[u8], their_dcid: &[u8]) {
+        if self.config.server_tls.is_none()
+            || self.stateless.len() >= self.config.max_stateless_queue
+        {
+            return;
+        }
+        let mut bytes = alloc::vec![0u8; 1 + 4 + 2 + their_dcid.len() + their_scid.len() + 4 * Version::SUPPORTED.len()];
+        let mut w = Writer::new(&mut bytes);
+        let random = (self.rng)().next_u32() as u8;
+        // RFC 9000 §17.2.1: our Destination CID is their Source CID and vice versa.
+        if write_version_negotiation(&mut w, their_scid, their_dcid, &Version::SUPPORTED, random)
+            .is_err()
+        {
+            return;
+        }
+        let n = w.written();
+        bytes.truncate(n);
+        self.stateless.push_back(StatelessReply {
+            destination: meta.remote,
+            source: meta.local,
+            bytes,
+        });
+    }
+
+    fn accept(&mut self, now: Instant, meta: DatagramMeta, data: BytesMut) {
+        let Some(tls) = self.config.server_tls.clone() else {
+            return;
+        };
+        if self.conns.len() >= self.config.max_connections
+            || self.handshaking() >= self.config.max_handshakes
+        {
+            return; // Over budget: drop; the client retries and may find room later.
+        }
+        let rng = (self.rng)();
+        let Ok(conn) =
+            Connection::accept(self.config.connection, tls.as_ref(), now, meta, &data, rng)
+        else {
+            return;
+        };
+        let orig = first_dcid(&data, self.config.connection.cid_len);
+        let h = self.insert(conn);
+        if let Some(orig) = orig {
+            self.cids.insert(orig, h);
+        }
+        self.events.push_back(EndpointEvent::Accepted(h));
+        if let Some(c) = self.conns.get_mut(&h) {
+            c.handle_datagram(now, meta, data);
+        }
+    }
+
+    /// Removes drained connections and their routes.
+    fn reap(&mut self) {
+        let dead: Vec<ConnectionHandle> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.is_drained())
+            .map(|(&h, _)| h)
+            .collect();
+        for h in dead {
+            self.conns.remove(&h);
+            self.cids.retain(|_, v| *v != h);
+            self.order.retain(|&x| x != h);
+            self.events.push_back(EndpointEvent::Removed(h));
+        }
+    }
+}
+
+fn first_dcid(data: &[u8], cid_len: usize) -> Option<ConnectionId> {
+    let (p, _) = Packet::parse(data, &ParseConfig::new(cid_len)).ok()?;
+    ConnectionId::new(p.dcid()).ok()
+}
+
+impl SansIo for Endpoint {
+    fn handle_datagram(&mut self, now: Instant, meta: DatagramMeta, data: BytesMut) {
+        let route = first_dcid(&data, self.config.connection.cid_len)
+            .and_then(|d| self.cids.get(&d).copied());
+        match route.and_then(|h| self.conns.get_mut(&h)) {
+            Some(c) => c.handle_datagram(now, meta, data),
+            None => self.handle_unknown(now, meta, data),
+        }
+        self.reap();
+    }
+
+    fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        if let Some(r) = self.stateless.pop_front() {
+            if let Some(dst) = buf.get_mut(..r.bytes.len()) {
+                dst.copy_from_slice(&r.bytes);
+                return Some(Transmit {
+                    destination: r.destination,
+                    source: Some(r.source),
+                    ecn: Ecn::NotEct,
+                    size: r.bytes.len(),
+                    segment_size: None,
+                    send_at: None,
+                });
+            }
+        }
+        // Round robin: the connection that sends goes to the back of the line.
+        for _ in 0..self.order.len() {
+            let h = self.order.pop_front()?;
+            self.order.push_back(h);
+            if let Some(t) = self
+                .conns
+                .get_mut(&h)
+                .and_then(|c| c.poll_transmit(now, buf))
+            {
+                return Some(t);
+            }
+        }
+        None
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.conns
+            .values()
+            .filter_map(Connection::poll_timeout)
+            .min()
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        for c in self.conns.values_mut() {
+            if c.poll_timeout().is_some_and(|t| t <= now) {
+                c.handle_timeout(now);
+            }
+        }
+        self.reap();
+    }
+}
