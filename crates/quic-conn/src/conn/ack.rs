@@ -88,6 +88,9 @@ impl Connection {
         }
         self.streams.set_rtt(path.recovery.rtt().smoothed());
         self.streams.set_bdp(path.recovery.window());
+        if space == Space::Data {
+            self.note_phase_acked();
+        }
         Ok(())
     }
 
@@ -130,6 +133,13 @@ impl Connection {
         }
         if self.timers.get(Timer::Pacing).is_some_and(|at| at <= now) {
             self.timers.set(Timer::Pacing, None);
+        }
+        if self
+            .timers
+            .get(Timer::KeyDiscard)
+            .is_some_and(|at| at <= now)
+        {
+            self.discard_old_key();
         }
         self.on_recovery_timeout(now);
     }

@@ -21,6 +21,7 @@ mod error;
 mod frames;
 mod h3;
 mod handshake;
+mod key_update;
 mod path;
 mod records;
 mod recv;
@@ -105,7 +106,7 @@ struct SpaceCrypto {
 /// ([`Event::Closed`] with [`ConnectionError::Transport`]).
 ///
 /// ## Not yet supported
-/// Retry, 0-RTT, key updates, connection migration and new connection IDs, path MTU
+/// Retry, 0-RTT, connection migration and new connection IDs, path MTU
 /// discovery, ECN marking, multipath; see the module documentation of each part.
 pub struct Connection {
     side: Side,
@@ -148,6 +149,7 @@ pub struct Connection {
     stats: Stats,
     /// Raw frame bytes to put in the next packet of a space (testing hook).
     raw_frames: Option<(Space, Vec<u8>)>,
+    key_phase: key_update::KeyPhase,
 }
 
 impl core::fmt::Debug for Connection {
@@ -325,6 +327,7 @@ impl Connection {
             spin: false,
             stats: Stats::default(),
             raw_frames: None,
+            key_phase: key_update::KeyPhase::default(),
         })
     }
 

@@ -126,19 +126,23 @@ impl Connection {
         };
         let path_id = path.id;
         let largest = path.largest_received(space).map(quic_wire::PacketNumber);
-        let sc = self.space(space);
-        let Some(remote) = sc.remote.as_ref() else {
-            return; // No keys (yet, or any more): drop (RFC 9001 §5.7).
+        let opened = if h.ty == PacketType::OneRtt {
+            self.open_one_rtt(now, &mut packet, h.pn_offset, largest, path_id)
+        } else {
+            let sc = self.space(space);
+            let Some(remote) = sc.remote.as_ref() else {
+                return; // No keys (yet, or any more): drop (RFC 9001 §5.7).
+            };
+            open_in_place(
+                &mut packet,
+                h.pn_offset,
+                largest,
+                path_id,
+                remote.header.as_ref(),
+                // Long headers have no key phase.
+                |_| Some(remote.packet.as_ref()),
+            )
         };
-        let opened = open_in_place(
-            &mut packet,
-            h.pn_offset,
-            largest,
-            path_id,
-            remote.header.as_ref(),
-            // Key updates are not supported yet: only key phase 0 opens.
-            |phase| (!phase).then_some(remote.packet.as_ref()),
-        );
         let opened = match opened {
             Ok(o) => o,
             Err(OpenError::Violation(e)) => {

@@ -22,6 +22,7 @@ const MIN_PACKET_ROOM: usize = 48;
 struct Built {
     len: usize,
     ack_eliciting: bool,
+    pn: Option<u64>,
 }
 
 impl Connection {
@@ -175,6 +176,7 @@ impl Connection {
         let fixed_bit = !self.grease_fixed_bit(space);
         let (version, dcid, scid, spin) =
             (self.version, self.remote_cid, self.local_cid, self.spin);
+        let key_phase = self.key_phase.phase;
         let Connection {
             paths,
             spaces,
@@ -200,10 +202,13 @@ impl Connection {
         let mut b = start_packet(
             buf,
             space,
-            version,
-            dcid,
-            scid,
-            spin,
+            Header {
+                version,
+                dcid,
+                scid,
+                spin,
+                key_phase,
+            },
             pn,
             largest_acked,
             tag_len,
@@ -279,16 +284,21 @@ impl Connection {
         let size = u16::try_from(len).unwrap_or(u16::MAX);
         // RFC 9002 §2: padding-only bytes still count as in flight.
         let in_flight = eliciting || pad.is_some();
-        path.recovery
+        let pn = path
+            .recovery
             .on_packet_sent(now, space, size, eliciting, in_flight, rec);
         Some(Built {
             len,
             ack_eliciting: eliciting,
+            pn,
         })
     }
 
     fn on_built(&mut self, now: Instant, space: Space, b: &Built) {
         self.stats.packets_sent += 1;
+        if let (Space::Data, Some(pn)) = (space, b.pn) {
+            self.on_one_rtt_sent(now, pn);
+        }
         if b.ack_eliciting {
             // RFC 9000 §10.1: sending the first ack-eliciting packet since the last receipt
             // restarts the idle timer.
@@ -344,6 +354,7 @@ impl Connection {
     ) -> Option<usize> {
         let (version, dcid, scid, spin) =
             (self.version, self.remote_cid, self.local_cid, self.spin);
+        let key_phase = self.key_phase.phase;
         let Connection {
             paths,
             spaces,
@@ -363,10 +374,13 @@ impl Connection {
         let mut b = start_packet(
             buf,
             space,
-            version,
-            dcid,
-            scid,
-            spin,
+            Header {
+                version,
+                dcid,
+                scid,
+                spin,
+                key_phase,
+            },
             pn,
             largest_acked,
             keys.packet.tag_len(),
@@ -400,15 +414,20 @@ impl Connection {
     }
 }
 
-/// Starts a packet of `space` in `buf`.
-#[allow(clippy::too_many_arguments)]
-fn start_packet<'a>(
-    buf: &'a mut [u8],
-    space: Space,
+/// The header fields of the packets we send.
+struct Header {
     version: quic_wire::Version,
     dcid: quic_wire::ConnectionId,
     scid: quic_wire::ConnectionId,
     spin: bool,
+    key_phase: bool,
+}
+
+/// Starts a packet of `space` in `buf`.
+fn start_packet<'a>(
+    buf: &'a mut [u8],
+    space: Space,
+    hdr: Header,
     pn: u64,
     largest_acked: Option<PacketNumber>,
     tag_len: usize,
@@ -420,18 +439,18 @@ fn start_packet<'a>(
         Space::Handshake => PacketType::Handshake,
         Space::Data => {
             let h = ShortHeader {
-                dcid,
-                spin,
-                key_phase: false,
+                dcid: hdr.dcid,
+                spin: hdr.spin,
+                key_phase: hdr.key_phase,
             };
             return PacketBuilder::short(buf, &h, pn, largest_acked, tag_len, fixed_bit).ok();
         }
     };
     let h = LongHeader {
         ty,
-        version,
-        dcid,
-        scid,
+        version: hdr.version,
+        dcid: hdr.dcid,
+        scid: hdr.scid,
         token: &[],
     };
     PacketBuilder::long(buf, &h, pn, largest_acked, tag_len, fixed_bit).ok()

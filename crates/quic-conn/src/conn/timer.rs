@@ -15,16 +15,19 @@ pub enum Timer {
     Recovery = 3,
     /// The pacer releases the next packet.
     Pacing = 4,
+    /// The receive key of the previous 1-RTT key phase is retired (RFC 9001 §6.5).
+    KeyDiscard = 5,
 }
 
 impl Timer {
     /// Every timer, in table order.
-    pub const ALL: [Timer; 5] = [
+    pub const ALL: [Timer; 6] = [
         Timer::Idle,
         Timer::KeepAlive,
         Timer::Close,
         Timer::Recovery,
         Timer::Pacing,
+        Timer::KeyDiscard,
     ];
     /// How many timers there are.
     pub const COUNT: usize = Timer::ALL.len();
