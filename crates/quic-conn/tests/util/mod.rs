@@ -10,6 +10,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 use quic_conn::conn::{Config, Connection, Event};
 use quic_conn::tls::rustls::RustlsConfig;
+use quic_conn::tls::TlsConfig;
 use quic_conn::DatagramMeta;
 use quic_wire::{Ecn, Instant};
 
@@ -99,7 +100,7 @@ pub struct Pair {
     pub filter: Option<Filter>,
     rng: TestRng,
     wire: VecDeque<Flight>,
-    server_tls: RustlsConfig,
+    server_tls: Box<dyn TlsConfig>,
     server_config: Config,
     /// Bytes the server sent and received while it had not completed the handshake.
     pub server_sent_unvalidated: u64,
@@ -119,7 +120,7 @@ impl Pair {
     pub fn with_tls(
         client_config: Config,
         server_config: Config,
-        (client_tls, server_tls): (RustlsConfig, RustlsConfig),
+        (client_tls, server_tls): (impl TlsConfig + 'static, impl TlsConfig + 'static),
     ) -> Pair {
         let now = Instant::from_nanos(1_000_000_000);
         let client = Connection::connect(
@@ -141,7 +142,7 @@ impl Pair {
             filter: None,
             rng: TestRng::new(99),
             wire: VecDeque::new(),
-            server_tls,
+            server_tls: Box::new(server_tls),
             server_config,
             server_sent_unvalidated: 0,
             server_received_unvalidated: 0,
@@ -244,7 +245,7 @@ impl Pair {
         if self.server.is_none() {
             match Connection::accept(
                 self.server_config,
-                &self.server_tls,
+                self.server_tls.as_ref(),
                 self.now,
                 meta,
                 &data,
