@@ -158,3 +158,37 @@ fn multipath_frames_without_negotiation_are_a_protocol_violation() {
         Some(FrameType::MAX_PATH_ID),
     );
 }
+
+/// A NEW_CONNECTION_ID frame.
+fn new_cid(seq: u8, retire_prior_to: u8, byte: u8) -> Vec<u8> {
+    let mut f = vec![0x18, seq, retire_prior_to, 8];
+    f.extend_from_slice(&[byte; 8]);
+    f.extend_from_slice(&[byte; 16]);
+    f
+}
+
+#[test]
+fn more_connection_ids_than_the_limit_is_a_connection_id_limit_error() {
+    let mut pair = Pair::new(Config::default(), Config::default());
+    pair.connect();
+    // Our limit is the default 2: the handshake ID plus two more is one too many.
+    let mut frames = new_cid(1, 0, 0x11);
+    frames.extend(new_cid(2, 0, 0x22));
+    let err = server_error_after(&mut pair, Space::Data, &frames);
+    assert_transport(
+        &err,
+        TransportErrorCode::CONNECTION_ID_LIMIT_ERROR,
+        Some(FrameType::NEW_CONNECTION_ID),
+    );
+}
+
+#[test]
+fn a_new_connection_id_within_the_limit_is_accepted() {
+    let mut pair = Pair::new(Config::default(), Config::default());
+    pair.connect();
+    pair.client
+        .inject_raw_frames(Space::Data, new_cid(1, 0, 0x11));
+    pair.drive();
+    assert_eq!(pair.server().error(), None);
+    assert!(pair.server().is_established());
+}

@@ -14,6 +14,7 @@ struct Sink<'a> {
     streams: &'a mut Streams,
     spaces: &'a mut [SpaceCrypto; 3],
     handshake_done_pending: &'a mut bool,
+    retire_queue: &'a mut alloc::collections::VecDeque<u64>,
     acked_acks: AckedAcks,
     now: Instant,
 }
@@ -29,7 +30,7 @@ impl RecoverySink<Records> for Sink<'_> {
                         s.send.on_acked(offset, len);
                     }
                 }
-                Record::HandshakeDone => {}
+                Record::HandshakeDone | Record::RetireCid(_) => {}
             }
         }
     }
@@ -46,6 +47,11 @@ impl RecoverySink<Records> for Sink<'_> {
                     }
                 }
                 Record::HandshakeDone => *self.handshake_done_pending = true,
+                Record::RetireCid(seq) => {
+                    if !self.retire_queue.contains(&seq) {
+                        self.retire_queue.push_back(seq);
+                    }
+                }
                 Record::Ack(_) => {}
             }
         }
@@ -65,6 +71,7 @@ impl Connection {
             streams,
             spaces,
             handshake_done_pending,
+            peer_cids,
             ..
         } = self;
         let Some(path) = paths.first_mut() else {
@@ -74,6 +81,7 @@ impl Connection {
             streams,
             spaces,
             handshake_done_pending,
+            retire_queue: &mut peer_cids.retire_queue,
             acked_acks: AckedAcks::default(),
             now,
         };
@@ -150,6 +158,7 @@ impl Connection {
             streams,
             spaces,
             handshake_done_pending,
+            peer_cids,
             ..
         } = self;
         let Some(path) = paths.first_mut() else {
@@ -159,6 +168,7 @@ impl Connection {
             streams,
             spaces,
             handshake_done_pending,
+            retire_queue: &mut peer_cids.retire_queue,
             acked_acks: AckedAcks::default(),
             now,
         };

@@ -50,8 +50,7 @@ impl Connection {
             }
             Frame::NewConnectionId(n) => {
                 // RFC 9000 §19.15: a peer using zero-length connection IDs must not send
-                // NEW_CONNECTION_ID. Extra connection IDs are not used yet (no migration),
-                // so the others are accepted and ignored.
+                // NEW_CONNECTION_ID.
                 if self.remote_cid.is_empty() {
                     return Err(violation(frame, "NEW_CONNECTION_ID with zero-length CIDs"));
                 }
@@ -60,6 +59,10 @@ impl Connection {
                         TransportError::frame_encoding("retire_prior_to above sequence")
                             .with_frame(frame.ty()),
                     );
+                }
+                let limit = self.local_params.active_connection_id_limit.into_inner();
+                if let Some(cid) = self.peer_cids.on_new(&n, self.remote_cid, limit)? {
+                    self.remote_cid = cid;
                 }
                 Ok(())
             }

@@ -14,6 +14,7 @@ use rand_core::CryptoRngCore;
 use crate::tls::{DirectionalKeys, Session, TlsConfig};
 
 mod ack;
+mod cids;
 mod close;
 mod config;
 mod crypto;
@@ -150,6 +151,7 @@ pub struct Connection {
     /// Raw frame bytes to put in the next packet of a space (testing hook).
     raw_frames: Option<(Space, Vec<u8>)>,
     key_phase: key_update::KeyPhase,
+    peer_cids: cids::PeerCids,
 }
 
 impl core::fmt::Debug for Connection {
@@ -328,6 +330,7 @@ impl Connection {
             stats: Stats::default(),
             raw_frames: None,
             key_phase: key_update::KeyPhase::default(),
+            peer_cids: cids::PeerCids::default(),
         })
     }
 

@@ -29,6 +29,8 @@ pub enum Record {
     Ack(u64),
     /// HANDSHAKE_DONE (RFC 9000 §19.20): sent again if lost.
     HandshakeDone,
+    /// RETIRE_CONNECTION_ID with this sequence number: sent again if lost.
+    RetireCid(u64),
 }
 
 /// The records of one packet.

@@ -151,6 +151,7 @@ impl Connection {
             && (self.handshake_done_pending
                 || self.ping_pending
                 || !self.path_responses.is_empty()
+                || !self.peer_cids.retire_queue.is_empty()
                 || !self.datagrams_out.is_empty()
                 || self.streams.wants_to_send())
     }
@@ -187,6 +188,7 @@ impl Connection {
             path_responses,
             datagrams_out,
             raw_frames,
+            peer_cids,
             ..
         } = self;
         let path = paths.first_mut()?;
@@ -251,6 +253,17 @@ impl Connection {
                     break;
                 }
                 path_responses.pop_front();
+                eliciting = true;
+            }
+            while let Some(&seq) = peer_cids.retire_queue.front() {
+                let f = Frame::RetireConnectionId {
+                    sequence: quic_wire::VarInt::from_u64_clamped(seq),
+                };
+                if b.push(&f).is_err() {
+                    break;
+                }
+                peer_cids.retire_queue.pop_front();
+                rec.push(Record::RetireCid(seq));
                 eliciting = true;
             }
             if *ping_pending && b.push(&Frame::Ping).is_ok() {
