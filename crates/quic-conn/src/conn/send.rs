@@ -69,6 +69,7 @@ impl Connection {
         let buf = buf.get_mut(..room)?;
         let mut off = 0;
         let mut pad_datagram = false;
+        let mut eliciting = false;
         for space in Space::ALL {
             if !self.wants_to_send(now, space, may_send_data) {
                 continue;
@@ -94,7 +95,14 @@ impl Connection {
             }
             if let Some(b) = self.build_packet(now, space, rest, may_send_data, pad) {
                 off += b.len;
+                eliciting |= b.ack_eliciting;
                 self.on_built(now, space, &b);
+            }
+        }
+        if may_send_data && !eliciting {
+            // RFC 9002 §7.8: the window had room and nothing used it.
+            if let Some(p) = self.paths.first_mut() {
+                p.recovery.on_app_limited();
             }
         }
         (off > 0).then_some(off)
@@ -117,6 +125,17 @@ impl Connection {
         if !path.recovery.can_send(room as u64) {
             return false;
         }
+        // Only consult the pacer when something is waiting, so an idle connection sets no
+        // pacing timer.
+        if !Space::ALL
+            .into_iter()
+            .any(|s| self.wants_to_send(now, s, true))
+        {
+            return true;
+        }
+        let Some(path) = self.paths.first_mut() else {
+            return false;
+        };
         let release = path.recovery.send_time(now, room as u64);
         if release > now {
             self.timers.set(Timer::Pacing, Some(release));
