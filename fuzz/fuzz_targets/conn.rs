@@ -6,7 +6,7 @@
 #![no_main]
 
 use std::net::SocketAddr;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -43,8 +43,8 @@ impl rand_core::RngCore for Rng {
 // Fuzzing only: deterministic on purpose.
 impl rand_core::CryptoRng for Rng {}
 
-fn tls() -> &'static (RustlsConfig, RustlsConfig) {
-    static TLS: OnceLock<(RustlsConfig, RustlsConfig)> = OnceLock::new();
+fn tls() -> &'static (Arc<RustlsConfig>, Arc<RustlsConfig>) {
+    static TLS: OnceLock<(Arc<RustlsConfig>, Arc<RustlsConfig>)> = OnceLock::new();
     TLS.get_or_init(|| {
         let cert = rcgen::generate_simple_self_signed(["localhost".to_string()]).unwrap();
         let der = cert.cert.der().clone();
@@ -52,8 +52,8 @@ fn tls() -> &'static (RustlsConfig, RustlsConfig) {
         let mut roots = rustls::RootCertStore::empty();
         roots.add(der.clone()).unwrap();
         (
-            RustlsConfig::client(roots, &[b"fuzz"]).unwrap(),
-            RustlsConfig::server(vec![der], key, &[b"fuzz"]).unwrap(),
+            Arc::new(RustlsConfig::client(roots, &[b"fuzz"]).unwrap()),
+            Arc::new(RustlsConfig::server(vec![der], key, &[b"fuzz"]).unwrap()),
         )
     })
 }
@@ -78,7 +78,7 @@ fn drive(now: &mut Instant, client: &mut Connection, server: &mut Option<Connect
             moved = true;
             let d = &buf[..t.size];
             if server.is_none() {
-                let tls = &tls().1;
+                let tls = tls().1.clone();
                 *server = Connection::accept(Config::default(), tls, *now, meta(C, S), d, Box::new(Rng(2))).ok();
             }
             if let Some(s) = server.as_mut() {
@@ -118,10 +118,9 @@ fuzz_target!(|data: &[u8]| {
     let mut now = Instant::from_nanos(1_000_000_000);
     let mut client = Connection::connect(
         Config::default(),
-        &tls().0,
+        tls().0.clone(),
         "localhost",
-        C.parse().unwrap(),
-        S.parse().unwrap(),
+        (C.parse().unwrap(), S.parse().unwrap()),
         now,
         Box::new(Rng(1)),
     )

@@ -28,6 +28,8 @@ struct Net {
     server: Endpoint,
     now: Instant,
     wire: Vec<(Instant, bool, Vec<u8>)>,
+    /// First byte of every datagram the server sent.
+    server_first_bytes: Vec<u8>,
 }
 
 impl Net {
@@ -37,6 +39,7 @@ impl Net {
             server: Endpoint::new(server_cfg, rng_factory(200)),
             now: Instant::from_nanos(1_000_000_000),
             wire: Vec::new(),
+            server_first_bytes: Vec::new(),
         }
     }
 
@@ -53,6 +56,7 @@ impl Net {
             n += 1;
         }
         while let Some(t) = self.server.poll_transmit(self.now, &mut buf) {
+            self.server_first_bytes.push(buf[0]);
             self.wire.push((at, false, buf[..t.size].to_vec()));
             n += 1;
         }
@@ -111,8 +115,9 @@ fn meta(remote: std::net::SocketAddr, local: std::net::SocketAddr) -> DatagramMe
     }
 }
 
-fn server_config(max_handshakes: usize) -> (EndpointConfig, quic_conn::tls::rustls::RustlsConfig) {
+fn server_config(max_handshakes: usize) -> (EndpointConfig, Arc<dyn quic_conn::tls::TlsConfig>) {
     let (client_tls, server_tls) = tls_configs(0);
+    let client_tls: Arc<dyn quic_conn::tls::TlsConfig> = Arc::new(client_tls);
     let cfg = EndpointConfig {
         server_tls: Some(Arc::new(server_tls)),
         max_handshakes,
@@ -128,7 +133,13 @@ fn endpoints_route_by_connection_id_and_carry_a_stream() {
     let now = net.now;
     let h = net
         .client
-        .connect(now, &client_tls, "localhost", client_addr(), server_addr())
+        .connect(
+            now,
+            client_tls.clone(),
+            "localhost",
+            client_addr(),
+            server_addr(),
+        )
         .expect("connect");
     net.drive();
     let accepted = match net.server.poll_event() {
@@ -149,6 +160,9 @@ fn endpoints_route_by_connection_id_and_carry_a_stream() {
     let s = net.server.connection(accepted).expect("server");
     assert!(read_all(s, id, &mut got));
     assert_eq!(got, data);
+    // Nothing was lost on this lossless link: every packet found its connection, greased
+    // fixed bit or not.
+    assert_eq!(s.stats().lost_packets, 0);
 }
 
 #[test]
@@ -206,7 +220,13 @@ fn initials_beyond_the_handshake_budget_are_not_accepted() {
     let now = net.now;
     for _ in 0..3 {
         net.client
-            .connect(now, &client_tls, "localhost", client_addr(), server_addr())
+            .connect(
+                now,
+                client_tls.clone(),
+                "localhost",
+                client_addr(),
+                server_addr(),
+            )
             .expect("connect");
     }
     // Deliver only the first flights: the server may hold one handshake.
@@ -238,11 +258,23 @@ fn transmission_alternates_between_busy_connections() {
     let now = net.now;
     let a = net
         .client
-        .connect(now, &client_tls, "localhost", client_addr(), server_addr())
+        .connect(
+            now,
+            client_tls.clone(),
+            "localhost",
+            client_addr(),
+            server_addr(),
+        )
         .expect("connect");
     let b = net
         .client
-        .connect(now, &client_tls, "localhost", client_addr(), server_addr())
+        .connect(
+            now,
+            client_tls.clone(),
+            "localhost",
+            client_addr(),
+            server_addr(),
+        )
         .expect("connect");
     net.drive();
     let data = pattern(100_000);
@@ -268,4 +300,114 @@ fn transmission_alternates_between_busy_connections() {
     }
     let a_count = from_a.iter().filter(|&&x| x).count();
     assert_eq!(a_count, 3, "order was {from_a:?}");
+}
+
+#[test]
+fn retry_validates_the_client_before_the_server_keeps_state() {
+    let (mut cfg, client_tls) = server_config(8);
+    cfg.retry = true;
+    let mut net = Net::new(cfg);
+    let now = net.now;
+    let h = net
+        .client
+        .connect(
+            now,
+            client_tls.clone(),
+            "localhost",
+            client_addr(),
+            server_addr(),
+        )
+        .expect("connect");
+    // The first answer is a Retry (v1 long header type 0b11) and creates no connection.
+    net.transmit();
+    net.now = net.now.checked_add(Duration::from_millis(5)).expect("time");
+    net.deliver();
+    assert_eq!(net.server.connection_count(), 0);
+    net.transmit();
+    assert_eq!(net.server_first_bytes.first().map(|b| b & 0xf0), Some(0xf0));
+    net.drive();
+    let c = net.client.connection(h).expect("client");
+    assert!(c.is_established());
+    let tp = *c.peer_params().expect("params");
+    assert!(tp.retry_source_connection_id.is_some());
+    assert_eq!(net.server.connection_count(), 1);
+}
+
+/// A client Initial (v1) with `token`, padded to 1200 bytes.
+fn initial_with_token(token: &[u8]) -> Vec<u8> {
+    use quic_wire::packet::{LongHeader, PacketBuilder};
+    use quic_wire::{ConnectionId, Frame, PacketNumber, PacketType, PathId, Side};
+    let dcid = ConnectionId::new(&[7; 8]).expect("cid");
+    let keys = quic_wire::crypto::initial_keys(Version::V1, &dcid, Side::Client).expect("keys");
+    let header = LongHeader {
+        ty: PacketType::Initial,
+        version: Version::V1,
+        dcid,
+        scid: ConnectionId::new(&[8; 8]).expect("cid"),
+        token,
+    };
+    let mut buf = vec![0u8; 1200];
+    let mut b =
+        PacketBuilder::long(&mut buf, &header, PacketNumber(0), None, 16, true).expect("builder");
+    b.push(&Frame::Ping).expect("ping");
+    b.pad_to(1200);
+    let n = b
+        .finish(PathId::ZERO, &keys.local.packet, &keys.local.header)
+        .expect("seal");
+    buf.truncate(n);
+    buf
+}
+
+#[test]
+fn initials_with_forged_tokens_are_dropped_without_reply() {
+    let (mut cfg, _) = server_config(8);
+    cfg.retry = true;
+    let mut server = Endpoint::new(cfg, rng_factory(1));
+    let now = Instant::from_nanos(1);
+    let forged = initial_with_token(&[0xab; 16]);
+    server.handle_datagram(
+        now,
+        meta(client_addr(), server_addr()),
+        BytesMut::from(&forged[..]),
+    );
+    assert_eq!(server.connection_count(), 0);
+    assert!(server.poll_transmit(now, &mut vec![0u8; 1500]).is_none());
+    // Without a token the same Initial gets a Retry.
+    let fresh = initial_with_token(&[]);
+    server.handle_datagram(
+        now,
+        meta(client_addr(), server_addr()),
+        BytesMut::from(&fresh[..]),
+    );
+    assert!(server.poll_transmit(now, &mut vec![0u8; 1500]).is_some());
+    assert_eq!(server.connection_count(), 0);
+}
+
+#[test]
+fn a_retry_with_a_bad_integrity_tag_is_ignored() {
+    let (_, client_tls) = server_config(8);
+    let mut client = Endpoint::new(EndpointConfig::default(), rng_factory(5));
+    let now = Instant::from_nanos(1);
+    let h = client
+        .connect(now, client_tls, "localhost", client_addr(), server_addr())
+        .expect("connect");
+    let before = client.connection(h).expect("conn").remote_cid();
+    let local = client.connection(h).expect("conn").local_cid();
+    let header = quic_wire::packet::RetryHeader {
+        version: Version::V1,
+        dcid: local,
+        scid: quic_wire::ConnectionId::new(&[9; 8]).expect("cid"),
+        token: b"token",
+    };
+    let mut retry = vec![0u8; header.encoded_len()];
+    header
+        .write(&mut quic_wire::codec::Writer::new(&mut retry), true)
+        .expect("write");
+    retry.extend_from_slice(&[0u8; 16]); // not the integrity tag
+    client.handle_datagram(
+        now,
+        meta(server_addr(), client_addr()),
+        BytesMut::from(&retry[..]),
+    );
+    assert_eq!(client.connection(h).expect("conn").remote_cid(), before);
 }

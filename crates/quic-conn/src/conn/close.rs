@@ -126,7 +126,8 @@ impl Connection {
         let pto = self.paths.first().map_or(Duration::from_secs(1), |p| {
             p.recovery.pto_period(Space::Data)
         });
-        self.timers.set(Timer::Close, now.checked_add(pto * 3));
+        self.timers
+            .set(Timer::Close, now.checked_add(pto.saturating_mul(3)));
         for t in [
             Timer::Idle,
             Timer::KeepAlive,
@@ -161,8 +162,10 @@ impl Connection {
             .paths
             .first()
             .map_or(Duration::ZERO, |p| p.recovery.pto_period(Space::Data));
-        self.timers
-            .set(Timer::Idle, now.checked_add(idle.max(pto * 3)));
+        self.timers.set(
+            Timer::Idle,
+            now.checked_add(idle.max(pto.saturating_mul(3))),
+        );
         if let Some(k) = self.config.keep_alive {
             self.timers.set(Timer::KeepAlive, now.checked_add(k));
         }

@@ -54,6 +54,15 @@ impl CryptoSend {
         }
     }
 
+    /// Everything sent must go again (the client followed a Retry).
+    pub(crate) fn requeue_all(&mut self) {
+        self.acked = 0;
+        self.lost.clear();
+        if self.sent > 0 {
+            self.lost.push((0, self.sent));
+        }
+    }
+
     /// Writes one CRYPTO frame (lost data first) into `w`; returns its (offset, len).
     pub(crate) fn write(&mut self, w: &mut Writer<'_>) -> Option<(u64, u32)> {
         let (offset, avail) = match self.lost.last().copied() {

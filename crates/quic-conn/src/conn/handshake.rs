@@ -206,9 +206,12 @@ impl Connection {
                 }
                 Some(_) => {}
             }
-            // No Retry was processed, so the server must not claim one (§7.3).
-            if tp.retry_source_connection_id.is_some() {
-                return Err(tp_error("retry_source_connection_id without a Retry"));
+            // §7.3: retry_source_connection_id must name the Retry we followed, and be
+            // absent when there was none.
+            if tp.retry_source_connection_id != self.retry_scid {
+                return Err(tp_error(
+                    "retry_source_connection_id does not match the Retry",
+                ));
             }
         }
         Ok(())

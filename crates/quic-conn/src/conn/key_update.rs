@@ -133,7 +133,8 @@ impl Connection {
         let pto = self.paths.first().map_or(Duration::from_secs(1), |p| {
             p.recovery.pto_period(Space::Data)
         });
-        self.timers.set(Timer::KeyDiscard, now.checked_add(pto * 3));
+        self.timers
+            .set(Timer::KeyDiscard, now.checked_add(pto.saturating_mul(3)));
         true
     }
 

@@ -2,6 +2,7 @@
 
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::net::SocketAddr;
 use core::time::Duration;
@@ -26,12 +27,16 @@ mod key_update;
 mod path;
 mod records;
 mod recv;
+mod retry;
 mod send;
+mod setup;
 mod timer;
 
 pub use config::Config;
 pub use error::{AcceptError, ConnectionError, DatagramError};
 pub use records::{Record, Records};
+pub(crate) use setup::random_cid;
+pub use setup::RetryContext;
 pub use timer::Timer;
 
 use crypto::{CryptoRecv, CryptoSend};
@@ -152,6 +157,12 @@ pub struct Connection {
     raw_frames: Option<(Space, Vec<u8>)>,
     key_phase: key_update::KeyPhase,
     peer_cids: cids::PeerCids,
+    /// The TLS configuration, for Initial keys after a Retry and its integrity tag.
+    tls_config: Arc<dyn TlsConfig>,
+    /// The token our Initials carry (from a Retry).
+    token: Vec<u8>,
+    /// The Source Connection ID of the Retry we followed, or (server) sent.
+    retry_scid: Option<ConnectionId>,
 }
 
 impl core::fmt::Debug for Connection {
@@ -188,152 +199,7 @@ pub struct Stats {
     pub rtt: Duration,
 }
 
-fn random_cid(rng: &mut dyn CryptoRngCore, len: usize) -> ConnectionId {
-    let mut b = [0u8; ConnectionId::MAX_LEN];
-    let len = len.clamp(1, ConnectionId::MAX_LEN);
-    let bytes = b.get_mut(..len).unwrap_or_default();
-    rng.fill_bytes(bytes);
-    // `len` is at most MAX_LEN, so this cannot fail.
-    ConnectionId::new(bytes).unwrap_or(ConnectionId::EMPTY)
-}
-
 impl Connection {
-    /// Starts a client connection to `remote` for `server_name`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn connect(
-        config: Config,
-        tls: &dyn TlsConfig,
-        server_name: &str,
-        local: SocketAddr,
-        remote: SocketAddr,
-        now: Instant,
-        mut rng: Box<dyn CryptoRngCore + Send>,
-    ) -> Result<Connection, crate::tls::TlsError> {
-        // RFC 9000 §7.2: the first Destination Connection ID is unpredictable, at least
-        // 8 bytes.
-        let dcid = random_cid(rng.as_mut(), config.cid_len.max(8));
-        let scid = random_cid(rng.as_mut(), config.cid_len);
-        let mut conn = Connection::new(
-            Side::Client,
-            config,
-            tls,
-            dcid,
-            scid,
-            dcid,
-            local,
-            remote,
-            Some(server_name),
-            rng,
-        )?;
-        conn.drive_tls(now);
-        conn.arm_idle(now);
-        Ok(conn)
-    }
-
-    /// Creates a server connection from the first datagram of a client (which must then
-    /// be passed to [`Connection::handle_datagram`]).
-    pub fn accept(
-        config: Config,
-        tls: &dyn TlsConfig,
-        now: Instant,
-        meta: crate::io::DatagramMeta,
-        datagram: &[u8],
-        mut rng: Box<dyn CryptoRngCore + Send>,
-    ) -> Result<Connection, AcceptError> {
-        let first = handshake::parse_client_initial(datagram).ok_or(AcceptError::NotInitial)?;
-        let scid = random_cid(rng.as_mut(), config.cid_len);
-        let config = Config {
-            version: first.version,
-            ..config
-        };
-        let mut conn = Connection::new(
-            Side::Server,
-            config,
-            tls,
-            first.scid,
-            scid,
-            first.dcid,
-            meta.local,
-            meta.remote,
-            None,
-            rng,
-        )
-        .map_err(AcceptError::Tls)?;
-        conn.arm_idle(now);
-        Ok(conn)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn new(
-        side: Side,
-        config: Config,
-        tls: &dyn TlsConfig,
-        remote_cid: ConnectionId,
-        local_cid: ConnectionId,
-        orig_dcid: ConnectionId,
-        local: SocketAddr,
-        remote: SocketAddr,
-        server_name: Option<&str>,
-        mut rng: Box<dyn CryptoRngCore + Send>,
-    ) -> Result<Connection, crate::tls::TlsError> {
-        let version = config.version;
-        let streams = Streams::new(side, config.streams);
-        let local_params = handshake::local_params(&config, &streams, side, local_cid, orig_dcid);
-        let encoded = handshake::encode_params(&local_params);
-        let session = tls.start_session(side, version, &encoded, server_name)?;
-        let initial = tls.initial_keys(version, &orig_dcid, side)?;
-        let mtu = config.max_udp_payload.max(1200);
-        let path = Path::new(
-            quic_wire::PathId::ZERO,
-            remote,
-            local,
-            &config.recovery,
-            side == Side::Server,
-            mtu,
-            rng.as_rngcore(),
-        );
-        let mut spaces: [SpaceCrypto; 3] = Default::default();
-        spaces[0].local = Some(initial.local);
-        spaces[0].remote = Some(initial.remote);
-        Ok(Connection {
-            side,
-            version,
-            config,
-            tls: session,
-            rng,
-            state: State::Handshaking,
-            error: None,
-            local_cid,
-            remote_cid,
-            orig_dcid,
-            remote_cid_adopted: side == Side::Server,
-            spaces,
-            write_space: Space::Initial,
-            paths: alloc::vec![path],
-            streams,
-            local_params,
-            peer_params: None,
-            handshake_complete: false,
-            handshake_confirmed: false,
-            handshake_done_pending: false,
-            ping_pending: false,
-            path_responses: VecDeque::new(),
-            datagrams_in: VecDeque::new(),
-            datagrams_out: VecDeque::new(),
-            events: VecDeque::new(),
-            timers: Timers::default(),
-            idle_timeout: config.idle_timeout,
-            sent_eliciting_since_recv: false,
-            close: None,
-            close_pending: false,
-            spin: false,
-            stats: Stats::default(),
-            raw_frames: None,
-            key_phase: key_update::KeyPhase::default(),
-            peer_cids: cids::PeerCids::default(),
-        })
-    }
-
     // ---- getters ----
 
     /// Which side we are.

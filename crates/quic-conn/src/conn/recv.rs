@@ -77,7 +77,11 @@ impl Connection {
                     self.on_version_negotiation(vn.versions());
                     return;
                 }
-                // Retry and unknown versions: not handled yet (a client drops them).
+                Ok((Packet::Retry(r), _)) => {
+                    self.on_retry(&r);
+                    return; // A Retry takes the rest of the datagram.
+                }
+                // Unknown versions: dropped.
                 Ok((other, _)) => (other.len(), None),
                 Err(_) => return,
             };

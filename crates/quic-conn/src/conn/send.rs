@@ -208,6 +208,7 @@ impl Connection {
             datagrams_out,
             raw_frames,
             peer_cids,
+            token,
             ..
         } = self;
         let path = paths.first_mut()?;
@@ -224,6 +225,7 @@ impl Connection {
             buf,
             space,
             Header {
+                token,
                 version,
                 dcid,
                 scid,
@@ -392,6 +394,7 @@ impl Connection {
             spaces,
             rng,
             close,
+            token,
             ..
         } = self;
         let close = close.as_ref()?;
@@ -407,6 +410,7 @@ impl Connection {
             buf,
             space,
             Header {
+                token,
                 version,
                 dcid,
                 scid,
@@ -447,7 +451,9 @@ impl Connection {
 }
 
 /// The header fields of the packets we send.
-struct Header {
+struct Header<'t> {
+    /// The Initial token (from a Retry).
+    token: &'t [u8],
     version: quic_wire::Version,
     dcid: quic_wire::ConnectionId,
     scid: quic_wire::ConnectionId,
@@ -459,7 +465,7 @@ struct Header {
 fn start_packet<'a>(
     buf: &'a mut [u8],
     space: Space,
-    hdr: Header,
+    hdr: Header<'_>,
     pn: u64,
     largest_acked: Option<PacketNumber>,
     tag_len: usize,
@@ -483,7 +489,11 @@ fn start_packet<'a>(
         version: hdr.version,
         dcid: hdr.dcid,
         scid: hdr.scid,
-        token: &[],
+        token: if ty == PacketType::Initial {
+            hdr.token
+        } else {
+            &[]
+        },
     };
     PacketBuilder::long(buf, &h, pn, largest_acked, tag_len, fixed_bit).ok()
 }

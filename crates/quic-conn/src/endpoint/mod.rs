@@ -16,7 +16,7 @@ use quic_wire::packet::{write_version_negotiation, Packet, ParseConfig};
 use quic_wire::{ConnectionId, Ecn, Instant, Version};
 use rand_core::CryptoRngCore;
 
-use crate::conn::{Config, Connection};
+use crate::conn::{Config, Connection, RetryContext};
 use crate::io::{DatagramMeta, SansIo, Transmit};
 use crate::tls::{TlsConfig, TlsError};
 
@@ -40,9 +40,16 @@ pub struct EndpointConfig {
     pub max_handshakes: usize,
     /// Connections allowed at once.
     pub max_connections: usize,
-    /// Stateless replies (Version Negotiation) waiting to be sent at most; more are not
-    /// generated, so a flood cannot grow memory.
+    /// Stateless replies (Version Negotiation, Retry) waiting to be sent at most; more
+    /// are not generated, so a flood cannot grow memory.
     pub max_stateless_queue: usize,
+    /// Validate client addresses with Retry before creating any state but a token
+    /// (RFC 9000 §8.1.2).
+    pub retry: bool,
+    /// How long a Retry token stays valid.
+    pub retry_token_lifetime: core::time::Duration,
+    /// Outstanding Retry tokens at most; Initials that would need more are dropped.
+    pub max_retry_tokens: usize,
 }
 
 impl core::fmt::Debug for EndpointConfig {
@@ -64,6 +71,9 @@ impl Default for EndpointConfig {
             max_handshakes: 64,
             max_connections: 10_000,
             max_stateless_queue: 64,
+            retry: false,
+            retry_token_lifetime: core::time::Duration::from_secs(10),
+            max_retry_tokens: 4096,
         }
     }
 }
@@ -96,9 +106,15 @@ struct StatelessReply {
 /// - **Application calls**: [`Endpoint::connect`], then the connection API on
 ///   [`Endpoint::connection`].
 ///
+/// ## Retry
+/// With [`EndpointConfig::retry`], a client's first Initial gets a Retry carrying a random
+/// token the endpoint remembers (bounded, expiring); the Initial that returns it creates the
+/// connection with its address validated. Tokens are kept in a table rather than sealed,
+/// so they do not survive a restart and do not serve NEW_TOKEN.
+///
 /// ## Not yet supported
-/// Retry and address-validation tokens, stateless resets, several connection IDs per
-/// connection; timers are found by a scan over the connections (fine for hundreds).
+/// NEW_TOKEN, stateless resets, several connection IDs per connection; timers are found by
+/// a scan over the connections (fine for hundreds).
 pub struct Endpoint {
     config: EndpointConfig,
     rng: RngFactory,
@@ -111,6 +127,49 @@ pub struct Endpoint {
     next_handle: u64,
     stateless: VecDeque<StatelessReply>,
     events: VecDeque<EndpointEvent>,
+    /// The endpoint's own randomness (connection IDs, tokens).
+    own_rng: Box<dyn CryptoRngCore + Send>,
+    tokens: HashMap<[u8; TOKEN_LEN], TokenEntry>,
+}
+
+/// Length of our Retry tokens.
+const TOKEN_LEN: usize = 16;
+
+/// What a Retry token stands for.
+#[derive(Debug, Clone, Copy)]
+struct TokenEntry {
+    original_dcid: ConnectionId,
+    retry_scid: ConnectionId,
+    remote: SocketAddr,
+    expires: Instant,
+}
+
+/// The fields of a client Initial the endpoint looks at.
+struct InitialInfo {
+    version: Version,
+    dcid: ConnectionId,
+    scid: ConnectionId,
+    /// The token, when it has our length.
+    token: Option<[u8; TOKEN_LEN]>,
+    token_empty: bool,
+}
+
+fn initial_info(data: &[u8], cid_len: usize) -> Option<InitialInfo> {
+    let (p, _) = Packet::parse(data, &ParseConfig::new(cid_len)).ok()?;
+    let Packet::Protected(p) = p else { return None };
+    let quic_wire::packet::ProtectedHeader::Long(h) = p.header else {
+        return None;
+    };
+    if h.ty != quic_wire::PacketType::Initial {
+        return None;
+    }
+    Some(InitialInfo {
+        version: h.version,
+        dcid: h.dcid,
+        scid: h.scid,
+        token: h.token.try_into().ok(),
+        token_empty: h.token.is_empty(),
+    })
 }
 
 impl core::fmt::Debug for Endpoint {
@@ -123,8 +182,11 @@ impl core::fmt::Debug for Endpoint {
 
 impl Endpoint {
     /// An endpoint; `rng` makes each connection's RNG.
-    pub fn new(config: EndpointConfig, rng: RngFactory) -> Self {
+    pub fn new(config: EndpointConfig, mut rng: RngFactory) -> Self {
+        let own_rng = rng();
         Endpoint {
+            own_rng,
+            tokens: HashMap::new(),
             config,
             rng,
             conns: HashMap::new(),
@@ -140,7 +202,7 @@ impl Endpoint {
     pub fn connect(
         &mut self,
         now: Instant,
-        tls: &dyn TlsConfig,
+        tls: Arc<dyn TlsConfig>,
         server_name: &str,
         local: SocketAddr,
         remote: SocketAddr,
@@ -150,8 +212,7 @@ impl Endpoint {
             self.config.connection,
             tls,
             server_name,
-            local,
-            remote,
+            (local, remote),
             now,
             rng,
         )?;
@@ -219,7 +280,7 @@ impl Endpoint {
         }
         let mut bytes = alloc::vec![0u8; 1 + 4 + 2 + their_dcid.len() + their_scid.len() + 4 * Version::SUPPORTED.len()];
         let mut w = Writer::new(&mut bytes);
-        let random = (self.rng)().next_u32() as u8;
+        let random = self.own_rng.next_u32() as u8;
         // RFC 9000 §17.2.1: our Destination CID is their Source CID and vice versa.
         if write_version_negotiation(&mut w, their_scid, their_dcid, &Version::SUPPORTED, random)
             .is_err()
@@ -244,21 +305,104 @@ impl Endpoint {
         {
             return; // Over budget: drop; the client retries and may find room later.
         }
-        let rng = (self.rng)();
-        let Ok(conn) =
-            Connection::accept(self.config.connection, tls.as_ref(), now, meta, &data, rng)
-        else {
+        let cid_len = self.config.connection.cid_len;
+        let Some(info) = initial_info(&data, cid_len) else {
             return;
         };
-        let orig = first_dcid(&data, self.config.connection.cid_len);
+        let retry = if self.config.retry {
+            if info.token_empty {
+                self.send_retry(now, meta, &info, tls.as_ref());
+                return;
+            }
+            // A token we did not issue, or expired, or from elsewhere: RFC 9000 §8.1.3
+            // lets the server drop the packet.
+            let Some(ctx) = self.redeem(now, meta, &info) else {
+                return;
+            };
+            Some(ctx)
+        } else {
+            None
+        };
+        let rng = (self.rng)();
+        let conn =
+            Connection::accept_with(self.config.connection, tls, now, meta, &data, rng, retry);
+        let Ok(conn) = conn else { return };
         let h = self.insert(conn);
-        if let Some(orig) = orig {
-            self.cids.insert(orig, h);
-        }
+        self.cids.insert(info.dcid, h);
         self.events.push_back(EndpointEvent::Accepted(h));
         if let Some(c) = self.conns.get_mut(&h) {
             c.handle_datagram(now, meta, data);
         }
+    }
+
+    /// Answers a token-less Initial with a Retry (RFC 9000 §17.2.5, §8.1.2).
+    fn send_retry(
+        &mut self,
+        now: Instant,
+        meta: DatagramMeta,
+        info: &InitialInfo,
+        tls: &dyn TlsConfig,
+    ) {
+        if self.stateless.len() >= self.config.max_stateless_queue {
+            return;
+        }
+        self.tokens.retain(|_, e| e.expires > now);
+        if self.tokens.len() >= self.config.max_retry_tokens {
+            return;
+        }
+        let retry_scid =
+            crate::conn::random_cid(self.own_rng.as_mut(), self.config.connection.cid_len);
+        let mut token = [0u8; TOKEN_LEN];
+        self.own_rng.fill_bytes(&mut token);
+        let header = quic_wire::packet::RetryHeader {
+            version: info.version,
+            dcid: info.scid,
+            scid: retry_scid,
+            token: &token,
+        };
+        let len = header.encoded_len();
+        let mut bytes = alloc::vec![0u8; len];
+        if header.write(&mut Writer::new(&mut bytes), true).is_err() {
+            return;
+        }
+        let Ok(tag) = tls.retry_integrity_tag(info.version, &info.dcid, &bytes) else {
+            return;
+        };
+        bytes.extend_from_slice(&tag);
+        let Some(expires) = now.checked_add(self.config.retry_token_lifetime) else {
+            return;
+        };
+        self.tokens.insert(
+            token,
+            TokenEntry {
+                original_dcid: info.dcid,
+                retry_scid,
+                remote: meta.remote,
+                expires,
+            },
+        );
+        self.stateless.push_back(StatelessReply {
+            destination: meta.remote,
+            source: meta.local,
+            bytes,
+        });
+    }
+
+    /// Takes back a Retry token: valid once, from the address it was sent to, before it
+    /// expires, on an Initial sent to the Retry's connection ID.
+    fn redeem(
+        &mut self,
+        now: Instant,
+        meta: DatagramMeta,
+        info: &InitialInfo,
+    ) -> Option<RetryContext> {
+        let e = self.tokens.remove(&info.token?)?;
+        (e.remote == meta.remote && now <= e.expires && info.dcid == e.retry_scid).then_some(
+            RetryContext {
+                original_dcid: e.original_dcid,
+                retry_scid: e.retry_scid,
+            },
+        )
     }
 
     /// Removes drained connections and their routes.
@@ -278,8 +422,11 @@ impl Endpoint {
     }
 }
 
+/// The Destination Connection ID that routes a datagram. The fixed bit is not checked
+/// here: peers may grease it (RFC 9287) and connections check it themselves.
 fn first_dcid(data: &[u8], cid_len: usize) -> Option<ConnectionId> {
-    let (p, _) = Packet::parse(data, &ParseConfig::new(cid_len)).ok()?;
+    let cfg = ParseConfig::new(cid_len).accept_zero_fixed_bit(true);
+    let (p, _) = Packet::parse(data, &cfg).ok()?;
     ConnectionId::new(p.dcid()).ok()
 }
 

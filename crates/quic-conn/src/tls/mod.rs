@@ -120,6 +120,22 @@ pub trait TlsConfig: Send + Sync {
         dcid: &ConnectionId,
         side: Side,
     ) -> Result<Keys, TlsError>;
+
+    /// The Retry Integrity Tag (RFC 9001 §5.8; RFC 9369 §3.3.3 for v2) of a Retry packet
+    /// (`retry_without_tag`) answering an Initial sent to `original_dcid`. Without an
+    /// implementation, Retry packets are neither sent nor accepted.
+    fn retry_integrity_tag(
+        &self,
+        version: Version,
+        original_dcid: &ConnectionId,
+        retry_without_tag: &[u8],
+    ) -> Result<[u8; 16], TlsError> {
+        let _ = (version, original_dcid, retry_without_tag);
+        Err(TlsError {
+            alert: None,
+            reason: "Retry integrity not supported by this TLS configuration",
+        })
+    }
 }
 
 /// One TLS 1.3 handshake as QUIC carries it (RFC 9001 §4.1.5 "TLS Interface Summary").

@@ -150,6 +150,16 @@ impl TlsConfig for RustlsConfig {
             },
         })
     }
+
+    fn retry_integrity_tag(
+        &self,
+        version: Version,
+        original_dcid: &ConnectionId,
+        retry_without_tag: &[u8],
+    ) -> Result<[u8; 16], TlsError> {
+        quic_wire::crypto::retry_integrity_tag(version, original_dcid, retry_without_tag)
+            .map_err(|_| internal("cannot compute the Retry integrity tag"))
+    }
 }
 
 /// A rustls QUIC connection seen as a [`Session`].

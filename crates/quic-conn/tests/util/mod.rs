@@ -5,6 +5,7 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -100,7 +101,7 @@ pub struct Pair {
     pub filter: Option<Filter>,
     rng: TestRng,
     wire: VecDeque<Flight>,
-    server_tls: Box<dyn TlsConfig>,
+    server_tls: Arc<dyn TlsConfig>,
     server_config: Config,
     /// Bytes the server sent and received while it had not completed the handshake.
     pub server_sent_unvalidated: u64,
@@ -125,10 +126,9 @@ impl Pair {
         let now = Instant::from_nanos(1_000_000_000);
         let client = Connection::connect(
             client_config,
-            &client_tls,
+            Arc::new(client_tls),
             "localhost",
-            client_addr(),
-            server_addr(),
+            (client_addr(), server_addr()),
             now,
             Box::new(TestRng::new(1)),
         )
@@ -142,7 +142,7 @@ impl Pair {
             filter: None,
             rng: TestRng::new(99),
             wire: VecDeque::new(),
-            server_tls: Box::new(server_tls),
+            server_tls: Arc::new(server_tls),
             server_config,
             server_sent_unvalidated: 0,
             server_received_unvalidated: 0,
@@ -245,7 +245,7 @@ impl Pair {
         if self.server.is_none() {
             match Connection::accept(
                 self.server_config,
-                self.server_tls.as_ref(),
+                self.server_tls.clone(),
                 self.now,
                 meta,
                 &data,
