@@ -220,6 +220,9 @@ impl Connection {
     fn apply_params(&mut self, tp: &TransportParameters) {
         self.streams.set_peer_limits(PeerLimits::from(tp));
         if let Some(p) = self.paths.first_mut() {
+            // RFC 9000 §18.2: never send datagrams larger than the peer accepts.
+            let peer_max = u16::try_from(tp.max_udp_payload_size.into_inner()).unwrap_or(u16::MAX);
+            p.mtu = p.mtu.min(peer_max.max(1200));
             p.recovery.set_peer_max_ack_delay(tp.max_ack_delay());
             p.recovery
                 .set_peer_ack_delay_exponent(tp.ack_delay_exponent);

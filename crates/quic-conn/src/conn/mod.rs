@@ -126,8 +126,9 @@ pub struct Connection {
     remote_cid: ConnectionId,
     /// The Destination Connection ID of the client's first Initial (RFC 9000 §7.3).
     orig_dcid: ConnectionId,
-    /// Client: whether the server's Source Connection ID was adopted (RFC 9000 §7.2).
-    remote_cid_adopted: bool,
+    /// The Source Connection ID of the peer's long headers: the client's from the start
+    /// (server side), the server's once its first Initial was opened (client side).
+    peer_scid: Option<ConnectionId>,
     spaces: [SpaceCrypto; 3],
     /// The space new handshake bytes from TLS go to.
     write_space: Space,

@@ -118,12 +118,15 @@ impl Connection {
         if h.version.is_some_and(|v| v != self.version) {
             return;
         }
-        if h.ty == PacketType::Initial && self.side == Side::Client && !self.remote_cid_adopted {
-            if let Some(scid) = h.scid {
-                // RFC 9000 §7.2: the client switches to the server's chosen connection ID.
-                self.remote_cid = scid;
-                self.remote_cid_adopted = true;
+        if self.side == Side::Client && h.scid.is_some() {
+            // RFC 9000 §7.2: "Once a client has received a valid Initial packet from the
+            // server, it MUST discard any subsequent packet it receives on that connection
+            // with a different Source Connection ID."
+            if self.peer_scid.is_some_and(|s| Some(s) != h.scid) {
+                return;
             }
+        } else if h.ty == PacketType::OneRtt && h.dcid != self.local_cid {
+            return; // Not addressed to us (we issue no other connection ID).
         }
         let Some(path) = self.paths.first() else {
             return;
@@ -156,6 +159,14 @@ impl Connection {
             Err(_) => return, // RFC 9001 §5.5: discard what fails authentication.
         };
         let pn = opened.pn.as_u64();
+        if let (Side::Client, PacketType::Initial, None, Some(scid)) =
+            (self.side, h.ty, self.peer_scid, h.scid)
+        {
+            // RFC 9000 §7.2: the client switches to the server's chosen connection ID, once
+            // an Initial from the server proved genuine.
+            self.remote_cid = scid;
+            self.peer_scid = Some(scid);
+        }
         let duplicate = self
             .paths
             .first_mut()

@@ -17,7 +17,7 @@ impl Connection {
             .is_some_and(|p| p.largest_received.iter().any(Option::is_some));
         if self.side != Side::Client
             || self.retry_scid.is_some()
-            || self.remote_cid_adopted
+            || self.peer_scid.is_some()
             || any_received
             || r.header.version != self.version
             || r.header.token.is_empty()

@@ -187,7 +187,7 @@ impl Connection {
             local_cid: ids.local,
             remote_cid: ids.remote,
             orig_dcid: ids.original,
-            remote_cid_adopted: side == Side::Server,
+            peer_scid: (side == Side::Server).then_some(ids.remote),
             spaces,
             write_space: Space::Initial,
             paths: alloc::vec![path],
