@@ -25,5 +25,5 @@ pub mod sim;
 pub mod tls;
 
 pub use conn::{Config, Connection, ConnectionError, Event};
-pub use endpoint::{ConnectionHandle, Endpoint, EndpointConfig, EndpointEvent};
+pub use endpoint::{ConnectionHandle, Endpoint, EndpointConfig, EndpointEvent, ResetTokens};
 pub use io::{DatagramMeta, SansIo, Transmit};

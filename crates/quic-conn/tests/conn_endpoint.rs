@@ -411,3 +411,53 @@ fn a_retry_with_a_bad_integrity_tag_is_ignored() {
     );
     assert_eq!(client.connection(h).expect("conn").remote_cid(), before);
 }
+
+#[test]
+fn a_server_that_lost_its_state_resets_the_connection() {
+    use quic_conn::endpoint::HmacResetTokens;
+    let (mut cfg, client_tls) = server_config(8);
+    cfg.reset_tokens = Some(Arc::new(HmacResetTokens::new([7; 32])));
+    let restarted = cfg.clone();
+    let mut net = Net::new(cfg);
+    let now = net.now;
+    let h = net
+        .client
+        .connect(now, client_tls, "localhost", client_addr(), server_addr())
+        .expect("connect");
+    net.drive();
+    assert!(net.client.connection(h).expect("client").is_established());
+    // The server restarts with the same reset key and no connections.
+    net.server = Endpoint::new(restarted, rng_factory(300));
+    let c = net.client.connection(h).expect("client");
+    let id = match c.open(Dir::Bi).expect("open") {
+        StreamRef::Id(id) => id,
+        other => panic!("{other:?}"),
+    };
+    c.write(id, b"are you there?").expect("write");
+    net.drive();
+    assert_eq!(
+        net.client.connection_count(),
+        0,
+        "the client connection was removed"
+    );
+    let mut removed = false;
+    while let Some(e) = net.client.poll_event() {
+        removed |= e == EndpointEvent::Removed(h);
+    }
+    assert!(removed);
+}
+
+#[test]
+fn without_a_reset_key_unknown_short_headers_get_no_reply() {
+    let (cfg, _) = server_config(8);
+    let mut server = Endpoint::new(cfg, rng_factory(1));
+    let mut d = vec![0x40u8; 100];
+    d[1..9].copy_from_slice(&[3; 8]);
+    let now = Instant::from_nanos(1);
+    server.handle_datagram(
+        now,
+        meta(client_addr(), server_addr()),
+        BytesMut::from(&d[..]),
+    );
+    assert!(server.poll_transmit(now, &mut vec![0u8; 1500]).is_none());
+}

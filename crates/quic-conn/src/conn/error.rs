@@ -35,6 +35,9 @@ pub enum ConnectionError {
     /// The idle timeout passed (RFC 9000 §10.1).
     #[error("idle timeout")]
     TimedOut,
+    /// The peer answered with a stateless reset (RFC 9000 §10.3): it lost the connection.
+    #[error("stateless reset")]
+    Reset,
     /// The server supports none of our versions (RFC 9000 §6.2).
     #[error("no common QUIC version")]
     VersionMismatch,

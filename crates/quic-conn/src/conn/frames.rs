@@ -61,8 +61,10 @@ impl Connection {
                     );
                 }
                 let limit = self.local_params.active_connection_id_limit.into_inner();
-                if let Some(cid) = self.peer_cids.on_new(&n, self.remote_cid, limit)? {
+                let current = (self.remote_cid, self.peer_reset_token);
+                if let Some((cid, token)) = self.peer_cids.on_new(&n, current, limit)? {
                     self.remote_cid = cid;
+                    self.peer_reset_token = token;
                 }
                 Ok(())
             }

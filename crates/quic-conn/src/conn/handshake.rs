@@ -219,6 +219,8 @@ impl Connection {
 
     fn apply_params(&mut self, tp: &TransportParameters) {
         self.streams.set_peer_limits(PeerLimits::from(tp));
+        // The server's token for the connection ID of its handshake (RFC 9000 §18.2).
+        self.peer_reset_token = tp.stateless_reset_token;
         if let Some(p) = self.paths.first_mut() {
             // RFC 9000 §18.2: never send datagrams larger than the peer accepts.
             let peer_max = u16::try_from(tp.max_udp_payload_size.into_inner()).unwrap_or(u16::MAX);

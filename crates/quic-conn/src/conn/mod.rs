@@ -36,7 +36,7 @@ pub use config::Config;
 pub use error::{AcceptError, ConnectionError, DatagramError};
 pub use records::{Record, Records};
 pub(crate) use setup::random_cid;
-pub use setup::RetryContext;
+pub use setup::{AcceptOptions, RetryContext};
 pub use timer::Timer;
 
 use crypto::{CryptoRecv, CryptoSend};
@@ -164,6 +164,8 @@ pub struct Connection {
     token: Vec<u8>,
     /// The Source Connection ID of the Retry we followed, or (server) sent.
     retry_scid: Option<ConnectionId>,
+    /// The stateless reset token of the connection ID we send to (RFC 9000 §10.3.1).
+    peer_reset_token: Option<quic_wire::cid::ResetToken>,
 }
 
 impl core::fmt::Debug for Connection {

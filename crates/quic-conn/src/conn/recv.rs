@@ -10,6 +10,17 @@ use quic_wire::{ConnectionId, Instant, PacketType, Side, Space, Version};
 use super::{Connection, ConnectionError, State};
 use crate::io::DatagramMeta;
 
+const RESET_TOKEN_LEN: usize = quic_wire::cid::ResetToken::LEN;
+
+/// The last 16 bytes of a datagram that could be a stateless reset: a short header (RFC
+/// 9000 §10.3: resets look like short-header packets) of at least 21 bytes.
+fn reset_tail(data: &[u8]) -> Option<[u8; RESET_TOKEN_LEN]> {
+    if data.len() < 21 || data.first().is_none_or(|b| b & 0x80 != 0) {
+        return None;
+    }
+    data.get(data.len() - RESET_TOKEN_LEN..)?.try_into().ok()
+}
+
 /// The parts of a protected packet's header the connection needs, copied out of the
 /// datagram so it can be split and decrypted.
 #[derive(Debug, Clone, Copy)]
@@ -55,6 +66,10 @@ impl Connection {
         let cfg = ParseConfig::new(self.local_cid.len())
             .accept_zero_fixed_bit(self.local_params.grease_quic_bit);
         let mut first_dcid: Option<ConnectionId> = None;
+        // RFC 9000 §10.3.1: the last 16 bytes of a datagram no packet of which could be
+        // processed may be a stateless reset token.
+        let tail = reset_tail(&data);
+        let processed_before = self.stats.packets_received;
         // Each round removes at least one byte from `data`.
         while !data.is_empty() && !self.is_closed() {
             let (len, header) = match Packet::parse(&data, &cfg) {
@@ -95,6 +110,34 @@ impl Connection {
             }
             self.handle_packet(now, meta, packet, header);
         }
+        if self.stats.packets_received == processed_before && !self.is_closed() {
+            self.check_stateless_reset(tail);
+        }
+    }
+
+    /// For an endpoint that could not route `datagram` by connection ID: whether it is a
+    /// stateless reset for this connection (RFC 9000 §10.3.1), which then ends.
+    pub fn handle_stateless_reset(&mut self, datagram: &[u8]) -> bool {
+        if self.is_closed() {
+            return false;
+        }
+        self.check_stateless_reset(reset_tail(datagram))
+    }
+
+    fn check_stateless_reset(&mut self, tail: Option<[u8; RESET_TOKEN_LEN]>) -> bool {
+        let (Some(tail), Some(token)) = (tail, self.peer_reset_token) else {
+            return false;
+        };
+        // Compared without an early exit, so timing reveals nothing of the token.
+        let diff = tail
+            .iter()
+            .zip(token.0.iter())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
+        if diff == 0 {
+            // RFC 9000 §10.3.1: the connection ends; nothing more is sent.
+            self.drain(Some(ConnectionError::Reset));
+        }
+        diff == 0
     }
 
     fn on_version_negotiation(&mut self, mut versions: quic_wire::packet::VersionIter<'_>) {

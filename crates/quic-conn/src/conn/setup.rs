@@ -8,6 +8,7 @@ use alloc::vec::Vec;
 use core::net::SocketAddr;
 
 use quic_streams::Streams;
+use quic_wire::cid::ResetToken;
 use quic_wire::{ConnectionId, Instant, Side, Space};
 use rand_core::CryptoRngCore;
 
@@ -30,6 +31,18 @@ pub struct RetryContext {
     pub retry_scid: ConnectionId,
 }
 
+/// How a server connection is set up beyond the client's Initial.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AcceptOptions {
+    /// The Retry exchange that validated the client, if any.
+    pub retry: Option<RetryContext>,
+    /// Our connection ID (random when `None`).
+    pub local_cid: Option<ConnectionId>,
+    /// The stateless reset token for `local_cid`, advertised in stateless_reset_token
+    /// (RFC 9000 §10.3, §18.2).
+    pub reset_token: Option<ResetToken>,
+}
+
 /// The connection IDs a new connection starts with.
 struct Ids {
     local: ConnectionId,
@@ -39,6 +52,7 @@ struct Ids {
     /// The DCID the Initial keys derive from (RFC 9001 §5.2).
     initial: ConnectionId,
     retry_scid: Option<ConnectionId>,
+    reset_token: Option<ResetToken>,
 }
 
 pub(crate) fn random_cid(rng: &mut dyn CryptoRngCore, len: usize) -> ConnectionId {
@@ -70,6 +84,7 @@ impl Connection {
             original: dcid,
             initial: dcid,
             retry_scid: None,
+            reset_token: None,
         };
         let mut conn = Connection::new(
             Side::Client,
@@ -95,11 +110,20 @@ impl Connection {
         datagram: &[u8],
         rng: Box<dyn CryptoRngCore + Send>,
     ) -> Result<Connection, AcceptError> {
-        Connection::accept_with(config, tls, now, meta, datagram, rng, None)
+        Connection::accept_with(
+            config,
+            tls,
+            now,
+            meta,
+            datagram,
+            rng,
+            AcceptOptions::default(),
+        )
     }
 
-    /// Like [`Connection::accept`], for an Initial that carried a valid Retry token: the
-    /// client's address counts as validated (RFC 9000 §8.1.2).
+    /// Like [`Connection::accept`], with options: after a Retry the client's address counts
+    /// as validated (RFC 9000 §8.1.2); the endpoint may choose our connection ID and its
+    /// stateless reset token.
     pub fn accept_with(
         config: Config,
         tls: Arc<dyn TlsConfig>,
@@ -107,13 +131,17 @@ impl Connection {
         meta: DatagramMeta,
         datagram: &[u8],
         mut rng: Box<dyn CryptoRngCore + Send>,
-        retry: Option<RetryContext>,
+        opts: AcceptOptions,
     ) -> Result<Connection, AcceptError> {
+        let retry = opts.retry;
         let first = handshake::parse_client_initial(datagram).ok_or(AcceptError::NotInitial)?;
         if retry.is_some_and(|r| r.retry_scid != first.dcid) {
             return Err(AcceptError::NotInitial);
         }
-        let scid = random_cid(rng.as_mut(), config.cid_len);
+        let scid = match opts.local_cid {
+            Some(c) => c,
+            None => random_cid(rng.as_mut(), config.cid_len),
+        };
         let config = Config {
             version: first.version,
             ..config
@@ -124,6 +152,7 @@ impl Connection {
             original: retry.map_or(first.dcid, |r| r.original_dcid),
             initial: first.dcid,
             retry_scid: retry.map(|r| r.retry_scid),
+            reset_token: opts.reset_token,
         };
         let mut conn = Connection::new(
             Side::Server,
@@ -159,6 +188,7 @@ impl Connection {
             handshake::local_params(&config, &streams, side, ids.local, ids.original);
         if side == Side::Server {
             local_params.retry_source_connection_id = ids.retry_scid;
+            local_params.stateless_reset_token = ids.reset_token;
         }
         let encoded = handshake::encode_params(&local_params);
         let session = tls.start_session(side, version, &encoded, server_name)?;
@@ -215,6 +245,7 @@ impl Connection {
             tls_config: tls,
             token: Vec::new(),
             retry_scid: ids.retry_scid,
+            peer_reset_token: None,
         })
     }
 }

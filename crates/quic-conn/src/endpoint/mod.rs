@@ -16,9 +16,10 @@ use quic_wire::packet::{write_version_negotiation, Packet, ParseConfig};
 use quic_wire::{ConnectionId, Ecn, Instant, Version};
 use rand_core::CryptoRngCore;
 
-use crate::conn::{Config, Connection, RetryContext};
+use crate::conn::{AcceptOptions, Config, Connection, RetryContext};
 use crate::io::{DatagramMeta, SansIo, Transmit};
 use crate::tls::{TlsConfig, TlsError};
+use quic_wire::cid::ResetToken;
 
 /// Makes the RNG each new connection owns (the endpoint's embedder decides: a system RNG,
 /// or seeded generators for reproducible simulations).
@@ -50,6 +51,56 @@ pub struct EndpointConfig {
     pub retry_token_lifetime: core::time::Duration,
     /// Outstanding Retry tokens at most; Initials that would need more are dropped.
     pub max_retry_tokens: usize,
+    /// Derives the stateless reset tokens of our connection IDs. With it, server
+    /// connections advertise a token, and short-header datagrams for unknown connection
+    /// IDs get a stateless reset (RFC 9000 §10.3).
+    pub reset_tokens: Option<Arc<dyn ResetTokens>>,
+}
+
+/// Stateless reset tokens for our connection IDs (RFC 9000 §10.3.2): a keyed function of
+/// the connection ID, so an endpoint that lost a connection can still compute its token.
+pub trait ResetTokens: Send + Sync {
+    /// The token for `cid`.
+    fn token(&self, cid: &ConnectionId) -> ResetToken;
+}
+
+/// [`ResetTokens`] as HMAC-SHA256(key, connection ID), truncated to 16 bytes.
+#[cfg(feature = "rustls")]
+pub struct HmacResetTokens {
+    key: [u8; 32],
+}
+
+#[cfg(feature = "rustls")]
+impl HmacResetTokens {
+    /// Tokens under `key`, a secret that must survive restarts of the endpoint (and be
+    /// shared by the endpoints behind one load balancer).
+    pub fn new(key: [u8; 32]) -> Self {
+        HmacResetTokens { key }
+    }
+}
+
+#[cfg(feature = "rustls")]
+impl core::fmt::Debug for HmacResetTokens {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("HmacResetTokens")
+    }
+}
+
+#[cfg(feature = "rustls")]
+impl ResetTokens for HmacResetTokens {
+    fn token(&self, cid: &ConnectionId) -> ResetToken {
+        let mut out = [0u8; 32];
+        // The output buffer is exactly the SHA-256 length, the only failure case.
+        let _ = quic_wire::crypto::hkdf_extract(
+            quic_wire::crypto::HashAlg::Sha256,
+            &self.key,
+            cid.as_bytes(),
+            &mut out,
+        );
+        let mut t = [0u8; ResetToken::LEN];
+        t.copy_from_slice(&out[..ResetToken::LEN]);
+        ResetToken(t)
+    }
 }
 
 impl core::fmt::Debug for EndpointConfig {
@@ -74,6 +125,7 @@ impl Default for EndpointConfig {
             retry: false,
             retry_token_lifetime: core::time::Duration::from_secs(10),
             max_retry_tokens: 4096,
+            reset_tokens: None,
         }
     }
 }
@@ -257,6 +309,20 @@ impl Endpoint {
 
     /// A datagram matched no connection: accept it, answer it statelessly, or drop it.
     fn handle_unknown(&mut self, now: Instant, meta: DatagramMeta, data: BytesMut) {
+        if data.first().is_some_and(|b| b & 0x80 == 0) {
+            // RFC 9000 §10.3.1: a stateless reset carries no connection ID of ours; the
+            // connections with this peer check its token (a scan: fine for a few
+            // connections per peer address).
+            let reset = self
+                .conns
+                .values_mut()
+                .filter(|c| c.remote_address() == Some(meta.remote))
+                .any(|c| c.handle_stateless_reset(&data));
+            if !reset {
+                self.stateless_reset(meta, &data);
+            }
+            return;
+        }
         // RFC 9000 §14.1: Initials and version probes in datagrams below 1200 bytes are
         // dropped, which also bounds what a spoofed source can make us send.
         if data.len() < 1200 {
@@ -270,6 +336,39 @@ impl Endpoint {
             Ok((Packet::Protected(_), _)) => self.accept(now, meta, data),
             _ => {}
         }
+    }
+
+    /// Answers a short-header datagram for a connection we do not know with a stateless
+    /// reset (RFC 9000 §10.3), smaller than what arrived so two endpoints cannot loop, and
+    /// at least 21 bytes so it looks like a short-header packet.
+    fn stateless_reset(&mut self, meta: DatagramMeta, data: &[u8]) {
+        let Some(keys) = self.config.reset_tokens.clone() else {
+            return;
+        };
+        let cid_len = self.config.connection.cid_len;
+        let Some(cid) = data
+            .get(1..1 + cid_len)
+            .and_then(|c| ConnectionId::new(c).ok())
+        else {
+            return;
+        };
+        // RFC 9000 §10.3: "An endpoint MUST NOT send a Stateless Reset that is three times
+        // or more larger than the packet it receives"; one byte smaller rules out loops.
+        let len = data.len().saturating_sub(1).min(43);
+        if len < 21 || self.stateless.len() >= self.config.max_stateless_queue {
+            return;
+        }
+        let mut bytes = alloc::vec![0u8; len];
+        self.own_rng.fill_bytes(&mut bytes);
+        let token = keys.token(&cid);
+        let split = len - ResetToken::LEN;
+        bytes[0] = (bytes[0] & 0x3f) | 0x40; // short header, fixed bit set
+        bytes[split..].copy_from_slice(&token.0);
+        self.stateless.push_back(StatelessReply {
+            destination: meta.remote,
+            source: meta.local,
+            bytes,
+        });
     }
 
     fn version_negotiation(&mut self, meta: DatagramMeta, their_scid: &[u8], their_dcid: &[u8]) {
@@ -324,8 +423,19 @@ impl Endpoint {
             None
         };
         let rng = (self.rng)();
+        let local_cid =
+            crate::conn::random_cid(self.own_rng.as_mut(), self.config.connection.cid_len);
+        let opts = AcceptOptions {
+            retry,
+            local_cid: Some(local_cid),
+            reset_token: self
+                .config
+                .reset_tokens
+                .as_ref()
+                .map(|k| k.token(&local_cid)),
+        };
         let conn =
-            Connection::accept_with(self.config.connection, tls, now, meta, &data, rng, retry);
+            Connection::accept_with(self.config.connection, tls, now, meta, &data, rng, opts);
         let Ok(conn) = conn else { return };
         let h = self.insert(conn);
         self.cids.insert(info.dcid, h);
