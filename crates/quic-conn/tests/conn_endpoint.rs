@@ -451,7 +451,7 @@ fn a_server_that_lost_its_state_resets_the_connection() {
 fn without_a_reset_key_unknown_short_headers_get_no_reply() {
     let (cfg, _) = server_config(8);
     let mut server = Endpoint::new(cfg, rng_factory(1));
-    let mut d = vec![0x40u8; 100];
+    let mut d = [0x40u8; 100];
     d[1..9].copy_from_slice(&[3; 8]);
     let now = Instant::from_nanos(1);
     server.handle_datagram(
