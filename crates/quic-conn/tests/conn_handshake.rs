@@ -95,3 +95,30 @@ fn handshake_survives_loss_of_the_first_server_flight() {
     pair.connect();
     assert!(pair.client.is_handshake_confirmed());
 }
+
+#[test]
+fn a_second_connection_resumes_the_tls_session() {
+    let (client_tls, server_tls) = util::tls_configs(0);
+    let mut first = Pair::with_tls(
+        Config::default(),
+        Config::default(),
+        (client_tls.clone(), server_tls.clone()),
+    );
+    first.connect();
+    assert!(!first.client.is_resumed());
+    // Session tickets travel after the handshake; let them arrive.
+    first.drive();
+    // Other seeds: other connection IDs than the remembered parameters name.
+    let mut second = Pair::seeded(
+        Config::default(),
+        Config::default(),
+        (client_tls, server_tls),
+        1,
+    );
+    second.connect();
+    assert!(second.client.is_resumed(), "the client resumed");
+    // The parameters of this connection, not the remembered ones, were authenticated.
+    let server_cid = second.server().local_cid();
+    let tp = *second.client.peer_params().expect("params");
+    assert_eq!(tp.initial_source_connection_id, Some(server_cid));
+}

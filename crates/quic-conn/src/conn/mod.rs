@@ -253,6 +253,11 @@ impl Connection {
         self.remote_cid
     }
 
+    /// Whether the TLS handshake resumed an earlier session.
+    pub fn is_resumed(&self) -> bool {
+        self.tls.is_resumed()
+    }
+
     /// The negotiated application protocol.
     pub fn alpn(&self) -> Option<&[u8]> {
         self.tls.alpn()

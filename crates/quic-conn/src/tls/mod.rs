@@ -168,6 +168,11 @@ pub trait Session: Send {
     /// Whether the server accepted 0-RTT (client side; `false` on a server).
     fn is_early_data_accepted(&self) -> bool;
 
+    /// Whether the handshake resumed an earlier session (known once it completed).
+    fn is_resumed(&self) -> bool {
+        false
+    }
+
     /// The packet keys of the next 1-RTT key phase (RFC 9001 §6); `None` before the
     /// 1-RTT keys exist.
     fn next_one_rtt_keys(&mut self) -> Option<PacketKeyPair>;

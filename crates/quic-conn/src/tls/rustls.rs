@@ -242,6 +242,10 @@ impl Session for RustlsSession {
         }
     }
 
+    fn is_resumed(&self) -> bool {
+        self.conn.handshake_kind() == Some(rustls::HandshakeKind::Resumed)
+    }
+
     fn next_one_rtt_keys(&mut self) -> Option<PacketKeyPair> {
         let suite = self.suite();
         let keys = self.next.as_mut()?.next_packet_keys();

@@ -111,6 +111,7 @@ pub struct Pair {
     pub client_events: Vec<Event>,
     pub server_events: Vec<Event>,
     last_activity: Instant,
+    seed: u64,
 }
 
 impl Pair {
@@ -121,7 +122,17 @@ impl Pair {
     pub fn with_tls(
         client_config: Config,
         server_config: Config,
+        tls: (impl TlsConfig + 'static, impl TlsConfig + 'static),
+    ) -> Pair {
+        Pair::seeded(client_config, server_config, tls, 0)
+    }
+
+    /// A pair whose RNG seeds (connection IDs, packet-number skips ...) derive from `seed`.
+    pub fn seeded(
+        client_config: Config,
+        server_config: Config,
         (client_tls, server_tls): (impl TlsConfig + 'static, impl TlsConfig + 'static),
+        seed: u64,
     ) -> Pair {
         let now = Instant::from_nanos(1_000_000_000);
         let client = Connection::connect(
@@ -130,7 +141,7 @@ impl Pair {
             "localhost",
             (client_addr(), server_addr()),
             now,
-            Box::new(TestRng::new(1)),
+            Box::new(TestRng::new(1 + 2 * seed)),
         )
         .expect("client connection");
         Pair {
@@ -140,7 +151,8 @@ impl Pair {
             latency: Duration::from_millis(10),
             loss_percent: 0,
             filter: None,
-            rng: TestRng::new(99),
+            rng: TestRng::new(99 + seed),
+            seed,
             wire: VecDeque::new(),
             server_tls: Arc::new(server_tls),
             server_config,
@@ -249,7 +261,7 @@ impl Pair {
                 self.now,
                 meta,
                 &data,
-                Box::new(TestRng::new(2)),
+                Box::new(TestRng::new(2 + 2 * self.seed)),
             ) {
                 Ok(s) => self.server = Some(s),
                 Err(_) => return,
