@@ -15,12 +15,17 @@ struct Sink<'a> {
     spaces: &'a mut [SpaceCrypto; 3],
     handshake_done_pending: &'a mut bool,
     retire_queue: &'a mut alloc::collections::VecDeque<u64>,
+    /// Refused 0-RTT packets: their frames were already handed back.
+    void: &'a super::zero_rtt::ZeroRtt,
     acked_acks: AckedAcks,
     now: Instant,
 }
 
 impl RecoverySink<Records> for Sink<'_> {
     fn on_acked(&mut self, space: Space, packet: SentPacket<Records>) {
+        if space == Space::Data && self.void.is_void(packet.pn) {
+            return;
+        }
         for r in packet.frames.iter() {
             match r {
                 Record::Stream(f) => self.streams.on_frame_acked(f, self.now),
@@ -36,6 +41,9 @@ impl RecoverySink<Records> for Sink<'_> {
     }
 
     fn on_lost(&mut self, space: Space, packet: SentPacket<Records>) {
+        if space == Space::Data && self.void.is_void(packet.pn) {
+            return;
+        }
         for r in packet.frames.iter() {
             match r {
                 Record::Stream(f) => self.streams.on_frame_lost(f, self.now),
@@ -72,6 +80,7 @@ impl Connection {
             spaces,
             handshake_done_pending,
             peer_cids,
+            zero_rtt,
             ..
         } = self;
         let Some(path) = paths.first_mut() else {
@@ -82,6 +91,7 @@ impl Connection {
             spaces,
             handshake_done_pending,
             retire_queue: &mut peer_cids.retire_queue,
+            void: zero_rtt,
             acked_acks: AckedAcks::default(),
             now,
         };
@@ -159,6 +169,7 @@ impl Connection {
             spaces,
             handshake_done_pending,
             peer_cids,
+            zero_rtt,
             ..
         } = self;
         let Some(path) = paths.first_mut() else {
@@ -169,6 +180,7 @@ impl Connection {
             spaces,
             handshake_done_pending,
             retire_queue: &mut peer_cids.retire_queue,
+            void: zero_rtt,
             acked_acks: AckedAcks::default(),
             now,
         };

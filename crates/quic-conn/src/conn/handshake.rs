@@ -127,6 +127,7 @@ impl Connection {
             return Err(TransportError::new(code, e.reason).with_frame(FrameType::CRYPTO));
         }
         self.drive_tls(now);
+        self.accept_zero_rtt();
         // A server takes the client's parameters from the ClientHello at once. A client
         // waits for the end of the handshake: when resuming, TLS reports the parameters
         // remembered from the earlier connection until EncryptedExtensions replaces them.
@@ -256,6 +257,7 @@ impl Connection {
             return;
         }
         self.handshake_complete = true;
+        self.finish_zero_rtt(now);
         if self.state == State::Handshaking {
             self.state = State::Established;
         }

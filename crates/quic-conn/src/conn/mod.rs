@@ -31,6 +31,7 @@ mod retry;
 mod send;
 mod setup;
 mod timer;
+mod zero_rtt;
 
 pub use config::Config;
 pub use error::{AcceptError, ConnectionError, DatagramError};
@@ -112,7 +113,7 @@ struct SpaceCrypto {
 /// ([`Event::Closed`] with [`ConnectionError::Transport`]).
 ///
 /// ## Not yet supported
-/// Retry, 0-RTT, connection migration and new connection IDs, path MTU
+/// 0-RTT datagrams, connection migration and new connection IDs, path MTU
 /// discovery, ECN marking, multipath; see the module documentation of each part.
 pub struct Connection {
     side: Side,
@@ -166,6 +167,7 @@ pub struct Connection {
     retry_scid: Option<ConnectionId>,
     /// The stateless reset token of the connection ID we send to (RFC 9000 §10.3.1).
     peer_reset_token: Option<quic_wire::cid::ResetToken>,
+    zero_rtt: zero_rtt::ZeroRtt,
 }
 
 impl core::fmt::Debug for Connection {

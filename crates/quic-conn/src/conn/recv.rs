@@ -155,8 +155,10 @@ impl Connection {
 
     fn handle_packet(&mut self, now: Instant, meta: DatagramMeta, mut packet: BytesMut, h: Header) {
         let Some(space) = h.ty.space() else { return };
-        if h.ty == PacketType::ZeroRtt {
-            return; // 0-RTT is not accepted yet.
+        if h.ty == PacketType::ZeroRtt
+            && (self.side == Side::Client || self.zero_rtt.keys.is_none())
+        {
+            return; // Early data not accepted (or over): drop (RFC 9001 §5.7).
         }
         if h.version.is_some_and(|v| v != self.version) {
             return;
@@ -178,6 +180,18 @@ impl Connection {
         let largest = path.largest_received(space).map(quic_wire::PacketNumber);
         let opened = if h.ty == PacketType::OneRtt {
             self.open_one_rtt(now, &mut packet, h.pn_offset, largest, path_id)
+        } else if h.ty == PacketType::ZeroRtt {
+            let Some(k) = self.zero_rtt.keys.as_ref() else {
+                return;
+            };
+            open_in_place(
+                &mut packet,
+                h.pn_offset,
+                largest,
+                path_id,
+                k.header.as_ref(),
+                |_| Some(k.packet.as_ref()),
+            )
         } else {
             let sc = self.space(space);
             let Some(remote) = sc.remote.as_ref() else {

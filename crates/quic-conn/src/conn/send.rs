@@ -15,14 +15,22 @@ use crate::io::Transmit;
 /// Initials) are padded to at least this size.
 const MIN_INITIAL_DATAGRAM: usize = 1200;
 
+/// The packets of a datagram, in the order they are coalesced (RFC 9000 §12.2).
+const SLOTS: [PacketType; 4] = [
+    PacketType::Initial,
+    PacketType::ZeroRtt,
+    PacketType::Handshake,
+    PacketType::OneRtt,
+];
+
 /// No packet is started in less room than this.
 const MIN_PACKET_ROOM: usize = 48;
 
 /// What a built packet was.
-struct Built {
-    len: usize,
-    ack_eliciting: bool,
-    pn: Option<u64>,
+pub(crate) struct Built {
+    pub(crate) len: usize,
+    pub(crate) ack_eliciting: bool,
+    pub(crate) pn: Option<u64>,
 }
 
 impl Connection {
@@ -70,21 +78,22 @@ impl Connection {
         let mut off = 0;
         let mut pad_datagram = false;
         let mut eliciting = false;
-        for space in Space::ALL {
-            if !self.wants_to_send(now, space, may_send_data) {
+        for slot in SLOTS {
+            if !self.slot_wants(now, slot, may_send_data) {
                 continue;
             }
-            if space == Space::Initial
+            if slot == PacketType::Initial
                 && (self.side == Side::Client
-                    || self.space(space).send.has_pending()
-                    || self.probes_owed(space))
+                    || self.space(Space::Initial).send.has_pending()
+                    || self.probes_owed(Space::Initial))
             {
                 pad_datagram = true;
             }
-            let later = Space::ALL
+            let later = SLOTS
                 .into_iter()
-                .filter(|&s| s > space)
-                .any(|s| self.wants_to_send(now, s, may_send_data));
+                .skip_while(|&s| s != slot)
+                .skip(1)
+                .any(|s| self.slot_wants(now, s, may_send_data));
             // The last packet of a datagram that must be padded carries the padding.
             let pad = (pad_datagram && !later).then(|| MIN_INITIAL_DATAGRAM.saturating_sub(off));
             let Some(rest) = buf.get_mut(off..) else {
@@ -93,10 +102,19 @@ impl Connection {
             if rest.len() < MIN_PACKET_ROOM {
                 break;
             }
-            if let Some(b) = self.build_packet(now, space, rest, may_send_data, pad) {
+            let built = match slot.space() {
+                _ if slot == PacketType::ZeroRtt => self.build_zero_rtt(now, rest, pad),
+                Some(space) => self.build_packet(now, space, rest, may_send_data, pad),
+                None => None,
+            };
+            if let (Some(b), Some(space)) = (built, slot.space()) {
                 off += b.len;
                 eliciting |= b.ack_eliciting;
-                self.on_built(now, space, &b);
+                if slot != PacketType::ZeroRtt {
+                    self.on_built(now, space, &b);
+                } else {
+                    self.stats.packets_sent += 1;
+                }
             }
         }
         if may_send_data && !eliciting {
@@ -142,6 +160,14 @@ impl Connection {
             return false;
         }
         true
+    }
+
+    fn slot_wants(&mut self, now: Instant, slot: PacketType, may_send_data: bool) -> bool {
+        match slot.space() {
+            _ if slot == PacketType::ZeroRtt => self.wants_zero_rtt(may_send_data),
+            Some(space) => self.wants_to_send(now, space, may_send_data),
+            None => false,
+        }
     }
 
     /// Whether `space` has anything to send now.
@@ -223,7 +249,7 @@ impl Connection {
         let tag_len = keys.packet.tag_len();
         let mut b = start_packet(
             buf,
-            space,
+            type_of(space),
             Header {
                 token,
                 version,
@@ -408,7 +434,7 @@ impl Connection {
             .map(PacketNumber);
         let mut b = start_packet(
             buf,
-            space,
+            type_of(space),
             Header {
                 token,
                 version,
@@ -451,20 +477,29 @@ impl Connection {
 }
 
 /// The header fields of the packets we send.
-struct Header<'t> {
+pub(crate) struct Header<'t> {
     /// The Initial token (from a Retry).
-    token: &'t [u8],
-    version: quic_wire::Version,
-    dcid: quic_wire::ConnectionId,
-    scid: quic_wire::ConnectionId,
-    spin: bool,
-    key_phase: bool,
+    pub(crate) token: &'t [u8],
+    pub(crate) version: quic_wire::Version,
+    pub(crate) dcid: quic_wire::ConnectionId,
+    pub(crate) scid: quic_wire::ConnectionId,
+    pub(crate) spin: bool,
+    pub(crate) key_phase: bool,
 }
 
-/// Starts a packet of `space` in `buf`.
-fn start_packet<'a>(
+/// The packet type of the packets of `space` once the handshake keys are in place.
+fn type_of(space: Space) -> PacketType {
+    match space {
+        Space::Initial => PacketType::Initial,
+        Space::Handshake => PacketType::Handshake,
+        Space::Data => PacketType::OneRtt,
+    }
+}
+
+/// Starts a packet of type `ty` in `buf`.
+pub(crate) fn start_packet<'a>(
     buf: &'a mut [u8],
-    space: Space,
+    ty: PacketType,
     hdr: Header<'_>,
     pn: u64,
     largest_acked: Option<PacketNumber>,
@@ -472,18 +507,14 @@ fn start_packet<'a>(
     fixed_bit: bool,
 ) -> Option<PacketBuilder<'a>> {
     let pn = PacketNumber(pn);
-    let ty = match space {
-        Space::Initial => PacketType::Initial,
-        Space::Handshake => PacketType::Handshake,
-        Space::Data => {
-            let h = ShortHeader {
-                dcid: hdr.dcid,
-                spin: hdr.spin,
-                key_phase: hdr.key_phase,
-            };
-            return PacketBuilder::short(buf, &h, pn, largest_acked, tag_len, fixed_bit).ok();
-        }
-    };
+    if ty == PacketType::OneRtt {
+        let h = ShortHeader {
+            dcid: hdr.dcid,
+            spin: hdr.spin,
+            key_phase: hdr.key_phase,
+        };
+        return PacketBuilder::short(buf, &h, pn, largest_acked, tag_len, fixed_bit).ok();
+    }
     let h = LongHeader {
         ty,
         version: hdr.version,

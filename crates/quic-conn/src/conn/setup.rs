@@ -96,6 +96,7 @@ impl Connection {
             rng,
         )?;
         conn.drive_tls(now);
+        conn.start_zero_rtt();
         conn.arm_idle(now);
         Ok(conn)
     }
@@ -246,6 +247,7 @@ impl Connection {
             token: Vec::new(),
             retry_scid: ids.retry_scid,
             peer_reset_token: None,
+            zero_rtt: Default::default(),
         })
     }
 }

@@ -65,6 +65,26 @@ impl RustlsConfig {
         Ok(RustlsConfig::Server(Arc::new(c)))
     }
 
+    /// The same configuration with 0-RTT enabled: a client sends early data when it
+    /// resumes a session that allows it; a server accepts it (RFC 9001 §4.6.1: QUIC
+    /// servers advertise max_early_data_size 0xffffffff). The application must accept the
+    /// replay risk of early data (RFC 8446 §8).
+    #[must_use]
+    pub fn with_early_data(self) -> Self {
+        match self {
+            RustlsConfig::Client(c) => {
+                let mut c = (*c).clone();
+                c.enable_early_data = true;
+                RustlsConfig::Client(Arc::new(c))
+            }
+            RustlsConfig::Server(c) => {
+                let mut c = (*c).clone();
+                c.max_early_data_size = u32::MAX;
+                RustlsConfig::Server(Arc::new(c))
+            }
+        }
+    }
+
     /// The same configuration logging secrets to the file named by SSLKEYLOGFILE (NSS key
     /// log format), so captures can be decrypted.
     #[must_use]
