@@ -17,6 +17,7 @@ struct Sink<'a> {
     retire_queue: &'a mut alloc::collections::VecDeque<u64>,
     /// Refused 0-RTT packets: their frames were already handed back.
     void: &'a super::zero_rtt::ZeroRtt,
+    challenge: &'a mut Option<super::migration::Challenge>,
     acked_acks: AckedAcks,
     now: Instant,
 }
@@ -35,7 +36,7 @@ impl RecoverySink<Records> for Sink<'_> {
                         s.send.on_acked(offset, len);
                     }
                 }
-                Record::HandshakeDone | Record::RetireCid(_) => {}
+                Record::HandshakeDone | Record::RetireCid(_) | Record::PathChallenge(_) => {}
             }
         }
     }
@@ -55,6 +56,11 @@ impl RecoverySink<Records> for Sink<'_> {
                     }
                 }
                 Record::HandshakeDone => *self.handshake_done_pending = true,
+                Record::PathChallenge(data) => {
+                    if let Some(c) = self.challenge.as_mut().filter(|c| c.data == data) {
+                        c.pending = true;
+                    }
+                }
                 Record::RetireCid(seq) => {
                     if !self.retire_queue.contains(&seq) {
                         self.retire_queue.push_back(seq);
@@ -81,6 +87,7 @@ impl Connection {
             handshake_done_pending,
             peer_cids,
             zero_rtt,
+            challenge,
             ..
         } = self;
         let Some(path) = paths.first_mut() else {
@@ -92,6 +99,7 @@ impl Connection {
             handshake_done_pending,
             retire_queue: &mut peer_cids.retire_queue,
             void: zero_rtt,
+            challenge,
             acked_acks: AckedAcks::default(),
             now,
         };
@@ -170,6 +178,7 @@ impl Connection {
             handshake_done_pending,
             peer_cids,
             zero_rtt,
+            challenge,
             ..
         } = self;
         let Some(path) = paths.first_mut() else {
@@ -181,6 +190,7 @@ impl Connection {
             handshake_done_pending,
             retire_queue: &mut peer_cids.retire_queue,
             void: zero_rtt,
+            challenge,
             acked_acks: AckedAcks::default(),
             now,
         };

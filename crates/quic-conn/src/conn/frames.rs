@@ -83,8 +83,10 @@ impl Connection {
                 }
                 Ok(())
             }
-            // We never send PATH_CHALLENGE yet, so no response can match; ignored.
-            Frame::PathResponse(_) => Ok(()),
+            Frame::PathResponse(data) => {
+                self.on_path_response(data);
+                Ok(())
+            }
             Frame::ConnectionClose(ref c) => {
                 self.on_peer_close(now, c);
                 Ok(())

@@ -24,6 +24,7 @@ mod frames;
 mod h3;
 mod handshake;
 mod key_update;
+mod migration;
 mod path;
 mod records;
 mod recv;
@@ -168,6 +169,8 @@ pub struct Connection {
     /// The stateless reset token of the connection ID we send to (RFC 9000 §10.3.1).
     peer_reset_token: Option<quic_wire::cid::ResetToken>,
     zero_rtt: zero_rtt::ZeroRtt,
+    /// The PATH_CHALLENGE of a path being validated.
+    challenge: Option<migration::Challenge>,
 }
 
 impl core::fmt::Debug for Connection {

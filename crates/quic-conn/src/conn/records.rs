@@ -31,6 +31,8 @@ pub enum Record {
     HandshakeDone,
     /// RETIRE_CONNECTION_ID with this sequence number: sent again if lost.
     RetireCid(u64),
+    /// PATH_CHALLENGE: sent again if lost while the path is still being validated.
+    PathChallenge([u8; 8]),
 }
 
 /// The records of one packet.

@@ -52,17 +52,23 @@ impl Connection {
         let Some(path) = self.paths.first_mut() else {
             return;
         };
-        if meta.remote != path.remote {
-            // Connection migration is not supported yet: packets from another address are
-            // dropped (RFC 9000 §9 allows refusing migration before the handshake, and
-            // disable_active_migration is not advertised, so this is a known gap).
+        let from_new_address = meta.remote != path.remote;
+        // RFC 9000 §9: a server follows a client to a new address once the handshake is
+        // confirmed (migration before that is forbidden, §9); a client only talks to the
+        // address it chose.
+        if from_new_address && (self.side == Side::Client || !self.handshake_confirmed) {
             return;
         }
-        path.bytes_received += data.len() as u64;
-        let was_limited = path.amplification_budget() == 0;
-        if was_limited {
-            path.recovery.set_amplification_limited(now, false);
+        let datagram_len = data.len();
+        let largest_before = path.largest_received(Space::Data);
+        if !from_new_address {
+            path.bytes_received += datagram_len as u64;
+            let was_limited = path.amplification_budget() == 0;
+            if was_limited {
+                path.recovery.set_amplification_limited(now, false);
+            }
         }
+        let mut non_probing: Option<u64> = None;
         let cfg = ParseConfig::new(self.local_cid.len())
             .accept_zero_fixed_bit(self.local_params.grease_quic_bit);
         let mut first_dcid: Option<ConnectionId> = None;
@@ -108,7 +114,16 @@ impl Connection {
                 Some(d) if d != header.dcid => continue,
                 Some(_) => {}
             }
-            self.handle_packet(now, meta, packet, header);
+            if let Some((Space::Data, pn, false)) = self.handle_packet(now, meta, packet, header) {
+                non_probing = Some(non_probing.map_or(pn, |p| p.max(pn)));
+            }
+        }
+        // RFC 9000 §9.3: only a non-probing packet with the largest packet number so far
+        // moves the connection to the new address.
+        if from_new_address && !self.is_closed() {
+            if non_probing.is_some_and(|pn| largest_before.is_none_or(|l| pn > l)) {
+                self.migrate(meta.remote, datagram_len);
+            }
         }
         if self.stats.packets_received == processed_before && !self.is_closed() {
             self.check_stateless_reset(tail);
@@ -153,28 +168,36 @@ impl Connection {
         }
     }
 
-    fn handle_packet(&mut self, now: Instant, meta: DatagramMeta, mut packet: BytesMut, h: Header) {
-        let Some(space) = h.ty.space() else { return };
+    fn handle_packet(
+        &mut self,
+        now: Instant,
+        meta: DatagramMeta,
+        mut packet: BytesMut,
+        h: Header,
+    ) -> Option<(Space, u64, bool)> {
+        let Some(space) = h.ty.space() else {
+            return None;
+        };
         if h.ty == PacketType::ZeroRtt
             && (self.side == Side::Client || self.zero_rtt.keys.is_none())
         {
-            return; // Early data not accepted (or over): drop (RFC 9001 §5.7).
+            return None; // Early data not accepted (or over): drop (RFC 9001 §5.7).
         }
         if h.version.is_some_and(|v| v != self.version) {
-            return;
+            return None;
         }
         if self.side == Side::Client && h.scid.is_some() {
             // RFC 9000 §7.2: "Once a client has received a valid Initial packet from the
             // server, it MUST discard any subsequent packet it receives on that connection
             // with a different Source Connection ID."
             if self.peer_scid.is_some_and(|s| Some(s) != h.scid) {
-                return;
+                return None;
             }
         } else if h.ty == PacketType::OneRtt && h.dcid != self.local_cid {
-            return; // Not addressed to us (we issue no other connection ID).
+            return None; // Not addressed to us (we issue no other connection ID).
         }
         let Some(path) = self.paths.first() else {
-            return;
+            return None;
         };
         let path_id = path.id;
         let largest = path.largest_received(space).map(quic_wire::PacketNumber);
@@ -182,7 +205,7 @@ impl Connection {
             self.open_one_rtt(now, &mut packet, h.pn_offset, largest, path_id)
         } else if h.ty == PacketType::ZeroRtt {
             let Some(k) = self.zero_rtt.keys.as_ref() else {
-                return;
+                return None;
             };
             open_in_place(
                 &mut packet,
@@ -195,7 +218,7 @@ impl Connection {
         } else {
             let sc = self.space(space);
             let Some(remote) = sc.remote.as_ref() else {
-                return; // No keys (yet, or any more): drop (RFC 9001 §5.7).
+                return None; // No keys (yet, or any more): drop (RFC 9001 §5.7).
             };
             open_in_place(
                 &mut packet,
@@ -211,9 +234,9 @@ impl Connection {
             Ok(o) => o,
             Err(OpenError::Violation(e)) => {
                 self.close_with_error(now, e);
-                return;
+                return None;
             }
-            Err(_) => return, // RFC 9001 §5.5: discard what fails authentication.
+            Err(_) => return None, // RFC 9001 §5.5: discard what fails authentication.
         };
         let pn = opened.pn.as_u64();
         if let (Side::Client, PacketType::Initial, None, Some(scid)) =
@@ -230,7 +253,7 @@ impl Connection {
             .and_then(|p| p.recovery.ack_tracker(space))
             .is_none_or(|t| t.is_duplicate(pn));
         if duplicate {
-            return;
+            return None;
         }
         let range = opened.payload_range();
         let payload = packet.freeze().slice(range);
@@ -239,13 +262,14 @@ impl Connection {
             let result = frame.and_then(|f| self.handle_frame(now, space, &f, &payload));
             if let Err(e) = result {
                 self.close_with_error(now, e);
-                return;
+                return None;
             }
             if self.is_closed() {
-                return;
+                return None;
             }
         }
         self.on_packet_processed(now, meta, space, pn, frames.ack_eliciting(), h);
+        Some((space, pn, frames.probing_only()))
     }
 
     fn on_packet_processed(

@@ -82,6 +82,11 @@ impl Connection {
             if !self.slot_wants(now, slot, may_send_data) {
                 continue;
             }
+            // RFC 9000 §8.2.1: datagrams with PATH_CHALLENGE are expanded to 1200 bytes
+            // (within the anti-amplification budget, which bounds `buf`).
+            if slot == PacketType::OneRtt && self.challenge.is_some_and(|c| c.pending) {
+                pad_datagram = true;
+            }
             if slot == PacketType::Initial
                 && (self.side == Side::Client
                     || self.space(Space::Initial).send.has_pending()
@@ -197,6 +202,7 @@ impl Connection {
                 || self.ping_pending
                 || !self.path_responses.is_empty()
                 || !self.peer_cids.retire_queue.is_empty()
+                || self.challenge.is_some_and(|c| c.pending)
                 || !self.datagrams_out.is_empty()
                 || self.streams.wants_to_send())
     }
@@ -235,6 +241,7 @@ impl Connection {
             raw_frames,
             peer_cids,
             token,
+            challenge,
             ..
         } = self;
         let path = paths.first_mut()?;
@@ -312,6 +319,13 @@ impl Connection {
                 peer_cids.retire_queue.pop_front();
                 rec.push(Record::RetireCid(seq));
                 eliciting = true;
+            }
+            if let Some(c) = challenge.as_mut().filter(|c| c.pending) {
+                if b.push(&Frame::PathChallenge(c.data)).is_ok() {
+                    c.pending = false;
+                    rec.push(Record::PathChallenge(c.data));
+                    eliciting = true;
+                }
             }
             if *ping_pending && b.push(&Frame::Ping).is_ok() {
                 *ping_pending = false;

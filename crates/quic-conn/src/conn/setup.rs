@@ -248,6 +248,7 @@ impl Connection {
             retry_scid: ids.retry_scid,
             peer_reset_token: None,
             zero_rtt: Default::default(),
+            challenge: None,
         })
     }
 }

@@ -112,6 +112,8 @@ pub struct Pair {
     pub server_events: Vec<Event>,
     last_activity: Instant,
     seed: u64,
+    /// The client's address as the server sees it (change it to simulate NAT rebinding).
+    pub client_seen_as: SocketAddr,
 }
 
 impl Pair {
@@ -153,6 +155,7 @@ impl Pair {
             filter: None,
             rng: TestRng::new(99 + seed),
             seed,
+            client_seen_as: client_addr(),
             wire: VecDeque::new(),
             server_tls: Arc::new(server_tls),
             server_config,
@@ -250,7 +253,7 @@ impl Pair {
 
     fn deliver_to_server(&mut self, data: Vec<u8>) {
         let meta = DatagramMeta {
-            remote: client_addr(),
+            remote: self.client_seen_as,
             local: server_addr(),
             ecn: Ecn::NotEct,
         };
