@@ -120,10 +120,11 @@ impl Connection {
         }
         // RFC 9000 §9.3: only a non-probing packet with the largest packet number so far
         // moves the connection to the new address.
-        if from_new_address && !self.is_closed() {
-            if non_probing.is_some_and(|pn| largest_before.is_none_or(|l| pn > l)) {
-                self.migrate(meta.remote, datagram_len);
-            }
+        if from_new_address
+            && !self.is_closed()
+            && non_probing.is_some_and(|pn| largest_before.is_none_or(|l| pn > l))
+        {
+            self.migrate(meta.remote, datagram_len);
         }
         if self.stats.packets_received == processed_before && !self.is_closed() {
             self.check_stateless_reset(tail);
@@ -175,9 +176,7 @@ impl Connection {
         mut packet: BytesMut,
         h: Header,
     ) -> Option<(Space, u64, bool)> {
-        let Some(space) = h.ty.space() else {
-            return None;
-        };
+        let space = h.ty.space()?;
         if h.ty == PacketType::ZeroRtt
             && (self.side == Side::Client || self.zero_rtt.keys.is_none())
         {
@@ -196,17 +195,13 @@ impl Connection {
         } else if h.ty == PacketType::OneRtt && h.dcid != self.local_cid {
             return None; // Not addressed to us (we issue no other connection ID).
         }
-        let Some(path) = self.paths.first() else {
-            return None;
-        };
+        let path = self.paths.first()?;
         let path_id = path.id;
         let largest = path.largest_received(space).map(quic_wire::PacketNumber);
         let opened = if h.ty == PacketType::OneRtt {
             self.open_one_rtt(now, &mut packet, h.pn_offset, largest, path_id)
         } else if h.ty == PacketType::ZeroRtt {
-            let Some(k) = self.zero_rtt.keys.as_ref() else {
-                return None;
-            };
+            let k = self.zero_rtt.keys.as_ref()?;
             open_in_place(
                 &mut packet,
                 h.pn_offset,
