@@ -18,6 +18,9 @@ struct Sink<'a> {
     /// Refused 0-RTT packets: their frames were already handed back.
     void: &'a super::zero_rtt::ZeroRtt,
     challenge: &'a mut Option<super::migration::Challenge>,
+    /// Outcome of a path MTU probe (at most one is in flight).
+    mtu_acked: Option<u16>,
+    mtu_lost: Option<u16>,
     acked_acks: AckedAcks,
     now: Instant,
 }
@@ -36,6 +39,7 @@ impl RecoverySink<Records> for Sink<'_> {
                         s.send.on_acked(offset, len);
                     }
                 }
+                Record::MtuProbe(size) => self.mtu_acked = Some(size),
                 Record::HandshakeDone | Record::RetireCid(_) | Record::PathChallenge(_) => {}
             }
         }
@@ -56,6 +60,7 @@ impl RecoverySink<Records> for Sink<'_> {
                     }
                 }
                 Record::HandshakeDone => *self.handshake_done_pending = true,
+                Record::MtuProbe(size) => self.mtu_lost = Some(size),
                 Record::PathChallenge(data) => {
                     if let Some(c) = self.challenge.as_mut().filter(|c| c.data == data) {
                         c.pending = true;
@@ -100,11 +105,14 @@ impl Connection {
             retire_queue: &mut peer_cids.retire_queue,
             void: zero_rtt,
             challenge,
+            mtu_acked: None,
+            mtu_lost: None,
             acked_acks: AckedAcks::default(),
             now,
         };
         path.recovery.on_ack_received(now, space, ack, &mut sink)?;
         let acked = sink.acked_acks;
+        let (mtu_acked, mtu_lost) = (sink.mtu_acked, sink.mtu_lost);
         for s in [Space::Initial, Space::Handshake, Space::Data] {
             if let Some(largest) = acked.largest.get(s as usize).copied().flatten() {
                 if let Some(t) = path.recovery.ack_tracker(s) {
@@ -117,6 +125,7 @@ impl Connection {
         if space == Space::Data {
             self.note_phase_acked();
         }
+        self.on_mtu_probe(mtu_acked, mtu_lost);
         Ok(())
     }
 
@@ -191,16 +200,24 @@ impl Connection {
             retire_queue: &mut peer_cids.retire_queue,
             void: zero_rtt,
             challenge,
+            mtu_acked: None,
+            mtu_lost: None,
             acked_acks: AckedAcks::default(),
             now,
         };
         // A probe is owed through `probes_owed`, which `poll_transmit` honours.
-        if let Some(TimeoutAction::Probe { space, .. }) = path.recovery.on_timeout(now, &mut sink) {
+        let action = path.recovery.on_timeout(now, &mut sink);
+        let (mtu_acked, mtu_lost) = (sink.mtu_acked, sink.mtu_lost);
+        if let Some(TimeoutAction::Probe { space, .. }) = action {
             // RFC 9002 §6.2.4: a probe should carry data; resend unacknowledged CRYPTO
             // data of the space if there is any, PING otherwise.
             if let Some(s) = self.spaces.get_mut(space as usize) {
                 s.send.requeue_unacked();
             }
+        }
+        self.on_mtu_probe(mtu_acked, mtu_lost);
+        if matches!(action, Some(TimeoutAction::Probe { .. })) {
+            self.check_black_hole();
         }
     }
 }

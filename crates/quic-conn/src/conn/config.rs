@@ -6,8 +6,9 @@ use quic_recovery::{CcConfig, RecoveryConfig};
 use quic_wire::Version;
 
 /// Settings of a [`Connection`](super::Connection). `Default` gives safe values: CUBIC with
-/// HyStart++, pacing on, 30 s idle timeout, no keep-alive, 1200-byte datagrams, DATAGRAM
-/// frames up to 1200 bytes accepted, the fixed bit greased.
+/// HyStart++, pacing on, 30 s idle timeout, no keep-alive, 1200-byte datagrams growing to
+/// 1452 by path MTU discovery, DATAGRAM frames up to 1200 bytes accepted, the fixed bit
+/// greased.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Config {
     /// The QUIC version a client starts with (v1 or v2).
@@ -23,8 +24,10 @@ pub struct Config {
     pub keep_alive: Option<Duration>,
     /// Length of the connection IDs we choose (1 to 20).
     pub cid_len: usize,
-    /// The largest UDP payload we send. Path MTU discovery is not done yet, so this is the
-    /// datagram size throughout (at least 1200, RFC 9000 §14).
+    /// The datagram size before path MTU discovery (at least 1200, RFC 9000 §14.1).
+    pub initial_mtu: u16,
+    /// The largest UDP payload we send or accept: the upper end of path MTU discovery
+    /// (equal to `initial_mtu` to disable it), advertised as max_udp_payload_size.
     pub max_udp_payload: u16,
     /// max_datagram_frame_size we advertise (RFC 9221 §3); `None` refuses DATAGRAM frames.
     pub max_datagram_frame_size: Option<u16>,
@@ -50,7 +53,8 @@ impl Default for Config {
             idle_timeout: Some(Duration::from_secs(30)),
             keep_alive: None,
             cid_len: 8,
-            max_udp_payload: 1200,
+            initial_mtu: 1200,
+            max_udp_payload: 1452,
             max_datagram_frame_size: Some(1200),
             datagram_recv_queue: 64,
             datagram_send_queue: 64,

@@ -231,6 +231,7 @@ impl Connection {
             // RFC 9000 §18.2: never send datagrams larger than the peer accepts.
             let peer_max = u16::try_from(tp.max_udp_payload_size.into_inner()).unwrap_or(u16::MAX);
             p.mtu = p.mtu.min(peer_max.max(1200));
+            p.mtu_search.cap(peer_max.max(1200));
             p.recovery.set_peer_max_ack_delay(tp.max_ack_delay());
             p.recovery
                 .set_peer_ack_delay_exponent(tp.ack_delay_exponent);

@@ -25,6 +25,7 @@ mod h3;
 mod handshake;
 mod key_update;
 mod migration;
+mod mtu;
 mod path;
 mod records;
 mod recv;
@@ -205,6 +206,8 @@ pub struct Stats {
     pub cwnd: u64,
     /// Smoothed RTT of path 0.
     pub rtt: Duration,
+    /// The datagram size path 0 uses (grows with path MTU discovery).
+    pub mtu: u16,
 }
 
 impl Connection {
@@ -290,6 +293,7 @@ impl Connection {
             s.lost_packets = p.recovery.stats().lost_packets;
             s.cwnd = p.recovery.window();
             s.rtt = p.recovery.rtt().smoothed();
+            s.mtu = p.mtu;
         }
         s
     }
@@ -356,7 +360,8 @@ impl Connection {
         // The frame (type, length, data) must fit the peer's limit and one packet: the
         // short header (1 + CID + 4-byte packet number) and the AEAD tag come off the MTU.
         let frame_len = 1 + 8 + data.len() as u64;
-        let packet_room = u64::from(self.config.max_udp_payload.max(1200))
+        let mtu = self.paths.first().map_or(1200, |p| p.mtu);
+        let packet_room = u64::from(mtu.max(1200))
             - 1
             - self.remote_cid.len() as u64
             - 4

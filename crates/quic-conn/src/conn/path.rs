@@ -26,6 +26,8 @@ pub(crate) struct Path {
     pub(crate) mtu: u16,
     /// Largest packet number received per space, for packet-number decoding.
     pub(crate) largest_received: [Option<u64>; 3],
+    /// Path MTU discovery.
+    pub(crate) mtu_search: super::mtu::MtuSearch,
 }
 
 impl Path {
@@ -35,7 +37,7 @@ impl Path {
         local: SocketAddr,
         config: &RecoveryConfig,
         is_server: bool,
-        mtu: u16,
+        (mtu, max_mtu): (u16, u16),
         rng: &mut dyn RngCore,
     ) -> Self {
         Path {
@@ -48,6 +50,7 @@ impl Path {
             bytes_sent: 0,
             mtu,
             largest_received: [None; 3],
+            mtu_search: super::mtu::MtuSearch::new(mtu, max_mtu),
         }
     }
 

@@ -33,6 +33,8 @@ pub enum Record {
     RetireCid(u64),
     /// PATH_CHALLENGE: sent again if lost while the path is still being validated.
     PathChallenge([u8; 8]),
+    /// A path MTU probe of this datagram size.
+    MtuProbe(u16),
 }
 
 /// The records of one packet.

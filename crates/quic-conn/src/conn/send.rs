@@ -40,7 +40,10 @@ impl Connection {
         let size = match self.state {
             State::Drained | State::Draining => return None,
             State::Closing => self.write_close(now, buf)?,
-            State::Handshaking | State::Established => self.write_datagram(now, buf)?,
+            State::Handshaking | State::Established => match self.write_mtu_probe(now, buf) {
+                Some(n) => n,
+                None => self.write_datagram(now, buf)?,
+            },
         };
         let path = self.paths.first_mut()?;
         path.bytes_sent += size as u64;

@@ -194,14 +194,14 @@ impl Connection {
         let encoded = handshake::encode_params(&local_params);
         let session = tls.start_session(side, version, &encoded, server_name)?;
         let initial = tls.initial_keys(version, &ids.initial, side)?;
-        let mtu = config.max_udp_payload.max(1200);
+        let mtu = config.initial_mtu.max(1200);
         let path = Path::new(
             quic_wire::PathId::ZERO,
             remote,
             local,
             &config.recovery,
             side == Side::Server,
-            mtu,
+            (mtu, config.max_udp_payload.max(mtu)),
             rng.as_rngcore(),
         );
         let mut spaces: [SpaceCrypto; 3] = Default::default();
