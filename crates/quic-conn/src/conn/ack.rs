@@ -110,7 +110,12 @@ impl Connection {
             acked_acks: AckedAcks::default(),
             now,
         };
-        path.recovery.on_ack_received(now, space, ack, &mut sink)?;
+        let summary = path.recovery.on_ack_received(now, space, ack, &mut sink)?;
+        // RFC 9000 §13.4.2.1: an ACK newly acknowledging ECT-marked packets without ECN
+        // counts fails ECN validation (every packet we send is marked while enabled).
+        if summary.newly_acked > 0 && ack.ecn().is_none() {
+            self.ecn_failed = true;
+        }
         let acked = sink.acked_acks;
         let (mtu_acked, mtu_lost) = (sink.mtu_acked, sink.mtu_lost);
         for s in [Space::Initial, Space::Handshake, Space::Data] {

@@ -39,6 +39,8 @@ pub struct Config {
     pub grease_quic_bit: bool,
     /// Out-of-order CRYPTO bytes buffered per level before CRYPTO_BUFFER_EXCEEDED.
     pub crypto_buffer: usize,
+    /// Mark packets ECT(0) and react to CE (RFC 9000 §13.4), until validation fails.
+    pub ecn: bool,
 }
 
 impl Default for Config {
@@ -60,6 +62,7 @@ impl Default for Config {
             datagram_send_queue: 64,
             grease_quic_bit: true,
             crypto_buffer: 64 * 1024,
+            ecn: true,
         }
     }
 }

@@ -172,6 +172,8 @@ pub struct Connection {
     zero_rtt: zero_rtt::ZeroRtt,
     /// The PATH_CHALLENGE of a path being validated.
     challenge: Option<migration::Challenge>,
+    /// ECN validation failed (RFC 9000 §13.4.2): packets are no longer marked.
+    ecn_failed: bool,
 }
 
 impl core::fmt::Debug for Connection {

@@ -23,6 +23,9 @@ const SLOTS: [PacketType; 4] = [
     PacketType::OneRtt,
 ];
 
+/// Datagrams in one GSO batch at most.
+const MAX_SEGMENTS: usize = 64;
+
 /// No packet is started in less room than this.
 const MIN_PACKET_ROOM: usize = 48;
 
@@ -37,7 +40,47 @@ impl Connection {
     /// Writes the next datagram into `buf` and describes it, or returns `None` when
     /// nothing may be sent now (then wait for a datagram or [`Connection::poll_timeout`]).
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
-        let size = match self.state {
+        let first = self.write_one(now, buf)?;
+        let mut size = first;
+        let mut segments = 1;
+        // GSO: with room for more, further full-size datagrams follow back to back, each
+        // within its own segment; a shorter one ends the batch.
+        let full = self.paths.first().map(|p| usize::from(p.mtu)) == Some(first);
+        if full && matches!(self.state, State::Handshaking | State::Established) {
+            while segments < MAX_SEGMENTS {
+                let Some(segment) = buf.get_mut(size..size + first) else {
+                    break;
+                };
+                let Some(n) = self.write_datagram(now, segment) else {
+                    break;
+                };
+                self.count_sent(n);
+                size += n;
+                segments += 1;
+                if n < first {
+                    break;
+                }
+            }
+        }
+        let ecn = if self.ecn_enabled() {
+            quic_wire::Ecn::Ect0
+        } else {
+            quic_wire::Ecn::NotEct
+        };
+        let path = self.paths.first()?;
+        Some(Transmit {
+            destination: path.remote,
+            source: Some(path.local),
+            ecn,
+            size,
+            segment_size: (segments > 1).then_some(first),
+            send_at: None,
+        })
+    }
+
+    /// Writes one datagram, whatever the state calls for.
+    fn write_one(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
+        let n = match self.state {
             State::Drained | State::Draining => return None,
             State::Closing => self.write_close(now, buf)?,
             State::Handshaking | State::Established => match self.write_mtu_probe(now, buf) {
@@ -45,18 +88,24 @@ impl Connection {
                 None => self.write_datagram(now, buf)?,
             },
         };
-        let path = self.paths.first_mut()?;
-        path.bytes_sent += size as u64;
+        self.count_sent(n);
+        Some(n)
+    }
+
+    fn count_sent(&mut self, n: usize) {
+        if let Some(path) = self.paths.first_mut() {
+            path.bytes_sent += n as u64;
+        }
         self.stats.datagrams_sent += 1;
-        self.stats.bytes_sent += size as u64;
-        Some(Transmit {
-            destination: path.remote,
-            source: Some(path.local),
-            ecn: quic_wire::Ecn::NotEct,
-            size,
-            segment_size: None,
-            send_at: None,
-        })
+        self.stats.bytes_sent += n as u64;
+    }
+
+    /// Whether packets are marked ECT(0) (RFC 9000 §13.4): configured, and validation has
+    /// not failed.
+    fn ecn_enabled(&self) -> bool {
+        self.config.ecn
+            && !self.ecn_failed
+            && self.paths.first().is_some_and(|p| !p.recovery.ecn_failed())
     }
 
     /// The room for the next datagram: MTU, caller's buffer and anti-amplification budget.

@@ -249,6 +249,7 @@ impl Connection {
             peer_reset_token: None,
             zero_rtt: Default::default(),
             challenge: None,
+            ecn_failed: false,
         })
     }
 }

@@ -85,6 +85,7 @@ pub type Filter = Box<dyn FnMut(bool, &[u8]) -> bool>;
 struct Flight {
     at: Instant,
     to_server: bool,
+    ecn: Ecn,
     data: Vec<u8>,
 }
 
@@ -114,6 +115,10 @@ pub struct Pair {
     seed: u64,
     /// The client's address as the server sees it (change it to simulate NAT rebinding).
     pub client_seen_as: SocketAddr,
+    /// Clear the ECN codepoint of every datagram (a bleaching path).
+    pub bleach_ecn: bool,
+    /// ECN codepoints of the datagrams the client sent.
+    pub client_ecn: Vec<Ecn>,
 }
 
 impl Pair {
@@ -156,6 +161,8 @@ impl Pair {
             rng: TestRng::new(99 + seed),
             seed,
             client_seen_as: client_addr(),
+            bleach_ecn: false,
+            client_ecn: Vec::new(),
             wire: VecDeque::new(),
             server_tls: Arc::new(server_tls),
             server_config,
@@ -182,7 +189,8 @@ impl Pair {
                 break;
             };
             any = true;
-            self.put_on_wire(true, buf[..t.size].to_vec());
+            self.client_ecn.push(t.ecn);
+            self.put_on_wire(true, buf[..t.size].to_vec(), t.ecn);
         }
         let mut out = Vec::new();
         if let Some(server) = self.server.as_mut() {
@@ -190,10 +198,10 @@ impl Pair {
                 let Some(t) = server.poll_transmit(self.now, &mut buf) else {
                     break;
                 };
-                out.push((server.is_established(), buf[..t.size].to_vec()));
+                out.push((server.is_established(), buf[..t.size].to_vec(), t.ecn));
             }
         }
-        for (established, data) in out {
+        for (established, data, ecn) in out {
             any = true;
             if !established {
                 self.server_sent_unvalidated += data.len() as u64;
@@ -201,12 +209,13 @@ impl Pair {
                     self.server_sent_unvalidated * 1000 / self.server_received_unvalidated.max(1);
                 self.worst_amplification_permille = self.worst_amplification_permille.max(ratio);
             }
-            self.put_on_wire(false, data);
+            self.put_on_wire(false, data, ecn);
         }
         any
     }
 
-    fn put_on_wire(&mut self, to_server: bool, data: Vec<u8>) {
+    fn put_on_wire(&mut self, to_server: bool, data: Vec<u8>, ecn: Ecn) {
+        let ecn = if self.bleach_ecn { Ecn::NotEct } else { ecn };
         use rand_core::RngCore;
         self.last_activity = self.now;
         if self.loss_percent > 0 && self.rng.next_u32() % 100 < self.loss_percent {
@@ -220,6 +229,7 @@ impl Pair {
         self.wire.push_back(Flight {
             at: self.now.checked_add(self.latency).expect("time"),
             to_server,
+            ecn,
             data,
         });
     }
@@ -237,12 +247,12 @@ impl Pair {
             any = true;
             self.last_activity = self.now;
             if f.to_server {
-                self.deliver_to_server(f.data);
+                self.deliver_to_server(f.data, f.ecn);
             } else {
                 let meta = DatagramMeta {
                     remote: server_addr(),
                     local: client_addr(),
-                    ecn: Ecn::NotEct,
+                    ecn: f.ecn,
                 };
                 self.client
                     .handle_datagram(self.now, meta, BytesMut::from(&f.data[..]));
@@ -251,11 +261,11 @@ impl Pair {
         any
     }
 
-    fn deliver_to_server(&mut self, data: Vec<u8>) {
+    fn deliver_to_server(&mut self, data: Vec<u8>, ecn: Ecn) {
         let meta = DatagramMeta {
             remote: self.client_seen_as,
             local: server_addr(),
-            ecn: Ecn::NotEct,
+            ecn,
         };
         if self.server.is_none() {
             match Connection::accept(
