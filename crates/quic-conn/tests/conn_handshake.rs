@@ -122,3 +122,21 @@ fn a_second_connection_resumes_the_tls_session() {
     let tp = *second.client.peer_params().expect("params");
     assert_eq!(tp.initial_source_connection_id, Some(server_cid));
 }
+
+#[test]
+fn path_stats_describe_path_zero_and_no_other() {
+    let mut pair = handshake_with(Version::V1);
+    let p = pair
+        .client
+        .path_stats(quic_wire::PathId::ZERO)
+        .expect("path 0");
+    assert_eq!(p.remote, util::server_addr());
+    assert!(p.validated);
+    assert!(
+        p.rtt >= std::time::Duration::from_millis(20),
+        "rtt {:?}",
+        p.rtt
+    );
+    assert!(p.cwnd > 0);
+    assert!(pair.server().path_stats(quic_wire::PathId(1)).is_none());
+}

@@ -210,6 +210,32 @@ pub struct Stats {
     pub rtt: Duration,
     /// The datagram size path 0 uses (grows with path MTU discovery).
     pub mtu: u16,
+    /// Received packets that failed authentication (RFC 9001 §6.6).
+    pub decrypt_failures: u64,
+}
+
+/// The state of one path, for monitoring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PathStats {
+    /// The path.
+    pub id: quic_wire::PathId,
+    /// The peer's address on it.
+    pub remote: SocketAddr,
+    /// Whether the address is validated.
+    pub validated: bool,
+    /// Smoothed RTT.
+    pub rtt: Duration,
+    /// Minimum RTT.
+    pub min_rtt: Duration,
+    /// Congestion window in bytes.
+    pub cwnd: u64,
+    /// Bytes in flight.
+    pub bytes_in_flight: u64,
+    /// Datagram size.
+    pub mtu: u16,
+    /// Recovery counters (losses, congestion events, PTOs).
+    pub recovery: quic_recovery::RecoveryStats,
 }
 
 impl Connection {
@@ -298,6 +324,22 @@ impl Connection {
             s.mtu = p.mtu;
         }
         s
+    }
+
+    /// The state of path `id`, if it exists (only path 0 until multipath).
+    pub fn path_stats(&self, id: quic_wire::PathId) -> Option<PathStats> {
+        let p = self.paths.iter().find(|p| p.id == id)?;
+        Some(PathStats {
+            id: p.id,
+            remote: p.remote,
+            validated: p.validated,
+            rtt: p.recovery.rtt().smoothed(),
+            min_rtt: p.recovery.rtt().min(),
+            cwnd: p.recovery.window(),
+            bytes_in_flight: p.recovery.bytes_in_flight(),
+            mtu: p.mtu,
+            recovery: p.recovery.stats(),
+        })
     }
 
     /// The next event, if any.

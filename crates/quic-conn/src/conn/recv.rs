@@ -3,6 +3,7 @@
 //! packet number recorded for acknowledgement.
 
 use bytes::BytesMut;
+use quic_wire::crypto::CryptoError;
 use quic_wire::frame::FrameIter;
 use quic_wire::packet::{open_in_place, OpenError, Packet, ParseConfig, ProtectedHeader};
 use quic_wire::{ConnectionId, Instant, PacketType, Side, Space, Version};
@@ -131,6 +132,28 @@ impl Connection {
         }
     }
 
+    fn on_decrypt_failure(&mut self, now: Instant, space: Space) {
+        self.stats.decrypt_failures += 1;
+        let limit = self
+            .space(space)
+            .remote
+            .as_ref()
+            .map_or(u64::MAX, |k| k.packet.integrity_limit());
+        if self.stats.decrypt_failures >= limit {
+            // RFC 9001 §6.6: "If the total number of received packets that fail
+            // authentication within the connection, across all keys, exceeds the integrity
+            // limit for the selected AEAD, the endpoint MUST immediately close the
+            // connection with a connection error of type AEAD_LIMIT_REACHED".
+            self.close_with_error(
+                now,
+                quic_wire::TransportError::new(
+                    quic_wire::TransportErrorCode::AEAD_LIMIT_REACHED,
+                    "AEAD integrity limit reached",
+                ),
+            );
+        }
+    }
+
     /// For an endpoint that could not route `datagram` by connection ID: whether it is a
     /// stateless reset for this connection (RFC 9000 §10.3.1), which then ends.
     pub fn handle_stateless_reset(&mut self, datagram: &[u8]) -> bool {
@@ -231,7 +254,13 @@ impl Connection {
                 self.close_with_error(now, e);
                 return None;
             }
-            Err(_) => return None, // RFC 9001 §5.5: discard what fails authentication.
+            Err(OpenError::Crypto(CryptoError::DecryptFailed)) => {
+                // RFC 9001 §5.5: discard what fails authentication; §6.6: count it against
+                // the integrity limit of the AEAD.
+                self.on_decrypt_failure(now, space);
+                return None;
+            }
+            Err(_) => return None,
         };
         let pn = opened.pn.as_u64();
         if let (Side::Client, PacketType::Initial, None, Some(scid)) =
