@@ -114,9 +114,20 @@ struct SpaceCrypto {
 /// Every rule the peer breaks closes the connection with the RFC's error code
 /// ([`Event::Closed`] with [`ConnectionError::Transport`]).
 ///
+/// ## What it does
+/// Handshake over Initial/Handshake/1-RTT with coalescing, padding and the 3x
+/// anti-amplification limit; Retry (client side) and 0-RTT; transport parameters with the
+/// connection-ID authentication of RFC 9000 §7.3; streams and flow control (quic-streams);
+/// loss recovery, congestion control and pacing (quic-recovery); key updates; path MTU
+/// discovery; ECN; GSO batches; DATAGRAM frames; idle timeout and keep-alive; immediate
+/// close with closing and draining periods; stateless reset detection; following a
+/// client's new address (NAT rebinding); the spin bit and the greased fixed bit.
+///
 /// ## Not yet supported
-/// 0-RTT datagrams, connection migration and new connection IDs, path MTU
-/// discovery, ECN marking, multipath; see the module documentation of each part.
+/// Multipath (RFC 10069; per-path state is keyed by `PathId` but only path 0 exists),
+/// issuing connection IDs (NEW_CONNECTION_ID) and active migration, NEW_TOKEN, DATAGRAM
+/// frames in 0-RTT, the `send_at` pacing hint (the connection holds packets back
+/// instead), qlog events.
 pub struct Connection {
     side: Side,
     version: quic_wire::Version,

@@ -164,9 +164,15 @@ struct StatelessReply {
 /// connection with its address validated. Tokens are kept in a table rather than sealed,
 /// so they do not survive a restart and do not serve NEW_TOKEN.
 ///
+/// ## Stateless resets
+/// With [`EndpointConfig::reset_tokens`], server connections advertise a token derived from
+/// their connection ID, short-header datagrams for unknown connection IDs are answered with
+/// a stateless reset, and datagrams no connection ID routes are checked against the reset
+/// tokens of the connections with that peer.
+///
 /// ## Not yet supported
-/// NEW_TOKEN, stateless resets, several connection IDs per connection; timers are found by
-/// a scan over the connections (fine for hundreds).
+/// NEW_TOKEN, several connection IDs per connection, rate limits on stateless replies beyond
+/// the queue bound; timers are found by a scan over the connections (fine for hundreds).
 pub struct Endpoint {
     config: EndpointConfig,
     rng: RngFactory,
