@@ -98,6 +98,8 @@ pub struct Pair {
     pub latency: Duration,
     /// Percentage of datagrams dropped (both directions), from the seeded RNG.
     pub loss_percent: u32,
+    /// Extra random delay of each datagram, up to this (reorders datagrams).
+    pub jitter: Duration,
     /// Drop every datagram for which this returns true (after `loss_percent`).
     pub filter: Option<Filter>,
     rng: TestRng,
@@ -157,6 +159,7 @@ impl Pair {
             now,
             latency: Duration::from_millis(10),
             loss_percent: 0,
+            jitter: Duration::ZERO,
             filter: None,
             rng: TestRng::new(99 + seed),
             seed,
@@ -226,8 +229,14 @@ impl Pair {
                 return;
             }
         }
+        let jitter = if self.jitter.is_zero() {
+            Duration::ZERO
+        } else {
+            let nanos = u64::try_from(self.jitter.as_nanos()).unwrap_or(u64::MAX);
+            Duration::from_nanos(self.rng.next_u64() % nanos)
+        };
         self.wire.push_back(Flight {
-            at: self.now.checked_add(self.latency).expect("time"),
+            at: self.now.checked_add(self.latency + jitter).expect("time"),
             to_server,
             ecn,
             data,
