@@ -147,6 +147,13 @@ fn endpoints_route_by_connection_id_and_carry_a_stream() {
         other => panic!("expected an accepted connection, got {other:?}"),
     };
     assert!(net.client.connection(h).expect("client").is_established());
+    let mut connected = Vec::new();
+    while let Some((handle, e)) = net.server.poll_connection_event() {
+        if e == quic_conn::Event::Connected {
+            connected.push(handle);
+        }
+    }
+    assert_eq!(connected, [accepted]);
     let c = net.client.connection(h).expect("client");
     let id = match c.open(Dir::Uni).expect("open") {
         StreamRef::Id(id) => id,

@@ -306,6 +306,17 @@ impl Endpoint {
         self.events.pop_front()
     }
 
+    /// The next event of any connection, with its handle (connections are visited in
+    /// order; drain until `None`).
+    pub fn poll_connection_event(&mut self) -> Option<(ConnectionHandle, crate::conn::Event)> {
+        for &h in &self.order {
+            if let Some(e) = self.conns.get_mut(&h).and_then(Connection::poll_event) {
+                return Some((h, e));
+            }
+        }
+        None
+    }
+
     fn handshaking(&self) -> usize {
         self.conns
             .values()
