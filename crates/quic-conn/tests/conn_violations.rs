@@ -171,10 +171,9 @@ fn new_cid(seq: u8, retire_prior_to: u8, byte: u8) -> Vec<u8> {
 fn more_connection_ids_than_the_limit_is_a_connection_id_limit_error() {
     let mut pair = Pair::new(Config::default(), Config::default());
     pair.connect();
-    // Our limit is the default 2: the handshake ID plus two more is one too many.
-    let mut frames = new_cid(1, 0, 0x11);
-    frames.extend(new_cid(2, 0, 0x22));
-    let err = server_error_after(&mut pair, Space::Data, &frames);
+    // The server's limit (4 by default) is filled by the handshake ID and the spares the
+    // client issued after the handshake: one more is too many.
+    let err = server_error_after(&mut pair, Space::Data, &new_cid(9, 0, 0x55));
     assert_transport(
         &err,
         TransportErrorCode::CONNECTION_ID_LIMIT_ERROR,
@@ -183,12 +182,32 @@ fn more_connection_ids_than_the_limit_is_a_connection_id_limit_error() {
 }
 
 #[test]
-fn a_new_connection_id_within_the_limit_is_accepted() {
+fn a_retired_connection_id_is_replaced() {
     let mut pair = Pair::new(Config::default(), Config::default());
     pair.connect();
-    pair.client
-        .inject_raw_frames(Space::Data, new_cid(1, 0, 0x11));
+    // The server issued spare IDs up to the client's limit after the handshake. A forged
+    // RETIRE_CONNECTION_ID for sequence 1 (the client itself still holds it) makes the
+    // server issue a replacement, which overflows the client's limit: the client's
+    // CONNECTION_ID_LIMIT_ERROR shows the replacement was sent, and the server accepted
+    // the retirement without error of its own.
+    pair.client.inject_raw_frames(Space::Data, vec![0x19, 0x01]);
     pair.drive();
-    assert_eq!(pair.server().error(), None);
-    assert!(pair.server().is_established());
+    match pair.client.error() {
+        Some(ConnectionError::Transport(e)) => {
+            assert_eq!(e.code, TransportErrorCode::CONNECTION_ID_LIMIT_ERROR)
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn retiring_a_connection_id_never_issued_is_a_protocol_violation() {
+    let mut pair = Pair::new(Config::default(), Config::default());
+    pair.connect();
+    let err = server_error_after(&mut pair, Space::Data, &[0x19, 0x32]);
+    assert_transport(
+        &err,
+        TransportErrorCode::PROTOCOL_VIOLATION,
+        Some(FrameType::RETIRE_CONNECTION_ID),
+    );
 }

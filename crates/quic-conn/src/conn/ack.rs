@@ -18,6 +18,7 @@ struct Sink<'a> {
     /// Refused 0-RTT packets: their frames were already handed back.
     void: &'a super::zero_rtt::ZeroRtt,
     challenge: &'a mut Option<super::migration::Challenge>,
+    local_cids: &'a mut super::local_cids::LocalCids,
     /// Outcome of a path MTU probe (at most one is in flight).
     mtu_acked: Option<u16>,
     mtu_lost: Option<u16>,
@@ -40,7 +41,10 @@ impl RecoverySink<Records> for Sink<'_> {
                     }
                 }
                 Record::MtuProbe(size) => self.mtu_acked = Some(size),
-                Record::HandshakeDone | Record::RetireCid(_) | Record::PathChallenge(_) => {}
+                Record::HandshakeDone
+                | Record::RetireCid(_)
+                | Record::PathChallenge(_)
+                | Record::NewCid(_) => {}
             }
         }
     }
@@ -61,6 +65,12 @@ impl RecoverySink<Records> for Sink<'_> {
                 }
                 Record::HandshakeDone => *self.handshake_done_pending = true,
                 Record::MtuProbe(size) => self.mtu_lost = Some(size),
+                Record::NewCid(seq) => {
+                    let l = &mut *self.local_cids;
+                    if l.frame(seq).is_some() && !l.to_send.contains(&seq) {
+                        l.to_send.push_back(seq);
+                    }
+                }
                 Record::PathChallenge(data) => {
                     if let Some(c) = self.challenge.as_mut().filter(|c| c.data == data) {
                         c.pending = true;
@@ -93,6 +103,7 @@ impl Connection {
             peer_cids,
             zero_rtt,
             challenge,
+            local_cids,
             ..
         } = self;
         let Some(path) = paths.first_mut() else {
@@ -105,6 +116,7 @@ impl Connection {
             retire_queue: &mut peer_cids.retire_queue,
             void: zero_rtt,
             challenge,
+            local_cids,
             mtu_acked: None,
             mtu_lost: None,
             acked_acks: AckedAcks::default(),
@@ -193,6 +205,7 @@ impl Connection {
             peer_cids,
             zero_rtt,
             challenge,
+            local_cids,
             ..
         } = self;
         let Some(path) = paths.first_mut() else {
@@ -205,6 +218,7 @@ impl Connection {
             retire_queue: &mut peer_cids.retire_queue,
             void: zero_rtt,
             challenge,
+            local_cids,
             mtu_acked: None,
             mtu_lost: None,
             acked_acks: AckedAcks::default(),

@@ -41,6 +41,9 @@ pub struct Config {
     pub crypto_buffer: usize,
     /// Mark packets ECT(0) and react to CE (RFC 9000 §13.4), until validation fails.
     pub ecn: bool,
+    /// active_connection_id_limit we advertise: how many of the peer's connection IDs we
+    /// keep (at least 2, RFC 9000 §18.2).
+    pub active_cid_limit: u8,
 }
 
 impl Default for Config {
@@ -63,6 +66,7 @@ impl Default for Config {
             grease_quic_bit: true,
             crypto_buffer: 64 * 1024,
             ecn: true,
+            active_cid_limit: 4,
         }
     }
 }

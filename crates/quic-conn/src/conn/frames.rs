@@ -68,14 +68,9 @@ impl Connection {
                 }
                 Ok(())
             }
-            Frame::RetireConnectionId { .. } => {
-                // RFC 9000 §19.16: we issued only sequence 0, which carried this very
-                // packet; retiring it, or any number we never sent, is a
-                // PROTOCOL_VIOLATION.
-                Err(violation(
-                    frame,
-                    "RETIRE_CONNECTION_ID for a CID not issued or in use",
-                ))
+            Frame::RetireConnectionId { sequence } => {
+                let dcid = self.packet_dcid;
+                self.on_retire_cid(sequence.into_inner(), &dcid)
             }
             Frame::PathChallenge(data) => {
                 if self.path_responses.len() < MAX_PATH_RESPONSES {

@@ -72,6 +72,7 @@ pub(crate) fn local_params(
         .max_datagram_frame_size
         .map(|n| VarInt::from_u32(u32::from(n)));
     tp.grease_quic_bit = config.grease_quic_bit;
+    tp.active_connection_id_limit = VarInt::from_u32(u32::from(config.active_cid_limit.max(2)));
     tp.ack_delay_exponent = config.recovery.ack.ack_delay_exponent;
     tp.max_ack_delay_ms =
         u16::try_from(config.recovery.ack.max_ack_delay.as_millis()).unwrap_or(25);
@@ -282,6 +283,7 @@ impl Connection {
             p.recovery.on_handshake_confirmed(now);
         }
         self.events.push_back(Event::HandshakeConfirmed);
+        self.issue_cids();
     }
 
     /// Drops the keys and state of `space` (RFC 9001 §4.9, RFC 9002 §6.4).

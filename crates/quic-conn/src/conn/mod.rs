@@ -24,6 +24,7 @@ mod frames;
 mod h3;
 mod handshake;
 mod key_update;
+mod local_cids;
 mod migration;
 mod mtu;
 mod path;
@@ -37,6 +38,7 @@ mod zero_rtt;
 
 pub use config::Config;
 pub use error::{AcceptError, ConnectionError, DatagramError};
+pub use local_cids::{CidEvent, ResetTokens, MAX_ISSUED};
 pub use records::{Record, Records};
 pub(crate) use setup::random_cid;
 pub use setup::{AcceptOptions, RetryContext};
@@ -125,7 +127,7 @@ struct SpaceCrypto {
 ///
 /// ## Not yet supported
 /// Multipath (RFC 10069; per-path state is keyed by `PathId` but only path 0 exists),
-/// issuing connection IDs (NEW_CONNECTION_ID) and active migration, NEW_TOKEN, DATAGRAM
+/// active migration (probing new paths), NEW_TOKEN, DATAGRAM
 /// frames in 0-RTT, the `send_at` pacing hint (the connection holds packets back
 /// instead), qlog events.
 pub struct Connection {
@@ -185,6 +187,10 @@ pub struct Connection {
     challenge: Option<migration::Challenge>,
     /// ECN validation failed (RFC 9000 §13.4.2): packets are no longer marked.
     ecn_failed: bool,
+    /// The connection IDs we issued.
+    local_cids: local_cids::LocalCids,
+    /// The Destination Connection ID of the packet being processed.
+    packet_dcid: ConnectionId,
 }
 
 impl core::fmt::Debug for Connection {

@@ -35,6 +35,8 @@ pub enum Record {
     PathChallenge([u8; 8]),
     /// A path MTU probe of this datagram size.
     MtuProbe(u16),
+    /// NEW_CONNECTION_ID with this sequence number: sent again if lost while active.
+    NewCid(u64),
 }
 
 /// The records of one packet.

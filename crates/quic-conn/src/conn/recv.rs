@@ -215,9 +215,10 @@ impl Connection {
             if self.peer_scid.is_some_and(|s| Some(s) != h.scid) {
                 return None;
             }
-        } else if h.ty == PacketType::OneRtt && h.dcid != self.local_cid {
-            return None; // Not addressed to us (we issue no other connection ID).
+        } else if h.ty == PacketType::OneRtt && !self.local_cids.contains(&h.dcid) {
+            return None; // Not addressed to one of our connection IDs.
         }
+        self.packet_dcid = h.dcid;
         let path = self.paths.first()?;
         let path_id = path.id;
         let largest = path.largest_received(space).map(quic_wire::PacketNumber);

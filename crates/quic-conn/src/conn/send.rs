@@ -255,6 +255,7 @@ impl Connection {
                 || !self.path_responses.is_empty()
                 || !self.peer_cids.retire_queue.is_empty()
                 || self.challenge.is_some_and(|c| c.pending)
+                || !self.local_cids.to_send.is_empty()
                 || !self.datagrams_out.is_empty()
                 || self.streams.wants_to_send())
     }
@@ -294,6 +295,7 @@ impl Connection {
             peer_cids,
             token,
             challenge,
+            local_cids,
             ..
         } = self;
         let path = paths.first_mut()?;
@@ -371,6 +373,16 @@ impl Connection {
                 peer_cids.retire_queue.pop_front();
                 rec.push(Record::RetireCid(seq));
                 eliciting = true;
+            }
+            while let Some(&seq) = local_cids.to_send.front() {
+                if let Some(n) = local_cids.frame(seq) {
+                    if b.push(&Frame::NewConnectionId(n)).is_err() {
+                        break;
+                    }
+                    rec.push(Record::NewCid(seq));
+                    eliciting = true;
+                }
+                local_cids.to_send.pop_front();
             }
             if let Some(c) = challenge.as_mut().filter(|c| c.pending) {
                 if b.push(&Frame::PathChallenge(c.data)).is_ok() {

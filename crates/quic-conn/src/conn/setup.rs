@@ -204,6 +204,12 @@ impl Connection {
             (mtu, config.max_udp_payload.max(mtu)),
             rng.as_rngcore(),
         );
+        // The token of the handshake connection ID: advertised by a server, random otherwise.
+        let first_token = ids.reset_token.unwrap_or_else(|| {
+            let mut t = [0u8; ResetToken::LEN];
+            rng.fill_bytes(&mut t);
+            ResetToken(t)
+        });
         let mut spaces: [SpaceCrypto; 3] = Default::default();
         spaces[Space::Initial as usize].local = Some(initial.local);
         spaces[Space::Initial as usize].remote = Some(initial.remote);
@@ -250,6 +256,8 @@ impl Connection {
             zero_rtt: Default::default(),
             challenge: None,
             ecn_failed: false,
+            local_cids: super::local_cids::LocalCids::new(ids.local, first_token),
+            packet_dcid: ids.local,
         })
     }
 }

@@ -16,7 +16,8 @@ use quic_wire::packet::{write_version_negotiation, Packet, ParseConfig};
 use quic_wire::{ConnectionId, Ecn, Instant, Version};
 use rand_core::CryptoRngCore;
 
-use crate::conn::{AcceptOptions, Config, Connection, RetryContext};
+pub use crate::conn::ResetTokens;
+use crate::conn::{AcceptOptions, CidEvent, Config, Connection, RetryContext};
 use crate::io::{DatagramMeta, SansIo, Transmit};
 use crate::tls::{TlsConfig, TlsError};
 use quic_wire::cid::ResetToken;
@@ -55,13 +56,6 @@ pub struct EndpointConfig {
     /// connections advertise a token, and short-header datagrams for unknown connection
     /// IDs get a stateless reset (RFC 9000 §10.3).
     pub reset_tokens: Option<Arc<dyn ResetTokens>>,
-}
-
-/// Stateless reset tokens for our connection IDs (RFC 9000 §10.3.2): a keyed function of
-/// the connection ID, so an endpoint that lost a connection can still compute its token.
-pub trait ResetTokens: Send + Sync {
-    /// The token for `cid`.
-    fn token(&self, cid: &ConnectionId) -> ResetToken;
 }
 
 /// [`ResetTokens`] as HMAC-SHA256(key, connection ID), truncated to 16 bytes.
@@ -277,7 +271,10 @@ impl Endpoint {
         Ok(self.insert(conn))
     }
 
-    fn insert(&mut self, conn: Connection) -> ConnectionHandle {
+    fn insert(&mut self, mut conn: Connection) -> ConnectionHandle {
+        if let Some(t) = &self.config.reset_tokens {
+            conn.set_reset_tokens(t.clone());
+        }
         let h = ConnectionHandle(self.next_handle);
         self.next_handle += 1;
         self.cids.insert(conn.local_cid(), h);
@@ -460,6 +457,7 @@ impl Endpoint {
         if let Some(c) = self.conns.get_mut(&h) {
             c.handle_datagram(now, meta, data);
         }
+        self.sync_cids(h);
     }
 
     /// Answers a token-less Initial with a Retry (RFC 9000 §17.2.5, §8.1.2).
@@ -532,6 +530,27 @@ impl Endpoint {
         )
     }
 
+    /// Routes the connection IDs connection `h` issued, and stops routing retired ones.
+    fn sync_cids(&mut self, h: ConnectionHandle) {
+        let Endpoint { conns, cids, .. } = self;
+        let Some(c) = conns.get_mut(&h) else {
+            return;
+        };
+        // Bounded: a connection has a handful of connection IDs in flux.
+        while let Some(e) = c.poll_cid_event() {
+            match e {
+                CidEvent::Issued(cid) => {
+                    cids.insert(cid, h);
+                }
+                CidEvent::Retired(cid) => {
+                    if cids.get(&cid) == Some(&h) {
+                        cids.remove(&cid);
+                    }
+                }
+            }
+        }
+    }
+
     /// Removes drained connections and their routes.
     fn reap(&mut self) {
         let dead: Vec<ConnectionHandle> = self
@@ -561,8 +580,11 @@ impl SansIo for Endpoint {
     fn handle_datagram(&mut self, now: Instant, meta: DatagramMeta, data: BytesMut) {
         let route = first_dcid(&data, self.config.connection.cid_len)
             .and_then(|d| self.cids.get(&d).copied());
-        match route.and_then(|h| self.conns.get_mut(&h)) {
-            Some(c) => c.handle_datagram(now, meta, data),
+        match route.and_then(|h| self.conns.get_mut(&h).map(|c| (h, c))) {
+            Some((h, c)) => {
+                c.handle_datagram(now, meta, data);
+                self.sync_cids(h);
+            }
             None => self.handle_unknown(now, meta, data),
         }
         self.reap();
@@ -605,10 +627,17 @@ impl SansIo for Endpoint {
     }
 
     fn handle_timeout(&mut self, now: Instant) {
-        for c in self.conns.values_mut() {
-            if c.poll_timeout().is_some_and(|t| t <= now) {
+        let due: Vec<ConnectionHandle> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.poll_timeout().is_some_and(|t| t <= now))
+            .map(|(&h, _)| h)
+            .collect();
+        for h in due {
+            if let Some(c) = self.conns.get_mut(&h) {
                 c.handle_timeout(now);
             }
+            self.sync_cids(h);
         }
         self.reap();
     }
