@@ -164,9 +164,14 @@ struct StatelessReply {
 /// a stateless reset, and datagrams no connection ID routes are checked against the reset
 /// tokens of the connections with that peer.
 ///
+/// ## Connection IDs
+/// Each connection's own IDs (the handshake one and the spares it issues, reported through
+/// [`Connection::poll_cid_event`]) and, for a server, the client's original Destination
+/// Connection ID route to it.
+///
 /// ## Not yet supported
-/// NEW_TOKEN, several connection IDs per connection, rate limits on stateless replies beyond
-/// the queue bound; timers are found by a scan over the connections (fine for hundreds).
+/// NEW_TOKEN, rate limits on stateless replies beyond the queue bound; timers are found by
+/// a scan over the connections (fine for hundreds).
 pub struct Endpoint {
     config: EndpointConfig,
     rng: RngFactory,
