@@ -18,6 +18,7 @@ mod ack;
 mod cids;
 mod close;
 mod config;
+mod control;
 mod crypto;
 mod error;
 mod frames;

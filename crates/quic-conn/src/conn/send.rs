@@ -7,6 +7,7 @@ use quic_wire::frame::DatagramFrameHeader;
 use quic_wire::packet::{LongHeader, PacketBuilder, ShortHeader};
 use quic_wire::{Frame, Instant, PacketNumber, PacketType, Side, Space};
 
+use super::control::Control;
 use super::records::{Record, Records};
 use super::{Connection, State, Timer};
 use crate::io::Transmit;
@@ -327,15 +328,7 @@ impl Connection {
         let mut rec = Records::default();
         let mut eliciting = false;
         if let Some(t) = path.recovery.ack_tracker(space) {
-            if t.has_unreported() {
-                let written = b.write(|w| {
-                    let budget = w.remaining();
-                    t.write_ack(w, None, now, budget)
-                });
-                if let Ok(Some(a)) = written {
-                    rec.push(Record::Ack(a.largest));
-                }
-            }
+            write_ack(t, &mut b, &mut rec, now);
         }
         if let Some((s, bytes)) = raw_frames.as_ref() {
             if *s == space && b.write(|w| w.put_slice(bytes)).is_ok() {
@@ -351,50 +344,15 @@ impl Connection {
             }
         }
         if space == Space::Data && (may_send_data || probe) {
-            if *handshake_done_pending && b.push(&Frame::HandshakeDone).is_ok() {
-                *handshake_done_pending = false;
-                rec.push(Record::HandshakeDone);
-                eliciting = true;
-            }
-            while let Some(&d) = path_responses.front() {
-                if b.push(&Frame::PathResponse(d)).is_err() {
-                    break;
-                }
-                path_responses.pop_front();
-                eliciting = true;
-            }
-            while let Some(&seq) = peer_cids.retire_queue.front() {
-                let f = Frame::RetireConnectionId {
-                    sequence: quic_wire::VarInt::from_u64_clamped(seq),
-                };
-                if b.push(&f).is_err() {
-                    break;
-                }
-                peer_cids.retire_queue.pop_front();
-                rec.push(Record::RetireCid(seq));
-                eliciting = true;
-            }
-            while let Some(&seq) = local_cids.to_send.front() {
-                if let Some(n) = local_cids.frame(seq) {
-                    if b.push(&Frame::NewConnectionId(n)).is_err() {
-                        break;
-                    }
-                    rec.push(Record::NewCid(seq));
-                    eliciting = true;
-                }
-                local_cids.to_send.pop_front();
-            }
-            if let Some(c) = challenge.as_mut().filter(|c| c.pending) {
-                if b.push(&Frame::PathChallenge(c.data)).is_ok() {
-                    c.pending = false;
-                    rec.push(Record::PathChallenge(c.data));
-                    eliciting = true;
-                }
-            }
-            if *ping_pending && b.push(&Frame::Ping).is_ok() {
-                *ping_pending = false;
-                eliciting = true;
-            }
+            let mut ctl = Control {
+                handshake_done: handshake_done_pending,
+                path_responses,
+                retire_queue: &mut peer_cids.retire_queue,
+                local_cids,
+                challenge,
+                ping: ping_pending,
+            };
+            eliciting |= ctl.write(&mut b, &mut rec);
             eliciting |= write_datagrams(&mut b, datagrams_out);
             let wrote = b.write(|w| {
                 let budget = w.remaining();
@@ -605,6 +563,25 @@ pub(crate) fn start_packet<'a>(
         },
     };
     PacketBuilder::long(buf, &h, pn, largest_acked, tag_len, fixed_bit).ok()
+}
+
+/// Writes an ACK frame when something is unreported (it rides along with any packet).
+fn write_ack(
+    t: &mut quic_recovery::AckTracker,
+    b: &mut PacketBuilder<'_>,
+    rec: &mut Records,
+    now: Instant,
+) {
+    if !t.has_unreported() {
+        return;
+    }
+    let written = b.write(|w| {
+        let budget = w.remaining();
+        t.write_ack(w, None, now, budget)
+    });
+    if let Ok(Some(a)) = written {
+        rec.push(Record::Ack(a.largest));
+    }
 }
 
 /// Writes queued DATAGRAM frames that fit; drops one that could never fit a packet.
