@@ -87,6 +87,30 @@ impl PeerCids {
         Ok(switch)
     }
 
+    /// Switches to an unused connection ID of the peer (RFC 9000 §9.5: a migrating
+    /// endpoint uses a new one), retiring `current`. `None` when the peer offered no spare.
+    pub(crate) fn rotate(
+        &mut self,
+        current: ConnectionId,
+        token: Option<ResetToken>,
+    ) -> Option<(ConnectionId, Option<ResetToken>)> {
+        if self.active.is_empty() && self.retire_prior_to == 0 {
+            self.active.push((0, current, token));
+        }
+        let &(_, next, next_token) = self
+            .active
+            .iter()
+            .filter(|&&(_, c, _)| c != current)
+            .min_by_key(|&&(s, _, _)| s)?;
+        if let Some(i) = self.active.iter().position(|&(_, c, _)| c == current) {
+            let (seq, _, _) = self.active.remove(i);
+            if !self.retire_queue.contains(&seq) {
+                self.retire_queue.push_back(seq);
+            }
+        }
+        Some((next, next_token))
+    }
+
     fn queue_retire(&mut self, seq: u64, limit: u64) -> Result<(), TransportError> {
         // Bounded: a peer retiring faster than we can send is cut off.
         if self.retire_queue.len() as u64 >= limit.saturating_mul(4).max(8) {

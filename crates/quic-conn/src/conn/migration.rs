@@ -50,6 +50,38 @@ impl Connection {
         }
     }
 
+    /// Client: the local address changed (a new interface or port). Packets now leave
+    /// from `local` under a fresh connection ID of the server's (RFC 9000 §9.5), retiring
+    /// the old one; the server validates the new path. Refused (`false`) on a server,
+    /// before the handshake is confirmed, when the server disabled active migration, or
+    /// when it offered no spare connection ID.
+    pub fn migrate_local_address(&mut self, local: SocketAddr) -> bool {
+        let allowed = self.side == quic_wire::Side::Client
+            && self.handshake_confirmed
+            && !self.is_closed()
+            && self
+                .peer_params
+                .as_ref()
+                .is_some_and(|p| !p.disable_active_migration);
+        if !allowed {
+            return false;
+        }
+        let Some((cid, token)) = self
+            .peer_cids
+            .rotate(self.remote_cid, self.peer_reset_token)
+        else {
+            return false;
+        };
+        self.remote_cid = cid;
+        self.peer_reset_token = token;
+        if let Some(p) = self.paths.first_mut() {
+            p.local = local;
+        }
+        // A packet must go out from the new address so the server notices.
+        self.ping_pending = true;
+        true
+    }
+
     /// Whether the peer's current address is validated.
     pub fn is_path_validated(&self) -> bool {
         self.paths.first().is_some_and(|p| p.validated)

@@ -123,12 +123,13 @@ struct SpaceCrypto {
 /// connection-ID authentication of RFC 9000 §7.3; streams and flow control (quic-streams);
 /// loss recovery, congestion control and pacing (quic-recovery); key updates; path MTU
 /// discovery; ECN; GSO batches; DATAGRAM frames; idle timeout and keep-alive; immediate
-/// close with closing and draining periods; stateless reset detection; following a
-/// client's new address (NAT rebinding); the spin bit and the greased fixed bit.
+/// close with closing and draining periods; stateless reset detection; spare connection
+/// IDs; following a client's new address (NAT rebinding) and a client moving on purpose
+/// ([`Connection::migrate_local_address`]); the spin bit and the greased fixed bit.
 ///
 /// ## Not yet supported
 /// Multipath (RFC 10069; per-path state is keyed by `PathId` but only path 0 exists),
-/// active migration (probing new paths), NEW_TOKEN, DATAGRAM
+/// probing a new path before moving to it, NEW_TOKEN, DATAGRAM
 /// frames in 0-RTT, the `send_at` pacing hint (the connection holds packets back
 /// instead), qlog events.
 pub struct Connection {
