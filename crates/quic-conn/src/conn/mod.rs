@@ -40,7 +40,6 @@ mod zero_rtt;
 pub use config::Config;
 pub use error::{AcceptError, ConnectionError, DatagramError};
 pub use local_cids::{CidEvent, ResetTokens, MAX_ISSUED};
-pub use records::{Record, Records};
 pub(crate) use setup::random_cid;
 pub use setup::{AcceptOptions, RetryContext};
 pub use timer::Timer;

@@ -4,6 +4,7 @@ use quic_wire::Instant;
 
 /// Why the connection wants to be woken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Timer {
     /// The idle timeout (RFC 9000 §10.1).
     Idle = 0,

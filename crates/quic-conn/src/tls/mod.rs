@@ -27,6 +27,7 @@ pub mod rustls;
 
 /// An encryption level (RFC 9001 §4, Table 1 "Encryption Keys by Packet Type").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum Level {
     /// Initial packets.
     Initial,
@@ -79,6 +80,7 @@ impl core::fmt::Debug for PacketKeyPair {
 
 /// New keys the handshake produced, returned by [`Session::write_handshake`].
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum KeyChange {
     /// Handshake keys: handshake bytes written after this go in Handshake packets.
     Handshake(Keys),
