@@ -140,3 +140,33 @@ fn path_stats_describe_path_zero_and_no_other() {
     assert!(p.cwnd > 0);
     assert!(pair.server().path_stats(quic_wire::PathId(1)).is_none());
 }
+
+#[test]
+fn a_server_at_its_amplification_limit_sets_no_deadline_it_cannot_serve() {
+    let tls = util::tls_configs(150);
+    let mut pair = Pair::with_tls(Config::default(), Config::default(), tls);
+    // Only the client's first datagram gets through: the server cannot validate the
+    // address and runs out of budget.
+    let mut first = true;
+    pair.filter = Some(Box::new(move |to_server, _| {
+        if to_server {
+            let drop = !first;
+            first = false;
+            return drop;
+        }
+        false
+    }));
+    pair.drive_bounded(10_000, std::time::Duration::from_secs(1));
+    let now = pair.now;
+    let server = pair.server();
+    let mut buf = vec![0u8; 1500];
+    assert!(
+        server.poll_transmit(now, &mut buf).is_none(),
+        "budget spent"
+    );
+    let deadline = server.poll_timeout();
+    assert!(
+        deadline.is_none_or(|t| t > now),
+        "deadline {deadline:?} at {now:?}"
+    );
+}

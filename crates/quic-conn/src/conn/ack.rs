@@ -150,7 +150,17 @@ impl Connection {
     pub fn poll_timeout(&self) -> Option<Instant> {
         let mut best = self.timers.next().map(|(t, _)| t);
         if matches!(self.state, State::Handshaking | State::Established) {
-            if let Some((t, _)) = self.paths.first().and_then(|p| p.recovery.poll_timeout()) {
+            let recovery = self.paths.first().and_then(|p| {
+                // An ACK owed while the anti-amplification budget is spent cannot go before
+                // more bytes arrive (an input of its own): only the loss timer counts then,
+                // so a driver never spins on a deadline that cannot be served.
+                if p.amplification_budget() < super::send::MIN_PACKET_ROOM as u64 {
+                    p.recovery.loss_detection_timer()
+                } else {
+                    p.recovery.poll_timeout()
+                }
+            });
+            if let Some((t, _)) = recovery {
                 best = Some(best.map_or(t, |b| b.min(t)));
             }
         }

@@ -28,7 +28,7 @@ const SLOTS: [PacketType; 4] = [
 const MAX_SEGMENTS: usize = 64;
 
 /// No packet is started in less room than this.
-const MIN_PACKET_ROOM: usize = 48;
+pub(crate) const MIN_PACKET_ROOM: usize = 48;
 
 /// What a built packet was.
 pub(crate) struct Built {
