@@ -468,3 +468,37 @@ fn without_a_reset_key_unknown_short_headers_get_no_reply() {
     );
     assert!(server.poll_transmit(now, &mut vec![0u8; 1500]).is_none());
 }
+
+#[test]
+fn stateless_replies_are_rate_limited() {
+    let (mut cfg, _) = server_config(8);
+    cfg.max_stateless_per_second = 3;
+    let mut server = Endpoint::new(cfg, rng_factory(1));
+    let mut probe = vec![0u8; 1200];
+    probe[0] = 0xc0;
+    probe[1..5].copy_from_slice(&0x1a2a_3a4a_u32.to_be_bytes());
+    probe[5] = 8;
+    probe[14] = 0;
+    let now = Instant::from_nanos(5_000_000_000);
+    let mut buf = vec![0u8; 1500];
+    let mut replies = 0;
+    for _ in 0..10 {
+        server.handle_datagram(
+            now,
+            meta(client_addr(), server_addr()),
+            BytesMut::from(&probe[..]),
+        );
+        while server.poll_transmit(now, &mut buf).is_some() {
+            replies += 1;
+        }
+    }
+    assert_eq!(replies, 3);
+    // A second later the budget is back.
+    let later = now.checked_add(Duration::from_secs(1)).expect("time");
+    server.handle_datagram(
+        later,
+        meta(client_addr(), server_addr()),
+        BytesMut::from(&probe[..]),
+    );
+    assert!(server.poll_transmit(later, &mut buf).is_some());
+}

@@ -52,6 +52,8 @@ pub struct EndpointConfig {
     pub retry_token_lifetime: core::time::Duration,
     /// Outstanding Retry tokens at most; Initials that would need more are dropped.
     pub max_retry_tokens: usize,
+    /// Stateless replies (Version Negotiation, Retry, stateless reset) per second at most.
+    pub max_stateless_per_second: u32,
     /// Derives the stateless reset tokens of our connection IDs. With it, server
     /// connections advertise a token, and short-header datagrams for unknown connection
     /// IDs get a stateless reset (RFC 9000 §10.3).
@@ -119,6 +121,7 @@ impl Default for EndpointConfig {
             retry: false,
             retry_token_lifetime: core::time::Duration::from_secs(10),
             max_retry_tokens: 4096,
+            max_stateless_per_second: 1000,
             reset_tokens: None,
         }
     }
@@ -187,6 +190,9 @@ pub struct Endpoint {
     /// The endpoint's own randomness (connection IDs, tokens).
     own_rng: Box<dyn CryptoRngCore + Send>,
     tokens: HashMap<[u8; TOKEN_LEN], TokenEntry>,
+    /// Start of the current one-second window of stateless replies, and their count.
+    rate_window: Instant,
+    rate_count: u32,
 }
 
 /// Length of our Retry tokens.
@@ -244,6 +250,8 @@ impl Endpoint {
         Endpoint {
             own_rng,
             tokens: HashMap::new(),
+            rate_window: Instant::ZERO,
+            rate_count: 0,
             config,
             rng,
             conns: HashMap::new(),
@@ -338,7 +346,7 @@ impl Endpoint {
                 .filter(|c| c.remote_address() == Some(meta.remote))
                 .any(|c| c.handle_stateless_reset(&data));
             if !reset {
-                self.stateless_reset(meta, &data);
+                self.stateless_reset(now, meta, &data);
             }
             return;
         }
@@ -350,17 +358,36 @@ impl Endpoint {
         let parsed = Packet::parse(&data, &ParseConfig::new(self.config.connection.cid_len));
         match parsed {
             Ok((Packet::UnsupportedVersion(u), _)) => {
-                self.version_negotiation(meta, u.scid, u.dcid);
+                self.version_negotiation(now, meta, u.scid, u.dcid);
             }
             Ok((Packet::Protected(_), _)) => self.accept(now, meta, data),
             _ => {}
         }
     }
 
+    /// Whether one more stateless reply may be queued: within the queue bound and the
+    /// per-second rate (DESIGN: stateless replies are rate-limited).
+    fn stateless_allowed(&mut self, now: Instant) -> bool {
+        if self.stateless.len() >= self.config.max_stateless_queue {
+            return false;
+        }
+        let window_over =
+            now.saturating_duration_since(self.rate_window) >= core::time::Duration::from_secs(1);
+        if window_over {
+            self.rate_window = now;
+            self.rate_count = 0;
+        }
+        if self.rate_count >= self.config.max_stateless_per_second {
+            return false;
+        }
+        self.rate_count += 1;
+        true
+    }
+
     /// Answers a short-header datagram for a connection we do not know with a stateless
     /// reset (RFC 9000 §10.3), smaller than what arrived so two endpoints cannot loop, and
     /// at least 21 bytes so it looks like a short-header packet.
-    fn stateless_reset(&mut self, meta: DatagramMeta, data: &[u8]) {
+    fn stateless_reset(&mut self, now: Instant, meta: DatagramMeta, data: &[u8]) {
         let Some(keys) = self.config.reset_tokens.clone() else {
             return;
         };
@@ -374,7 +401,7 @@ impl Endpoint {
         // RFC 9000 §10.3: "An endpoint MUST NOT send a Stateless Reset that is three times
         // or more larger than the packet it receives"; one byte smaller rules out loops.
         let len = data.len().saturating_sub(1).min(43);
-        if len < 21 || self.stateless.len() >= self.config.max_stateless_queue {
+        if len < 21 || !self.stateless_allowed(now) {
             return;
         }
         let mut bytes = alloc::vec![0u8; len];
@@ -390,10 +417,14 @@ impl Endpoint {
         });
     }
 
-    fn version_negotiation(&mut self, meta: DatagramMeta, their_scid: &[u8], their_dcid: &[u8]) {
-        if self.config.server_tls.is_none()
-            || self.stateless.len() >= self.config.max_stateless_queue
-        {
+    fn version_negotiation(
+        &mut self,
+        now: Instant,
+        meta: DatagramMeta,
+        their_scid: &[u8],
+        their_dcid: &[u8],
+    ) {
+        if self.config.server_tls.is_none() || !self.stateless_allowed(now) {
             return;
         }
         let mut bytes = alloc::vec![0u8; 1 + 4 + 2 + their_dcid.len() + their_scid.len() + 4 * Version::SUPPORTED.len()];
@@ -473,7 +504,7 @@ impl Endpoint {
         info: &InitialInfo,
         tls: &dyn TlsConfig,
     ) {
-        if self.stateless.len() >= self.config.max_stateless_queue {
+        if !self.stateless_allowed(now) {
             return;
         }
         self.tokens.retain(|_, e| e.expires > now);
