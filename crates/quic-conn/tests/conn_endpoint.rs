@@ -371,7 +371,10 @@ fn initials_with_forged_tokens_are_dropped_without_reply() {
     cfg.retry = true;
     let mut server = Endpoint::new(cfg, rng_factory(1));
     let now = Instant::from_nanos(1);
-    let forged = initial_with_token(&[0xab; 16]);
+    // Shaped like one of our Retry tokens (kind byte 0, 16 bytes) but never issued.
+    let mut forged_token = vec![0u8];
+    forged_token.extend_from_slice(&[0xab; 16]);
+    let forged = initial_with_token(&forged_token);
     server.handle_datagram(
         now,
         meta(client_addr(), server_addr()),
@@ -379,7 +382,15 @@ fn initials_with_forged_tokens_are_dropped_without_reply() {
     );
     assert_eq!(server.connection_count(), 0);
     assert!(server.poll_transmit(now, &mut vec![0u8; 1500]).is_none());
-    // Without a token the same Initial gets a Retry.
+    // An unknown token of another kind counts as none (RFC 9000 §8.1.3): a Retry, like
+    // an Initial without a token.
+    let unknown = initial_with_token(&[0xcd; 16]);
+    server.handle_datagram(
+        now,
+        meta(client_addr(), server_addr()),
+        BytesMut::from(&unknown[..]),
+    );
+    assert!(server.poll_transmit(now, &mut vec![0u8; 1500]).is_some());
     let fresh = initial_with_token(&[]);
     server.handle_datagram(
         now,
@@ -501,4 +512,54 @@ fn stateless_replies_are_rate_limited() {
         BytesMut::from(&probe[..]),
     );
     assert!(server.poll_transmit(later, &mut buf).is_some());
+}
+
+#[test]
+fn a_new_token_lets_the_next_connection_skip_retry() {
+    let (mut cfg, client_tls) = server_config(8);
+    cfg.retry = true;
+    cfg.new_tokens = true;
+    let mut net = Net::new(cfg);
+    let now = net.now;
+    let first = net
+        .client
+        .connect(
+            now,
+            client_tls.clone(),
+            "localhost",
+            client_addr(),
+            server_addr(),
+        )
+        .expect("connect");
+    net.drive();
+    let mut token = None;
+    while let Some(e) = net.client.connection(first).expect("first").poll_event() {
+        if let quic_conn::Event::NewToken(t) = e {
+            token = Some(t);
+        }
+    }
+    let token = token.expect("the server sent NEW_TOKEN");
+    // The next connection carries the token: no Retry this time.
+    net.server_first_bytes.clear();
+    let now = net.now;
+    let second = net
+        .client
+        .connect(now, client_tls, "localhost", client_addr(), server_addr())
+        .expect("connect");
+    net.client
+        .connection(second)
+        .expect("second")
+        .set_initial_token(&token);
+    net.drive();
+    let c = net.client.connection(second).expect("second");
+    assert!(c.is_established());
+    assert!(c
+        .peer_params()
+        .expect("params")
+        .retry_source_connection_id
+        .is_none());
+    assert!(
+        !net.server_first_bytes.iter().any(|b| b & 0xf0 == 0xf0),
+        "no Retry was sent"
+    );
 }

@@ -44,7 +44,8 @@ impl RecoverySink<Records> for Sink<'_> {
                 Record::HandshakeDone
                 | Record::RetireCid(_)
                 | Record::PathChallenge(_)
-                | Record::NewCid(_) => {}
+                | Record::NewCid(_)
+                | Record::NewToken => {}
             }
         }
     }
@@ -81,7 +82,7 @@ impl RecoverySink<Records> for Sink<'_> {
                         self.retire_queue.push_back(seq);
                     }
                 }
-                Record::Ack(_) => {}
+                Record::Ack(_) | Record::NewToken => {}
             }
         }
     }

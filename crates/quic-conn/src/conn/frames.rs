@@ -27,13 +27,16 @@ impl Connection {
             Frame::Padding { .. } | Frame::Ping => Ok(()),
             Frame::Ack(ref ack) => self.on_ack(now, space, ack),
             Frame::Crypto { offset, data } => self.on_crypto(now, space, offset, data),
-            Frame::NewToken { .. } => {
+            Frame::NewToken { token } => {
                 // RFC 9000 §19.7: "A server MUST treat receipt of a NEW_TOKEN frame as a
-                // connection error of type PROTOCOL_VIOLATION." Clients ignore tokens for
-                // now (no address-validation tokens yet).
+                // connection error of type PROTOCOL_VIOLATION."
                 if self.side == Side::Server {
                     return Err(violation(frame, "NEW_TOKEN sent by a client"));
                 }
+                // For the application to keep for a later connection to this server
+                // (RFC 9000 §8.1.3); bounded by the packet it came in.
+                self.events
+                    .push_back(Event::NewToken(Bytes::copy_from_slice(token)));
                 Ok(())
             }
             Frame::Stream(_)

@@ -60,6 +60,9 @@ pub enum Event {
     Stream(StreamEvent),
     /// A datagram arrived; read it with [`Connection::recv_datagram`].
     DatagramReceived,
+    /// Client: the server gave an address-validation token for a future connection
+    /// (RFC 9000 §8.1.3); pass it to [`Connection::set_initial_token`] next time.
+    NewToken(Bytes),
     /// The connection is closing or draining for this reason; no more application data
     /// flows.
     Closed(ConnectionError),
@@ -128,7 +131,7 @@ struct SpaceCrypto {
 ///
 /// ## Not yet supported
 /// Multipath (RFC 10069; per-path state is keyed by `PathId` but only path 0 exists),
-/// probing a new path before moving to it, NEW_TOKEN, DATAGRAM
+/// probing a new path before moving to it, DATAGRAM
 /// frames in 0-RTT, the `send_at` pacing hint (the connection holds packets back
 /// instead), qlog events.
 pub struct Connection {
@@ -192,6 +195,8 @@ pub struct Connection {
     local_cids: local_cids::LocalCids,
     /// The Destination Connection ID of the packet being processed.
     packet_dcid: ConnectionId,
+    /// Server: a NEW_TOKEN frame to send.
+    new_token: Option<Vec<u8>>,
 }
 
 impl core::fmt::Debug for Connection {
@@ -436,6 +441,23 @@ impl Connection {
         }
         self.datagrams_out.push_back(data);
         Ok(())
+    }
+
+    /// Client, right after [`Connection::connect`] and before the first transmit: the
+    /// token from an earlier connection's [`Event::NewToken`], so the server can skip
+    /// address validation (RFC 9000 §8.1.3). Ignored on a server or once sending began.
+    pub fn set_initial_token(&mut self, token: &[u8]) {
+        if self.side == Side::Client && self.stats.packets_sent == 0 && self.retry_scid.is_none() {
+            self.token = token.to_vec();
+        }
+    }
+
+    /// Server: sends `token` in a NEW_TOKEN frame (RFC 9000 §19.7) once the handshake is
+    /// confirmed. The endpoint makes and checks tokens.
+    pub fn send_new_token(&mut self, token: &[u8]) {
+        if self.side == Side::Server && !token.is_empty() {
+            self.new_token = Some(token.to_vec());
+        }
     }
 
     /// Testing and fuzzing hook: puts `frames` (encoded frames, written as they are) in

@@ -37,6 +37,8 @@ pub enum Record {
     MtuProbe(u16),
     /// NEW_CONNECTION_ID with this sequence number: sent again if lost while active.
     NewCid(u64),
+    /// NEW_TOKEN (not repaired: the next connection simply validates its address).
+    NewToken,
 }
 
 /// The records of one packet.

@@ -257,6 +257,7 @@ impl Connection {
                 || !self.peer_cids.retire_queue.is_empty()
                 || self.challenge.is_some_and(|c| c.pending)
                 || !self.local_cids.to_send.is_empty()
+                || (self.handshake_confirmed && self.new_token.is_some())
                 || !self.datagrams_out.is_empty()
                 || self.streams.wants_to_send())
     }
@@ -297,6 +298,8 @@ impl Connection {
             token,
             challenge,
             local_cids,
+            new_token,
+            handshake_confirmed,
             ..
         } = self;
         let path = paths.first_mut()?;
@@ -353,6 +356,15 @@ impl Connection {
                 ping: ping_pending,
             };
             eliciting |= ctl.write(&mut b, &mut rec);
+            if *handshake_confirmed {
+                if let Some(t) = new_token.as_deref() {
+                    if b.push(&Frame::NewToken { token: t }).is_ok() {
+                        rec.push(Record::NewToken);
+                        *new_token = None;
+                        eliciting = true;
+                    }
+                }
+            }
             eliciting |= write_datagrams(&mut b, datagrams_out);
             let wrote = b.write(|w| {
                 let budget = w.remaining();

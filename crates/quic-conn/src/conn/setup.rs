@@ -41,6 +41,9 @@ pub struct AcceptOptions {
     /// The stateless reset token for `local_cid`, advertised in stateless_reset_token
     /// (RFC 9000 §10.3, §18.2).
     pub reset_token: Option<ResetToken>,
+    /// The Initial carried a valid NEW_TOKEN token: the address counts as validated
+    /// (RFC 9000 §8.1.3).
+    pub validated: bool,
 }
 
 /// The connection IDs a new connection starts with.
@@ -165,7 +168,7 @@ impl Connection {
             rng,
         )
         .map_err(AcceptError::Tls)?;
-        if retry.is_some() {
+        if retry.is_some() || opts.validated {
             if let Some(p) = conn.paths.first_mut() {
                 p.validated = true;
             }
@@ -258,6 +261,7 @@ impl Connection {
             ecn_failed: false,
             local_cids: super::local_cids::LocalCids::new(ids.local, first_token),
             packet_dcid: ids.local,
+            new_token: None,
         })
     }
 }

@@ -54,6 +54,11 @@ pub struct EndpointConfig {
     pub max_retry_tokens: usize,
     /// Stateless replies (Version Negotiation, Retry, stateless reset) per second at most.
     pub max_stateless_per_second: u32,
+    /// Give clients NEW_TOKEN tokens so their next connection skips address validation
+    /// (RFC 9000 §8.1.3). Tokens are remembered (bounded by `max_retry_tokens`).
+    pub new_tokens: bool,
+    /// How long a NEW_TOKEN token stays valid.
+    pub address_token_lifetime: core::time::Duration,
     /// Derives the stateless reset tokens of our connection IDs. With it, server
     /// connections advertise a token, and short-header datagrams for unknown connection
     /// IDs get a stateless reset (RFC 9000 §10.3).
@@ -122,6 +127,8 @@ impl Default for EndpointConfig {
             retry_token_lifetime: core::time::Duration::from_secs(10),
             max_retry_tokens: 4096,
             max_stateless_per_second: 1000,
+            new_tokens: false,
+            address_token_lifetime: core::time::Duration::from_secs(3600),
             reset_tokens: None,
         }
     }
@@ -172,9 +179,16 @@ struct StatelessReply {
 /// [`Connection::poll_cid_event`]) and, for a server, the client's original Destination
 /// Connection ID route to it.
 ///
+/// ## NEW_TOKEN
+/// With [`EndpointConfig::new_tokens`], each server connection gives its client a token
+/// (remembered, bounded, expiring, single use, bound to the client's IP address); an
+/// Initial carrying it is accepted with the address validated, without Retry.
+///
+/// Stateless replies are bounded by a queue and a per-second rate.
+///
 /// ## Not yet supported
-/// NEW_TOKEN, rate limits on stateless replies beyond the queue bound; timers are found by
-/// a scan over the connections (fine for hundreds).
+/// Sealed (stateless) tokens that survive a restart; timers are found by a scan over the
+/// connections (fine for hundreds).
 pub struct Endpoint {
     config: EndpointConfig,
     rng: RngFactory,
@@ -193,10 +207,19 @@ pub struct Endpoint {
     /// Start of the current one-second window of stateless replies, and their count.
     rate_window: Instant,
     rate_count: u32,
+    /// NEW_TOKEN tokens given out: client IP and expiry.
+    address_tokens: HashMap<[u8; TOKEN_LEN], (core::net::IpAddr, Instant)>,
+    /// Server connections that got their NEW_TOKEN token.
+    token_issued: hashbrown::HashSet<ConnectionHandle>,
 }
 
-/// Length of our Retry tokens.
-const TOKEN_LEN: usize = 16;
+/// Length of our tokens: a kind byte ([`RETRY_TOKEN`] or [`ADDRESS_TOKEN`]) and 16 random
+/// bytes.
+const TOKEN_LEN: usize = 17;
+/// Kind byte of a Retry token.
+const RETRY_TOKEN: u8 = 0;
+/// Kind byte of a NEW_TOKEN token.
+const ADDRESS_TOKEN: u8 = 1;
 
 /// What a Retry token stands for.
 #[derive(Debug, Clone, Copy)]
@@ -214,7 +237,6 @@ struct InitialInfo {
     scid: ConnectionId,
     /// The token, when it has our length.
     token: Option<[u8; TOKEN_LEN]>,
-    token_empty: bool,
 }
 
 fn initial_info(data: &[u8], cid_len: usize) -> Option<InitialInfo> {
@@ -231,7 +253,6 @@ fn initial_info(data: &[u8], cid_len: usize) -> Option<InitialInfo> {
         dcid: h.dcid,
         scid: h.scid,
         token: h.token.try_into().ok(),
-        token_empty: h.token.is_empty(),
     })
 }
 
@@ -252,6 +273,8 @@ impl Endpoint {
             tokens: HashMap::new(),
             rate_window: Instant::ZERO,
             rate_count: 0,
+            address_tokens: HashMap::new(),
+            token_issued: hashbrown::HashSet::new(),
             config,
             rng,
             conns: HashMap::new(),
@@ -458,13 +481,17 @@ impl Endpoint {
         let Some(info) = initial_info(&data, cid_len) else {
             return;
         };
-        let retry = if self.config.retry {
-            if info.token_empty {
+        // RFC 9000 §8.1.3: a valid NEW_TOKEN token validates the address; an invalid one
+        // counts as none.
+        let validated = self.redeem_address_token(now, meta, &info);
+        let is_retry_token = info.token.is_some_and(|t| t[0] == RETRY_TOKEN);
+        let retry = if self.config.retry && !validated {
+            if !is_retry_token {
                 self.send_retry(now, meta, &info, tls.as_ref());
                 return;
             }
-            // A token we did not issue, or expired, or from elsewhere: RFC 9000 §8.1.3
-            // lets the server drop the packet.
+            // A Retry token we did not issue, expired, or from elsewhere: dropped
+            // (RFC 9000 §8.1.2 allows closing with INVALID_TOKEN or discarding).
             let Some(ctx) = self.redeem(now, meta, &info) else {
                 return;
             };
@@ -483,6 +510,7 @@ impl Endpoint {
                 .reset_tokens
                 .as_ref()
                 .map(|k| k.token(&local_cid)),
+            validated,
         };
         let conn =
             Connection::accept_with(self.config.connection, tls, now, meta, &data, rng, opts);
@@ -494,6 +522,52 @@ impl Endpoint {
             c.handle_datagram(now, meta, data);
         }
         self.sync_cids(h);
+    }
+
+    /// Takes back a NEW_TOKEN token: once, from the IP address it was given to (the port
+    /// may have changed), before it expires.
+    fn redeem_address_token(
+        &mut self,
+        now: Instant,
+        meta: DatagramMeta,
+        info: &InitialInfo,
+    ) -> bool {
+        let Some(token) = info.token.filter(|t| t[0] == ADDRESS_TOKEN) else {
+            return false;
+        };
+        self.address_tokens
+            .remove(&token)
+            .is_some_and(|(ip, expires)| ip == meta.remote.ip() && now <= expires)
+    }
+
+    /// Gives each server connection, once its handshake is confirmed, a NEW_TOKEN token
+    /// for its client's next connection (RFC 9000 §8.1.3).
+    fn issue_address_token(&mut self, now: Instant, h: ConnectionHandle) {
+        if !self.config.new_tokens || self.token_issued.contains(&h) {
+            return;
+        }
+        let Some(c) = self.conns.get(&h) else { return };
+        let Some(remote) = c.remote_address() else {
+            return;
+        };
+        if c.side() != quic_wire::Side::Server || !c.is_handshake_confirmed() {
+            return;
+        }
+        self.address_tokens.retain(|_, (_, e)| *e > now);
+        let Some(expires) = now.checked_add(self.config.address_token_lifetime) else {
+            return;
+        };
+        if self.address_tokens.len() >= self.config.max_retry_tokens {
+            return;
+        }
+        let mut token = [ADDRESS_TOKEN; TOKEN_LEN];
+        self.own_rng
+            .fill_bytes(token.get_mut(1..).unwrap_or_default());
+        self.address_tokens.insert(token, (remote.ip(), expires));
+        self.token_issued.insert(h);
+        if let Some(c) = self.conns.get_mut(&h) {
+            c.send_new_token(&token);
+        }
     }
 
     /// Answers a token-less Initial with a Retry (RFC 9000 §17.2.5, §8.1.2).
@@ -513,8 +587,9 @@ impl Endpoint {
         }
         let retry_scid =
             crate::conn::random_cid(self.own_rng.as_mut(), self.config.connection.cid_len);
-        let mut token = [0u8; TOKEN_LEN];
-        self.own_rng.fill_bytes(&mut token);
+        let mut token = [RETRY_TOKEN; TOKEN_LEN];
+        self.own_rng
+            .fill_bytes(token.get_mut(1..).unwrap_or_default());
         let header = quic_wire::packet::RetryHeader {
             version: info.version,
             dcid: info.scid,
@@ -597,6 +672,7 @@ impl Endpoint {
             .collect();
         for h in dead {
             self.conns.remove(&h);
+            self.token_issued.remove(&h);
             self.cids.retain(|_, v| *v != h);
             self.order.retain(|&x| x != h);
             self.events.push_back(EndpointEvent::Removed(h));
@@ -620,6 +696,7 @@ impl SansIo for Endpoint {
             Some((h, c)) => {
                 c.handle_datagram(now, meta, data);
                 self.sync_cids(h);
+                self.issue_address_token(now, h);
             }
             None => self.handle_unknown(now, meta, data),
         }
