@@ -7,6 +7,13 @@
 //!
 //! [`io::SansIo`] is the contract every driver (an embedder's event loop, the simulator)
 //! relies on.
+//!
+//! - [`conn::Connection`]: one connection; its documentation states the usage contract.
+//! - [`endpoint::Endpoint`]: many connections behind one socket; implements [`SansIo`].
+//! - [`tls`]: the TLS session interface; with feature `rustls`, `tls::rustls::RustlsConfig`.
+//!
+//! Randomness always comes from the embedder (`rand_core::CryptoRngCore`), time is always
+//! an argument, and nothing here reads a clock or touches a socket.
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -15,6 +22,8 @@ extern crate alloc;
 #[cfg(any(test, feature = "std"))]
 extern crate std;
 
+pub mod conn;
+pub mod endpoint;
 pub mod io;
 #[cfg(feature = "qlog")]
 pub mod qlog;
@@ -22,4 +31,6 @@ pub mod qlog;
 pub mod sim;
 pub mod tls;
 
+pub use conn::{Config, Connection, ConnectionError, Event};
+pub use endpoint::{ConnectionHandle, Endpoint, EndpointConfig, EndpointEvent, ResetTokens};
 pub use io::{DatagramMeta, SansIo, Transmit};

@@ -1,0 +1,253 @@
+//! The glue to quic-recovery: ACK frames in, acknowledged and lost packets' records out
+//! to the streams and CRYPTO buffers, and the connection's timers.
+
+use quic_recovery::{RecoverySink, SentPacket, TimeoutAction};
+use quic_streams::Streams;
+use quic_wire::frame::AckFrame;
+use quic_wire::{Instant, Space, TransportError};
+
+use super::records::{AckedAcks, Record, Records};
+use super::{Connection, SpaceCrypto, State, Timer};
+
+/// Hands acknowledged and lost frames to their owners.
+struct Sink<'a> {
+    streams: &'a mut Streams,
+    spaces: &'a mut [SpaceCrypto; 3],
+    handshake_done_pending: &'a mut bool,
+    retire_queue: &'a mut alloc::collections::VecDeque<u64>,
+    /// Refused 0-RTT packets: their frames were already handed back.
+    void: &'a super::zero_rtt::ZeroRtt,
+    challenge: &'a mut Option<super::migration::Challenge>,
+    local_cids: &'a mut super::local_cids::LocalCids,
+    /// Outcome of a path MTU probe (at most one is in flight).
+    mtu_acked: Option<u16>,
+    mtu_lost: Option<u16>,
+    acked_acks: AckedAcks,
+    now: Instant,
+}
+
+impl RecoverySink<Records> for Sink<'_> {
+    fn on_acked(&mut self, space: Space, packet: SentPacket<Records>) {
+        if space == Space::Data && self.void.is_void(packet.pn) {
+            return;
+        }
+        for r in packet.frames.iter() {
+            match r {
+                Record::Stream(f) => self.streams.on_frame_acked(f, self.now),
+                Record::Ack(largest) => self.acked_acks.note(space, largest),
+                Record::Crypto { offset, len } => {
+                    if let Some(s) = self.spaces.get_mut(space as usize) {
+                        s.send.on_acked(offset, len);
+                    }
+                }
+                Record::MtuProbe(size) => self.mtu_acked = Some(size),
+                Record::HandshakeDone
+                | Record::RetireCid(_)
+                | Record::PathChallenge(_)
+                | Record::NewCid(_)
+                | Record::NewToken => {}
+            }
+        }
+    }
+
+    fn on_lost(&mut self, space: Space, packet: SentPacket<Records>) {
+        if space == Space::Data && self.void.is_void(packet.pn) {
+            return;
+        }
+        for r in packet.frames.iter() {
+            match r {
+                Record::Stream(f) => self.streams.on_frame_lost(f, self.now),
+                Record::Crypto { offset, len } => {
+                    if let Some(s) = self.spaces.get_mut(space as usize) {
+                        if s.local.is_some() {
+                            s.send.on_lost(offset, len);
+                        }
+                    }
+                }
+                Record::HandshakeDone => *self.handshake_done_pending = true,
+                Record::MtuProbe(size) => self.mtu_lost = Some(size),
+                Record::NewCid(seq) => {
+                    let l = &mut *self.local_cids;
+                    if l.frame(seq).is_some() && !l.to_send.contains(&seq) {
+                        l.to_send.push_back(seq);
+                    }
+                }
+                Record::PathChallenge(data) => {
+                    if let Some(c) = self.challenge.as_mut().filter(|c| c.data == data) {
+                        c.pending = true;
+                    }
+                }
+                Record::RetireCid(seq) => {
+                    if !self.retire_queue.contains(&seq) {
+                        self.retire_queue.push_back(seq);
+                    }
+                }
+                Record::Ack(_) | Record::NewToken => {}
+            }
+        }
+    }
+}
+
+impl Connection {
+    /// An ACK frame arrived in `space` (RFC 9002 A.7).
+    pub(crate) fn on_ack(
+        &mut self,
+        now: Instant,
+        space: Space,
+        ack: &AckFrame<'_>,
+    ) -> Result<(), TransportError> {
+        let Connection {
+            paths,
+            streams,
+            spaces,
+            handshake_done_pending,
+            peer_cids,
+            zero_rtt,
+            challenge,
+            local_cids,
+            ..
+        } = self;
+        let Some(path) = paths.first_mut() else {
+            return Ok(());
+        };
+        let mut sink = Sink {
+            streams,
+            spaces,
+            handshake_done_pending,
+            retire_queue: &mut peer_cids.retire_queue,
+            void: zero_rtt,
+            challenge,
+            local_cids,
+            mtu_acked: None,
+            mtu_lost: None,
+            acked_acks: AckedAcks::default(),
+            now,
+        };
+        let summary = path.recovery.on_ack_received(now, space, ack, &mut sink)?;
+        // RFC 9000 §13.4.2.1: an ACK newly acknowledging ECT-marked packets without ECN
+        // counts fails ECN validation (every packet we send is marked while enabled).
+        if summary.newly_acked > 0 && ack.ecn().is_none() {
+            self.ecn_failed = true;
+        }
+        let acked = sink.acked_acks;
+        let (mtu_acked, mtu_lost) = (sink.mtu_acked, sink.mtu_lost);
+        for s in [Space::Initial, Space::Handshake, Space::Data] {
+            if let Some(largest) = acked.largest.get(s as usize).copied().flatten() {
+                if let Some(t) = path.recovery.ack_tracker(s) {
+                    t.on_ack_frame_acked(largest);
+                }
+            }
+        }
+        self.streams.set_rtt(path.recovery.rtt().smoothed());
+        self.streams.set_bdp(path.recovery.window());
+        if space == Space::Data {
+            self.note_phase_acked();
+        }
+        self.on_mtu_probe(mtu_acked, mtu_lost);
+        Ok(())
+    }
+
+    /// The next time [`Connection::handle_timeout`] must be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let mut best = self.timers.next().map(|(t, _)| t);
+        if matches!(self.state, State::Handshaking | State::Established) {
+            let recovery = self.paths.first().and_then(|p| {
+                // An ACK owed while the anti-amplification budget is spent cannot go before
+                // more bytes arrive (an input of its own): only the loss timer counts then,
+                // so a driver never spins on a deadline that cannot be served.
+                if p.amplification_budget() < super::send::MIN_PACKET_ROOM as u64 {
+                    p.recovery.loss_detection_timer()
+                } else {
+                    p.recovery.poll_timeout()
+                }
+            });
+            if let Some((t, _)) = recovery {
+                best = Some(best.map_or(t, |b| b.min(t)));
+            }
+        }
+        best
+    }
+
+    /// Time passed: fires every deadline at or before `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if let Some(at) = self.timers.get(Timer::Close) {
+            if at <= now {
+                self.drain(None);
+                return;
+            }
+        }
+        if !matches!(self.state, State::Handshaking | State::Established) {
+            return;
+        }
+        if self.timers.get(Timer::Idle).is_some_and(|at| at <= now) {
+            // RFC 9000 §10.1: the connection is silently closed and its state discarded.
+            self.drain(Some(super::ConnectionError::TimedOut));
+            return;
+        }
+        if self
+            .timers
+            .get(Timer::KeepAlive)
+            .is_some_and(|at| at <= now)
+        {
+            self.timers.set(Timer::KeepAlive, None);
+            if self.handshake_complete {
+                self.ping_pending = true;
+            }
+        }
+        if self.timers.get(Timer::Pacing).is_some_and(|at| at <= now) {
+            self.timers.set(Timer::Pacing, None);
+        }
+        if self
+            .timers
+            .get(Timer::KeyDiscard)
+            .is_some_and(|at| at <= now)
+        {
+            self.discard_old_key();
+        }
+        self.on_recovery_timeout(now);
+    }
+
+    fn on_recovery_timeout(&mut self, now: Instant) {
+        let Connection {
+            paths,
+            streams,
+            spaces,
+            handshake_done_pending,
+            peer_cids,
+            zero_rtt,
+            challenge,
+            local_cids,
+            ..
+        } = self;
+        let Some(path) = paths.first_mut() else {
+            return;
+        };
+        let mut sink = Sink {
+            streams,
+            spaces,
+            handshake_done_pending,
+            retire_queue: &mut peer_cids.retire_queue,
+            void: zero_rtt,
+            challenge,
+            local_cids,
+            mtu_acked: None,
+            mtu_lost: None,
+            acked_acks: AckedAcks::default(),
+            now,
+        };
+        // A probe is owed through `probes_owed`, which `poll_transmit` honours.
+        let action = path.recovery.on_timeout(now, &mut sink);
+        let (mtu_acked, mtu_lost) = (sink.mtu_acked, sink.mtu_lost);
+        if let Some(TimeoutAction::Probe { space, .. }) = action {
+            // RFC 9002 §6.2.4: a probe should carry data; resend unacknowledged CRYPTO
+            // data of the space if there is any, PING otherwise.
+            if let Some(s) = self.spaces.get_mut(space as usize) {
+                s.send.requeue_unacked();
+            }
+        }
+        self.on_mtu_probe(mtu_acked, mtu_lost);
+        if matches!(action, Some(TimeoutAction::Probe { .. })) {
+            self.check_black_hole();
+        }
+    }
+}

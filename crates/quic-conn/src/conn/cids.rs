@@ -1,0 +1,172 @@
+//! Connection IDs the peer issues (RFC 9000 §5.1, §19.15, §19.16): kept within our
+//! active_connection_id_limit, retired when the peer asks, and switched away from when
+//! the one in use is retired.
+
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+
+use quic_wire::cid::ResetToken;
+use quic_wire::frame::NewConnectionId;
+use quic_wire::{ConnectionId, FrameType, TransportError, TransportErrorCode};
+
+/// The peer's connection IDs.
+#[derive(Debug, Default)]
+pub(crate) struct PeerCids {
+    /// Active IDs by sequence number with their reset tokens; sequence 0 is the
+    /// handshake one.
+    active: Vec<(u64, ConnectionId, Option<ResetToken>)>,
+    /// IDs below this sequence number are retired.
+    retire_prior_to: u64,
+    /// RETIRE_CONNECTION_ID frames owed.
+    pub(crate) retire_queue: VecDeque<u64>,
+}
+
+fn limit_error(reason: &'static str) -> TransportError {
+    TransportError::new(TransportErrorCode::CONNECTION_ID_LIMIT_ERROR, reason)
+        .with_frame(FrameType::NEW_CONNECTION_ID)
+}
+
+impl PeerCids {
+    /// Handles NEW_CONNECTION_ID. `current` is the ID we send to now (sequence 0 until a
+    /// switch) with its token; returns the ID (and token) to switch to when the current
+    /// one was retired.
+    pub(crate) fn on_new(
+        &mut self,
+        n: &NewConnectionId,
+        (current, token): (ConnectionId, Option<ResetToken>),
+        limit: u64,
+    ) -> Result<Option<(ConnectionId, Option<ResetToken>)>, TransportError> {
+        if self.active.is_empty() && self.retire_prior_to == 0 {
+            self.active.push((0, current, token));
+        }
+        let seq = n.sequence.into_inner();
+        let rpt = n.retire_prior_to.into_inner();
+        // RFC 9000 §19.15: the same sequence number with another ID, or the same ID under
+        // another sequence number, is a PROTOCOL_VIOLATION.
+        for &(s, c, _) in &self.active {
+            if (s == seq) != (c == n.cid) {
+                return Err(TransportError::protocol_violation(
+                    "connection ID reused with a different sequence number",
+                )
+                .with_frame(FrameType::NEW_CONNECTION_ID));
+            }
+        }
+        if seq < self.retire_prior_to {
+            // Already retired by an earlier frame: retire it at once (§19.15).
+            self.queue_retire(seq, limit)?;
+        } else if !self.active.iter().any(|&(s, _, _)| s == seq) {
+            self.active.push((seq, n.cid, Some(n.reset_token)));
+        }
+        let mut switch = None;
+        if rpt > self.retire_prior_to {
+            self.retire_prior_to = rpt;
+            let retired: Vec<u64> = self
+                .active
+                .iter()
+                .filter(|&&(s, _, _)| s < rpt)
+                .map(|&(s, _, _)| s)
+                .collect();
+            self.active.retain(|&(s, _, _)| s >= rpt);
+            for s in retired {
+                self.queue_retire(s, limit)?;
+            }
+            if !self.active.iter().any(|&(_, c, _)| c == current) {
+                switch = self
+                    .active
+                    .iter()
+                    .min_by_key(|&&(s, _, _)| s)
+                    .map(|&(_, c, t)| (c, t));
+            }
+        }
+        // §5.1.1: more active IDs than our limit is a CONNECTION_ID_LIMIT_ERROR.
+        if self.active.len() as u64 > limit {
+            return Err(limit_error(
+                "more connection IDs than active_connection_id_limit",
+            ));
+        }
+        Ok(switch)
+    }
+
+    /// Switches to an unused connection ID of the peer (RFC 9000 §9.5: a migrating
+    /// endpoint uses a new one), retiring `current`. `None` when the peer offered no spare.
+    pub(crate) fn rotate(
+        &mut self,
+        current: ConnectionId,
+        token: Option<ResetToken>,
+    ) -> Option<(ConnectionId, Option<ResetToken>)> {
+        if self.active.is_empty() && self.retire_prior_to == 0 {
+            self.active.push((0, current, token));
+        }
+        let &(_, next, next_token) = self
+            .active
+            .iter()
+            .filter(|&&(_, c, _)| c != current)
+            .min_by_key(|&&(s, _, _)| s)?;
+        if let Some(i) = self.active.iter().position(|&(_, c, _)| c == current) {
+            let (seq, _, _) = self.active.remove(i);
+            if !self.retire_queue.contains(&seq) {
+                self.retire_queue.push_back(seq);
+            }
+        }
+        Some((next, next_token))
+    }
+
+    fn queue_retire(&mut self, seq: u64, limit: u64) -> Result<(), TransportError> {
+        // Bounded: a peer retiring faster than we can send is cut off.
+        if self.retire_queue.len() as u64 >= limit.saturating_mul(4).max(8) {
+            return Err(limit_error("too many connection IDs to retire"));
+        }
+        if !self.retire_queue.contains(&seq) {
+            self.retire_queue.push_back(seq);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quic_wire::VarInt;
+
+    fn ncid(seq: u32, rpt: u32, byte: u8) -> NewConnectionId {
+        NewConnectionId {
+            sequence: VarInt::from_u32(seq),
+            retire_prior_to: VarInt::from_u32(rpt),
+            cid: ConnectionId::new(&[byte; 8]).unwrap(),
+            reset_token: ResetToken([byte; 16]),
+        }
+    }
+
+    #[test]
+    fn exceeding_the_limit_is_a_connection_id_limit_error() {
+        let mut p = PeerCids::default();
+        let cur = ConnectionId::new(&[0; 8]).unwrap();
+        assert_eq!(p.on_new(&ncid(1, 0, 1), (cur, None), 2), Ok(None));
+        let e = p.on_new(&ncid(2, 0, 2), (cur, None), 2).unwrap_err();
+        assert_eq!(e.code, TransportErrorCode::CONNECTION_ID_LIMIT_ERROR);
+    }
+
+    #[test]
+    fn retiring_the_current_id_switches_and_owes_a_retire_frame() {
+        let mut p = PeerCids::default();
+        let cur = ConnectionId::new(&[0; 8]).unwrap();
+        let next = p.on_new(&ncid(1, 1, 1), (cur, None), 2).unwrap();
+        assert_eq!(
+            next,
+            Some((
+                ConnectionId::new(&[1; 8]).unwrap(),
+                Some(ResetToken([1; 16]))
+            ))
+        );
+        assert_eq!(p.retire_queue, [0]);
+    }
+
+    #[test]
+    fn one_id_under_two_sequence_numbers_is_a_protocol_violation() {
+        let mut p = PeerCids::default();
+        let cur = ConnectionId::new(&[0; 8]).unwrap();
+        p.on_new(&ncid(1, 0, 1), (cur, None), 4).unwrap();
+        let e = p.on_new(&ncid(2, 0, 1), (cur, None), 4).unwrap_err();
+        assert_eq!(e.code, TransportErrorCode::PROTOCOL_VIOLATION);
+    }
+}

@@ -1,0 +1,186 @@
+//! 1-RTT key updates (RFC 9001 §6): opening 1-RTT packets with the key of their phase,
+//! following the peer's updates, initiating our own, and retiring the old receive key.
+
+use alloc::boxed::Box;
+use core::time::Duration;
+
+use quic_wire::crypto::{unprotect_header, PacketKey};
+use quic_wire::packet::{OpenError, Opened};
+use quic_wire::{Instant, PacketNumber, PathId, Space};
+
+use super::{Connection, Timer};
+use crate::tls::PacketKeyPair;
+
+/// Packets sent with one key before we update on our own: well below the AES-GCM
+/// confidentiality limit of 2^23 (RFC 9001 §6.6).
+const AUTO_UPDATE_AFTER: u64 = 1 << 22;
+
+/// The key-phase state of the application space.
+#[derive(Default)]
+pub(crate) struct KeyPhase {
+    /// The current phase bit.
+    pub(crate) phase: bool,
+    /// The packet keys of the next phase, prepared ahead (RFC 9001 §6.3).
+    next: Option<PacketKeyPair>,
+    /// The previous receive key, for packets delayed across an update (§6.5).
+    prev_remote: Option<Box<dyn PacketKey>>,
+    /// The smallest packet number received in the current phase.
+    first_recv_pn: Option<u64>,
+    /// The first packet number we sent in the current phase.
+    first_sent_pn: Option<u64>,
+    /// Packets sent with the current key.
+    sent: u64,
+    /// Whether a packet of the current phase was acknowledged (§6.1: only then may we
+    /// update again).
+    acked: bool,
+    /// We updated and the peer has not answered in the new phase yet: packets in the
+    /// other phase are old ones (the peer may not update again before that, §6.2).
+    awaiting_peer: bool,
+}
+
+impl core::fmt::Debug for KeyPhase {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("KeyPhase")
+            .field("phase", &self.phase)
+            .field("sent", &self.sent)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    /// Opens a 1-RTT packet, trying the key its phase bit and packet number call for:
+    /// current, next (the peer updated) or previous (delayed packet).
+    pub(crate) fn open_one_rtt(
+        &mut self,
+        now: Instant,
+        packet: &mut [u8],
+        pn_offset: usize,
+        largest: Option<PacketNumber>,
+        path: PathId,
+    ) -> Result<Opened, OpenError> {
+        let sc = self.space(Space::Data);
+        let remote = sc.remote.as_ref().ok_or(OpenError::NoKey(false))?;
+        let clear = unprotect_header(remote.header.as_ref(), packet, pn_offset)?;
+        let pn = clear.pn.decode(largest);
+        let header_len = pn_offset + clear.pn.len;
+        let kp = &self.key_phase;
+        let result = if clear.key_phase == kp.phase {
+            remote.packet.open_packet(path, pn, packet, header_len)
+        } else if kp.awaiting_peer || kp.first_recv_pn.is_some_and(|first| pn.as_u64() < first) {
+            let prev = kp
+                .prev_remote
+                .as_ref()
+                .ok_or(OpenError::NoKey(clear.key_phase))?;
+            prev.open_packet(path, pn, packet, header_len)
+        } else {
+            if self.key_phase.next.is_none() {
+                self.key_phase.next = self.tls.next_one_rtt_keys();
+            }
+            let next = self
+                .key_phase
+                .next
+                .as_ref()
+                .ok_or(OpenError::NoKey(clear.key_phase))?;
+            let len = next.remote.open_packet(path, pn, packet, header_len)?;
+            // Authenticated with the next key: the peer updated (or answered ours).
+            self.rotate_keys(now, true);
+            Ok(len)
+        };
+        let payload_len = result?;
+        // RFC 9000 §17.3.1: reserved bits only count once the AEAD vouched for them.
+        clear.check_reserved_bits().map_err(OpenError::Violation)?;
+        if clear.key_phase == self.key_phase.phase {
+            let kp = &mut self.key_phase;
+            kp.awaiting_peer = false;
+            kp.first_recv_pn = Some(kp.first_recv_pn.map_or(pn.as_u64(), |f| f.min(pn.as_u64())));
+        }
+        Ok(Opened {
+            pn,
+            header_len,
+            payload_len,
+            key_phase: clear.key_phase,
+        })
+    }
+
+    /// Moves to the next key phase. `by_peer`: the peer's packet in the new phase arrived;
+    /// otherwise we initiate and the peer follows.
+    fn rotate_keys(&mut self, now: Instant, by_peer: bool) -> bool {
+        let Some(next) = self
+            .key_phase
+            .next
+            .take()
+            .or_else(|| self.tls.next_one_rtt_keys())
+        else {
+            return false;
+        };
+        let s = self.space_mut(Space::Data);
+        let (Some(local), Some(remote)) = (s.local.as_mut(), s.remote.as_mut()) else {
+            return false;
+        };
+        local.packet = next.local;
+        let old_remote = core::mem::replace(&mut remote.packet, next.remote);
+        let kp = &mut self.key_phase;
+        kp.prev_remote = Some(old_remote);
+        kp.phase = !kp.phase;
+        kp.first_recv_pn = None;
+        kp.first_sent_pn = None;
+        kp.sent = 0;
+        kp.acked = false;
+        kp.awaiting_peer = !by_peer;
+        // RFC 9001 §6.3: the keys after these are derived ahead, off the receive path.
+        kp.next = self.tls.next_one_rtt_keys();
+        // §6.5: the old receive key is kept for about three PTOs.
+        let pto = self.paths.first().map_or(Duration::from_secs(1), |p| {
+            p.recovery.pto_period(Space::Data)
+        });
+        self.timers
+            .set(Timer::KeyDiscard, now.checked_add(pto.saturating_mul(3)));
+        true
+    }
+
+    /// Starts a key update (RFC 9001 §6.1). Refused (returns `false`) before the handshake
+    /// is confirmed and until a packet sent with the current keys was acknowledged.
+    pub fn initiate_key_update(&mut self, now: Instant) -> bool {
+        if !self.handshake_confirmed || self.is_closed() || !self.key_phase.acked {
+            return false;
+        }
+        self.rotate_keys(now, false)
+    }
+
+    /// The current 1-RTT key phase bit.
+    pub fn key_phase(&self) -> bool {
+        self.key_phase.phase
+    }
+
+    /// A 1-RTT packet was sent under the current keys with this packet number.
+    pub(crate) fn on_one_rtt_sent(&mut self, now: Instant, pn: u64) {
+        let kp = &mut self.key_phase;
+        kp.first_sent_pn.get_or_insert(pn);
+        kp.sent += 1;
+        if kp.sent >= AUTO_UPDATE_AFTER {
+            self.initiate_key_update(now);
+        }
+    }
+
+    /// After an ACK in the application space: has a packet of the current phase been
+    /// acknowledged?
+    pub(crate) fn note_phase_acked(&mut self) {
+        let largest = self
+            .paths
+            .first()
+            .and_then(|p| p.recovery.sent_packets(Space::Data))
+            .and_then(|s| s.largest_acked());
+        let kp = &mut self.key_phase;
+        if let (Some(first), Some(l)) = (kp.first_sent_pn, largest) {
+            if l >= first {
+                kp.acked = true;
+            }
+        }
+    }
+
+    /// The previous receive key has lived long enough.
+    pub(crate) fn discard_old_key(&mut self) {
+        self.key_phase.prev_remote = None;
+        self.timers.set(Timer::KeyDiscard, None);
+    }
+}

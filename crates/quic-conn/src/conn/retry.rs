@@ -1,0 +1,51 @@
+//! A client following a Retry (RFC 9000 §17.2.5.2, §8.1.2; RFC 9001 §5.8).
+
+use quic_wire::packet::Retry;
+use quic_wire::{Side, Space};
+
+use super::Connection;
+
+impl Connection {
+    /// A Retry arrived. RFC 9000 §17.2.5.2: a client accepts at most one Retry, only
+    /// before it processed any other packet from the server, only with a valid integrity
+    /// tag, a non-empty token and a Source Connection ID other than the DCID it used;
+    /// everything else is discarded.
+    pub(crate) fn on_retry(&mut self, r: &Retry<'_>) {
+        let any_received = self
+            .paths
+            .first()
+            .is_some_and(|p| p.largest_received.iter().any(Option::is_some));
+        if self.side != Side::Client
+            || self.retry_scid.is_some()
+            || self.peer_scid.is_some()
+            || any_received
+            || r.header.version != self.version
+            || r.header.token.is_empty()
+            || r.header.scid == self.orig_dcid
+        {
+            return;
+        }
+        let tag =
+            self.tls_config
+                .retry_integrity_tag(self.version, &self.orig_dcid, r.without_tag());
+        if tag.ok() != Some(r.integrity_tag) {
+            return;
+        }
+        // RFC 9001 §5.2: Initial keys now derive from the Retry's Source Connection ID.
+        let Ok(keys) = self
+            .tls_config
+            .initial_keys(self.version, &r.header.scid, Side::Client)
+        else {
+            return;
+        };
+        self.token = r.header.token.to_vec();
+        self.retry_scid = Some(r.header.scid);
+        self.remote_cid = r.header.scid;
+        let s = self.space_mut(Space::Initial);
+        s.local = Some(keys.local);
+        s.remote = Some(keys.remote);
+        // The ClientHello goes again, in packets with the token. Packet numbers continue
+        // (§17.2.5.3); the Initials sent before are left to loss detection.
+        s.send.requeue_all();
+    }
+}

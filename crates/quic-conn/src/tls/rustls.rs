@@ -1,0 +1,439 @@
+//! [`Session`] on `rustls::quic` with the ring provider.
+//!
+//! rustls' packet and header keys are adapted to quic-wire's traits:
+//! - packet keys use `encrypt_in_place_for_path` / `decrypt_in_place_for_path` for paths
+//!   other than 0 (RFC 10069 §2.4 nonces; the ring provider implements them), and the plain
+//!   calls on path 0, whose nonce is the RFC 9001 §5.3 one;
+//! - header keys compute the 5-byte mask by protecting a zero first byte and a zero 4-byte
+//!   packet number (the XOR leaves the mask; the first byte is treated as a short header,
+//!   so its mask keeps the low 5 bits, a superset of the 4 a long header uses).
+//!
+//! Initial keys come from quic-wire's ring implementation (v1 and v2).
+//!
+//! SSLKEYLOGFILE: set `key_log` on the rustls config to `rustls::KeyLogFile` (see
+//! [`RustlsConfig::with_keylog_file`]).
+
+use alloc::boxed::Box;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use quic_wire::crypto::{CryptoError, HeaderKey, PacketKey, Suite, MASK_LEN, SAMPLE_LEN};
+use quic_wire::{ConnectionId, PacketNumber, PathId, Side, Version};
+use rustls::quic::{self as rq};
+
+use super::{DirectionalKeys, KeyChange, Keys, Level, PacketKeyPair, Session, TlsConfig, TlsError};
+
+/// A [`TlsConfig`] on a rustls client or server configuration.
+#[derive(Debug, Clone)]
+pub enum RustlsConfig {
+    /// Client connections.
+    Client(Arc<rustls::ClientConfig>),
+    /// Server connections.
+    Server(Arc<rustls::ServerConfig>),
+}
+
+impl RustlsConfig {
+    /// A client configuration with the ring provider, TLS 1.3 only, trusting `roots` and
+    /// offering `alpn`.
+    pub fn client(roots: rustls::RootCertStore, alpn: &[&[u8]]) -> Result<Self, rustls::Error> {
+        let mut c = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        c.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        Ok(RustlsConfig::Client(Arc::new(c)))
+    }
+
+    /// A server configuration with the ring provider, TLS 1.3 only, presenting
+    /// `cert_chain` with `key` and accepting `alpn`.
+    pub fn server(
+        cert_chain: Vec<rustls::pki_types::CertificateDer<'static>>,
+        key: rustls::pki_types::PrivateKeyDer<'static>,
+        alpn: &[&[u8]],
+    ) -> Result<Self, rustls::Error> {
+        let mut c = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .with_no_client_auth()
+        .with_single_cert(cert_chain, key)?;
+        c.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        // RFC 9001 §4.6.1: QUIC requires max_early_data_size 0 or 0xffffffff; 0 here.
+        c.max_early_data_size = 0;
+        Ok(RustlsConfig::Server(Arc::new(c)))
+    }
+
+    /// The same configuration with 0-RTT enabled: a client sends early data when it
+    /// resumes a session that allows it; a server accepts it (RFC 9001 §4.6.1: QUIC
+    /// servers advertise max_early_data_size 0xffffffff). The application must accept the
+    /// replay risk of early data (RFC 8446 §8).
+    #[must_use]
+    pub fn with_early_data(self) -> Self {
+        match self {
+            RustlsConfig::Client(c) => {
+                let mut c = (*c).clone();
+                c.enable_early_data = true;
+                RustlsConfig::Client(Arc::new(c))
+            }
+            RustlsConfig::Server(c) => {
+                let mut c = (*c).clone();
+                c.max_early_data_size = u32::MAX;
+                RustlsConfig::Server(Arc::new(c))
+            }
+        }
+    }
+
+    /// The same configuration logging secrets to the file named by SSLKEYLOGFILE (NSS key
+    /// log format), so captures can be decrypted.
+    #[must_use]
+    pub fn with_keylog_file(self) -> Self {
+        let log: Arc<dyn rustls::KeyLog> = Arc::new(rustls::KeyLogFile::new());
+        match self {
+            RustlsConfig::Client(c) => {
+                let mut c = (*c).clone();
+                c.key_log = log;
+                RustlsConfig::Client(Arc::new(c))
+            }
+            RustlsConfig::Server(c) => {
+                let mut c = (*c).clone();
+                c.key_log = log;
+                RustlsConfig::Server(Arc::new(c))
+            }
+        }
+    }
+}
+
+fn rustls_version(v: Version) -> Result<rq::Version, TlsError> {
+    match v {
+        Version::V1 => Ok(rq::Version::V1),
+        Version::V2 => Ok(rq::Version::V2),
+        _ => Err(TlsError {
+            alert: None,
+            reason: "QUIC version not supported by the TLS session",
+        }),
+    }
+}
+
+fn internal(reason: &'static str) -> TlsError {
+    TlsError {
+        alert: None,
+        reason,
+    }
+}
+
+impl TlsConfig for RustlsConfig {
+    fn start_session(
+        &self,
+        side: Side,
+        version: Version,
+        params: &[u8],
+        server_name: Option<&str>,
+    ) -> Result<Box<dyn Session>, TlsError> {
+        let v = rustls_version(version)?;
+        let conn: rq::Connection = match (self, side) {
+            (RustlsConfig::Client(c), Side::Client) => {
+                let name = rustls::pki_types::ServerName::try_from(server_name.unwrap_or(""))
+                    .map_err(|_| internal("invalid server name"))?
+                    .to_owned();
+                rq::ClientConnection::new(c.clone(), v, name, params.to_vec())
+                    .map_err(|_| internal("rustls refused the client configuration"))?
+                    .into()
+            }
+            (RustlsConfig::Server(c), Side::Server) => {
+                rq::ServerConnection::new(c.clone(), v, params.to_vec())
+                    .map_err(|_| internal("rustls refused the server configuration"))?
+                    .into()
+            }
+            _ => return Err(internal("TLS configuration is for the other side")),
+        };
+        Ok(Box::new(RustlsSession { conn, next: None }))
+    }
+
+    fn initial_keys(
+        &self,
+        version: Version,
+        dcid: &ConnectionId,
+        side: Side,
+    ) -> Result<Keys, TlsError> {
+        let k = quic_wire::crypto::initial_keys(version, dcid, side)
+            .map_err(|_| internal("no Initial keys for this version"))?;
+        Ok(Keys {
+            local: DirectionalKeys {
+                packet: Box::new(k.local.packet),
+                header: Box::new(k.local.header),
+            },
+            remote: DirectionalKeys {
+                packet: Box::new(k.remote.packet),
+                header: Box::new(k.remote.header),
+            },
+        })
+    }
+
+    fn retry_integrity_tag(
+        &self,
+        version: Version,
+        original_dcid: &ConnectionId,
+        retry_without_tag: &[u8],
+    ) -> Result<[u8; 16], TlsError> {
+        quic_wire::crypto::retry_integrity_tag(version, original_dcid, retry_without_tag)
+            .map_err(|_| internal("cannot compute the Retry integrity tag"))
+    }
+}
+
+/// A rustls QUIC connection seen as a [`Session`].
+struct RustlsSession {
+    conn: rq::Connection,
+    /// The secrets of the next 1-RTT key phase.
+    next: Option<rq::Secrets>,
+}
+
+impl RustlsSession {
+    fn suite(&self) -> Suite {
+        // Only TLS 1.3 suites QUIC can use are offered by the ring provider; fall back to
+        // the Initial suite if rustls has not negotiated yet.
+        self.conn
+            .negotiated_cipher_suite()
+            .and_then(|s| Suite::from_tls_id(u16::from(s.suite())))
+            .unwrap_or(Suite::Aes128Gcm)
+    }
+
+    fn keys(&self, k: rq::Keys) -> Keys {
+        let suite = self.suite();
+        Keys {
+            local: directional(k.local, suite),
+            remote: directional(k.remote, suite),
+        }
+    }
+}
+
+fn directional(k: rq::DirectionalKeys, suite: Suite) -> DirectionalKeys {
+    DirectionalKeys {
+        packet: Box::new(RustlsPacketKey {
+            key: k.packet,
+            suite,
+        }),
+        header: Box::new(RustlsHeaderKey(k.header)),
+    }
+}
+
+impl Session for RustlsSession {
+    fn is_handshaking(&self) -> bool {
+        self.conn.is_handshaking()
+    }
+
+    fn read_handshake(&mut self, _level: Level, data: &[u8]) -> Result<(), TlsError> {
+        // rustls tracks the level itself; it only needs data of different levels in
+        // separate calls, which the connection guarantees.
+        self.conn.read_hs(data).map_err(|_| TlsError {
+            alert: self.conn.alert().map(u8::from),
+            reason: "TLS handshake failed",
+        })
+    }
+
+    fn write_handshake(&mut self, out: &mut Vec<u8>) -> Option<KeyChange> {
+        match self.conn.write_hs(out)? {
+            rq::KeyChange::Handshake { keys } => Some(KeyChange::Handshake(self.keys(keys))),
+            rq::KeyChange::OneRtt { keys, next } => {
+                self.next = Some(next);
+                Some(KeyChange::OneRtt(self.keys(keys)))
+            }
+        }
+    }
+
+    fn peer_transport_parameters(&self) -> Option<&[u8]> {
+        self.conn.quic_transport_parameters()
+    }
+
+    fn alpn(&self) -> Option<&[u8]> {
+        self.conn.alpn_protocol()
+    }
+
+    fn zero_rtt_keys(&self) -> Option<DirectionalKeys> {
+        let suite = self.suite();
+        self.conn.zero_rtt_keys().map(|k| directional(k, suite))
+    }
+
+    fn is_early_data_accepted(&self) -> bool {
+        match &self.conn {
+            rq::Connection::Client(c) => c.is_early_data_accepted(),
+            rq::Connection::Server(_) => false,
+        }
+    }
+
+    fn is_resumed(&self) -> bool {
+        self.conn.handshake_kind() == Some(rustls::HandshakeKind::Resumed)
+    }
+
+    fn next_one_rtt_keys(&mut self) -> Option<PacketKeyPair> {
+        let suite = self.suite();
+        let keys = self.next.as_mut()?.next_packet_keys();
+        Some(PacketKeyPair {
+            local: Box::new(RustlsPacketKey {
+                key: keys.local,
+                suite,
+            }),
+            remote: Box::new(RustlsPacketKey {
+                key: keys.remote,
+                suite,
+            }),
+        })
+    }
+}
+
+/// A rustls packet key as a quic-wire [`PacketKey`].
+struct RustlsPacketKey {
+    key: Box<dyn rq::PacketKey>,
+    suite: Suite,
+}
+
+impl PacketKey for RustlsPacketKey {
+    fn suite(&self) -> Suite {
+        self.suite
+    }
+
+    fn seal(
+        &self,
+        path: PathId,
+        pn: PacketNumber,
+        header: &[u8],
+        payload: &mut [u8],
+        tag: &mut [u8],
+    ) -> Result<(), CryptoError> {
+        if tag.len() != self.key.tag_len() {
+            return Err(CryptoError::BadLength);
+        }
+        let t = if path == PathId::ZERO {
+            self.key.encrypt_in_place(pn.as_u64(), header, payload)
+        } else {
+            self.key
+                .encrypt_in_place_for_path(path.as_u32(), pn.as_u64(), header, payload)
+        }
+        .map_err(|_| CryptoError::Backend)?;
+        tag.copy_from_slice(t.as_ref());
+        Ok(())
+    }
+
+    fn open(
+        &self,
+        path: PathId,
+        pn: PacketNumber,
+        header: &[u8],
+        payload_and_tag: &mut [u8],
+    ) -> Result<usize, CryptoError> {
+        if payload_and_tag.len() < self.key.tag_len() {
+            return Err(CryptoError::PacketTooShort);
+        }
+        let r = if path == PathId::ZERO {
+            self.key
+                .decrypt_in_place(pn.as_u64(), header, payload_and_tag)
+        } else {
+            self.key
+                .decrypt_in_place_for_path(path.as_u32(), pn.as_u64(), header, payload_and_tag)
+        };
+        r.map(<[u8]>::len).map_err(|_| CryptoError::DecryptFailed)
+    }
+}
+
+/// A rustls header protection key as a quic-wire [`HeaderKey`].
+struct RustlsHeaderKey(Box<dyn rq::HeaderProtectionKey>);
+
+impl HeaderKey for RustlsHeaderKey {
+    fn mask(&self, sample: &[u8]) -> Result<[u8; MASK_LEN], CryptoError> {
+        if sample.len() != SAMPLE_LEN {
+            return Err(CryptoError::BadLength);
+        }
+        let mut first = 0u8;
+        let mut pn = [0u8; 4];
+        self.0
+            .encrypt_in_place(sample, &mut first, &mut pn)
+            .map_err(|_| CryptoError::Backend)?;
+        Ok([first, pn[0], pn[1], pn[2], pn[3]])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn configs() -> (RustlsConfig, RustlsConfig) {
+        let cert = rcgen::generate_simple_self_signed(["localhost".into()]).unwrap();
+        let der = cert.cert.der().clone();
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.key_pair.serialize_der().into());
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(der.clone()).unwrap();
+        let client = RustlsConfig::client(roots, &[b"hq"]).unwrap();
+        let server = RustlsConfig::server(alloc::vec![der], key, &[b"hq"]).unwrap();
+        (client, server)
+    }
+
+    /// Runs the TLS handshake between two sessions, moving bytes level by level.
+    #[test]
+    fn rustls_sessions_complete_a_handshake_and_agree_on_keys() {
+        let (cc, sc) = configs();
+        let mut c = cc
+            .start_session(
+                Side::Client,
+                Version::V1,
+                &[0x01, 0x01, 0x00],
+                Some("localhost"),
+            )
+            .unwrap();
+        let mut s = sc
+            .start_session(Side::Server, Version::V1, &[0x01, 0x01, 0x00], None)
+            .unwrap();
+        let mut levels = [Level::Initial, Level::Initial];
+        let mut one_rtt: [Option<Keys>; 2] = [None, None];
+        for _ in 0..10 {
+            for i in 0..2 {
+                let (from, to) = if i == 0 {
+                    (&mut c, &mut s)
+                } else {
+                    (&mut s, &mut c)
+                };
+                loop {
+                    let mut out = Vec::new();
+                    let change = from.write_handshake(&mut out);
+                    if !out.is_empty() {
+                        to.read_handshake(levels[i], &out).unwrap();
+                    }
+                    match change {
+                        Some(KeyChange::Handshake(_)) => levels[i] = Level::Handshake,
+                        Some(KeyChange::OneRtt(k)) => {
+                            levels[i] = Level::OneRtt;
+                            one_rtt[i] = Some(k);
+                        }
+                        None if out.is_empty() => break,
+                        None => {}
+                    }
+                }
+            }
+        }
+        assert!(!c.is_handshaking() && !s.is_handshaking());
+        assert_eq!(c.alpn(), Some(&b"hq"[..]));
+        assert_eq!(s.peer_transport_parameters(), Some(&[0x01, 0x01, 0x00][..]));
+        // What the client seals, the server opens, on path 0 and on path 3.
+        let (ck, sk) = (one_rtt[0].take().unwrap(), one_rtt[1].take().unwrap());
+        for path in [PathId::ZERO, PathId(3)] {
+            let mut packet = [0u8; 26];
+            packet[..10].copy_from_slice(&[0x40, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+            ck.local
+                .packet
+                .seal_packet(path, PacketNumber(7), &mut packet, 2)
+                .unwrap();
+            let len = sk
+                .remote
+                .packet
+                .open_packet(path, PacketNumber(7), &mut packet, 2)
+                .unwrap();
+            assert_eq!(&packet[2..2 + len], &[2, 3, 4, 5, 6, 7, 8, 9]);
+        }
+        let sample = [9u8; SAMPLE_LEN];
+        assert_eq!(
+            ck.local.header.mask(&sample).unwrap(),
+            sk.remote.header.mask(&sample).unwrap()
+        );
+        assert!(c.next_one_rtt_keys().is_some());
+    }
+}

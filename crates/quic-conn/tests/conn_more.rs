@@ -1,0 +1,229 @@
+//! Combinations: stream resets and stop-sending across the connection, Retry on QUIC v2,
+//! key updates under loss, 0-RTT after a Retry.
+
+mod util;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use quic_conn::conn::{Config, Event};
+use quic_conn::endpoint::{Endpoint, EndpointConfig};
+use quic_conn::{DatagramMeta, SansIo};
+use quic_streams::{StreamEvent, StreamRef};
+use quic_wire::{Dir, Ecn, Instant, VarInt, Version};
+use util::{pattern, read_all, Pair, TestRng};
+
+fn open(pair: &mut Pair, dir: Dir) -> quic_wire::StreamId {
+    match pair.client.open(dir).expect("open") {
+        StreamRef::Id(id) => id,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_reset_stream_reaches_the_peer_with_its_code() {
+    let mut pair = Pair::new(Config::default(), Config::default());
+    pair.connect();
+    let id = open(&mut pair, Dir::Uni);
+    pair.client.write(id, b"partial").expect("write");
+    pair.drive();
+    pair.client.reset(id, VarInt::from_u32(77)).expect("reset");
+    pair.drive();
+    let reset = pair.server_events.iter().any(|e| {
+        matches!(e, Event::Stream(StreamEvent::Reset { id: i, error_code }) if *i == id && *error_code == VarInt::from_u32(77))
+    });
+    assert!(reset, "server events: {:?}", pair.server_events);
+}
+
+#[test]
+fn stop_sending_makes_the_peer_reset_its_stream() {
+    let mut pair = Pair::new(Config::default(), Config::default());
+    pair.connect();
+    let id = open(&mut pair, Dir::Bi);
+    pair.client.write(id, b"request").expect("write");
+    pair.drive();
+    pair.server()
+        .stop_sending(id, VarInt::from_u32(5))
+        .expect("stop");
+    pair.drive();
+    let stopped = pair.client_events.iter().any(|e| {
+        matches!(e, Event::Stream(StreamEvent::Stopped { id: i, error_code }) if *i == id && *error_code == VarInt::from_u32(5))
+    });
+    assert!(stopped, "client events: {:?}", pair.client_events);
+}
+
+#[test]
+fn key_updates_survive_loss_and_reordering() {
+    let mut pair = Pair::new(Config::default(), Config::default());
+    pair.connect();
+    pair.loss_percent = 10;
+    pair.jitter = Duration::from_millis(10);
+    let id = open(&mut pair, Dir::Uni);
+    let data = pattern(400_000);
+    let mut written = 0;
+    let mut got = Vec::new();
+    let mut updates = 0;
+    for round in 0..5000 {
+        if written < data.len() {
+            written += pair.client.write(id, &data[written..]).expect("write");
+        }
+        if round % 20 == 19 {
+            let now = pair.now;
+            updates += usize::from(pair.client.initiate_key_update(now));
+        }
+        pair.drive_bounded(10, Duration::from_secs(1));
+        read_all(pair.server(), id, &mut got);
+        if got.len() == data.len() {
+            break;
+        }
+    }
+    assert!(got == data, "{} of {}", got.len(), data.len());
+    assert!(updates >= 2, "{updates} key updates");
+    assert_eq!(pair.client.error(), None);
+}
+
+/// Two endpoints with a lossless 5 ms link, driven until quiet.
+fn drive(client: &mut Endpoint, server: &mut Endpoint, now: &mut Instant) {
+    let c_addr = util::client_addr();
+    let s_addr = util::server_addr();
+    let mut buf = vec![0u8; 1500];
+    for _ in 0..10_000 {
+        let mut moved = false;
+        while let Some(t) = client.poll_transmit(*now, &mut buf) {
+            moved = true;
+            let meta = DatagramMeta {
+                remote: c_addr,
+                local: s_addr,
+                ecn: Ecn::NotEct,
+            };
+            server.handle_datagram(*now, meta, bytes::BytesMut::from(&buf[..t.size]));
+        }
+        while let Some(t) = server.poll_transmit(*now, &mut buf) {
+            moved = true;
+            let meta = DatagramMeta {
+                remote: s_addr,
+                local: c_addr,
+                ecn: Ecn::NotEct,
+            };
+            client.handle_datagram(*now, meta, bytes::BytesMut::from(&buf[..t.size]));
+        }
+        if moved {
+            continue;
+        }
+        let next = [client.poll_timeout(), server.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min();
+        match next {
+            Some(t) if t <= now.checked_add(Duration::from_millis(500)).expect("time") => {
+                *now = (*now).max(t);
+                client.handle_timeout(*now);
+                server.handle_timeout(*now);
+            }
+            _ => return,
+        }
+    }
+}
+
+fn factory(seed: u64) -> quic_conn::endpoint::RngFactory {
+    let mut n = seed;
+    Box::new(move || {
+        n += 1;
+        Box::new(TestRng::new(n))
+    })
+}
+
+#[test]
+fn retry_works_on_quic_v2() {
+    let (c, s) = util::tls_configs(0);
+    let server_cfg = EndpointConfig {
+        server_tls: Some(Arc::new(s)),
+        retry: true,
+        ..EndpointConfig::default()
+    };
+    let mut server = Endpoint::new(server_cfg, factory(10));
+    let client_cfg = EndpointConfig {
+        connection: Config {
+            version: Version::V2,
+            ..Config::default()
+        },
+        ..EndpointConfig::default()
+    };
+    let mut client = Endpoint::new(client_cfg, factory(20));
+    let mut now = Instant::from_nanos(1_000_000_000);
+    let h = client
+        .connect(
+            now,
+            Arc::new(c),
+            "localhost",
+            util::client_addr(),
+            util::server_addr(),
+        )
+        .expect("connect");
+    drive(&mut client, &mut server, &mut now);
+    let conn = client.connection(h).expect("client");
+    assert!(conn.is_established());
+    assert_eq!(conn.version(), Version::V2);
+    assert!(conn
+        .peer_params()
+        .expect("params")
+        .retry_source_connection_id
+        .is_some());
+}
+
+#[test]
+fn zero_rtt_after_a_retry_still_delivers_the_data() {
+    let (c, s) = util::tls_configs(0);
+    let (c, s) = (Arc::new(c.with_early_data()), Arc::new(s.with_early_data()));
+    let server_cfg = EndpointConfig {
+        server_tls: Some(s),
+        retry: true,
+        ..EndpointConfig::default()
+    };
+    let mut server = Endpoint::new(server_cfg, factory(30));
+    let mut client = Endpoint::new(EndpointConfig::default(), factory(40));
+    let mut now = Instant::from_nanos(1_000_000_000);
+    // A first connection for the ticket.
+    let first = client
+        .connect(
+            now,
+            c.clone(),
+            "localhost",
+            util::client_addr(),
+            util::server_addr(),
+        )
+        .expect("connect");
+    drive(&mut client, &mut server, &mut now);
+    assert!(client.connection(first).expect("first").is_established());
+    let second = client
+        .connect(
+            now,
+            c,
+            "localhost",
+            util::client_addr(),
+            util::server_addr(),
+        )
+        .expect("connect");
+    let conn = client.connection(second).expect("second");
+    assert!(conn.is_zero_rtt_active());
+    let id = match conn.open(Dir::Uni).expect("open") {
+        StreamRef::Id(id) => id,
+        other => panic!("{other:?}"),
+    };
+    conn.streams().set_0rtt_allowed(id, true).expect("allow");
+    conn.write(id, b"early").expect("write");
+    conn.finish(id).expect("finish");
+    drive(&mut client, &mut server, &mut now);
+    assert!(client.connection(second).expect("second").is_established());
+    // Find the server connection that got the stream.
+    let handles: Vec<_> = server.handles().collect();
+    let mut got = Vec::new();
+    for h in handles {
+        let s = server.connection(h).expect("server");
+        let mut buf = Vec::new();
+        if read_all(s, id, &mut buf) {
+            got = buf;
+        }
+    }
+    assert_eq!(got, b"early");
+}
