@@ -10,6 +10,8 @@ use std::{
     time::Instant,
 };
 
+mod interop;
+
 /// Library crates: checked for no_std and documented.
 const LIB_CRATES: &[&str] = &[
     "quic-wire",
@@ -29,8 +31,14 @@ usage: cargo xtask <command>
 commands:
   ci               everything CI checks: fmt, clippy, tests, rustdoc, no_std, fuzz smoke run
   demo             the main job: build, protect, coalesce, parse and unprotect QUIC packets
-  bench            the criterion benchmarks
+  bench [ARGS]     side-by-side benchmark of our stack and quinn-proto (release build);
+                   prints a table, writes target/bench/results.{json,svg}; ARGS go to
+                   quic-bench (--quick for a smoke run, --help for the rest)
+  bench --micro [ARGS]
+                   the library crates' criterion benchmarks (ARGS go to criterion)
   fuzz [--secs N]  build every fuzz target and run each for N seconds (default 60)
+  interop [--cases a,b] [--client X] [--server Y]
+                   interop matrix against aioquic (and quinn); see interop/README.md
   nostd            build every library crate for thumbv7em-none-eabihf without std
 ";
 
@@ -44,6 +52,7 @@ fn main() {
         Some("bench") => bench(&args[1..]),
         Some("fuzz") => parse_secs(&args[1..]).and_then(fuzz),
         Some("nostd") => nostd(),
+        Some("interop") => interop::interop(&args[1..]),
         _ => {
             eprint!("{USAGE}");
             exit(2);
@@ -234,6 +243,8 @@ fn ci() -> Result {
         "\nci: all steps passed in {:.0}s",
         t.elapsed().as_secs_f64()
     );
+    // The plain closing line CI reads.
+    println!("ci: {passed} passed, 0 failed");
     Ok(())
 }
 
@@ -370,12 +381,28 @@ fn fuzz(secs: u64) -> Result {
     Ok(())
 }
 
-fn bench(extra: &[String]) -> Result {
-    let mut cmd = cargo();
-    cmd.args(["bench", "--workspace", "--benches"]);
-    if !extra.is_empty() {
-        cmd.arg("--").args(extra);
+/// `cargo xtask bench [ARGS]`: the side-by-side benchmark (our stack and quinn-proto in one
+/// in-memory harness), release build, ARGS passed to `quic-bench` (`--quick`, `--runs N`, ...).
+/// `cargo xtask bench --micro [ARGS]`: the library crates' criterion benchmarks instead, ARGS
+/// passed to criterion.
+fn bench(args: &[String]) -> Result {
+    if let Some(("--micro", rest)) = args.split_first().map(|(f, r)| (f.as_str(), r)) {
+        let mut cmd = cargo();
+        cmd.args([
+            "bench",
+            "--workspace",
+            "--exclude",
+            "quic-bench",
+            "--benches",
+        ]);
+        if !rest.is_empty() {
+            cmd.arg("--").args(rest);
+        }
+        return run(&mut cmd);
     }
+    let mut cmd = cargo();
+    cmd.args(["run", "--release", "-p", "quic-bench", "--"])
+        .args(args);
     run(&mut cmd)
 }
 

@@ -1,0 +1,344 @@
+//! The in-memory link and clock that drive both endpoints of a [`Stack`].
+//!
+//! One thread does everything: it runs due timers, then moves every datagram the client wants
+//! to send to the server, then every datagram the server wants to send to the client, each
+//! delivered at once (no latency, no reordering), optionally dropping some by a seeded
+//! [`Loss`]. The workload's application logic runs between these rounds.
+//!
+//! The clock the stacks see is the real monotonic clock plus an offset. Whenever a round moves
+//! nothing and the application is waiting, the driver advances the offset to the earliest
+//! pending timer instead of sleeping, so waits (probe timeouts, draining) cost no real time and
+//! the wall-clock figures count only work done. Real time measured around a run therefore
+//! covers the CPU work of both ends and of the harness.
+
+use std::time::{Duration, Instant};
+
+use crate::{
+    loss::Loss,
+    stack::{Side, Stack},
+};
+
+/// Default for [`Driver::batch`]: the most datagrams one end sends before the other end runs,
+/// like a receive batch of a real socket (recvmmsg or GRO). Without a bound a sender would put a
+/// whole congestion window on the link before the receiver could acknowledge any of it.
+pub const BATCH: usize = BATCH_DEFAULT;
+const BATCH_DEFAULT: usize = 32;
+
+/// What a workload's application step reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// The workload is complete.
+    Done,
+    /// More to do.
+    Continue,
+}
+
+/// Datagram counts of one direction.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct LinkStats {
+    /// Datagrams the sender produced.
+    pub sent: u64,
+    /// Of those, datagrams the link dropped.
+    pub dropped: u64,
+    /// Bytes of the datagrams delivered.
+    pub delivered_bytes: u64,
+}
+
+/// Drives one stack's two endpoints over a simulated link.
+pub struct Driver {
+    /// The stack being driven.
+    pub stack: Box<dyn Stack>,
+    /// Loss applied to client-to-server and server-to-client datagrams.
+    loss: [Loss; 2],
+    /// How far the stacks' clock runs ahead of the real clock.
+    skew: Duration,
+    /// Largest datagram; a bigger one is a stack bug and fails the run.
+    max_udp_payload: usize,
+    /// Client-to-server and server-to-client counts.
+    pub links: [LinkStats; 2],
+    /// Virtual time skipped in total; a run that needs more than `skip_budget` is stuck.
+    pub skipped: Duration,
+    skip_budget: Duration,
+    /// Most datagrams one end sends in one round before the other end gets its turn.
+    pub batch: usize,
+}
+
+impl std::fmt::Debug for Driver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Driver")
+            .field("links", &self.links)
+            .field("skipped", &self.skipped)
+            .finish()
+    }
+}
+
+impl Driver {
+    /// A lossless link for `stack`.
+    pub fn new(stack: Box<dyn Stack>, max_udp_payload: u16) -> Self {
+        Self {
+            stack,
+            loss: [Loss::new(0.0, 0), Loss::new(0.0, 0)],
+            skew: Duration::ZERO,
+            max_udp_payload: usize::from(max_udp_payload),
+            links: [LinkStats::default(); 2],
+            skipped: Duration::ZERO,
+            skip_budget: Duration::from_secs(3600),
+            batch: BATCH,
+        }
+    }
+
+    /// From now on drops `percent` percent of the datagrams in each direction; the two
+    /// directions use generators seeded from `seed`.
+    pub fn set_loss(&mut self, percent: f64, seed: u64) {
+        self.loss = [
+            Loss::new(percent, seed),
+            Loss::new(percent, seed ^ 0x5a5a_5a5a_5a5a_5a5a),
+        ];
+    }
+
+    /// The time the stacks see now.
+    pub fn now(&self) -> Instant {
+        Instant::now() + self.skew
+    }
+
+    /// One round: due timers on both ends, then the client's datagrams, then the server's.
+    /// Returns whether anything happened.
+    pub fn round(&mut self) -> Result<bool, String> {
+        let mut busy = false;
+        for side in [Side::Client, Side::Server] {
+            let now = self.now();
+            if self.stack.poll_timeout(side).is_some_and(|t| t <= now) {
+                self.stack.handle_timeout(side, now);
+                busy = true;
+            }
+        }
+        busy |= self.send_all(Side::Client)?;
+        busy |= self.send_all(Side::Server)?;
+        Ok(busy)
+    }
+
+    fn send_all(&mut self, from: Side) -> Result<bool, String> {
+        let dir = match from {
+            Side::Client => 0,
+            Side::Server => 1,
+        };
+        let mut any = false;
+        for _ in 0..self.batch {
+            let mut buf = Vec::with_capacity(self.max_udp_payload);
+            let now = self.now();
+            if !self.stack.poll_transmit(from, now, &mut buf) {
+                break;
+            }
+            any = true;
+            self.links[dir].sent += 1;
+            if buf.len() > self.max_udp_payload {
+                return Err(format!(
+                    "{from:?} sent a {}-byte datagram (limit {})",
+                    buf.len(),
+                    self.max_udp_payload
+                ));
+            }
+            if self.loss[dir].drop_next() {
+                self.links[dir].dropped += 1;
+                continue;
+            }
+            self.links[dir].delivered_bytes += buf.len() as u64;
+            self.stack.handle_datagram(from.peer(), now, buf);
+        }
+        Ok(any)
+    }
+
+    /// Moves the clock to the earliest pending timer, if it lies within `limit` of now.
+    /// Returns whether it did.
+    pub fn skip_to_timer(&mut self, limit: Duration) -> Result<bool, String> {
+        let now = self.now();
+        let next = [Side::Client, Side::Server]
+            .into_iter()
+            .filter_map(|s| self.stack.poll_timeout(s))
+            .min();
+        let Some(t) = next else {
+            return Ok(false);
+        };
+        let gap = t.saturating_duration_since(now);
+        if gap > limit {
+            return Ok(false);
+        }
+        self.skew += gap;
+        self.skipped += gap;
+        if self.skipped > self.skip_budget {
+            return Err(format!(
+                "stuck: skipped {:?} of virtual time waiting for timers",
+                self.skipped
+            ));
+        }
+        Ok(true)
+    }
+
+    /// Alternates `app` and link rounds until `app` says it is done. When a round moves
+    /// nothing after the application has had its turn, the clock jumps to the next timer; with
+    /// no timer left the run is stalled and fails.
+    pub fn run(
+        &mut self,
+        mut app: impl FnMut(&mut dyn Stack, Instant) -> Result<Flow, String>,
+    ) -> Result<(), String> {
+        let mut idle_rounds = 0u32;
+        loop {
+            let now = self.now();
+            if app(self.stack.as_mut(), now)? == Flow::Done {
+                return Ok(());
+            }
+            if self.round()? {
+                idle_rounds = 0;
+                continue;
+            }
+            idle_rounds += 1;
+            if idle_rounds >= 2 && !self.skip_to_timer(Duration::MAX)? {
+                return Err("stalled: nothing to send, no timer, workload not done".into());
+            }
+        }
+    }
+
+    /// Lets both ends go quiet: runs rounds, jumping over timers due within `horizon`, until
+    /// a round moves nothing and no timer is due within `horizon`.
+    pub fn settle(&mut self, horizon: Duration) -> Result<(), String> {
+        for _ in 0..100_000 {
+            if self.round()? {
+                continue;
+            }
+            if !self.skip_to_timer(horizon)? {
+                return Ok(());
+            }
+        }
+        Err("never went quiet".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stack::{ConnId, ReadState, StreamId};
+
+    /// A stand-in stack: the client has `left` one-byte datagrams to send, at most `burst` per
+    /// timer period of `period`; the server checks what arrives.
+    struct Ticker {
+        left: u32,
+        burst: u32,
+        sendable: u32,
+        next_tick: Option<Instant>,
+        period: Duration,
+    }
+
+    impl Stack for Ticker {
+        fn poll_transmit(&mut self, side: Side, _now: Instant, buf: &mut Vec<u8>) -> bool {
+            if side == Side::Client && self.sendable > 0 && self.left > 0 {
+                self.sendable -= 1;
+                self.left -= 1;
+                buf.push(1);
+                return true;
+            }
+            false
+        }
+        fn handle_datagram(&mut self, side: Side, _now: Instant, d: Vec<u8>) {
+            assert_eq!(side, Side::Server);
+            assert_eq!(d, [1]);
+        }
+        fn poll_timeout(&mut self, side: Side) -> Option<Instant> {
+            (side == Side::Client && self.left > 0)
+                .then_some(self.next_tick)
+                .flatten()
+        }
+        fn handle_timeout(&mut self, _side: Side, now: Instant) {
+            self.sendable = self.burst;
+            self.next_tick = Some(now + self.period);
+        }
+        fn connect(&mut self, _now: Instant) -> Result<ConnId, String> {
+            Ok(ConnId(0))
+        }
+        fn accept(&mut self) -> Option<ConnId> {
+            None
+        }
+        fn is_established(&self, _: Side, _: ConnId) -> bool {
+            true
+        }
+        fn is_closed(&self, _: Side, _: ConnId) -> bool {
+            false
+        }
+        fn connection_count(&self, _: Side) -> usize {
+            0
+        }
+        fn open_bi(&mut self, _: Side, _: ConnId) -> Option<StreamId> {
+            None
+        }
+        fn accept_bi(&mut self, _: Side, _: ConnId) -> Option<StreamId> {
+            None
+        }
+        fn write(&mut self, _: Side, _: ConnId, _: StreamId, _: &[u8]) -> usize {
+            0
+        }
+        fn finish(&mut self, _: Side, _: ConnId, _: StreamId) {}
+        fn read(&mut self, _: Side, _: ConnId, _: StreamId, _: &mut dyn FnMut(&[u8])) -> ReadState {
+            ReadState::Reset
+        }
+        fn close(&mut self, _: Side, _: ConnId, _: Instant) {}
+    }
+
+    fn ticker(left: u32, burst: u32, period: Duration) -> Driver {
+        let stack = Ticker {
+            left,
+            burst,
+            sendable: 0,
+            next_tick: Some(Instant::now()),
+            period,
+        };
+        Driver::new(Box::new(stack), 1452)
+    }
+
+    #[test]
+    fn timers_are_skipped_not_slept() {
+        // 100 datagrams, 10 per tick, a tick every 10 s: 90 s of protocol time.
+        let mut d = ticker(100, 10, Duration::from_secs(10));
+        let start = Instant::now();
+        d.run(|s, _| {
+            Ok(if s.poll_timeout(Side::Client).is_none() {
+                Flow::Done
+            } else {
+                Flow::Continue
+            })
+        })
+        .unwrap();
+        assert!(start.elapsed() < Duration::from_secs(5));
+        assert!(d.skipped >= Duration::from_secs(80), "{:?}", d.skipped);
+        assert_eq!(d.links[0].sent, 100);
+        assert_eq!(d.links[0].delivered_bytes, 100);
+    }
+
+    #[test]
+    fn rounds_are_bounded_by_the_batch() {
+        let mut d = ticker(1000, 1000, Duration::from_secs(1));
+        assert!(d.round().unwrap());
+        assert_eq!(d.links[0].sent, BATCH as u64);
+    }
+
+    #[test]
+    fn loss_drops_the_same_datagrams_for_the_same_seed() {
+        let run = |seed| {
+            let mut d = ticker(20_000, 20_000, Duration::from_secs(1));
+            d.set_loss(1.0, seed);
+            while d.round().unwrap() {}
+            d.links[0]
+        };
+        let a = run(3);
+        assert_eq!(a.sent, 20_000);
+        assert!((100..300).contains(&a.dropped), "{}", a.dropped);
+        assert_eq!(a.delivered_bytes, a.sent - a.dropped);
+        assert_eq!(run(3), a);
+        assert_ne!(run(4).dropped, 0);
+    }
+
+    #[test]
+    fn a_workload_with_nothing_left_to_wait_for_is_stalled() {
+        let mut d = ticker(0, 0, Duration::from_secs(1));
+        let err = d.run(|_, _| Ok(Flow::Continue)).unwrap_err();
+        assert!(err.contains("stalled"), "{err}");
+    }
+}
