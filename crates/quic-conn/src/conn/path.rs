@@ -40,11 +40,17 @@ impl Path {
         (mtu, max_mtu): (u16, u16),
         rng: &mut dyn RngCore,
     ) -> Self {
+        // The congestion window is counted in datagrams of the path's current size (RFC 9002
+        // §7.2): start from the initial MTU, and MTU discovery raises it.
+        let config = RecoveryConfig {
+            max_datagram_size: u64::from(mtu),
+            ..*config
+        };
         Path {
             id,
             remote,
             local,
-            recovery: PathRecovery::new(id, config, is_server, rng),
+            recovery: PathRecovery::new(id, &config, is_server, rng),
             validated: !is_server,
             bytes_received: 0,
             bytes_sent: 0,
