@@ -6,6 +6,7 @@
 //! (RFC 10069: Initial and Handshake exist on the initial path only).
 
 use alloc::boxed::Box;
+use alloc::vec::Vec;
 use core::time::Duration;
 
 use quic_wire::frame::AckFrame;
@@ -190,6 +191,10 @@ pub struct PathRecovery<F> {
     ecn_failed: bool,
     undo: Option<UndoTrack>,
     stats: RecoveryStats,
+    /// Packets newly acknowledged by the ACK being processed, held until loss detection has
+    /// run so the controller sees them in RFC 9002 A.7 order. Reused: it grows to the
+    /// largest ACK once and never allocates again.
+    acked_scratch: Vec<AckedPacket>,
 }
 
 impl<F> core::fmt::Debug for PathRecovery<F> {
@@ -258,6 +263,7 @@ impl<F> PathRecovery<F> {
             ecn_failed: false,
             undo: None,
             stats: RecoveryStats::default(),
+            acked_scratch: Vec::new(),
         }
     }
 
@@ -391,12 +397,14 @@ impl<F> PathRecovery<F> {
             bytes_in_flight,
             undo,
             stats,
+            acked_scratch,
             ..
         } = self;
         let Some(st) = spaces.get_mut(idx(space)).and_then(Option::as_mut) else {
             // Keys for the space are gone; nothing it acknowledges is tracked any more.
             return Ok(summary);
         };
+        acked_scratch.clear();
         st.sent.decode_ack(ack)?;
         // RFC 9002 §5.3: the delay is ignored in Initial, and its unit is 2^exponent µs.
         let ack_delay = if space == Space::Initial {
@@ -414,15 +422,12 @@ impl<F> PathRecovery<F> {
                     let size = u64::from(p.size);
                     *bytes_in_flight -= size;
                     rate.on_acked(now, p.time_sent, size, &p.delivery);
-                    cc.on_packet_acked(
-                        now,
-                        &AckedPacket {
-                            time_sent: p.time_sent,
-                            size,
-                            app_limited: p.delivery.is_app_limited,
-                        },
-                        rtt,
-                    );
+                    // The controller hears of it after the RTT sample and loss detection.
+                    acked_scratch.push(AckedPacket {
+                        time_sent: p.time_sent,
+                        size,
+                        app_limited: p.delivery.is_app_limited,
+                    });
                 }
                 sink.on_acked(space, p);
             }
@@ -494,6 +499,13 @@ impl<F> PathRecovery<F> {
         let (lost, pc) = self.detect_lost(now, space, sink);
         summary.lost = lost;
         summary.persistent_congestion = pc;
+        // RFC 9002 A.7: OnPacketsAcked comes after the RTT update and after
+        // OnPacketsLost, so packets sent before a recovery period that this ACK opened do
+        // not grow the window.
+        for acked in &self.acked_scratch {
+            self.cc.on_packet_acked(now, acked, &self.rtt);
+        }
+        self.acked_scratch.clear();
         let min_rtt = self.rtt.min();
         let sample: RateSample = self.rate.end_ack(min_rtt);
         self.cc

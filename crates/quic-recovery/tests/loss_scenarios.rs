@@ -169,7 +169,9 @@ fn persistent_congestion_collapses_the_window() {
     assert_eq!(rec.lost_pns(), (1..=12).collect::<Vec<_>>());
     // 1..=12 with nothing acknowledged between them span 1.1 s > 975 ms.
     assert_eq!(r.stats().persistent_congestion, 1);
-    assert_eq!(r.window(), minimum_window(MDS));
+    // RFC 9002 B.8: the window collapses to the minimum and the recovery period ends; the
+    // acknowledged packet 13 then grows it in slow start (A.7 order).
+    assert_eq!(r.window(), minimum_window(MDS) + MDS);
 }
 
 #[test]
@@ -390,12 +392,13 @@ fn spurious_loss_is_reported_and_undoes_the_window_reduction() {
     // 4 acknowledged: 1 is lost by the packet threshold (2 and 3 are within it).
     let rec = ack(&mut r, at(210), Space::Data, &[4..=4], 0);
     assert_eq!(rec.lost_pns(), [1]);
-    // Slow start grew by packet 4 before the loss halved the window.
-    assert_eq!(r.window(), (before + MDS) / 2);
+    // RFC 9002 A.7: the loss is handled first (the window halves and a recovery period
+    // starts), then packet 4, sent before that period, does not grow the window.
+    assert_eq!(r.window(), before / 2);
     // The "lost" packet 1 is acknowledged after all: back to the window before the event.
     let rec = ack(&mut r, at(212), Space::Data, &[4..=4, 1..=1], 0);
     assert_eq!(rec.spurious, [(Space::Data, 1)]);
-    assert_eq!(r.window(), before + MDS);
+    assert_eq!(r.window(), before);
     assert_eq!(r.stats().spurious_losses, 1);
 }
 
@@ -418,8 +421,9 @@ fn ecn_ce_reduces_the_window_once_per_recovery_period() {
     let f = ack_frame(&mut buf, &[1..=2], 0, ecn(1));
     r.on_ack_received(at(200), Space::Data, &f, &mut Record::default())
         .unwrap();
-    // Slow start grew by packets 1 and 2, then the CE mark halved the window.
-    let reduced = (before + 2 * MDS) / 2;
+    // RFC 9002 A.7: the CE mark is processed before OnPacketsAcked, so the window halves
+    // and packets 1 and 2, sent before the recovery period, do not grow it.
+    let reduced = before / 2;
     assert_eq!(r.window(), reduced);
     // More CE for packets sent before the reduction: same recovery period.
     let f = ack_frame(&mut buf, &[1..=4], 0, ecn(2));

@@ -70,21 +70,9 @@ impl<'a> PacketBuilder<'a> {
         tag_len: usize,
         fixed_bit: bool,
     ) -> Result<Self, BuildError> {
-        let limit = buf
-            .len()
-            .checked_sub(tag_len)
-            .ok_or(BuildError::BufferTooSmall)?;
-        let mut w = Writer::new(buf.get_mut(..limit).ok_or(BuildError::BufferTooSmall)?);
-        let layout =
-            header.write_with_length_placeholder(&mut w, pn.truncate(largest_acked), fixed_bit)?;
-        let end = w.written();
-        Ok(PacketBuilder {
-            buf,
-            layout,
-            pn,
-            end,
-            limit,
-            tag_len,
+        let truncated = pn.truncate(largest_acked);
+        Self::start(buf, pn, tag_len, |w| {
+            header.write_with_length_placeholder(w, truncated, fixed_bit)
         })
     }
 
@@ -97,12 +85,23 @@ impl<'a> PacketBuilder<'a> {
         tag_len: usize,
         fixed_bit: bool,
     ) -> Result<Self, BuildError> {
+        let truncated = pn.truncate(largest_acked);
+        Self::start(buf, pn, tag_len, |w| header.write(w, truncated, fixed_bit))
+    }
+
+    /// Sets the tag's room aside and writes the header with `write_header`.
+    fn start(
+        buf: &'a mut [u8],
+        pn: PacketNumber,
+        tag_len: usize,
+        write_header: impl FnOnce(&mut Writer<'_>) -> Result<HeaderLayout, WriteError>,
+    ) -> Result<Self, BuildError> {
         let limit = buf
             .len()
             .checked_sub(tag_len)
             .ok_or(BuildError::BufferTooSmall)?;
         let mut w = Writer::new(buf.get_mut(..limit).ok_or(BuildError::BufferTooSmall)?);
-        let layout = header.write(&mut w, pn.truncate(largest_acked), fixed_bit)?;
+        let layout = write_header(&mut w)?;
         let end = w.written();
         Ok(PacketBuilder {
             buf,
