@@ -25,6 +25,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+pub mod rustls_fix;
+
 use bytes::BytesMut;
 use quic_conn::endpoint::RngFactory;
 use quic_conn::{DatagramMeta, Endpoint, SansIo};
