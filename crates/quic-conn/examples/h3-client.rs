@@ -39,6 +39,8 @@ const USAGE: &str = "usage: h3-client [--ca CA.pem | --insecure] --downloads DIR
 
 /// How long to wait for a session ticket before starting the resumed connection anyway.
 const TICKET_WAIT: Duration = Duration::from_secs(2);
+/// How long a closed connection may take to finish closing before the program exits.
+const LINGER: Duration = Duration::from_secs(1);
 
 fn main() {
     let case = TestCase::from_env("h3-client");
@@ -223,13 +225,28 @@ impl Fetch<'_> {
                     && now.saturating_duration_since(since) < TICKET_WAIT;
                 if !ticket_wait && !key_update_pending {
                     conn.close(now, VarInt::from_u32(0), b"done");
-                    io.flush(ep);
+                    linger(io, ep, h)?;
                     return Ok(());
                 }
             }
             io.flush(ep);
             io.wait(ep).map_err(|e| format!("socket: {e}"))?;
         }
+    }
+}
+
+/// After `close`: runs the loop until the connection is over (it repeats its
+/// CONNECTION_CLOSE for three PTOs, RFC 9000 §10.2.1), at most `LINGER`, so the peer
+/// learns that we closed and can finish its own bookkeeping.
+fn linger(io: &mut Io, ep: &mut Endpoint, h: ConnectionHandle) -> Result<(), String> {
+    let start = io.clock.now();
+    loop {
+        io.flush(ep);
+        let over = ep.connection(h).is_none_or(|c| c.is_drained());
+        if over || io.clock.now().saturating_duration_since(start) > LINGER {
+            return Ok(());
+        }
+        io.wait(ep).map_err(|e| format!("socket: {e}"))?;
     }
 }
 
