@@ -161,8 +161,11 @@ impl Session {
                 let h3 = &mut s.h3;
                 s.bodies.pump(conn, |c, id, chunk, fin| {
                     let n = chunk.len();
-                    h3.send_data(c, id, chunk, fin).map_err(|_| ())?;
-                    Ok(n)
+                    match h3.send_data(c, id, chunk, fin) {
+                        Ok(()) => Ok(n),
+                        Err(h3::SendError::Transport(h3::TransportError::Blocked)) => Ok(0),
+                        Err(_) => Err(()),
+                    }
                 });
             }
             _ => {}
@@ -264,9 +267,16 @@ fn open_file(www: &Path, path: &str) -> Option<(File, u64)> {
 /// the bare file and FIN.
 #[derive(Default)]
 struct HqServer {
-    /// Request bytes received so far, per stream.
-    requests: HashMap<StreamId, Vec<u8>>,
+    requests: HashMap<StreamId, HqRequest>,
     bodies: Bodies,
+}
+
+/// Where a request stream is.
+enum HqRequest {
+    /// The request line so far.
+    Reading(Vec<u8>),
+    /// Answered (or refused); whatever else arrives is ignored.
+    Answered,
 }
 
 impl HqServer {
@@ -281,6 +291,9 @@ impl HqServer {
                 self.read_request(conn, id, www);
             }
             StreamEvent::Reset { id, .. } | StreamEvent::Stopped { id, .. } => {
+                self.bodies.streams.remove(&id);
+            }
+            StreamEvent::Closed { id, .. } => {
                 self.requests.remove(&id);
                 self.bodies.streams.remove(&id);
             }
@@ -291,21 +304,23 @@ impl HqServer {
 
     /// Reads request bytes; once the line is complete, starts the response.
     fn read_request(&mut self, conn: &mut Connection, id: StreamId, www: &Path) {
+        let request = self
+            .requests
+            .entry(id)
+            .or_insert_with(|| HqRequest::Reading(Vec::new()));
         let mut fin = false;
         // Bounded by the data the connection has buffered for the stream.
         while let Ok(chunk) = conn.streams().read_chunk(id, usize::MAX) {
-            if let Some(buf) = self.requests.get_mut(&id) {
+            if let HqRequest::Reading(buf) = request {
                 buf.extend_from_slice(&chunk.data);
-            } else if !self.bodies.streams.contains_key(&id) {
-                self.requests.insert(id, chunk.data.to_vec());
             }
             fin = chunk.fin;
             if chunk.data.is_empty() || chunk.fin {
                 break;
             }
         }
-        let Some(buf) = self.requests.get(&id) else {
-            return; // answered already
+        let HqRequest::Reading(buf) = request else {
+            return;
         };
         let line_end = buf.windows(2).position(|w| w == b"\r\n");
         if line_end.is_none() && !fin && buf.len() <= MAX_REQUEST {
@@ -322,7 +337,7 @@ impl HqServer {
                 let _ = conn.reset(id, HQ_REJECTED);
             }
         }
-        self.requests.remove(&id);
+        *request = HqRequest::Answered;
     }
 }
 
