@@ -21,13 +21,11 @@ mod common;
 use std::collections::HashMap;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use common::{Alpn, Args, Io, TestCase};
-use quic_conn::tls::rustls::RustlsConfig;
 use quic_conn::tls::TlsConfig;
 use quic_conn::{Connection, ConnectionHandle, Endpoint, EndpointConfig, Event};
 use quic_streams::h3::{self, Field, SendError, TransportError, H3};
@@ -92,9 +90,14 @@ fn run(case: TestCase) -> Result<(), String> {
         urls = requests.split_whitespace().map(str::to_owned).collect();
     }
     let (target, downloads) = plan(&urls, &dir)?;
-    let tickets = Arc::new(TicketCounter::default());
+    let tickets = Arc::new(common::tls::TicketCounter::default());
     // See common/rustls_fix.rs: works around a header-protection bug of the library.
-    let tls = common::rustls_fix::tls_config(client_tls(&args, case, alpn, tickets.clone())?);
+    let tls = common::rustls_fix::tls_config(common::tls::client_config(
+        &args,
+        case,
+        alpn,
+        tickets.clone(),
+    )?);
 
     let unspecified: SocketAddr = if target.remote.is_ipv4() {
         "0.0.0.0:0"
@@ -177,7 +180,7 @@ struct Fetch<'a> {
     tls: Arc<dyn TlsConfig>,
     alpn: Alpn,
     case: TestCase,
-    tickets: Arc<TicketCounter>,
+    tickets: Arc<common::tls::TicketCounter>,
 }
 
 impl Fetch<'_> {
@@ -493,159 +496,5 @@ impl Fetcher for H3Fetcher {
 
     fn close_code(&self) -> VarInt {
         self.close_code
-    }
-}
-
-// ---- TLS ----
-
-/// The client's rustls configuration: trust `--ca` (or nothing with `--insecure`), offer
-/// `alpn`, log keys as asked, count session tickets.
-fn client_tls(
-    args: &Args,
-    case: TestCase,
-    alpn: Alpn,
-    tickets: Arc<TicketCounter>,
-) -> Result<RustlsConfig, String> {
-    let provider = common::crypto_provider(case);
-    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .map_err(|e| e.to_string())?;
-    let mut config = if args.has("--insecure") {
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(NoVerification(provider)))
-            .with_no_client_auth()
-    } else {
-        let ca = args
-            .value("--ca")
-            .ok_or("--ca CA.pem or --insecure is needed")?;
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in common::load_certs(ca)? {
-            roots.add(cert).map_err(|e| format!("{ca}: {e}"))?;
-        }
-        builder.with_root_certificates(roots).with_no_client_auth()
-    };
-    config.alpn_protocols = vec![alpn.id().to_vec()];
-    config.resumption = rustls::client::Resumption::store(tickets);
-    if let Some(log) = common::key_log(args)? {
-        config.key_log = log;
-    }
-    Ok(RustlsConfig::Client(Arc::new(config)))
-}
-
-/// `--insecure`: accepts any certificate, but still checks the handshake signature.
-#[derive(Debug)]
-struct NoVerification(Arc<rustls::crypto::CryptoProvider>);
-
-impl rustls::client::danger::ServerCertVerifier for NoVerification {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &rustls::pki_types::CertificateDer<'_>,
-        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
-        _server_name: &rustls::pki_types::ServerName<'_>,
-        _ocsp: &[u8],
-        _now: rustls::pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
-/// rustls' in-memory session store, counting the TLS 1.3 tickets it was given (the
-/// resumption test case waits for one before opening its second connection).
-#[derive(Debug)]
-struct TicketCounter {
-    inner: rustls::client::ClientSessionMemoryCache,
-    tickets: AtomicUsize,
-}
-
-impl Default for TicketCounter {
-    fn default() -> Self {
-        TicketCounter {
-            inner: rustls::client::ClientSessionMemoryCache::new(32),
-            tickets: AtomicUsize::new(0),
-        }
-    }
-}
-
-impl TicketCounter {
-    fn count(&self) -> usize {
-        self.tickets.load(Ordering::Relaxed)
-    }
-}
-
-impl rustls::client::ClientSessionStore for TicketCounter {
-    fn set_kx_hint(&self, name: rustls::pki_types::ServerName<'static>, group: rustls::NamedGroup) {
-        self.inner.set_kx_hint(name, group);
-    }
-
-    fn kx_hint(&self, name: &rustls::pki_types::ServerName<'_>) -> Option<rustls::NamedGroup> {
-        self.inner.kx_hint(name)
-    }
-
-    fn set_tls12_session(
-        &self,
-        name: rustls::pki_types::ServerName<'static>,
-        value: rustls::client::Tls12ClientSessionValue,
-    ) {
-        self.inner.set_tls12_session(name, value);
-    }
-
-    fn tls12_session(
-        &self,
-        name: &rustls::pki_types::ServerName<'_>,
-    ) -> Option<rustls::client::Tls12ClientSessionValue> {
-        self.inner.tls12_session(name)
-    }
-
-    fn remove_tls12_session(&self, name: &rustls::pki_types::ServerName<'static>) {
-        self.inner.remove_tls12_session(name);
-    }
-
-    fn insert_tls13_ticket(
-        &self,
-        name: rustls::pki_types::ServerName<'static>,
-        value: rustls::client::Tls13ClientSessionValue,
-    ) {
-        self.tickets.fetch_add(1, Ordering::Relaxed);
-        self.inner.insert_tls13_ticket(name, value);
-    }
-
-    fn take_tls13_ticket(
-        &self,
-        name: &rustls::pki_types::ServerName<'static>,
-    ) -> Option<rustls::client::Tls13ClientSessionValue> {
-        self.inner.take_tls13_ticket(name)
     }
 }

@@ -23,11 +23,9 @@ use std::fs::File;
 use std::io::{Read as _, Seek as _, SeekFrom};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use bytes::Bytes;
 use common::{Alpn, Args, Io, TestCase};
-use quic_conn::tls::rustls::RustlsConfig;
 use quic_conn::{Connection, ConnectionHandle, Endpoint, EndpointConfig, EndpointEvent, Event};
 use quic_streams::h3::{self, Field, H3};
 use quic_streams::StreamEvent;
@@ -76,7 +74,7 @@ fn run(case: TestCase) -> Result<(), String> {
         Some(a) => vec![Alpn::parse(a)?],
         None => vec![Alpn::H3, Alpn::Hq],
     };
-    let tls = server_tls(&args, case, &alpns)?;
+    let tls = common::tls::server_config(&args, case, &alpns)?;
     let config = EndpointConfig {
         // See common/rustls_fix.rs: works around a header-protection bug of the library.
         server_tls: Some(common::rustls_fix::tls_config(tls)),
@@ -144,7 +142,7 @@ impl Session {
             };
             if let Err(e) = result {
                 eprintln!("h3-server: {}", e.reason);
-                conn.close(now, VarInt::from_u64_clamped(e.code.0), e.reason.as_bytes());
+                common::close_on_h3_error(conn, now, e);
                 *self = Session::Done;
             }
         }
@@ -404,26 +402,4 @@ impl H3Server {
             self.h3.cancel(conn, stream, h3::Code::H3_INTERNAL_ERROR);
         }
     }
-}
-
-// ---- TLS ----
-
-/// The server's rustls configuration: the certificate chain and key from the PEM files,
-/// the ALPNs offered, the cipher suites of the test case, the key log.
-fn server_tls(args: &Args, case: TestCase, alpns: &[Alpn]) -> Result<RustlsConfig, String> {
-    let chain = common::load_certs(args.value("--cert").ok_or(USAGE)?)?;
-    let key = common::load_key(args.value("--key").ok_or(USAGE)?)?;
-    let mut config = rustls::ServerConfig::builder_with_provider(common::crypto_provider(case))
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .map_err(|e| e.to_string())?
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .map_err(|e| format!("certificate or key: {e}"))?;
-    config.alpn_protocols = alpns.iter().map(|a| a.id().to_vec()).collect();
-    // RFC 9001 §4.6.1: 0 or 0xffffffff; no 0-RTT here.
-    config.max_early_data_size = 0;
-    if let Some(log) = common::key_log(args)? {
-        config.key_log = log;
-    }
-    Ok(RustlsConfig::Server(Arc::new(config)))
 }

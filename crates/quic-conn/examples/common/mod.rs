@@ -18,22 +18,17 @@
 #![allow(dead_code, reason = "shared by two examples that each use part of it")]
 
 use std::collections::HashMap;
-use std::fs::OpenOptions;
-use std::io::{self, Write as _};
+use std::io;
 use std::net::{SocketAddr, UdpSocket};
-use std::path::Path;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub mod rustls_fix;
+pub mod tls;
 
 use bytes::BytesMut;
 use quic_conn::endpoint::RngFactory;
 use quic_conn::{DatagramMeta, Endpoint, SansIo};
 use quic_wire::{Ecn, Instant};
-use rustls::crypto::CryptoProvider;
-use rustls::pki_types::pem::PemObject as _;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 /// Exit status telling the interop harness that a test case is not implemented.
 pub const EXIT_UNSUPPORTED: i32 = 127;
@@ -328,65 +323,6 @@ pub fn note_qlog(args: &Args, who: &str) {
     if let Some(dir) = args.value_or_env("--qlog-dir", "QLOGDIR") {
         eprintln!("{who}: qlog not written to {dir}: connections do not emit qlog events yet");
     }
-}
-
-// ---- TLS ----
-
-/// Every certificate of a PEM file, in order.
-pub fn load_certs(path: &str) -> Result<Vec<CertificateDer<'static>>, String> {
-    let certs = CertificateDer::pem_file_iter(path)
-        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| format!("{path}: {e}"))?;
-    if certs.is_empty() {
-        return Err(format!("{path}: no certificate"));
-    }
-    Ok(certs)
-}
-
-/// The private key of a PEM file (PKCS#8, SEC1 or PKCS#1).
-pub fn load_key(path: &str) -> Result<PrivateKeyDer<'static>, String> {
-    PrivateKeyDer::from_pem_file(path).map_err(|e| format!("{path}: {e}"))
-}
-
-/// The ring crypto provider; for the chacha20 test case with only
-/// TLS_CHACHA20_POLY1305_SHA256.
-pub fn crypto_provider(case: TestCase) -> Arc<CryptoProvider> {
-    let mut provider = rustls::crypto::ring::default_provider();
-    if case == TestCase::ChaCha20 {
-        provider.cipher_suites =
-            vec![rustls::crypto::ring::cipher_suite::TLS13_CHACHA20_POLY1305_SHA256];
-    }
-    Arc::new(provider)
-}
-
-/// TLS secrets in the NSS key log format, appended to a file (for Wireshark).
-#[derive(Debug)]
-struct FileKeyLog(Mutex<std::fs::File>);
-
-impl rustls::KeyLog for FileKeyLog {
-    fn log(&self, label: &str, client_random: &[u8], secret: &[u8]) {
-        let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
-        let line = format!("{label} {} {}\n", hex(client_random), hex(secret));
-        if let Ok(mut f) = self.0.lock() {
-            let _ = f.write_all(line.as_bytes());
-        }
-    }
-}
-
-/// The key log `--keylog FILE` or SSLKEYLOGFILE asks for, if any.
-pub fn key_log(args: &Args) -> Result<Option<Arc<dyn rustls::KeyLog>>, String> {
-    let Some(path) = args.value_or_env("--keylog", "SSLKEYLOGFILE") else {
-        return Ok(None);
-    };
-    if let Some(parent) = Path::new(&path).parent() {
-        let _ = std::fs::create_dir_all(parent);
-    }
-    let file = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .map_err(|e| format!("{path}: {e}"))?;
-    Ok(Some(Arc::new(FileKeyLog(Mutex::new(file)))))
 }
 
 // ---- files ----
