@@ -149,14 +149,19 @@ impl Io {
     /// Steps 4 and 1: waits for a datagram, at most until the endpoint's next deadline
     /// (or `IDLE_WAKEUP`), and feeds the datagram or the timeout in.
     pub fn wait(&mut self, ep: &mut Endpoint) -> io::Result<()> {
+        self.wait_at_most(ep, IDLE_WAKEUP)
+    }
+
+    /// [`Io::wait`], sleeping at most `max`.
+    pub fn wait_at_most(&mut self, ep: &mut Endpoint, max: Duration) -> io::Result<()> {
         let now = self.clock.now();
         let timeout = match ep.poll_timeout() {
             Some(deadline) if deadline <= now => {
                 ep.handle_timeout(now);
                 return Ok(());
             }
-            Some(deadline) => (deadline - now).min(IDLE_WAKEUP),
-            None => IDLE_WAKEUP,
+            Some(deadline) => (deadline - now).min(max),
+            None => max,
         };
         // A zero read timeout is an error for std; wake up a little late instead.
         self.socket
