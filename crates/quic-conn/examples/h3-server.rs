@@ -233,11 +233,11 @@ impl Bodies {
             match write(conn, id, Bytes::from(chunk), fin) {
                 Ok(taken) => {
                     // Put back what the stream did not take.
-                    let back = (n - taken) as i64;
+                    let back = n.saturating_sub(taken) as i64;
                     if back > 0 && body.file.seek(SeekFrom::Current(-back)).is_err() {
                         return false;
                     }
-                    body.left -= taken as u64;
+                    body.left = body.left.saturating_sub(taken as u64);
                     !(fin && taken == n)
                 }
                 Err(()) => false, // reset or stopped by the peer
