@@ -116,14 +116,16 @@ fn run(case: TestCase) -> Result<(), String> {
         tickets,
     };
 
-    if case == TestCase::Resumption && downloads.len() > 1 {
-        // First URL on a first connection; the rest on a second one resuming its session.
+    let resume = matches!(case, TestCase::Resumption | TestCase::ZeroRtt);
+    if resume && downloads.len() > 1 {
+        // First URL on a first connection; the rest on a second one resuming its
+        // session (zerortt: with the requests in 0-RTT).
         let mut downloads = downloads;
         let rest = downloads.split_off(1);
-        fetch.run(&mut io, &mut ep, downloads, true)?;
-        fetch.run(&mut io, &mut ep, rest, false)
+        fetch.run(&mut io, &mut ep, downloads, Conn::First)?;
+        fetch.run(&mut io, &mut ep, rest, Conn::Resumed)
     } else {
-        fetch.run(&mut io, &mut ep, downloads, false)
+        fetch.run(&mut io, &mut ep, downloads, Conn::Only)
     }
 }
 
@@ -174,6 +176,17 @@ fn plan(urls: &[String], dir: &Path) -> Result<(Target, Vec<Download>), String> 
     Ok((target, downloads))
 }
 
+/// Which connection of the run this is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Conn {
+    /// The one connection.
+    Only,
+    /// The first of two (resumption, zerortt): it waits for a session ticket.
+    First,
+    /// The second, resuming the first one's session.
+    Resumed,
+}
+
 /// What every connection of this run shares.
 struct Fetch<'a> {
     target: &'a Target,
@@ -184,15 +197,16 @@ struct Fetch<'a> {
 }
 
 impl Fetch<'_> {
-    /// Opens a connection, fetches `downloads` on it and closes it. With `wait_ticket`,
-    /// stays until the server's session ticket arrived (for a later resumption).
+    /// Opens a connection, fetches `downloads` on it and closes it. The first of two
+    /// connections stays until the server's session ticket arrived.
     fn run(
         &mut self,
         io: &mut Io,
         ep: &mut Endpoint,
         downloads: Vec<Download>,
-        wait_ticket: bool,
+        which: Conn,
     ) -> Result<(), String> {
+        let wait_ticket = which == Conn::First;
         let h = ep
             .connect(
                 io.clock.now(),
@@ -206,6 +220,9 @@ impl Fetch<'_> {
             Alpn::H3 => Box::new(H3Fetcher::new(downloads, &self.target.server_name)),
             Alpn::Hq => Box::new(HqFetcher::new(downloads)),
         };
+        if which == Conn::Resumed && self.case == TestCase::ZeroRtt {
+            app.start(connection(ep, h)?, true)?;
+        }
         let mut key_update_pending = self.case == TestCase::KeyUpdate;
         let mut done_at = None;
         loop {
@@ -265,7 +282,7 @@ fn linger(io: &mut Io, ep: &mut Endpoint, h: ConnectionHandle) -> Result<(), Str
 fn step(conn: &mut Connection, app: &mut dyn Fetcher) -> Result<(), String> {
     while let Some(event) = conn.poll_event() {
         match event {
-            Event::Connected => app.start(conn)?,
+            Event::Connected => app.start(conn, false)?,
             Event::Stream(e) => app.on_stream_event(conn, e)?,
             // Closed after the last download is fine (the server may close first).
             Event::Closed(e) if app.remaining() > 0 => {
@@ -284,8 +301,9 @@ fn connection(ep: &mut Endpoint, h: ConnectionHandle) -> Result<&mut Connection,
 
 /// A protocol that fetches files on a connection.
 trait Fetcher {
-    /// The handshake completed: requests may go out.
-    fn start(&mut self, conn: &mut Connection) -> Result<(), String>;
+    /// Sends the requests: when the handshake completed, or with `early` right after
+    /// `connect`, as 0-RTT data (protocols that cannot send early ignore that call).
+    fn start(&mut self, conn: &mut Connection, early: bool) -> Result<(), String>;
     /// A stream event of the connection.
     fn on_stream_event(&mut self, conn: &mut Connection, e: StreamEvent) -> Result<(), String>;
     /// Once per turn of the loop: send what waited for room.
@@ -307,6 +325,7 @@ struct HqFetcher {
     pending: HashMap<PendingId, usize>,
     streams: HashMap<StreamId, usize>,
     remaining: usize,
+    started: bool,
 }
 
 impl HqFetcher {
@@ -316,6 +335,7 @@ impl HqFetcher {
             downloads,
             pending: HashMap::new(),
             streams: HashMap::new(),
+            started: false,
         }
     }
 
@@ -345,11 +365,21 @@ impl HqFetcher {
 }
 
 impl Fetcher for HqFetcher {
-    fn start(&mut self, conn: &mut Connection) -> Result<(), String> {
+    fn start(&mut self, conn: &mut Connection, early: bool) -> Result<(), String> {
+        if std::mem::replace(&mut self.started, true) {
+            return Ok(()); // sent early already
+        }
         // Every request at once: streams past the server's limit are queued by the
         // library and start (StreamEvent::Started) as MAX_STREAMS allows.
         for (i, d) in self.downloads.iter().enumerate() {
             let s = conn.open(Dir::Bi).map_err(|e| format!("open: {e}"))?;
+            if early {
+                // 0-RTT data can be replayed: the application opts in per stream. A GET
+                // is safe to replay.
+                conn.streams()
+                    .set_0rtt_allowed(s, true)
+                    .map_err(|e| e.to_string())?;
+            }
             let request = format!("GET {}\r\n", d.path);
             let n = conn
                 .write(s, request.as_bytes())
@@ -459,7 +489,10 @@ impl H3Fetcher {
 }
 
 impl Fetcher for H3Fetcher {
-    fn start(&mut self, conn: &mut Connection) -> Result<(), String> {
+    fn start(&mut self, conn: &mut Connection, early: bool) -> Result<(), String> {
+        if early {
+            return Ok(()); // HTTP/3 here waits for the handshake (SETTINGS first)
+        }
         self.h3
             .start(conn)
             .map_err(|e| format!("HTTP/3 start: {e:?}"))?;

@@ -124,8 +124,15 @@ impl Session {
     /// Handles the connection's events and writes response bodies as room allows.
     fn step(&mut self, conn: &mut Connection, now: Instant, www: &Path) {
         while let Some(event) = conn.poll_event() {
-            let result = match event {
-                Event::Connected => self.connected(conn),
+            // Pick the protocol as soon as ALPN is known: with 0-RTT, requests arrive
+            // before the handshake completes.
+            let mut result = Ok(());
+            if matches!(self, Session::Handshaking)
+                && (conn.alpn().is_some() || matches!(event, Event::Connected))
+            {
+                result = self.choose_protocol(conn);
+            }
+            let result = result.and_then(|()| match event {
                 Event::Stream(e) => match self {
                     Session::Hq(s) => s.on_stream_event(conn, e, www),
                     Session::H3(s) => s.on_stream_event(conn, e, www),
@@ -139,7 +146,7 @@ impl Session {
                     Ok(())
                 }
                 _ => Ok(()),
-            };
+            });
             if let Err(e) = result {
                 eprintln!("h3-server: {}", e.reason);
                 common::close_on_h3_error(conn, now, e);
@@ -170,8 +177,8 @@ impl Session {
         }
     }
 
-    /// The handshake completed: speak the negotiated protocol.
-    fn connected(&mut self, conn: &mut Connection) -> Result<(), h3::H3Error> {
+    /// ALPN is known: speak the negotiated protocol.
+    fn choose_protocol(&mut self, conn: &mut Connection) -> Result<(), h3::H3Error> {
         *self = match conn.alpn().and_then(Alpn::from_id) {
             Some(Alpn::Hq) => Session::Hq(HqServer::default()),
             Some(Alpn::H3) => {

@@ -105,6 +105,8 @@ pub fn client_config(
     };
     config.alpn_protocols = vec![alpn.id().to_vec()];
     config.resumption = rustls::client::Resumption::store(tickets);
+    // Early data is sent only on streams the application allows (a replay risk).
+    config.enable_early_data = case == TestCase::ZeroRtt;
     if let Some(log) = key_log(args)? {
         config.key_log = log;
     }
@@ -243,8 +245,13 @@ pub fn server_config(args: &Args, case: TestCase, alpns: &[Alpn]) -> Result<Rust
         .with_single_cert(chain, key)
         .map_err(|e| format!("certificate or key: {e}"))?;
     config.alpn_protocols = alpns.iter().map(|a| a.id().to_vec()).collect();
-    // RFC 9001 §4.6.1: 0 or 0xffffffff; no 0-RTT here.
-    config.max_early_data_size = 0;
+    // RFC 9001 §4.6.1: 0 or 0xffffffff. Early data can be replayed: accepted only for
+    // the zerortt test case.
+    config.max_early_data_size = if case == TestCase::ZeroRtt {
+        u32::MAX
+    } else {
+        0
+    };
     if let Some(log) = key_log(args)? {
         config.key_log = log;
     }
