@@ -205,6 +205,58 @@ struct Body {
     left: u64,
 }
 
+/// What one round of [`Body::next_chunk`] did.
+enum Step {
+    /// Handed over a chunk; there may be room for more.
+    Sent,
+    /// The stream's send buffer is full; try again later.
+    NoRoom,
+    /// The whole body is handed over, or the stream failed.
+    Done,
+}
+
+impl Body {
+    /// Reads the next chunk that fits the stream's send-buffer room and writes it.
+    fn next_chunk(
+        &mut self,
+        conn: &mut Connection,
+        id: StreamId,
+        write: &mut impl FnMut(&mut Connection, StreamId, Bytes, bool) -> Result<usize, ()>,
+    ) -> Step {
+        // Keep room for an HTTP/3 DATA frame header.
+        let room = conn
+            .streams()
+            .write_room(id)
+            .unwrap_or(0)
+            .saturating_sub(16);
+        let n = usize::try_from(self.left.min(room))
+            .unwrap_or(CHUNK)
+            .min(CHUNK);
+        if n == 0 && self.left > 0 {
+            return Step::NoRoom;
+        }
+        let mut chunk = vec![0; n];
+        if self.file.read_exact(&mut chunk).is_err() {
+            return Step::Done;
+        }
+        let fin = self.left == n as u64;
+        let Ok(taken) = write(conn, id, Bytes::from(chunk), fin) else {
+            return Step::Done; // reset or stopped by the peer
+        };
+        // Put back what the stream did not take.
+        let back = n.saturating_sub(taken) as i64;
+        if back > 0 && self.file.seek(SeekFrom::Current(-back)).is_err() {
+            return Step::Done;
+        }
+        self.left = self.left.saturating_sub(taken as u64);
+        match (fin && taken == n, taken == n) {
+            (true, _) => Step::Done,
+            (false, true) => Step::Sent,
+            (false, false) => Step::NoRoom,
+        }
+    }
+}
+
 /// The response bodies of one connection.
 #[derive(Default)]
 struct Bodies {
@@ -220,34 +272,13 @@ impl Bodies {
         mut write: impl FnMut(&mut Connection, StreamId, Bytes, bool) -> Result<usize, ()>,
     ) {
         self.streams.retain(|&id, body| {
-            // Keep room for an HTTP/3 DATA frame header.
-            let room = conn
-                .streams()
-                .write_room(id)
-                .unwrap_or(0)
-                .saturating_sub(16);
-            let n = usize::try_from(body.left.min(room))
-                .unwrap_or(CHUNK)
-                .min(CHUNK);
-            if n == 0 && body.left > 0 {
-                return true; // no room now; try again next turn
-            }
-            let mut chunk = vec![0; n];
-            if body.file.read_exact(&mut chunk).is_err() {
-                return false;
-            }
-            let fin = body.left == n as u64;
-            match write(conn, id, Bytes::from(chunk), fin) {
-                Ok(taken) => {
-                    // Put back what the stream did not take.
-                    let back = n.saturating_sub(taken) as i64;
-                    if back > 0 && body.file.seek(SeekFrom::Current(-back)).is_err() {
-                        return false;
-                    }
-                    body.left = body.left.saturating_sub(taken as u64);
-                    !(fin && taken == n)
+            // Bounded: each round hands over a chunk, or stops for lack of room.
+            loop {
+                match body.next_chunk(conn, id, &mut write) {
+                    Step::Sent => {}
+                    Step::NoRoom => return true,
+                    Step::Done => return false,
                 }
-                Err(()) => false, // reset or stopped by the peer
             }
         });
     }
