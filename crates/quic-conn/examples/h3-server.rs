@@ -323,7 +323,7 @@ impl HqServer {
         www: &Path,
     ) -> Result<(), h3::H3Error> {
         match e {
-            StreamEvent::Opened { id } | StreamEvent::Readable { id } if id.dir() == Dir::Bi => {
+            StreamEvent::Readable { id } if id.dir() == Dir::Bi => {
                 self.read_request(conn, id, www);
             }
             StreamEvent::Reset { id, .. } | StreamEvent::Stopped { id, .. } => {

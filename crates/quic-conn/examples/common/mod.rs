@@ -375,7 +375,9 @@ pub fn h3_stream_event(
     use quic_streams::h3::Code;
     use quic_streams::StreamEvent as S;
     match event {
-        S::Opened { id } | S::Readable { id } => feed_h3(h3, conn, id),
+        // Readable only: a stream's Opened comes with a Readable when data arrived, and
+        // reading it twice would hand HTTP/3 its end a second time.
+        S::Readable { id } => feed_h3(h3, conn, id),
         S::Reset { id, error_code } => h3.on_stream_reset(conn, id, Code(error_code.into_inner())),
         S::Stopped { id, error_code } => {
             h3.on_stop_sending(conn, id, Code(error_code.into_inner()))
