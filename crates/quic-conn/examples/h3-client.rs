@@ -92,8 +92,7 @@ fn run(case: TestCase) -> Result<(), String> {
     }
     let (target, downloads) = plan(&urls, &dir)?;
     let tickets = Arc::new(common::tls::TicketCounter::default());
-    // See common/rustls_fix.rs: works around a header-protection bug of the library.
-    let tls = common::rustls_fix::tls_config(common::tls::client_config(
+    let tls: Arc<dyn TlsConfig> = Arc::new(common::tls::client_config(
         &args,
         case,
         alpn,

@@ -23,6 +23,7 @@ use std::fs::File;
 use std::io::{Read as _, Seek as _, SeekFrom};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use common::{Alpn, Args, Io, TestCase};
@@ -76,8 +77,7 @@ fn run(case: TestCase) -> Result<(), String> {
     };
     let tls = common::tls::server_config(&args, case, &alpns)?;
     let config = EndpointConfig {
-        // See common/rustls_fix.rs: works around a header-protection bug of the library.
-        server_tls: Some(common::rustls_fix::tls_config(tls)),
+        server_tls: Some(Arc::new(tls)),
         retry: args.has("--retry") || case == TestCase::Retry,
         ..EndpointConfig::default()
     };

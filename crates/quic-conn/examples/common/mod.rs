@@ -22,7 +22,6 @@ use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::Duration;
 
-pub mod rustls_fix;
 pub mod tls;
 
 use bytes::BytesMut;
@@ -228,11 +227,9 @@ impl TestCase {
             "v2" => TestCase::V2,
             _ => unsupported(who, &name),
         };
-        // Not in the library yet: 0-RTT (no 0-RTT packets; the examples' zerortt code
-        // is ready for it, drop ZeroRtt here once the connection sends and accepts them)
-        // and compatible version negotiation (no version_information transport
-        // parameter, so a v1 client cannot be moved to v2).
-        if matches!(case, TestCase::ZeroRtt | TestCase::V2) {
+        // Not in the library yet: compatible version negotiation (no version_information
+        // transport parameter, so a v1 client cannot be moved to v2).
+        if matches!(case, TestCase::V2) {
             unsupported(who, &name);
         }
         case

@@ -344,18 +344,55 @@ impl HeaderKey for RustlsHeaderKey {
         if sample.len() != SAMPLE_LEN {
             return Err(CryptoError::BadLength);
         }
-        let mut first = 0u8;
+        // rustls masks only as many packet-number bytes as the first byte's low two bits
+        // announce, so announce four (0x03) to get the whole 5-byte mask (RFC 9001 §5.4.1),
+        // then take the announced bits back out. A short-header first byte (form bit 0) gets
+        // the 0x1f mask bits, which cover the long header's 0x0f too.
+        let mut first = 0x03u8;
         let mut pn = [0u8; 4];
         self.0
             .encrypt_in_place(sample, &mut first, &mut pn)
             .map_err(|_| CryptoError::Backend)?;
-        Ok([first, pn[0], pn[1], pn[2], pn[3]])
+        Ok([first ^ 0x03, pn[0], pn[1], pn[2], pn[3]])
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The mask through rustls must equal quic-wire's ring header key for the same
+    /// secret, on all five bytes (the first restricted to the 0x1f bits a short header
+    /// uses): a partial mask would only show against another implementation.
+    #[test]
+    fn header_mask_matches_quic_wire_for_the_same_initial_secret() {
+        let dcid = [0x83, 0x94, 0xc8, 0xf0, 0x3e, 0x51, 0x57, 0x08];
+        let suite = rustls::crypto::ring::cipher_suite::TLS13_AES_128_GCM_SHA256
+            .tls13()
+            .unwrap();
+        let keys = rq::Keys::initial(
+            rq::Version::V1,
+            suite,
+            suite.quic.unwrap(),
+            &dcid,
+            rustls::Side::Client,
+        );
+        let ours = RustlsHeaderKey(keys.local.header);
+        let ring = quic_wire::crypto::initial_keys(
+            quic_wire::Version::V1,
+            &quic_wire::ConnectionId::new(&dcid).unwrap(),
+            quic_wire::Side::Client,
+        )
+        .unwrap();
+        for seed in 0u8..32 {
+            let sample: [u8; SAMPLE_LEN] =
+                core::array::from_fn(|i| seed.wrapping_mul(31) ^ i as u8);
+            let a = ours.mask(&sample).unwrap();
+            let b = ring.local.header.mask(&sample).unwrap();
+            assert_eq!(a[0], b[0] & 0x1f, "first byte, sample {seed}");
+            assert_eq!(a[1..], b[1..], "packet-number bytes, sample {seed}");
+        }
+    }
 
     fn configs() -> (RustlsConfig, RustlsConfig) {
         let cert = rcgen::generate_simple_self_signed(["localhost".into()]).unwrap();
