@@ -29,7 +29,7 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  ci               everything CI checks: fmt, clippy, tests, rustdoc, no_std, fuzz smoke run
+  ci               everything CI checks: fmt, clippy, tests, rustdoc, no_std, interop, fuzz smoke run
   demo             the main job: build, protect, coalesce, parse and unprotect QUIC packets
   bench [ARGS]     side-by-side benchmark of our stack and quinn-proto (release build);
                    prints a table, writes target/bench/results.{json,svg}; ARGS go to
@@ -238,6 +238,7 @@ fn ci() -> Result {
             .env("RUSTDOCFLAGS", "-D warnings"))
     })?;
     step("no_std build", nostd)?;
+    step("interop matrix (ours, aioquic)", || interop::interop(&[]))?;
     step("fuzz smoke run", || fuzz(CI_FUZZ_SECS))?;
     eprintln!(
         "\nci: all steps passed in {:.0}s",
