@@ -63,15 +63,20 @@ pub fn key_log(args: &Args) -> Result<Option<Arc<dyn rustls::KeyLog>>, String> {
     let Some(path) = args.value_or_env("--keylog", "SSLKEYLOGFILE") else {
         return Ok(None);
     };
-    if let Some(parent) = Path::new(&path).parent() {
+    key_log_file(Path::new(&path)).map(Some)
+}
+
+/// A key log appending to `path` (its directory is created when missing).
+pub fn key_log_file(path: &Path) -> Result<Arc<dyn rustls::KeyLog>, String> {
+    if let Some(parent) = path.parent() {
         let _ = std::fs::create_dir_all(parent);
     }
     let file = OpenOptions::new()
         .create(true)
         .append(true)
-        .open(&path)
-        .map_err(|e| format!("{path}: {e}"))?;
-    Ok(Some(Arc::new(FileKeyLog(Mutex::new(file)))))
+        .open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(Arc::new(FileKeyLog(Mutex::new(file))))
 }
 
 // ---- client ----

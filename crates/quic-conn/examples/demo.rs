@@ -1,0 +1,1038 @@
+//! `cargo xtask demo`: our HTTP/3 server and client, in one process on loopback, transfer
+//! one large file and many small ones on one connection, check every byte, and print what
+//! the connection and its streams did.
+//!
+//! ```text
+//! cargo run --release -p quic-conn --example demo
+//! ```
+//!
+//! Both ends are the sans-IO [`Endpoint`] driven by the plain UDP event loop of
+//! `common/mod.rs` ([`common::Io`]), each on its own thread with its own socket. The server
+//! certificate is a self-signed ECDSA P-256 one made at start, which the client verifies.
+//! The files are written to `target/demo/www`, the TLS secrets to `target/demo/keylog.txt`
+//! (NSS key log format, for Wireshark). The exit status is 0 only when every download is
+//! complete and identical to its source.
+
+#[path = "common/mod.rs"]
+mod common;
+
+use std::collections::HashMap;
+use std::io::{IsTerminal as _, Write as _};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::{Clock, Io};
+use quic_conn::conn::{PathStats, Stats};
+use quic_conn::tls::rustls::RustlsConfig;
+use quic_conn::{Connection, Endpoint, EndpointConfig, EndpointEvent, Event};
+use quic_streams::h3::{self, Field, SendError, TransportError, H3};
+use quic_streams::{StreamEvent, StreamStats};
+use quic_wire::{Dir, Instant, PathId, Side, StreamId, VarInt};
+
+/// Where the demo writes its files, below the working directory.
+const DEMO_DIR: &str = "target/demo";
+/// The large file's size.
+const LARGE_SIZE: usize = 64 << 20;
+/// How many small files, and each one's size.
+const SMALL_COUNT: usize = 200;
+const SMALL_SIZE: usize = 16 << 10;
+/// The name the certificate is issued for and the client asks for.
+const SERVER_NAME: &str = "localhost";
+/// The whole transfer must finish within this.
+const TIME_LIMIT: Duration = Duration::from_secs(50);
+/// How long the client waits, after the last byte, for its streams to close (so their
+/// statistics are final).
+const SETTLE: Duration = Duration::from_secs(2);
+/// The most body bytes the server hands a stream at once.
+const CHUNK: usize = 64 * 1024;
+/// How often the progress bar is redrawn on a terminal, and printed otherwise.
+const REDRAW_TERMINAL: Duration = Duration::from_millis(100);
+const REDRAW_PLAIN: Duration = Duration::from_secs(1);
+
+fn main() {
+    match run() {
+        Ok(()) => {}
+        Err(e) => {
+            eprintln!("demo: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn run() -> Result<(), String> {
+    let started = std::time::Instant::now();
+    let dir = PathBuf::from(DEMO_DIR);
+    let www = dir.join("www");
+    let files = file_set();
+    write_files(&www, &files)?;
+    let keylog = dir.join("keylog.txt");
+    // The key log appends: start it afresh.
+    let _ = std::fs::remove_file(&keylog);
+    let (client_tls, server_tls) = tls_configs(&keylog)?;
+
+    let clock = Clock::new();
+    let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+    let server_io = Io::bind(loopback, clock).map_err(|e| format!("server socket: {e}"))?;
+    let server_addr = server_io.local_addr();
+    let client_io = Io::bind(loopback, clock).map_err(|e| format!("client socket: {e}"))?;
+    println!(
+        "demo: HTTP/3 server on {server_addr}, client on {}; {} ({}) and {SMALL_COUNT} x {} \
+         from {}",
+        client_io.local_addr(),
+        files[0].name,
+        mib(LARGE_SIZE as u64),
+        kib(SMALL_SIZE as u64),
+        www.display()
+    );
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let server = {
+        let stop = stop.clone();
+        let www = www.clone();
+        std::thread::spawn(move || serve(server_io, server_tls, &www, &stop))
+    };
+    let client = fetch(client_io, client_tls, server_addr, &files, &www);
+    stop.store(true, Ordering::Relaxed);
+    let server = server
+        .join()
+        .map_err(|_| "the server thread panicked".to_owned())??;
+    let client = client?;
+
+    print_report(&client, &server, &files);
+    println!();
+    println!("keylog: {} (NSS key log format)", keylog.display());
+    println!("qlog:   not written yet (connections do not emit qlog events yet)");
+    println!("demo:   done in {:.1} s", started.elapsed().as_secs_f64());
+    match client.failures.as_slice() {
+        [] => Ok(()),
+        failures => Err(format!(
+            "{} download(s) wrong or incomplete: {}",
+            failures.len(),
+            failures.join("; ")
+        )),
+    }
+}
+
+// ---- the files ----
+
+/// One file of the set.
+struct FileSpec {
+    name: String,
+    size: usize,
+}
+
+/// The large file first, then the small ones.
+fn file_set() -> Vec<FileSpec> {
+    let mut files = vec![FileSpec {
+        name: "large.bin".into(),
+        size: LARGE_SIZE,
+    }];
+    files.extend((0..SMALL_COUNT).map(|i| FileSpec {
+        name: format!("small-{i:03}.bin"),
+        size: SMALL_SIZE,
+    }));
+    files
+}
+
+/// Deterministic, incompressible-looking content: xorshift64* words seeded by the name.
+fn content(name: &str, size: usize) -> Vec<u8> {
+    let mut state = name.bytes().fold(0x9e37_79b9_7f4a_7c15_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    }) | 1;
+    let mut out = Vec::with_capacity(size + 8);
+    while out.len() < size {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        out.extend_from_slice(&state.wrapping_mul(0x2545_f491_4f6c_dd1d).to_le_bytes());
+    }
+    out.truncate(size);
+    out
+}
+
+/// Writes every file of the set into `www`.
+fn write_files(www: &Path, files: &[FileSpec]) -> Result<(), String> {
+    std::fs::create_dir_all(www).map_err(|e| format!("{}: {e}", www.display()))?;
+    for f in files {
+        let path = www.join(&f.name);
+        std::fs::write(&path, content(&f.name, f.size))
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+// ---- TLS ----
+
+/// Client and server configurations around a fresh self-signed certificate; the client
+/// trusts only it and logs its secrets to `keylog`.
+fn tls_configs(keylog: &Path) -> Result<(RustlsConfig, RustlsConfig), String> {
+    let cert = rcgen::generate_simple_self_signed(vec![SERVER_NAME.to_owned()])
+        .map_err(|e| format!("certificate: {e}"))?;
+    let der = cert.cert.der().clone();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.key_pair.serialize_der().into());
+    let provider = common::tls::crypto_provider(common::TestCase::Transfer);
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(der.clone()).map_err(|e| format!("root: {e}"))?;
+    let mut client = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    client.alpn_protocols = vec![b"h3".to_vec()];
+    client.key_log = common::tls::key_log_file(keylog)?;
+
+    let mut server = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(|e| e.to_string())?
+        .with_no_client_auth()
+        .with_single_cert(vec![der], key)
+        .map_err(|e| format!("certificate or key: {e}"))?;
+    server.alpn_protocols = vec![b"h3".to_vec()];
+    Ok((
+        RustlsConfig::Client(Arc::new(client)),
+        RustlsConfig::Server(Arc::new(server)),
+    ))
+}
+
+// ---- what each side reports ----
+
+/// A connection's counters at the end, and the time they cover.
+#[derive(Clone, Copy)]
+struct ConnReport {
+    stats: Stats,
+    path: Option<PathStats>,
+    /// From the first packet to the last byte of the last file.
+    duration: Duration,
+}
+
+impl ConnReport {
+    fn of(conn: &Connection, duration: Duration) -> Self {
+        ConnReport {
+            stats: conn.stats(),
+            path: conn.path_stats(PathId::ZERO),
+            duration,
+        }
+    }
+}
+
+/// What the server thread hands back.
+struct ServerReport {
+    conn: Option<ConnReport>,
+    /// The request streams' statistics, by stream.
+    streams: HashMap<StreamId, StreamStats>,
+}
+
+/// What the client hands back.
+struct ClientReport {
+    conn: ConnReport,
+    /// The request streams, in file order (`None`: never opened or never closed).
+    streams: Vec<Option<(StreamId, StreamStats)>>,
+    /// What went wrong with which file.
+    failures: Vec<String>,
+}
+
+// ---- the server ----
+
+/// Serves `www` over HTTP/3 to the demo's one connection until `stop` is set.
+fn serve(
+    mut io: Io,
+    tls: RustlsConfig,
+    www: &Path,
+    stop: &AtomicBool,
+) -> Result<ServerReport, String> {
+    let config = EndpointConfig {
+        server_tls: Some(Arc::new(tls)),
+        ..EndpointConfig::default()
+    };
+    let mut ep = Endpoint::new(config, common::system_rng());
+    let mut session: Option<(quic_conn::ConnectionHandle, Server)> = None;
+    while !stop.load(Ordering::Relaxed) {
+        let now = io.clock.now();
+        while let Some(event) = ep.poll_event() {
+            if let (EndpointEvent::Accepted(h), None) = (event, &session) {
+                session = Some((h, Server::new(now)));
+            }
+        }
+        if let Some((h, server)) = &mut session {
+            if let Some(conn) = ep.connection(*h) {
+                server.step(conn, now, www);
+            }
+        }
+        io.flush(&mut ep);
+        io.wait_at_most(&mut ep, Duration::from_millis(20))
+            .map_err(|e| format!("server socket: {e}"))?;
+    }
+    Ok(match session {
+        Some((_, server)) => ServerReport {
+            conn: server.report,
+            streams: server.closed,
+        },
+        None => ServerReport {
+            conn: None,
+            streams: HashMap::new(),
+        },
+    })
+}
+
+/// The server's HTTP/3 session on the connection.
+struct Server {
+    h3: Option<H3>,
+    /// Response bodies still being handed to their streams.
+    bodies: HashMap<StreamId, Body>,
+    /// Request streams that closed, with their final statistics.
+    closed: HashMap<StreamId, StreamStats>,
+    accepted: Instant,
+    /// When the last request stream closed.
+    last_closed: Instant,
+    report: Option<ConnReport>,
+}
+
+/// A response body and how much of it the stream took.
+struct Body {
+    data: Bytes,
+    sent: usize,
+}
+
+impl Server {
+    fn new(now: Instant) -> Self {
+        Server {
+            h3: None,
+            bodies: HashMap::new(),
+            closed: HashMap::new(),
+            accepted: now,
+            last_closed: now,
+            report: None,
+        }
+    }
+
+    /// Handles the connection's events, writes bodies as room allows, notes the counters.
+    fn step(&mut self, conn: &mut Connection, now: Instant, www: &Path) {
+        while let Some(event) = conn.poll_event() {
+            if self.h3.is_none() && conn.alpn().is_some() {
+                let mut h3 = H3::new(Side::Server, h3::Config::default());
+                if h3.start(conn).is_err() {
+                    conn.close(now, VarInt::from_u64_clamped(0x102), b"cannot start HTTP/3");
+                    return;
+                }
+                self.h3 = Some(h3);
+            }
+            if let Event::Stream(e) = event {
+                if let Err(e) = self.on_stream_event(conn, e, now, www) {
+                    common::close_on_h3_error(conn, now, e);
+                }
+            }
+        }
+        self.pump(conn);
+        if !self.closed.is_empty() {
+            let duration = self.last_closed.saturating_duration_since(self.accepted);
+            self.report = Some(ConnReport::of(conn, duration));
+        }
+    }
+
+    fn on_stream_event(
+        &mut self,
+        conn: &mut Connection,
+        e: StreamEvent,
+        now: Instant,
+        www: &Path,
+    ) -> Result<(), h3::H3Error> {
+        if let StreamEvent::Closed { id, stats } = e {
+            if id.dir() == Dir::Bi {
+                self.closed.insert(id, stats);
+                self.last_closed = now;
+            }
+        }
+        let Some(h3) = &mut self.h3 else {
+            return Ok(());
+        };
+        common::h3_stream_event(h3, conn, e)?;
+        while let Some(event) = h3.poll_event() {
+            match event {
+                h3::Event::Request { stream, fields, .. } => {
+                    if let Some(body) = respond(h3, conn, stream, &fields, www) {
+                        self.bodies.insert(stream, body);
+                    }
+                }
+                h3::Event::StreamAborted { stream, .. } => {
+                    self.bodies.remove(&stream);
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Hands every body its next chunks while its stream has room.
+    fn pump(&mut self, conn: &mut Connection) {
+        let Some(h3) = &mut self.h3 else {
+            return;
+        };
+        h3.flush(conn);
+        self.bodies.retain(|&id, body| loop {
+            // Keep room for an HTTP/3 DATA frame header.
+            let room = conn
+                .streams()
+                .write_room(id)
+                .unwrap_or(0)
+                .saturating_sub(16);
+            let left = body.data.len() - body.sent;
+            let n = left.min(CHUNK).min(usize::try_from(room).unwrap_or(CHUNK));
+            if n == 0 {
+                return true;
+            }
+            let chunk = body.data.slice(body.sent..body.sent + n);
+            let fin = n == left;
+            match h3.send_data(conn, id, chunk, fin) {
+                Ok(()) if fin => return false,
+                Ok(()) => body.sent += n,
+                Err(SendError::Transport(TransportError::Blocked)) => return true,
+                Err(_) => return false, // reset or stopped by the client
+            }
+        });
+    }
+}
+
+/// Answers a GET with 200 and the file (returned, to be streamed), anything else with 404.
+fn respond(
+    h3: &mut H3,
+    conn: &mut Connection,
+    stream: StreamId,
+    fields: &[Field],
+    www: &Path,
+) -> Option<Body> {
+    let get = |name: &[u8]| {
+        fields
+            .iter()
+            .find(|f| &f.name[..] == name)
+            .and_then(|f| std::str::from_utf8(&f.value).ok())
+    };
+    let data = match (get(b":method"), get(b":path").and_then(common::file_name)) {
+        (Some("GET"), Some(name)) => std::fs::read(www.join(name)).ok(),
+        _ => None,
+    };
+    let Some(data) = data else {
+        let _ = h3.send_response(conn, stream, &[Field::new(":status", "404")], true);
+        return None;
+    };
+    let head = [
+        Field::new(":status", "200"),
+        Field::new("content-length", Bytes::from(data.len().to_string())),
+    ];
+    if h3
+        .send_response(conn, stream, &head, data.is_empty())
+        .is_err()
+    {
+        h3.cancel(conn, stream, h3::Code::H3_INTERNAL_ERROR);
+        return None;
+    }
+    (!data.is_empty()).then(|| Body {
+        data: Bytes::from(data),
+        sent: 0,
+    })
+}
+
+// ---- the client ----
+
+/// One file to fetch and check.
+struct Download {
+    path: String,
+    /// The source file's bytes, to check against.
+    expected: Vec<u8>,
+    received: usize,
+    stream: Option<StreamId>,
+    done: bool,
+    stats: Option<StreamStats>,
+}
+
+/// The client's HTTP/3 session: requests every file, checks every byte.
+struct Client {
+    h3: H3,
+    downloads: Vec<Download>,
+    /// The next download to request.
+    next: usize,
+    by_stream: HashMap<StreamId, usize>,
+    failures: Vec<String>,
+    progress: Progress,
+}
+
+/// Downloads every file over one connection to `server`; checks each against `www`.
+fn fetch(
+    mut io: Io,
+    tls: RustlsConfig,
+    server: SocketAddr,
+    files: &[FileSpec],
+    www: &Path,
+) -> Result<ClientReport, String> {
+    let mut downloads = Vec::with_capacity(files.len());
+    for f in files {
+        let path = www.join(&f.name);
+        downloads.push(Download {
+            path: format!("/{}", f.name),
+            expected: std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?,
+            received: 0,
+            stream: None,
+            done: false,
+            stats: None,
+        });
+    }
+    let total = downloads.iter().map(|d| d.expected.len() as u64).sum();
+    let mut client = Client {
+        h3: H3::new(Side::Client, h3::Config::default()),
+        downloads,
+        next: 0,
+        by_stream: HashMap::new(),
+        failures: Vec::new(),
+        progress: Progress::new(total, files.len()),
+    };
+    let mut ep = Endpoint::new(EndpointConfig::default(), common::system_rng());
+    let start = io.clock.now();
+    let h = ep
+        .connect(start, Arc::new(tls), SERVER_NAME, io.local_addr(), server)
+        .map_err(|e| format!("connect: {e}"))?;
+    let mut done_at = None;
+    let mut report = None;
+    loop {
+        let now = io.clock.now();
+        let conn = ep.connection(h).ok_or("the connection was removed")?;
+        if let Err(e) = client.step(conn, now) {
+            client.progress.finish(now);
+            conn.close(now, VarInt::from_u64_clamped(0x102), e.as_bytes());
+            io.flush(&mut ep);
+            return Err(e);
+        }
+        client.progress.draw(now, false);
+        if client.remaining() == 0 {
+            let done = *done_at.get_or_insert_with(|| {
+                client.progress.finish(now);
+                report = Some(ConnReport::of(conn, now.saturating_duration_since(start)));
+                now
+            });
+            let settled = client.downloads.iter().all(|d| d.stats.is_some());
+            if settled || now.saturating_duration_since(done) > SETTLE || conn.is_closed() {
+                // The counters as the transfer ended, with the streams' final state.
+                let duration = done.saturating_duration_since(start);
+                report = Some(ConnReport::of(conn, duration));
+                conn.close(now, VarInt::from_u32(0x100), b"done"); // H3_NO_ERROR
+                linger(&mut io, &mut ep, h)?;
+                break;
+            }
+        } else if now.saturating_duration_since(start) > TIME_LIMIT {
+            client.progress.finish(now);
+            return Err(format!(
+                "not done after {} s: {} download(s) left",
+                TIME_LIMIT.as_secs(),
+                client.remaining()
+            ));
+        }
+        io.flush(&mut ep);
+        io.wait_at_most(&mut ep, REDRAW_TERMINAL)
+            .map_err(|e| format!("client socket: {e}"))?;
+    }
+    Ok(ClientReport {
+        conn: report.ok_or("no report")?,
+        streams: client
+            .downloads
+            .iter()
+            .map(|d| d.stream.zip(d.stats))
+            .collect(),
+        failures: client.failures,
+    })
+}
+
+/// After `close`: runs the loop until the connection is over, at most a second, so the
+/// server hears the CONNECTION_CLOSE.
+fn linger(io: &mut Io, ep: &mut Endpoint, h: quic_conn::ConnectionHandle) -> Result<(), String> {
+    let start = io.clock.now();
+    while io.clock.now().saturating_duration_since(start) < Duration::from_secs(1) {
+        io.flush(ep);
+        if ep.connection(h).is_none_or(|c| c.is_drained()) {
+            break;
+        }
+        io.wait_at_most(ep, Duration::from_millis(50))
+            .map_err(|e| format!("client socket: {e}"))?;
+    }
+    Ok(())
+}
+
+impl Client {
+    /// Downloads not finished yet (complete, or failed).
+    fn remaining(&self) -> usize {
+        self.downloads.iter().filter(|d| !d.done).count()
+    }
+
+    /// The connection's events, then as many requests as the stream limit allows.
+    fn step(&mut self, conn: &mut Connection, now: Instant) -> Result<(), String> {
+        while let Some(event) = conn.poll_event() {
+            match event {
+                Event::Connected => self
+                    .h3
+                    .start(conn)
+                    .map_err(|e| format!("HTTP/3 start: {e:?}"))?,
+                Event::Stream(e) => self.on_stream_event(conn, e, now)?,
+                Event::Closed(e) if self.remaining() > 0 => {
+                    return Err(format!("connection closed: {e}"))
+                }
+                _ => {}
+            }
+        }
+        self.request(conn)
+    }
+
+    fn on_stream_event(
+        &mut self,
+        conn: &mut Connection,
+        e: StreamEvent,
+        now: Instant,
+    ) -> Result<(), String> {
+        if let StreamEvent::Closed { id, stats } = e {
+            if let Some(&i) = self.by_stream.get(&id) {
+                self.downloads[i].stats = Some(stats);
+            }
+        }
+        common::h3_stream_event(&mut self.h3, conn, e)
+            .map_err(|e| format!("HTTP/3: {}", e.reason))?;
+        while let Some(event) = self.h3.poll_event() {
+            match event {
+                h3::Event::Response { stream, fields } => {
+                    let status = fields.iter().find(|f| &f.name[..] == b":status");
+                    if status.is_none_or(|f| &f.value[..] != b"200") {
+                        self.fail(stream, "status is not 200".into());
+                    }
+                }
+                h3::Event::Data { stream, data } => self.on_data(stream, &data, now),
+                h3::Event::Finished { stream } => self.on_finished(stream),
+                h3::Event::StreamAborted { stream, code, .. } => {
+                    self.fail(stream, format!("aborted with {code:?}"));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks body bytes against the source file as they arrive.
+    fn on_data(&mut self, stream: StreamId, data: &[u8], now: Instant) {
+        let Some(d) = self.download(stream) else {
+            return;
+        };
+        let at = d.received;
+        d.received += data.len();
+        let matches = d.expected.get(at..d.received).is_some_and(|e| e == data);
+        self.progress.add(data.len() as u64, now);
+        if !matches {
+            self.fail(
+                stream,
+                format!(
+                    "bytes {at}..{at_end} differ from the source",
+                    at_end = at + data.len()
+                ),
+            );
+        }
+    }
+
+    fn on_finished(&mut self, stream: StreamId) {
+        let Some(d) = self.download(stream) else {
+            return;
+        };
+        if d.received != d.expected.len() {
+            let msg = format!("{} of {} bytes", d.received, d.expected.len());
+            self.fail(stream, msg);
+        } else {
+            d.done = true;
+            self.progress.files_done += 1;
+        }
+    }
+
+    /// The download on `stream`, if it is still going.
+    fn download(&mut self, stream: StreamId) -> Option<&mut Download> {
+        let &i = self.by_stream.get(&stream)?;
+        let d = &mut self.downloads[i];
+        (!d.done).then_some(d)
+    }
+
+    /// Records a failure; the download counts as over.
+    fn fail(&mut self, stream: StreamId, why: String) {
+        if let Some(d) = self.download(stream) {
+            d.done = true;
+            let msg = format!("{}: {why}", d.path);
+            self.failures.push(msg);
+        }
+    }
+
+    /// Sends requests while the server's stream limit allows.
+    fn request(&mut self, conn: &mut Connection) -> Result<(), String> {
+        self.h3.flush(conn);
+        if !self.h3.is_started() {
+            return Ok(());
+        }
+        while let Some(d) = self.downloads.get_mut(self.next) {
+            let request = [
+                Field::new(":method", "GET"),
+                Field::new(":scheme", "https"),
+                Field::new(":authority", SERVER_NAME),
+                Field::new(":path", Bytes::from(d.path.clone())),
+            ];
+            match self.h3.send_request(conn, &request, true) {
+                Ok(id) => {
+                    d.stream = Some(id);
+                    self.by_stream.insert(id, self.next);
+                    self.next += 1;
+                }
+                // The rest goes out as streams close.
+                Err(SendError::Transport(
+                    TransportError::StreamLimit | TransportError::Blocked,
+                )) => break,
+                Err(e) => return Err(format!("{}: request refused: {e:?}", d.path)),
+            }
+        }
+        Ok(())
+    }
+}
+
+// ---- the progress bar ----
+
+/// A progress bar on stderr: redrawn in place on a terminal, a line a second otherwise.
+struct Progress {
+    total: u64,
+    received: u64,
+    files: usize,
+    files_done: usize,
+    started: Option<Instant>,
+    last_draw: Option<Instant>,
+    terminal: bool,
+}
+
+impl Progress {
+    fn new(total: u64, files: usize) -> Self {
+        Progress {
+            total,
+            received: 0,
+            files,
+            files_done: 0,
+            started: None,
+            last_draw: None,
+            terminal: std::io::stderr().is_terminal(),
+        }
+    }
+
+    fn add(&mut self, n: u64, now: Instant) {
+        self.started.get_or_insert(now);
+        self.received += n;
+    }
+
+    /// Draws the bar if it is time to (or always, with `force`).
+    fn draw(&mut self, now: Instant, force: bool) {
+        let every = if self.terminal {
+            REDRAW_TERMINAL
+        } else {
+            REDRAW_PLAIN
+        };
+        let due = self
+            .last_draw
+            .is_none_or(|t| now.saturating_duration_since(t) >= every);
+        if !(force || (due && self.started.is_some())) {
+            return;
+        }
+        self.last_draw = Some(now);
+        let fraction = self.received as f64 / self.total.max(1) as f64;
+        let elapsed = self
+            .started
+            .map_or(Duration::ZERO, |s| now.saturating_duration_since(s));
+        let line = format!(
+            "{} {:5.1}% {:>9} / {}  {:>8}  files {}/{}",
+            bar(fraction, 30),
+            fraction * 100.0,
+            mib(self.received),
+            mib(self.total),
+            rate(self.received, elapsed),
+            self.files_done,
+            self.files
+        );
+        let mut err = std::io::stderr().lock();
+        let _ = if self.terminal {
+            write!(err, "\r{line}")
+        } else {
+            writeln!(err, "{line}")
+        };
+        let _ = err.flush();
+    }
+
+    /// The final state, and a new line on a terminal.
+    fn finish(&mut self, now: Instant) {
+        self.draw(now, true);
+        if self.terminal {
+            eprintln!();
+        }
+    }
+}
+
+/// `[#####.....]` for a fraction in 0..=1.
+fn bar(fraction: f64, width: usize) -> String {
+    let full = ((fraction.clamp(0.0, 1.0) * width as f64) as usize).min(width);
+    format!("[{}{}]", "#".repeat(full), ".".repeat(width - full))
+}
+
+// ---- the report ----
+
+fn print_report(client: &ClientReport, server: &ServerReport, files: &[FileSpec]) {
+    println!();
+    print_connections(client, server);
+    println!();
+    print_streams(client, server, files);
+}
+
+/// The per-connection table: one row per counter, one column per side.
+fn print_connections(client: &ClientReport, server: &ServerReport) {
+    let c = &client.conn;
+    let s = server.conn.as_ref();
+    let client_streams: Vec<StreamStats> =
+        client.streams.iter().flatten().map(|(_, s)| *s).collect();
+    let server_streams: Vec<StreamStats> = server.streams.values().copied().collect();
+    let frames = |v: &[StreamStats]| {
+        pair(
+            v.iter().map(|s| s.frames_sent).sum::<u64>(),
+            v.iter().map(|s| s.frames_received).sum::<u64>(),
+        )
+    };
+    let payload = |v: &[StreamStats]| {
+        format!(
+            "{} / {}",
+            mib(v.iter().map(|s| s.bytes_sent).sum()),
+            mib(v.iter().map(|s| s.bytes_received).sum())
+        )
+    };
+    let retransmitted = |v: &[StreamStats]| mib(v.iter().map(|s| s.bytes_retransmitted).sum());
+    type Row = fn(&ConnReport) -> String;
+    let rows: [(&str, Row); 11] = [
+        ("packets sent / received", |r| {
+            pair(r.stats.packets_sent, r.stats.packets_received)
+        }),
+        ("datagrams sent / received", |r| {
+            pair(r.stats.datagrams_sent, r.stats.datagrams_received)
+        }),
+        ("UDP bytes sent / received", |r| {
+            format!(
+                "{} / {}",
+                mib(r.stats.bytes_sent),
+                mib(r.stats.bytes_received)
+            )
+        }),
+        ("packets lost", |r| r.stats.lost_packets.to_string()),
+        ("probe timeouts", |r| {
+            r.path.map_or("-".into(), |p| p.recovery.ptos.to_string())
+        }),
+        ("RTT smoothed / min", |r| {
+            let min = r.path.map_or("-".into(), |p| ms(p.min_rtt));
+            format!("{} / {min}", ms(r.stats.rtt))
+        }),
+        ("congestion window", |r| kib(r.stats.cwnd)),
+        ("datagram size", |r| format!("{} B", r.stats.mtu)),
+        ("duration", |r| ms(r.duration)),
+        ("data rate sent / received", |r| {
+            format!(
+                "{} / {}",
+                rate(r.stats.bytes_sent, r.duration),
+                rate(r.stats.bytes_received, r.duration)
+            )
+        }),
+        ("packet rate sent / received", |r| {
+            format!(
+                "{} / {}",
+                per_sec(r.stats.packets_sent, r.duration),
+                per_sec(r.stats.packets_received, r.duration)
+            )
+        }),
+    ];
+    let mut table = Table::new(["connection", "client", "server"]);
+    for (name, f) in rows {
+        table.row([name.to_owned(), f(c), s.map_or("-".into(), f)]);
+    }
+    table.row([
+        "STREAM frames sent / received".into(),
+        frames(&client_streams),
+        frames(&server_streams),
+    ]);
+    table.row([
+        "stream payload sent / received".into(),
+        payload(&client_streams),
+        payload(&server_streams),
+    ]);
+    table.row([
+        "payload retransmitted".into(),
+        retransmitted(&client_streams),
+        retransmitted(&server_streams),
+    ]);
+    table.print();
+    println!(
+        "(frames and payload: the request streams' STREAM frames; durations run from the \
+         first packet to the last file's last byte)"
+    );
+}
+
+/// The large file's stream seen from both ends, and a summary of the small files.
+fn print_streams(client: &ClientReport, server: &ServerReport, files: &[FileSpec]) {
+    let mut table = Table::new([
+        "stream",
+        "file",
+        "side",
+        "frames",
+        "payload",
+        "retransmitted",
+        "time",
+        "data rate",
+    ]);
+    if let Some(Some((id, c))) = client.streams.first() {
+        let name = files.first().map_or("", |f| f.name.as_str());
+        let time = span(c.first_received, c.last_received);
+        table.row([
+            id.into_inner().to_string(),
+            name.into(),
+            "client, received".into(),
+            c.frames_received.to_string(),
+            mib(c.bytes_received),
+            "-".into(),
+            ms(time),
+            rate(c.bytes_received, time),
+        ]);
+        if let Some(s) = server.streams.get(id) {
+            let time = span(s.first_sent, s.last_sent);
+            table.row([
+                id.into_inner().to_string(),
+                name.into(),
+                "server, sent".into(),
+                s.frames_sent.to_string(),
+                mib(s.bytes_sent),
+                mib(s.bytes_retransmitted),
+                ms(time),
+                rate(s.bytes_sent, time),
+            ]);
+        }
+    }
+    table.print();
+
+    // The small files: request sent to last response byte, on the client.
+    let mut times: Vec<Duration> = client.streams[1..]
+        .iter()
+        .flatten()
+        .map(|(_, s)| span(s.first_sent, s.last_received))
+        .collect();
+    times.sort();
+    let bytes: u64 = client.streams[1..]
+        .iter()
+        .flatten()
+        .map(|(_, s)| s.bytes_received)
+        .sum();
+    let median = times.get(times.len() / 2).copied().unwrap_or_default();
+    let first = client.streams[1..]
+        .iter()
+        .flatten()
+        .filter_map(|(_, s)| s.first_sent)
+        .min();
+    let last = client.streams[1..]
+        .iter()
+        .flatten()
+        .filter_map(|(_, s)| s.last_received)
+        .max();
+    let all = span(first, last);
+    println!();
+    println!(
+        "small files: {} of {} streams, {} received, median {} from request to last byte, \
+         all in {} ({})",
+        times.len(),
+        files.len().saturating_sub(1),
+        mib(bytes),
+        ms(median),
+        ms(all),
+        rate(bytes, all)
+    );
+}
+
+/// The time from `a` to `b`, zero when either is unknown.
+fn span(a: Option<Instant>, b: Option<Instant>) -> Duration {
+    match (a, b) {
+        (Some(a), Some(b)) => b.saturating_duration_since(a),
+        _ => Duration::ZERO,
+    }
+}
+
+/// A text table with columns sized to fit.
+struct Table<const N: usize> {
+    rows: Vec<[String; N]>,
+}
+
+impl<const N: usize> Table<N> {
+    fn new(head: [&str; N]) -> Self {
+        Table {
+            rows: vec![head.map(str::to_owned)],
+        }
+    }
+
+    fn row(&mut self, cells: [String; N]) {
+        self.rows.push(cells);
+    }
+
+    /// The first column left-aligned, the others right-aligned, a rule under the head.
+    fn print(&self) {
+        let mut widths = [0; N];
+        for row in &self.rows {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        for (i, row) in self.rows.iter().enumerate() {
+            let cells: Vec<String> = row
+                .iter()
+                .zip(widths)
+                .enumerate()
+                .map(|(j, (cell, w))| {
+                    if j == 0 {
+                        format!("{cell:<w$}")
+                    } else {
+                        format!("{cell:>w$}")
+                    }
+                })
+                .collect();
+            println!("{}", cells.join("  "));
+            if i == 0 {
+                let rule: Vec<String> = widths.iter().map(|&w| "-".repeat(w)).collect();
+                println!("{}", rule.join("  "));
+            }
+        }
+    }
+}
+
+fn pair(a: u64, b: u64) -> String {
+    format!("{a} / {b}")
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.2} MiB", bytes as f64 / f64::from(1u32 << 20))
+}
+
+fn kib(bytes: u64) -> String {
+    format!("{:.1} KiB", bytes as f64 / 1024.0)
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// Megabytes (10^6 bytes) per second.
+fn rate(bytes: u64, d: Duration) -> String {
+    if d.is_zero() {
+        return "-".into();
+    }
+    format!("{:.1} MB/s", bytes as f64 / d.as_secs_f64() / 1e6)
+}
+
+fn per_sec(n: u64, d: Duration) -> String {
+    if d.is_zero() {
+        return "-".into();
+    }
+    format!("{:.0}/s", n as f64 / d.as_secs_f64())
+}
