@@ -33,13 +33,14 @@ use quic_streams::h3::{self, Field, SendError, TransportError, H3};
 use quic_streams::{StreamEvent, StreamStats};
 use quic_wire::{Dir, Instant, PathId, Side, StreamId, VarInt};
 
-/// Where the demo writes its files, below the working directory.
+/// Where the demo writes its files, below the workspace root.
 const DEMO_DIR: &str = "target/demo";
-/// The large file's size.
-const LARGE_SIZE: usize = 64 << 20;
-/// How many small files, and each one's size.
+/// The large file's size in MiB, unless `--large-mib` says otherwise.
+const LARGE_MIB: usize = 64;
+/// How many small files, unless `--small` says otherwise, and each one's size.
 const SMALL_COUNT: usize = 200;
 const SMALL_SIZE: usize = 16 << 10;
+const USAGE: &str = "usage: demo [--large-mib N] [--small N]";
 /// The name the certificate is issued for and the client asks for.
 const SERVER_NAME: &str = "localhost";
 /// The whole transfer must finish within this.
@@ -65,9 +66,19 @@ fn main() {
 
 fn run() -> Result<(), String> {
     let started = std::time::Instant::now();
-    let dir = PathBuf::from(DEMO_DIR);
+    let args = common::Args::parse(&["--large-mib", "--small"], &[])
+        .map_err(|e| format!("{e}\n{USAGE}"))?;
+    let number = |flag, default| match args.value(flag) {
+        Some(v) => v
+            .parse()
+            .map_err(|_| format!("{flag}: not a number\n{USAGE}")),
+        None => Ok(default),
+    };
+    let large = number("--large-mib", LARGE_MIB)?;
+    let small = number("--small", SMALL_COUNT)?;
+    let dir = demo_dir();
     let www = dir.join("www");
-    let files = file_set();
+    let files = file_set(large << 20, small);
     write_files(&www, &files)?;
     let keylog = dir.join("keylog.txt");
     // The key log appends: start it afresh.
@@ -80,12 +91,12 @@ fn run() -> Result<(), String> {
     let server_addr = server_io.local_addr();
     let client_io = Io::bind(loopback, clock).map_err(|e| format!("client socket: {e}"))?;
     println!(
-        "demo: HTTP/3 server on {server_addr}, client on {}; {} ({}) and {SMALL_COUNT} x {} \
+        "demo: HTTP/3 server on {server_addr}, client on {}; {} ({}) and {small} x {} \
          from {}",
         client_io.local_addr(),
         files[0].name,
-        mib(LARGE_SIZE as u64),
-        kib(SMALL_SIZE as u64),
+        size(files[0].size as u64),
+        size(SMALL_SIZE as u64),
         www.display()
     );
 
@@ -125,13 +136,19 @@ struct FileSpec {
     size: usize,
 }
 
+/// `target/demo` of the workspace, wherever the demo is run from.
+fn demo_dir() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    root.canonicalize().unwrap_or(root).join(DEMO_DIR)
+}
+
 /// The large file first, then the small ones.
-fn file_set() -> Vec<FileSpec> {
+fn file_set(large: usize, small: usize) -> Vec<FileSpec> {
     let mut files = vec![FileSpec {
         name: "large.bin".into(),
-        size: LARGE_SIZE,
+        size: large,
     }];
-    files.extend((0..SMALL_COUNT).map(|i| FileSpec {
+    files.extend((0..small).map(|i| FileSpec {
         name: format!("small-{i:03}.bin"),
         size: SMALL_SIZE,
     }));
@@ -721,6 +738,9 @@ impl Progress {
     }
 
     fn add(&mut self, n: u64, now: Instant) {
+        if n == 0 {
+            return;
+        }
         self.started.get_or_insert(now);
         self.received += n;
     }
@@ -732,10 +752,12 @@ impl Progress {
         } else {
             REDRAW_PLAIN
         };
+        // The first line comes one interval after the first byte.
         let due = self
             .last_draw
-            .is_none_or(|t| now.saturating_duration_since(t) >= every);
-        if !(force || (due && self.started.is_some())) {
+            .or(self.started)
+            .is_some_and(|t| now.saturating_duration_since(t) >= every);
+        if !(force || due) {
             return;
         }
         self.last_draw = Some(now);
@@ -802,11 +824,11 @@ fn print_connections(client: &ClientReport, server: &ServerReport) {
     let payload = |v: &[StreamStats]| {
         format!(
             "{} / {}",
-            mib(v.iter().map(|s| s.bytes_sent).sum()),
-            mib(v.iter().map(|s| s.bytes_received).sum())
+            size(v.iter().map(|s| s.bytes_sent).sum()),
+            size(v.iter().map(|s| s.bytes_received).sum())
         )
     };
-    let retransmitted = |v: &[StreamStats]| mib(v.iter().map(|s| s.bytes_retransmitted).sum());
+    let retransmitted = |v: &[StreamStats]| size(v.iter().map(|s| s.bytes_retransmitted).sum());
     type Row = fn(&ConnReport) -> String;
     let rows: [(&str, Row); 11] = [
         ("packets sent / received", |r| {
@@ -818,8 +840,8 @@ fn print_connections(client: &ClientReport, server: &ServerReport) {
         ("UDP bytes sent / received", |r| {
             format!(
                 "{} / {}",
-                mib(r.stats.bytes_sent),
-                mib(r.stats.bytes_received)
+                size(r.stats.bytes_sent),
+                size(r.stats.bytes_received)
             )
         }),
         ("packets lost", |r| r.stats.lost_packets.to_string()),
@@ -848,7 +870,7 @@ fn print_connections(client: &ClientReport, server: &ServerReport) {
             )
         }),
     ];
-    let mut table = Table::new(["connection", "client", "server"]);
+    let mut table = Table::new(["connection", "client", "server"], 1);
     for (name, f) in rows {
         table.row([name.to_owned(), f(c), s.map_or("-".into(), f)]);
     }
@@ -876,16 +898,19 @@ fn print_connections(client: &ClientReport, server: &ServerReport) {
 
 /// The large file's stream seen from both ends, and a summary of the small files.
 fn print_streams(client: &ClientReport, server: &ServerReport, files: &[FileSpec]) {
-    let mut table = Table::new([
-        "stream",
-        "file",
-        "side",
-        "frames",
-        "payload",
-        "retransmitted",
-        "time",
-        "data rate",
-    ]);
+    let mut table = Table::new(
+        [
+            "stream",
+            "file",
+            "side",
+            "frames",
+            "payload",
+            "retransmitted",
+            "time",
+            "data rate",
+        ],
+        3,
+    );
     if let Some(Some((id, c))) = client.streams.first() {
         let name = files.first().map_or("", |f| f.name.as_str());
         let time = span(c.first_received, c.last_received);
@@ -907,7 +932,7 @@ fn print_streams(client: &ClientReport, server: &ServerReport, files: &[FileSpec
                 "server, sent".into(),
                 s.frames_sent.to_string(),
                 mib(s.bytes_sent),
-                mib(s.bytes_retransmitted),
+                size(s.bytes_retransmitted),
                 ms(time),
                 rate(s.bytes_sent, time),
             ]);
@@ -916,37 +941,32 @@ fn print_streams(client: &ClientReport, server: &ServerReport, files: &[FileSpec
     table.print();
 
     // The small files: request sent to last response byte, on the client.
-    let mut times: Vec<Duration> = client.streams[1..]
+    let small: Vec<&StreamStats> = client
+        .streams
+        .get(1..)
+        .unwrap_or_default()
         .iter()
         .flatten()
-        .map(|(_, s)| span(s.first_sent, s.last_received))
+        .map(|(_, s)| s)
+        .collect();
+    let mut times: Vec<Duration> = small
+        .iter()
+        .map(|s| span(s.first_sent, s.last_received))
         .collect();
     times.sort();
-    let bytes: u64 = client.streams[1..]
-        .iter()
-        .flatten()
-        .map(|(_, s)| s.bytes_received)
-        .sum();
     let median = times.get(times.len() / 2).copied().unwrap_or_default();
-    let first = client.streams[1..]
-        .iter()
-        .flatten()
-        .filter_map(|(_, s)| s.first_sent)
-        .min();
-    let last = client.streams[1..]
-        .iter()
-        .flatten()
-        .filter_map(|(_, s)| s.last_received)
-        .max();
+    let bytes: u64 = small.iter().map(|s| s.bytes_received).sum();
+    let first = small.iter().filter_map(|s| s.first_sent).min();
+    let last = small.iter().filter_map(|s| s.last_received).max();
     let all = span(first, last);
     println!();
     println!(
-        "small files: {} of {} streams, {} received, median {} from request to last byte, \
-         all in {} ({})",
-        times.len(),
-        files.len().saturating_sub(1),
-        mib(bytes),
+        "small files: {} streams, {} received, median {} from request to last byte, \
+         all {} in {} ({}, alongside the large file)",
+        small.len(),
+        size(bytes),
         ms(median),
+        small.len(),
         ms(all),
         rate(bytes, all)
     );
@@ -963,12 +983,15 @@ fn span(a: Option<Instant>, b: Option<Instant>) -> Duration {
 /// A text table with columns sized to fit.
 struct Table<const N: usize> {
     rows: Vec<[String; N]>,
+    /// How many leading columns are text (left-aligned); the others are numbers.
+    text_columns: usize,
 }
 
 impl<const N: usize> Table<N> {
-    fn new(head: [&str; N]) -> Self {
+    fn new(head: [&str; N], text_columns: usize) -> Self {
         Table {
             rows: vec![head.map(str::to_owned)],
+            text_columns,
         }
     }
 
@@ -976,7 +999,7 @@ impl<const N: usize> Table<N> {
         self.rows.push(cells);
     }
 
-    /// The first column left-aligned, the others right-aligned, a rule under the head.
+    /// Text columns left-aligned, numbers right-aligned, a rule under the head.
     fn print(&self) {
         let mut widths = [0; N];
         for row in &self.rows {
@@ -990,7 +1013,7 @@ impl<const N: usize> Table<N> {
                 .zip(widths)
                 .enumerate()
                 .map(|(j, (cell, w))| {
-                    if j == 0 {
+                    if j < self.text_columns {
                         format!("{cell:<w$}")
                     } else {
                         format!("{cell:>w$}")
@@ -1014,12 +1037,26 @@ fn mib(bytes: u64) -> String {
     format!("{:.2} MiB", bytes as f64 / f64::from(1u32 << 20))
 }
 
+/// Bytes in the unit that suits them.
+fn size(bytes: u64) -> String {
+    match bytes {
+        0..1024 => format!("{bytes} B"),
+        1024..1_048_576 => kib(bytes),
+        _ => mib(bytes),
+    }
+}
+
 fn kib(bytes: u64) -> String {
     format!("{:.1} KiB", bytes as f64 / 1024.0)
 }
 
 fn ms(d: Duration) -> String {
-    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+    let ms = d.as_secs_f64() * 1000.0;
+    if ms < 10.0 {
+        format!("{ms:.2} ms")
+    } else {
+        format!("{ms:.1} ms")
+    }
 }
 
 /// Megabytes (10^6 bytes) per second.
