@@ -766,7 +766,7 @@ impl Progress {
             .started
             .map_or(Duration::ZERO, |s| now.saturating_duration_since(s));
         let line = format!(
-            "{} {:5.1}% {:>9} / {}  {:>8}  files {}/{}",
+            "{} {:5.1}% {:>10} / {}  {:>10}  files {}/{}",
             bar(fraction, 30),
             fraction * 100.0,
             mib(self.received),
