@@ -223,7 +223,8 @@ fn tls_configs(keylog: &Path) -> Result<(RustlsConfig, RustlsConfig), String> {
 struct ConnReport {
     stats: Stats,
     path: Option<PathStats>,
-    /// From the first packet to the last byte of the last file.
+    /// Client: from `connect` to the last file's last byte. Server: from the first packet
+    /// to the last response stream's close (every byte acknowledged).
     duration: Duration,
 }
 
@@ -329,11 +330,13 @@ impl Server {
 
     /// Handles the connection's events, writes bodies as room allows, notes the counters.
     fn step(&mut self, conn: &mut Connection, now: Instant, www: &Path) {
+        let closed_before = self.closed.len();
         while let Some(event) = conn.poll_event() {
             if self.h3.is_none() && conn.alpn().is_some() {
                 let mut h3 = H3::new(Side::Server, h3::Config::default());
                 if h3.start(conn).is_err() {
-                    conn.close(now, VarInt::from_u64_clamped(0x102), b"cannot start HTTP/3");
+                    let code = h3_code(h3::Code::H3_INTERNAL_ERROR);
+                    conn.close(now, code, b"cannot start HTTP/3");
                     return;
                 }
                 self.h3 = Some(h3);
@@ -345,7 +348,8 @@ impl Server {
             }
         }
         self.pump(conn);
-        if !self.closed.is_empty() {
+        // The counters as of the last response fully acknowledged.
+        if self.closed.len() > closed_before {
             let duration = self.last_closed.saturating_duration_since(self.accepted);
             self.report = Some(ConnReport::of(conn, duration));
         }
@@ -518,7 +522,7 @@ fn fetch(
         let conn = ep.connection(h).ok_or("the connection was removed")?;
         if let Err(e) = client.step(conn, now) {
             client.progress.finish(now);
-            conn.close(now, VarInt::from_u64_clamped(0x102), e.as_bytes());
+            conn.close(now, h3_code(h3::Code::H3_INTERNAL_ERROR), e.as_bytes());
             io.flush(&mut ep);
             return Err(e);
         }
@@ -529,12 +533,11 @@ fn fetch(
                 report = Some(ConnReport::of(conn, now.saturating_duration_since(start)));
                 now
             });
+            // The connection's counters are those of the last byte (`report`); the
+            // streams' statistics are final once they closed.
             let settled = client.downloads.iter().all(|d| d.stats.is_some());
             if settled || now.saturating_duration_since(done) > SETTLE || conn.is_closed() {
-                // The counters as the transfer ended, with the streams' final state.
-                let duration = done.saturating_duration_since(start);
-                report = Some(ConnReport::of(conn, duration));
-                conn.close(now, VarInt::from_u32(0x100), b"done"); // H3_NO_ERROR
+                conn.close(now, h3_code(h3::Code::H3_NO_ERROR), b"done");
                 linger(&mut io, &mut ep, h)?;
                 break;
             }
@@ -559,6 +562,11 @@ fn fetch(
             .collect(),
         failures: client.failures,
     })
+}
+
+/// An HTTP/3 error code as a QUIC application error code.
+fn h3_code(code: h3::Code) -> VarInt {
+    VarInt::from_u64_clamped(code.0)
 }
 
 /// After `close`: runs the loop until the connection is over, at most a second, so the
@@ -890,10 +898,8 @@ fn print_connections(client: &ClientReport, server: &ServerReport) {
         retransmitted(&server_streams),
     ]);
     table.print();
-    println!(
-        "(frames and payload: the request streams' STREAM frames; durations run from the \
-         first packet to the last file's last byte)"
-    );
+    println!("frames and payload: the request streams' STREAM frames (no per-connection frame count yet)");
+    println!("duration: client, connect to the last byte received; server, first packet to the last response acknowledged");
 }
 
 /// The large file's stream seen from both ends, and a summary of the small files.
