@@ -43,8 +43,9 @@ const SMALL_SIZE: usize = 16 << 10;
 const USAGE: &str = "usage: demo [--large-mib N] [--small N]";
 /// The name the certificate is issued for and the client asks for.
 const SERVER_NAME: &str = "localhost";
-/// The whole transfer must finish within this.
+/// The whole transfer must finish within this, and data keep coming at least this often.
 const TIME_LIMIT: Duration = Duration::from_secs(50);
+const STALL_LIMIT: Duration = Duration::from_secs(5);
 /// How long the client waits, after the last byte, for its streams to close (so their
 /// statistics are final).
 const SETTLE: Duration = Duration::from_secs(2);
@@ -412,7 +413,11 @@ impl Server {
                 Ok(()) if fin => return false,
                 Ok(()) => body.sent += n,
                 Err(SendError::Transport(TransportError::Blocked)) => return true,
-                Err(_) => return false, // reset or stopped by the client
+                // E.g. the client reset the stream; cancelling then is harmless.
+                Err(_) => {
+                    h3.cancel(conn, id, h3::Code::H3_INTERNAL_ERROR);
+                    return false;
+                }
             }
         });
     }
@@ -519,7 +524,12 @@ fn fetch(
     let mut report = None;
     loop {
         let now = io.clock.now();
-        let conn = ep.connection(h).ok_or("the connection was removed")?;
+        let Some(conn) = ep.connection(h) else {
+            return Err(format!(
+                "the connection is gone; not finished: {}",
+                client.left()
+            ));
+        };
         if let Err(e) = client.step(conn, now) {
             client.progress.finish(now);
             conn.close(now, h3_code(h3::Code::H3_INTERNAL_ERROR), e.as_bytes());
@@ -541,13 +551,12 @@ fn fetch(
                 linger(&mut io, &mut ep, h)?;
                 break;
             }
-        } else if now.saturating_duration_since(start) > TIME_LIMIT {
+        } else if let Some(why) = client.too_slow(now, start) {
             client.progress.finish(now);
-            return Err(format!(
-                "not done after {} s: {} download(s) left",
-                TIME_LIMIT.as_secs(),
-                client.remaining()
-            ));
+            let left = client.left();
+            conn.close(now, h3_code(h3::Code::H3_INTERNAL_ERROR), why.as_bytes());
+            io.flush(&mut ep);
+            return Err(format!("{why}; not finished: {left}"));
         }
         io.flush(&mut ep);
         io.wait_at_most(&mut ep, REDRAW_TERMINAL)
@@ -588,6 +597,32 @@ impl Client {
     /// Downloads not finished yet (complete, or failed).
     fn remaining(&self) -> usize {
         self.downloads.iter().filter(|d| !d.done).count()
+    }
+
+    /// The first few downloads not finished yet.
+    fn left(&self) -> String {
+        let left: Vec<&str> = self
+            .downloads
+            .iter()
+            .filter(|d| !d.done)
+            .map(|d| d.path.as_str())
+            .collect();
+        match left.len() {
+            0..=5 => left.join(", "),
+            n => format!("{} and {} more", left[..5].join(", "), n - 5),
+        }
+    }
+
+    /// Why the transfer is given up, if it is: over the time limit, or stalled.
+    fn too_slow(&self, now: Instant, start: Instant) -> Option<String> {
+        let last = self.progress.last_byte.unwrap_or(start);
+        if now.saturating_duration_since(start) > TIME_LIMIT {
+            Some(format!("not done after {} s", TIME_LIMIT.as_secs()))
+        } else if now.saturating_duration_since(last) > STALL_LIMIT {
+            Some(format!("no data for {} s", STALL_LIMIT.as_secs()))
+        } else {
+            None
+        }
     }
 
     /// The connection's events, then as many requests as the stream limit allows.
@@ -647,16 +682,16 @@ impl Client {
         };
         let at = d.received;
         d.received += data.len();
-        let matches = d.expected.get(at..d.received).is_some_and(|e| e == data);
+        let expected = d.expected.get(at..).unwrap_or_default();
+        let wrong = if data.len() > expected.len() {
+            Some(format!("more than the source's {} bytes", d.expected.len()))
+        } else {
+            let first = data.iter().zip(expected).position(|(a, b)| a != b);
+            first.map(|i| format!("byte {} differs from the source", at + i))
+        };
         self.progress.add(data.len() as u64, now);
-        if !matches {
-            self.fail(
-                stream,
-                format!(
-                    "bytes {at}..{at_end} differ from the source",
-                    at_end = at + data.len()
-                ),
-            );
+        if let Some(why) = wrong {
+            self.fail(stream, why);
         }
     }
 
@@ -728,6 +763,8 @@ struct Progress {
     files: usize,
     files_done: usize,
     started: Option<Instant>,
+    /// When the latest body bytes arrived.
+    last_byte: Option<Instant>,
     last_draw: Option<Instant>,
     terminal: bool,
 }
@@ -740,6 +777,7 @@ impl Progress {
             files,
             files_done: 0,
             started: None,
+            last_byte: None,
             last_draw: None,
             terminal: std::io::stderr().is_terminal(),
         }
@@ -750,6 +788,7 @@ impl Progress {
             return;
         }
         self.started.get_or_insert(now);
+        self.last_byte = Some(now);
         self.received += n;
     }
 
