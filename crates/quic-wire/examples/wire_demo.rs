@@ -1,4 +1,4 @@
-//! `cargo xtask demo`: a walk through quic-wire.
+//! `cargo run -p quic-wire --example wire_demo`: a walk through quic-wire.
 //!
 //! For QUIC v1 and v2 it builds a client's first Initial and a server's coalesced
 //! Initial + Handshake + 1-RTT flight, protects them, then parses, unprotects, opens and
