@@ -70,7 +70,12 @@ fn meta(remote: &str, local: &str) -> DatagramMeta {
 }
 
 /// Exchanges datagrams and fires timers until quiet or `rounds` pass.
-fn drive(now: &mut Instant, client: &mut Connection, server: &mut Option<Connection>, rounds: usize) {
+fn drive(
+    now: &mut Instant,
+    client: &mut Connection,
+    server: &mut Option<Connection>,
+    rounds: usize,
+) {
     let mut buf = vec![0u8; 1500];
     for _ in 0..rounds {
         let mut moved = false;
@@ -79,7 +84,15 @@ fn drive(now: &mut Instant, client: &mut Connection, server: &mut Option<Connect
             let d = &buf[..t.size];
             if server.is_none() {
                 let tls = tls().1.clone();
-                *server = Connection::accept(Config::default(), tls, *now, meta(C, S), d, Box::new(Rng(2))).ok();
+                *server = Connection::accept(
+                    Config::default(),
+                    tls,
+                    *now,
+                    meta(C, S),
+                    d,
+                    Box::new(Rng(2)),
+                )
+                .ok();
             }
             if let Some(s) = server.as_mut() {
                 s.handle_datagram(*now, meta(C, S), BytesMut::from(d));
@@ -94,10 +107,13 @@ fn drive(now: &mut Instant, client: &mut Connection, server: &mut Option<Connect
         if moved {
             continue;
         }
-        let next = [client.poll_timeout(), server.as_ref().and_then(|s| s.poll_timeout())]
-            .into_iter()
-            .flatten()
-            .min();
+        let next = [
+            client.poll_timeout(),
+            server.as_ref().and_then(|s| s.poll_timeout()),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         match next {
             Some(t) if t <= now.checked_add(Duration::from_secs(2)).unwrap() => {
                 *now = (*now).max(t);
@@ -140,7 +156,9 @@ fn endpoint_input(now: Instant, input: &[u8]) {
     let mut buf = vec![0u8; 1500];
     let mut sent = 0;
     for _ in 0..100 {
-        let Some(t) = ep.poll_transmit(now, &mut buf) else { break };
+        let Some(t) = ep.poll_transmit(now, &mut buf) else {
+            break;
+        };
         sent += t.size;
     }
     assert!(sent <= 3 * len, "sent {sent} for {len}");
@@ -185,7 +203,10 @@ fuzz_target!(|data: &[u8]| {
     drive(&mut now, &mut client, &mut server, 1000);
     if let Some(s) = server.as_ref() {
         if let Some(quic_conn::ConnectionError::Transport(e)) = s.error() {
-            assert!(e.code.0 <= 0x01ff || e.code.0 >= 0x3e, "unexpected code {e:?}");
+            assert!(
+                e.code.0 <= 0x01ff || e.code.0 >= 0x3e,
+                "unexpected code {e:?}"
+            );
         }
     }
 });
