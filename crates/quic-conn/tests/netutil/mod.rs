@@ -1,0 +1,344 @@
+//! Shared helpers of the `net_*` suite: a client and a server [`Endpoint`] in the
+//! simulator, joined by a duplex link, driven through the public sans-IO API only, with a
+//! small application on each side (the client uploads on streams, the server reads them).
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use quic_conn::conn::{Config, ConnectionError, Event};
+use quic_conn::endpoint::{ConnectionHandle, Endpoint, EndpointConfig, EndpointEvent};
+use quic_conn::sim::{HostId, LinkConfig, LinkId, Sim, SimRng};
+use quic_conn::tls::rustls::RustlsConfig;
+use quic_conn::tls::TlsConfig;
+use quic_streams::{StreamEvent, StreamRef};
+use quic_wire::{Dir, Instant, StreamId};
+
+pub const ALPN: &[u8] = b"net";
+
+/// Client and server TLS configurations for "localhost", made once per test binary (an
+/// Ed25519 certificate: its signatures have a fixed length, so datagram sizes do not
+/// depend on the signer's randomness).
+pub fn tls() -> (Arc<dyn TlsConfig>, Arc<dyn TlsConfig>) {
+    static TLS: OnceLock<(RustlsConfig, RustlsConfig)> = OnceLock::new();
+    let (c, s) = TLS.get_or_init(|| {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).expect("key");
+        let params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).expect("params");
+        let cert = params.self_signed(&key).expect("certificate");
+        let der = cert.der().clone();
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(der.clone()).expect("root");
+        let client = RustlsConfig::client(roots, &[ALPN]).expect("client config");
+        let server = RustlsConfig::server(vec![der], key, &[ALPN]).expect("server config");
+        (client, server)
+    });
+    (Arc::new(c.clone()), Arc::new(s.clone()))
+}
+
+pub fn addr(s: &str) -> SocketAddr {
+    s.parse().expect("address")
+}
+
+pub const CLIENT: &str = "10.0.0.1:50000";
+pub const SERVER: &str = "192.0.2.1:443";
+
+/// An endpoint whose connections draw from generators forked off `rng`.
+pub fn endpoint(config: EndpointConfig, mut rng: SimRng) -> Endpoint {
+    Endpoint::new(config, Box::new(move || Box::new(rng.fork())))
+}
+
+/// The deterministic payload of `len` bytes, different for each `salt`.
+pub fn pattern(len: usize, salt: u64) -> Vec<u8> {
+    let mut x = salt.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// A stream the client is uploading.
+#[derive(Debug)]
+pub struct Upload {
+    pub stream: StreamRef,
+    pub data: Arc<Vec<u8>>,
+    pub written: usize,
+    pub finished: bool,
+}
+
+/// What the server application saw.
+#[derive(Debug, Default)]
+pub struct ServerApp {
+    /// Bytes read per (connection, stream), and whether the FIN was read.
+    pub streams: BTreeMap<(ConnectionHandle, StreamId), (Vec<u8>, bool)>,
+    /// Every connection event, in order.
+    pub events: Vec<(ConnectionHandle, Event)>,
+    pub accepted: Vec<ConnectionHandle>,
+    pub removed: Vec<ConnectionHandle>,
+}
+
+impl ServerApp {
+    /// Streams whose every byte and FIN were read.
+    pub fn complete(&self) -> usize {
+        self.streams.values().filter(|(_, fin)| *fin).count()
+    }
+
+    pub fn closed(&self) -> Option<&ConnectionError> {
+        self.events.iter().find_map(|(_, e)| match e {
+            Event::Closed(err) => Some(err),
+            _ => None,
+        })
+    }
+}
+
+/// Client and server endpoints on one duplex link.
+pub struct Net {
+    pub sim: Sim,
+    pub client: HostId,
+    pub server: HostId,
+    pub client_addr: SocketAddr,
+    pub server_addr: SocketAddr,
+    /// Client to server.
+    pub up: LinkId,
+    /// Server to client.
+    pub down: LinkId,
+    pub client_tls: Arc<dyn TlsConfig>,
+    pub uploads: Vec<(ConnectionHandle, Upload)>,
+    pub app: ServerApp,
+    pub client_events: Vec<(ConnectionHandle, Event)>,
+    /// Uploads before this index are finished.
+    cursor: usize,
+    buf: Vec<u8>,
+}
+
+impl Net {
+    /// Default connection settings, the same link both ways.
+    pub fn new(seed: u64, link: LinkConfig) -> Net {
+        Net::build(seed, link.clone(), link, Config::default(), Config::default())
+    }
+
+    pub fn build(
+        seed: u64,
+        up: LinkConfig,
+        down: LinkConfig,
+        client_config: Config,
+        server_config: Config,
+    ) -> Net {
+        let (client_tls, server_tls) = tls();
+        let client_addr = addr(CLIENT);
+        let server_addr = addr(SERVER);
+        let mut sim = Sim::new(seed);
+        let client_rng = sim.fork_rng();
+        let server_rng = sim.fork_rng();
+        let client = sim.add_host(
+            endpoint(
+                EndpointConfig {
+                    connection: client_config,
+                    ..EndpointConfig::default()
+                },
+                client_rng,
+            ),
+            &[client_addr],
+        );
+        let server = sim.add_host(
+            endpoint(
+                EndpointConfig {
+                    connection: server_config,
+                    server_tls: Some(server_tls),
+                    max_handshakes: 2000,
+                    max_stateless_per_second: 100_000,
+                    ..EndpointConfig::default()
+                },
+                server_rng,
+            ),
+            &[server_addr],
+        );
+        let up = sim.link(client_addr, server_addr, up);
+        let down = sim.link(server_addr, client_addr, down);
+        Net {
+            sim,
+            client,
+            server,
+            client_addr,
+            server_addr,
+            up,
+            down,
+            client_tls,
+            uploads: Vec::new(),
+            app: ServerApp::default(),
+            client_events: Vec::new(),
+            cursor: 0,
+            buf: vec![0; 64 * 1024],
+        }
+    }
+
+    pub fn client_ep(&mut self) -> &mut Endpoint {
+        self.sim.node_mut::<Endpoint>(self.client)
+    }
+
+    pub fn server_ep(&mut self) -> &mut Endpoint {
+        self.sim.node_mut::<Endpoint>(self.server)
+    }
+
+    /// Starts a client connection to the server.
+    pub fn connect(&mut self) -> ConnectionHandle {
+        let now = self.sim.now();
+        let (tls, local, remote) = (self.client_tls.clone(), self.client_addr, self.server_addr);
+        self.client_ep()
+            .connect(now, tls, "localhost", local, remote)
+            .expect("connect")
+    }
+
+    /// Opens a bidirectional client stream on `h` that will carry `data` and a FIN.
+    pub fn upload(&mut self, h: ConnectionHandle, data: Arc<Vec<u8>>) {
+        let stream = self
+            .client_ep()
+            .connection(h)
+            .expect("client connection")
+            .open(Dir::Bi)
+            .expect("open");
+        self.uploads.push((
+            h,
+            Upload {
+                stream,
+                data,
+                written: 0,
+                finished: false,
+            },
+        ));
+    }
+
+    /// One round of both applications: the client writes what flow control takes, the
+    /// server accepts and reads everything readable; events are recorded.
+    pub fn pump(&mut self) {
+        let sim = &mut self.sim;
+        let client = sim.node_mut::<Endpoint>(self.client);
+        while let Some((h, e)) = client.poll_connection_event() {
+            self.client_events.push((h, e));
+        }
+        while client.poll_event().is_some() {}
+        while self.uploads.get(self.cursor).is_some_and(|(_, u)| u.finished) {
+            self.cursor += 1;
+        }
+        for (h, up) in &mut self.uploads[self.cursor..] {
+            if up.finished {
+                continue;
+            }
+            let Some(conn) = client.connection(*h) else {
+                continue;
+            };
+            while up.written < up.data.len() {
+                match conn.write(up.stream, &up.data[up.written..]) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => up.written += n,
+                }
+            }
+            if up.written == up.data.len() && conn.finish(up.stream).is_ok() {
+                up.finished = true;
+            }
+        }
+        let server = sim.node_mut::<Endpoint>(self.server);
+        while let Some(e) = server.poll_event() {
+            match e {
+                EndpointEvent::Accepted(h) => self.app.accepted.push(h),
+                EndpointEvent::Removed(h) => self.app.removed.push(h),
+                _ => {}
+            }
+        }
+        let buf = &mut self.buf;
+        while let Some((h, e)) = server.poll_connection_event() {
+            let readable = match &e {
+                Event::Stream(StreamEvent::Opened { id } | StreamEvent::Readable { id }) => {
+                    Some(*id)
+                }
+                _ => None,
+            };
+            if let (Some(id), Some(conn)) = (readable, server.connection(h)) {
+                let entry = self.app.streams.entry((h, id)).or_default();
+                loop {
+                    match conn.read(id, buf) {
+                        Ok(r) => {
+                            entry.0.extend_from_slice(&buf[..r.len]);
+                            if r.fin {
+                                entry.1 = true;
+                                break;
+                            }
+                            if r.len == 0 {
+                                break;
+                            }
+                        }
+                        Err(_) => break,
+                    }
+                }
+            }
+            self.app.events.push((h, e));
+        }
+    }
+
+    /// Runs (pumping the applications before every step) until `done` holds, within
+    /// `limit` of virtual time. Returns when it held.
+    pub fn run_until(&mut self, mut done: impl FnMut(&mut Net) -> bool, limit: Duration) -> Instant {
+        self.try_run_until(&mut done, limit)
+            .unwrap_or_else(|e| panic!("run_until: {e:?}"))
+    }
+
+    /// As [`Net::run_until`], returning the simulator's error instead of panicking.
+    pub fn try_run_until(
+        &mut self,
+        mut done: impl FnMut(&mut Net) -> bool,
+        limit: Duration,
+    ) -> Result<Instant, quic_conn::sim::RunError> {
+        // The simulator's predicate only sees the Sim; the applications live in `Net`,
+        // so step in slices and pump between them.
+        let deadline = self.sim.now() + limit;
+        loop {
+            self.pump();
+            if done(self) {
+                return Ok(self.sim.now());
+            }
+            let now = self.sim.now();
+            if now >= deadline {
+                return Err(quic_conn::sim::RunError::TimedOut { at: now });
+            }
+            // One step: run until anything happens (the first predicate check after a
+            // step returns true).
+            let mut first = true;
+            self.sim.run_until(
+                |_| !std::mem::replace(&mut first, false),
+                deadline.saturating_duration_since(now),
+            )?;
+        }
+    }
+
+    /// Byte-exact check of every upload against what the server read.
+    pub fn assert_uploads_delivered(&self) {
+        assert!(!self.uploads.is_empty());
+        for (h, up) in &self.uploads {
+            assert!(up.finished, "upload on {h:?} not finished");
+        }
+        let got: Vec<&(Vec<u8>, bool)> = self.app.streams.values().collect();
+        assert_eq!(got.len(), self.uploads.len(), "streams seen by the server");
+        for ((_, up), (data, fin)) in self.uploads.iter().zip(got) {
+            assert!(*fin, "FIN not read");
+            assert_eq!(data.len(), up.data.len(), "length");
+            assert!(data[..] == up.data[..], "payload differs");
+        }
+    }
+
+    /// Runs until every upload's bytes and FIN were read by the server.
+    pub fn run_uploads(&mut self, limit: Duration) -> Instant {
+        let n = self.uploads.len();
+        self.run_until(|net| net.app.complete() == n, limit)
+    }
+}
+
+/// A link with `delay` one way and otherwise ideal.
+pub fn delay_ms(ms: u64) -> LinkConfig {
+    LinkConfig::with_delay(Duration::from_millis(ms))
+}
