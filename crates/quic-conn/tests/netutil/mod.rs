@@ -38,6 +38,23 @@ pub fn tls() -> (Arc<dyn TlsConfig>, Arc<dyn TlsConfig>) {
     (Arc::new(c.clone()), Arc::new(s.clone()))
 }
 
+/// TLS configurations whose certificate carries `extra_names` more SANs, so the server's
+/// first flight spans several datagrams (a fresh ECDSA certificate each call).
+pub fn tls_with_big_cert(extra_names: usize) -> (Arc<dyn TlsConfig>, Arc<dyn TlsConfig>) {
+    let mut names = vec!["localhost".to_string()];
+    for i in 0..extra_names {
+        names.push(format!("padding-name-{i:04}.example.invalid"));
+    }
+    let cert = rcgen::generate_simple_self_signed(names).expect("certificate");
+    let der = cert.cert.der().clone();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.key_pair.serialize_der().into());
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(der.clone()).expect("root");
+    let client = RustlsConfig::client(roots, &[ALPN]).expect("client config");
+    let server = RustlsConfig::server(vec![der], key, &[ALPN]).expect("server config");
+    (Arc::new(client), Arc::new(server))
+}
+
 pub fn addr(s: &str) -> SocketAddr {
     s.parse().expect("address")
 }
@@ -81,6 +98,10 @@ pub struct ServerApp {
     pub events: Vec<(ConnectionHandle, Event)>,
     pub accepted: Vec<ConnectionHandle>,
     pub removed: Vec<ConnectionHandle>,
+    /// While set, the application reads nothing (its receive windows fill up).
+    pub paused: bool,
+    /// Streams that signalled data not read yet.
+    pub unread: std::collections::BTreeSet<(ConnectionHandle, StreamId)>,
 }
 
 impl ServerApp {
@@ -112,6 +133,8 @@ pub struct Net {
     pub uploads: Vec<(ConnectionHandle, Upload)>,
     pub app: ServerApp,
     pub client_events: Vec<(ConnectionHandle, Event)>,
+    /// Client connections the endpoint removed.
+    pub client_removed: Vec<ConnectionHandle>,
     /// Uploads before this index are finished.
     cursor: usize,
     buf: Vec<u8>,
@@ -130,7 +153,17 @@ impl Net {
         client_config: Config,
         server_config: Config,
     ) -> Net {
-        let (client_tls, server_tls) = tls();
+        Net::build_with_tls(seed, up, down, client_config, server_config, tls())
+    }
+
+    pub fn build_with_tls(
+        seed: u64,
+        up: LinkConfig,
+        down: LinkConfig,
+        client_config: Config,
+        server_config: Config,
+        (client_tls, server_tls): (Arc<dyn TlsConfig>, Arc<dyn TlsConfig>),
+    ) -> Net {
         let client_addr = addr(CLIENT);
         let server_addr = addr(SERVER);
         let mut sim = Sim::new(seed);
@@ -173,6 +206,7 @@ impl Net {
             uploads: Vec::new(),
             app: ServerApp::default(),
             client_events: Vec::new(),
+            client_removed: Vec::new(),
             cursor: 0,
             buf: vec![0; 64 * 1024],
         }
@@ -222,7 +256,11 @@ impl Net {
         while let Some((h, e)) = client.poll_connection_event() {
             self.client_events.push((h, e));
         }
-        while client.poll_event().is_some() {}
+        while let Some(e) = client.poll_event() {
+            if let EndpointEvent::Removed(h) = e {
+                self.client_removed.push(h);
+            }
+        }
         while self.uploads.get(self.cursor).is_some_and(|(_, u)| u.finished) {
             self.cursor += 1;
         }
@@ -251,33 +289,31 @@ impl Net {
                 _ => {}
             }
         }
-        let buf = &mut self.buf;
         while let Some((h, e)) = server.poll_connection_event() {
-            let readable = match &e {
-                Event::Stream(StreamEvent::Opened { id } | StreamEvent::Readable { id }) => {
-                    Some(*id)
-                }
-                _ => None,
-            };
-            if let (Some(id), Some(conn)) = (readable, server.connection(h)) {
-                let entry = self.app.streams.entry((h, id)).or_default();
-                loop {
-                    match conn.read(id, buf) {
-                        Ok(r) => {
-                            entry.0.extend_from_slice(&buf[..r.len]);
-                            if r.fin {
-                                entry.1 = true;
-                                break;
-                            }
-                            if r.len == 0 {
-                                break;
-                            }
-                        }
-                        Err(_) => break,
-                    }
-                }
+            if let Event::Stream(StreamEvent::Opened { id } | StreamEvent::Readable { id }) = &e {
+                self.app.streams.entry((h, *id)).or_default();
+                self.app.unread.insert((h, *id));
             }
             self.app.events.push((h, e));
+        }
+        if self.app.paused {
+            return;
+        }
+        let buf = &mut self.buf;
+        for (h, id) in std::mem::take(&mut self.app.unread) {
+            let Some(conn) = server.connection(h) else {
+                continue;
+            };
+            let entry = self.app.streams.entry((h, id)).or_default();
+            while let Ok(r) = conn.read(id, buf) {
+                entry.0.extend_from_slice(&buf[..r.len]);
+                if r.fin {
+                    entry.1 = true;
+                }
+                if r.fin || r.len == 0 {
+                    break;
+                }
+            }
         }
     }
 
@@ -309,10 +345,29 @@ impl Net {
             // One step: run until anything happens (the first predicate check after a
             // step returns true).
             let mut first = true;
-            self.sim.run_until(
+            match self.sim.run_until(
                 |_| !std::mem::replace(&mut first, false),
                 deadline.saturating_duration_since(now),
-            )?;
+            ) {
+                // Nothing more happens before the deadline: the clock is there now.
+                Ok(_) | Err(quic_conn::sim::RunError::TimedOut { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Runs `duration` of virtual time (pumping the applications); the clock ends at
+    /// `now + duration`.
+    pub fn run_for(&mut self, duration: Duration) {
+        let end = self.sim.now() + duration;
+        match self.try_run_until(|_| false, duration) {
+            Err(quic_conn::sim::RunError::TimedOut { .. }) => {}
+            Err(quic_conn::sim::RunError::Stalled { .. }) => {
+                let rest = end.saturating_duration_since(self.sim.now());
+                self.sim.run_for(rest).expect("run_for");
+                self.pump();
+            }
+            other => panic!("run_for: {other:?}"),
         }
     }
 

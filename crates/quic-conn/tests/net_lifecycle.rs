@@ -1,0 +1,250 @@
+//! Connection lifecycle through endpoints in the simulator: idle timeout, closing from
+//! either side with the code delivered, flow control blocking and unblocking, blackholes
+//! shorter and longer than the idle timeout, NAT rebinding mid-transfer.
+#![cfg(all(feature = "sim", feature = "rustls"))]
+
+mod netutil;
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use netutil::{addr, delay_ms, pattern, Net};
+use quic_conn::conn::{Config, ConnectionError, Event};
+use quic_conn::endpoint::ConnectionHandle;
+use quic_conn::sim::{LinkConfig, TraceEvent, TraceKind};
+use quic_wire::{Instant, VarInt};
+
+fn with_idle(idle: Duration) -> Config {
+    Config {
+        idle_timeout: Some(idle),
+        ..Config::default()
+    }
+}
+
+/// The first `Closed` reason among `events`, and for which connection.
+fn closed(events: &[(ConnectionHandle, Event)]) -> Option<ConnectionError> {
+    events.iter().find_map(|(_, e)| match e {
+        Event::Closed(err) => Some(err.clone()),
+        _ => None,
+    })
+}
+
+/// Connects and runs until both sides are established.
+fn connected(net: &mut Net) -> (ConnectionHandle, ConnectionHandle) {
+    let h = net.connect();
+    net.run_until(
+        |n| {
+            !n.app.accepted.is_empty()
+                && n.client_events
+                    .iter()
+                    .any(|(_, e)| *e == Event::HandshakeConfirmed)
+        },
+        Duration::from_secs(5),
+    );
+    (h, net.app.accepted[0])
+}
+
+/// Records the time of the last datagram sent on any link.
+fn last_send(net: &mut Net) -> Rc<Cell<Instant>> {
+    let last = Rc::new(Cell::new(Instant::ZERO));
+    let l = Rc::clone(&last);
+    net.sim.on_trace(move |e: &TraceEvent| {
+        if e.kind == TraceKind::Sent {
+            l.set(e.time);
+        }
+    });
+    last
+}
+
+// The endpoint removes a connection in the same input that drains it, with its final
+// events: an idle-timed-out connection's `Closed(TimedOut)` never reaches the application
+// (see the report of this suite). So these tests observe the removal and its timing.
+
+#[test]
+fn idle_connection_closes_silently_after_the_idle_timeout_on_both_sides() {
+    let idle = Duration::from_secs(3);
+    let mut net = Net::build(11, delay_ms(30), delay_ms(30), with_idle(idle), with_idle(idle));
+    let last = last_send(&mut net);
+    let (c, s) = connected(&mut net);
+    let removed_at = net.run_until(
+        |n| n.app.removed.contains(&s) && n.client_removed.contains(&c),
+        Duration::from_secs(10),
+    );
+    // Nothing was sent during the idle period, nor to announce the close (RFC 9000 §10.1:
+    // the connection is silently closed), and both ends went when the timer expired.
+    let quiet = removed_at.saturating_duration_since(last.get());
+    assert!(quiet >= idle, "removed {quiet:?} after the last datagram");
+    assert!(quiet < idle + Duration::from_millis(500), "removed {quiet:?} after the last datagram");
+    assert!(net.client_ep().connection(c).is_none());
+    assert!(net.server_ep().connection(s).is_none());
+    assert_eq!(closed(&net.client_events), None, "no close was sent or received");
+}
+
+/// Closes from one side with an application code and reason, and returns what each side
+/// reported.
+fn close_from(client_closes: bool, code: u32, reason: &[u8]) -> (ConnectionError, ConnectionError) {
+    let mut net = Net::new(12, delay_ms(20));
+    let (c, s) = connected(&mut net);
+    let now = net.sim.now();
+    let code = VarInt::from_u32(code);
+    if client_closes {
+        net.client_ep().connection(c).expect("client").close(now, code, reason);
+    } else {
+        net.server_ep().connection(s).expect("server").close(now, code, reason);
+    }
+    net.run_until(
+        |n| closed(&n.client_events).is_some() && n.app.closed().is_some(),
+        Duration::from_secs(2),
+    );
+    // Both connections go away within a few PTOs (the closing and draining periods).
+    net.run_until(
+        |n| n.app.removed.contains(&s) && n.client_ep().connection(c).is_none(),
+        Duration::from_secs(5),
+    );
+    let client = closed(&net.client_events).expect("client closed");
+    let server = net.app.closed().expect("server closed").clone();
+    (client, server)
+}
+
+#[test]
+fn client_close_delivers_its_code_and_reason_to_the_server() {
+    let (client, server) = close_from(true, 0x42, b"client done");
+    assert_eq!(client, ConnectionError::LocallyClosed(VarInt::from_u32(0x42)));
+    assert_eq!(
+        server,
+        ConnectionError::PeerApplication {
+            code: VarInt::from_u32(0x42),
+            reason: b"client done".to_vec(),
+        }
+    );
+}
+
+#[test]
+fn server_close_delivers_its_code_and_reason_to_the_client() {
+    let (client, server) = close_from(false, 7, b"server shutting down");
+    assert_eq!(server, ConnectionError::LocallyClosed(VarInt::from_u32(7)));
+    assert_eq!(
+        client,
+        ConnectionError::PeerApplication {
+            code: VarInt::from_u32(7),
+            reason: b"server shutting down".to_vec(),
+        }
+    );
+}
+
+#[test]
+fn flow_control_blocks_the_sender_until_the_receiver_reads_then_unblocks() {
+    // The server grants 16 KiB per stream and 32 KiB per connection, and never grows them.
+    let window = 16 * 1024;
+    let mut server = Config::default();
+    server.streams.stream_window = window;
+    server.streams.max_stream_window = window;
+    server.streams.conn_window = 2 * window;
+    server.streams.max_conn_window = 2 * window;
+    let mut net = Net::build(13, delay_ms(20), delay_ms(20), Config::default(), server);
+    net.app.paused = true;
+    let h = net.connect();
+    let len = 200_000;
+    net.upload(h, Arc::new(pattern(len, 13)));
+    // Blocked: with the application not reading, the client stops at the stream window.
+    net.run_for(Duration::from_secs(2));
+    let blocked_bytes = net.sim.link_stats(net.up).sent_bytes;
+    let blocked_datagrams = net.sim.link_stats(net.up).sent;
+    net.run_for(Duration::from_secs(2));
+    let later_bytes = net.sim.link_stats(net.up).sent_bytes;
+    // The handshake, one window of stream data and framing, and nothing like the upload.
+    assert!(blocked_bytes < window + 12_000, "{blocked_bytes} bytes sent while blocked");
+    assert!(blocked_bytes >= window, "{blocked_bytes} bytes sent while blocked");
+    // Two more seconds blocked add at most a few small packets (ACKs, BLOCKED probes).
+    assert!(later_bytes - blocked_bytes < 2_000, "{} more", later_bytes - blocked_bytes);
+    let more = net.sim.link_stats(net.up).sent - blocked_datagrams;
+    assert!(more < 10, "{more} datagrams while blocked");
+    // Unblocked: the application reads, the window moves, the upload completes.
+    net.app.paused = false;
+    let s = net.app.accepted[0];
+    net.app.unread.extend(net.app.streams.keys().copied());
+    assert!(net.app.unread.iter().all(|(c, _)| *c == s));
+    net.run_uploads(Duration::from_secs(20));
+    net.assert_uploads_delivered();
+}
+
+/// Uploads 1 MB while both links drop everything for `blackhole` starting at 300 ms.
+fn upload_through_blackhole(blackhole: Duration, idle: Duration) -> (Net, Instant) {
+    let start = Instant::ZERO + Duration::from_millis(300);
+    let link = LinkConfig {
+        blackholes: vec![(start, start + blackhole)],
+        ..delay_ms(20)
+    };
+    let mut net = Net::build(14, link.clone(), link, with_idle(idle), with_idle(idle));
+    let h = net.connect();
+    net.upload(h, Arc::new(pattern(1_000_000, 14)));
+    (net, start)
+}
+
+#[test]
+fn connection_survives_a_blackhole_shorter_than_the_idle_timeout() {
+    let (mut net, _) = upload_through_blackhole(Duration::from_secs(3), Duration::from_secs(10));
+    net.run_uploads(Duration::from_secs(40));
+    net.assert_uploads_delivered();
+    assert!(net.sim.link_stats(net.up).dropped_blackhole > 0);
+    assert_eq!(closed(&net.client_events), None);
+    assert_eq!(net.app.closed(), None);
+}
+
+#[test]
+fn connection_closes_with_the_idle_timeout_in_a_blackhole_longer_than_it() {
+    let idle = Duration::from_secs(4);
+    let (mut net, start) = upload_through_blackhole(Duration::from_secs(60), idle);
+    let last_delivered = Rc::new(Cell::new(Instant::ZERO));
+    let l = Rc::clone(&last_delivered);
+    net.sim.on_trace(move |e: &TraceEvent| {
+        if e.kind == TraceKind::Delivered {
+            l.set(e.time);
+        }
+    });
+    let c = net.uploads[0].0;
+    let at = net.run_until(
+        |n| n.client_removed.contains(&c) && !n.app.removed.is_empty(),
+        Duration::from_secs(20),
+    );
+    // Neither side sent a close (nothing would get through): both timed out, the idle
+    // timer (at least three PTOs, RFC 9000 §10.1) running from the last packet received
+    // or first ack-eliciting packet sent after it, around the start of the blackhole.
+    assert!(last_delivered.get() <= start + Duration::from_millis(20));
+    let after = at.saturating_duration_since(last_delivered.get());
+    assert!(after >= idle, "removed {after:?} after the last delivery");
+    assert!(after <= idle + Duration::from_millis(500), "removed {after:?} after the last delivery");
+    assert_eq!(closed(&net.client_events), None);
+    assert_eq!(net.app.closed(), None);
+    assert_eq!(net.app.complete(), 0);
+}
+
+#[test]
+fn transfer_survives_nat_rebinding_and_the_server_sees_the_new_address() {
+    let mut net = Net::new(15, delay_ms(20));
+    let old_public = addr("198.51.100.7:40000");
+    let new_public = addr("198.51.100.7:40001");
+    net.sim.nat(net.client_addr, old_public);
+    let rebind_at = Instant::ZERO + Duration::from_millis(400);
+    net.sim.rebind(net.client_addr, rebind_at, new_public);
+    let from_new = Rc::new(Cell::new(0u64));
+    let f = Rc::clone(&from_new);
+    let server_addr = net.server_addr;
+    net.sim.on_trace(move |e: &TraceEvent| {
+        if e.kind == TraceKind::Delivered && e.source == new_public && e.destination == server_addr {
+            f.set(f.get() + e.len as u64);
+        }
+    });
+    let h = net.connect();
+    net.upload(h, Arc::new(pattern(2_000_000, 15)));
+    let done = net.run_uploads(Duration::from_secs(30));
+    assert!(done > rebind_at, "finished at {done:?}, before the rebinding");
+    net.assert_uploads_delivered();
+    let s = net.app.accepted[0];
+    let remote = net.server_ep().connection(s).expect("server").remote_address();
+    assert_eq!(remote, Some(new_public));
+    // Most of the upload came from the new address.
+    assert!(from_new.get() > 1_000_000, "{} bytes from the new address", from_new.get());
+}
