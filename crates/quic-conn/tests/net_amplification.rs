@@ -93,7 +93,10 @@ fn attempt(seed: u64, loss: f64, pattern: Pattern, extra_names: usize) -> Tally 
             let permille = t.sent * 1000 / t.received.max(1);
             t.worst_permille = t.worst_permille.max(permille);
             if t.sent > 3 * t.received {
-                let v = format!("{:?}: sent {} > 3 x received {}", e.time, t.sent, t.received);
+                let v = format!(
+                    "{:?}: sent {} > 3 x received {}",
+                    e.time, t.sent, t.received
+                );
                 t.violations.push(v);
             }
         }

@@ -65,7 +65,13 @@ fn last_send(net: &mut Net) -> Rc<Cell<Instant>> {
 #[test]
 fn idle_connection_closes_silently_after_the_idle_timeout_on_both_sides() {
     let idle = Duration::from_secs(3);
-    let mut net = Net::build(11, delay_ms(30), delay_ms(30), with_idle(idle), with_idle(idle));
+    let mut net = Net::build(
+        11,
+        delay_ms(30),
+        delay_ms(30),
+        with_idle(idle),
+        with_idle(idle),
+    );
     let last = last_send(&mut net);
     let (c, s) = connected(&mut net);
     let removed_at = net.run_until(
@@ -76,10 +82,17 @@ fn idle_connection_closes_silently_after_the_idle_timeout_on_both_sides() {
     // the connection is silently closed), and both ends went when the timer expired.
     let quiet = removed_at.saturating_duration_since(last.get());
     assert!(quiet >= idle, "removed {quiet:?} after the last datagram");
-    assert!(quiet < idle + Duration::from_millis(500), "removed {quiet:?} after the last datagram");
+    assert!(
+        quiet < idle + Duration::from_millis(500),
+        "removed {quiet:?} after the last datagram"
+    );
     assert!(net.client_ep().connection(c).is_none());
     assert!(net.server_ep().connection(s).is_none());
-    assert_eq!(closed(&net.client_events), None, "no close was sent or received");
+    assert_eq!(
+        closed(&net.client_events),
+        None,
+        "no close was sent or received"
+    );
 }
 
 /// Closes from one side with an application code and reason, and returns what each side
@@ -90,9 +103,15 @@ fn close_from(client_closes: bool, code: u32, reason: &[u8]) -> (ConnectionError
     let now = net.sim.now();
     let code = VarInt::from_u32(code);
     if client_closes {
-        net.client_ep().connection(c).expect("client").close(now, code, reason);
+        net.client_ep()
+            .connection(c)
+            .expect("client")
+            .close(now, code, reason);
     } else {
-        net.server_ep().connection(s).expect("server").close(now, code, reason);
+        net.server_ep()
+            .connection(s)
+            .expect("server")
+            .close(now, code, reason);
     }
     net.run_until(
         |n| closed(&n.client_events).is_some() && n.app.closed().is_some(),
@@ -111,7 +130,10 @@ fn close_from(client_closes: bool, code: u32, reason: &[u8]) -> (ConnectionError
 #[test]
 fn client_close_delivers_its_code_and_reason_to_the_server() {
     let (client, server) = close_from(true, 0x42, b"client done");
-    assert_eq!(client, ConnectionError::LocallyClosed(VarInt::from_u32(0x42)));
+    assert_eq!(
+        client,
+        ConnectionError::LocallyClosed(VarInt::from_u32(0x42))
+    );
     assert_eq!(
         server,
         ConnectionError::PeerApplication {
@@ -155,10 +177,20 @@ fn flow_control_blocks_the_sender_until_the_receiver_reads_then_unblocks() {
     net.run_for(Duration::from_secs(2));
     let later_bytes = net.sim.link_stats(net.up).sent_bytes;
     // The handshake, one window of stream data and framing, and nothing like the upload.
-    assert!(blocked_bytes < window + 12_000, "{blocked_bytes} bytes sent while blocked");
-    assert!(blocked_bytes >= window, "{blocked_bytes} bytes sent while blocked");
+    assert!(
+        blocked_bytes < window + 12_000,
+        "{blocked_bytes} bytes sent while blocked"
+    );
+    assert!(
+        blocked_bytes >= window,
+        "{blocked_bytes} bytes sent while blocked"
+    );
     // Two more seconds blocked add at most a few small packets (ACKs, BLOCKED probes).
-    assert!(later_bytes - blocked_bytes < 2_000, "{} more", later_bytes - blocked_bytes);
+    assert!(
+        later_bytes - blocked_bytes < 2_000,
+        "{} more",
+        later_bytes - blocked_bytes
+    );
     let more = net.sim.link_stats(net.up).sent - blocked_datagrams;
     assert!(more < 10, "{more} datagrams while blocked");
     // Unblocked: the application reads, the window moves, the upload completes.
@@ -215,7 +247,10 @@ fn connection_closes_with_the_idle_timeout_in_a_blackhole_longer_than_it() {
     assert!(last_delivered.get() <= start + Duration::from_millis(20));
     let after = at.saturating_duration_since(last_delivered.get());
     assert!(after >= idle, "removed {after:?} after the last delivery");
-    assert!(after <= idle + Duration::from_millis(500), "removed {after:?} after the last delivery");
+    assert!(
+        after <= idle + Duration::from_millis(500),
+        "removed {after:?} after the last delivery"
+    );
     assert_eq!(closed(&net.client_events), None);
     assert_eq!(net.app.closed(), None);
     assert_eq!(net.app.complete(), 0);
@@ -233,18 +268,30 @@ fn transfer_survives_nat_rebinding_and_the_server_sees_the_new_address() {
     let f = Rc::clone(&from_new);
     let server_addr = net.server_addr;
     net.sim.on_trace(move |e: &TraceEvent| {
-        if e.kind == TraceKind::Delivered && e.source == new_public && e.destination == server_addr {
+        if e.kind == TraceKind::Delivered && e.source == new_public && e.destination == server_addr
+        {
             f.set(f.get() + e.len as u64);
         }
     });
     let h = net.connect();
     net.upload(h, Arc::new(pattern(2_000_000, 15)));
     let done = net.run_uploads(Duration::from_secs(30));
-    assert!(done > rebind_at, "finished at {done:?}, before the rebinding");
+    assert!(
+        done > rebind_at,
+        "finished at {done:?}, before the rebinding"
+    );
     net.assert_uploads_delivered();
     let s = net.app.accepted[0];
-    let remote = net.server_ep().connection(s).expect("server").remote_address();
+    let remote = net
+        .server_ep()
+        .connection(s)
+        .expect("server")
+        .remote_address();
     assert_eq!(remote, Some(new_public));
     // A good part of the upload came from the new address.
-    assert!(from_new.get() > 300_000, "{} bytes from the new address", from_new.get());
+    assert!(
+        from_new.get() > 300_000,
+        "{} bytes from the new address",
+        from_new.get()
+    );
 }

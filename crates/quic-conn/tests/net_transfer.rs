@@ -98,7 +98,11 @@ fn transfer_is_byte_exact_under_corruption() {
     assert!(net.sim.link_stats(net.up).corrupted > 20);
     // The corrupted copies failed authentication and were dropped, never delivered as data.
     let h = net.app.accepted[0];
-    let stats = net.server_ep().connection(h).expect("server connection").stats();
+    let stats = net
+        .server_ep()
+        .connection(h)
+        .expect("server connection")
+        .stats();
     assert!(stats.decrypt_failures > 0, "{stats:?}");
 }
 

@@ -135,6 +135,9 @@ pub struct Net {
     pub client_events: Vec<(ConnectionHandle, Event)>,
     /// Client connections the endpoint removed.
     pub client_removed: Vec<ConnectionHandle>,
+    /// Pump the applications once per this much virtual time instead of after every
+    /// simulator step (cheaper with many connections; coarser reactions).
+    pub slice: Option<Duration>,
     /// Uploads before this index are finished.
     cursor: usize,
     buf: Vec<u8>,
@@ -143,7 +146,13 @@ pub struct Net {
 impl Net {
     /// Default connection settings, the same link both ways.
     pub fn new(seed: u64, link: LinkConfig) -> Net {
-        Net::build(seed, link.clone(), link, Config::default(), Config::default())
+        Net::build(
+            seed,
+            link.clone(),
+            link,
+            Config::default(),
+            Config::default(),
+        )
     }
 
     pub fn build(
@@ -207,6 +216,7 @@ impl Net {
             app: ServerApp::default(),
             client_events: Vec::new(),
             client_removed: Vec::new(),
+            slice: None,
             cursor: 0,
             buf: vec![0; 64 * 1024],
         }
@@ -231,11 +241,16 @@ impl Net {
 
     /// Opens a bidirectional client stream on `h` that will carry `data` and a FIN.
     pub fn upload(&mut self, h: ConnectionHandle, data: Arc<Vec<u8>>) {
+        self.upload_on(h, Dir::Bi, data);
+    }
+
+    /// Opens a client stream of direction `dir` on `h` that will carry `data` and a FIN.
+    pub fn upload_on(&mut self, h: ConnectionHandle, dir: Dir, data: Arc<Vec<u8>>) {
         let stream = self
             .client_ep()
             .connection(h)
             .expect("client connection")
-            .open(Dir::Bi)
+            .open(dir)
             .expect("open");
         self.uploads.push((
             h,
@@ -261,7 +276,11 @@ impl Net {
                 self.client_removed.push(h);
             }
         }
-        while self.uploads.get(self.cursor).is_some_and(|(_, u)| u.finished) {
+        while self
+            .uploads
+            .get(self.cursor)
+            .is_some_and(|(_, u)| u.finished)
+        {
             self.cursor += 1;
         }
         for (h, up) in &mut self.uploads[self.cursor..] {
@@ -319,7 +338,11 @@ impl Net {
 
     /// Runs (pumping the applications before every step) until `done` holds, within
     /// `limit` of virtual time. Returns when it held.
-    pub fn run_until(&mut self, mut done: impl FnMut(&mut Net) -> bool, limit: Duration) -> Instant {
+    pub fn run_until(
+        &mut self,
+        mut done: impl FnMut(&mut Net) -> bool,
+        limit: Duration,
+    ) -> Instant {
         self.try_run_until(&mut done, limit)
             .unwrap_or_else(|e| panic!("run_until: {e:?}"))
     }
@@ -345,10 +368,14 @@ impl Net {
             // One step: run until anything happens (the first predicate check after a
             // step returns true).
             let mut first = true;
-            match self.sim.run_until(
-                |_| !std::mem::replace(&mut first, false),
-                deadline.saturating_duration_since(now),
-            ) {
+            let rest = deadline.saturating_duration_since(now);
+            let step = match self.slice {
+                Some(slice) => self.sim.run_until(|_| false, slice.min(rest)),
+                None => self
+                    .sim
+                    .run_until(|_| !std::mem::replace(&mut first, false), rest),
+            };
+            match step {
                 // Nothing more happens before the deadline: the clock is there now.
                 Ok(_) | Err(quic_conn::sim::RunError::TimedOut { .. }) => {}
                 Err(e) => return Err(e),
