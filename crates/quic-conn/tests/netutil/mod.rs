@@ -93,7 +93,7 @@ pub struct Upload {
 #[derive(Debug, Default)]
 pub struct ServerApp {
     /// Bytes read per (connection, stream), and whether the FIN was read.
-    pub streams: BTreeMap<(ConnectionHandle, StreamId), (Vec<u8>, bool)>,
+    pub streams: Received,
     /// Every connection event, in order.
     pub events: Vec<(ConnectionHandle, Event)>,
     pub accepted: Vec<ConnectionHandle>,
@@ -133,6 +133,12 @@ pub struct Net {
     pub uploads: Vec<(ConnectionHandle, Upload)>,
     pub app: ServerApp,
     pub client_events: Vec<(ConnectionHandle, Event)>,
+    /// What the client read, per (connection, stream).
+    pub client_streams: Received,
+    client_unread: std::collections::BTreeSet<(ConnectionHandle, StreamId)>,
+    /// Server streams sending to the client.
+    pub downloads: Vec<(ConnectionHandle, Upload)>,
+    download_cursor: usize,
     /// Client connections the endpoint removed.
     pub client_removed: Vec<ConnectionHandle>,
     /// Pump the applications once per this much virtual time instead of after every
@@ -216,6 +222,10 @@ impl Net {
             app: ServerApp::default(),
             client_events: Vec::new(),
             client_removed: Vec::new(),
+            client_streams: BTreeMap::new(),
+            client_unread: Default::default(),
+            downloads: Vec::new(),
+            download_cursor: 0,
             slice: None,
             cursor: 0,
             buf: vec![0; 64 * 1024],
@@ -263,12 +273,16 @@ impl Net {
         ));
     }
 
-    /// One round of both applications: the client writes what flow control takes, the
-    /// server accepts and reads everything readable; events are recorded.
+    /// One round of both applications: each side writes what flow control takes on its
+    /// uploads, the server accepts and reads everything readable (unless paused), the
+    /// client reads what the server sends; events are recorded.
     pub fn pump(&mut self) {
         let sim = &mut self.sim;
         let client = sim.node_mut::<Endpoint>(self.client);
         while let Some((h, e)) = client.poll_connection_event() {
+            if let Event::Stream(StreamEvent::Opened { id } | StreamEvent::Readable { id }) = &e {
+                self.client_unread.insert((h, *id));
+            }
             self.client_events.push((h, e));
         }
         while let Some(e) = client.poll_event() {
@@ -276,30 +290,13 @@ impl Net {
                 self.client_removed.push(h);
             }
         }
-        while self
-            .uploads
-            .get(self.cursor)
-            .is_some_and(|(_, u)| u.finished)
-        {
-            self.cursor += 1;
-        }
-        for (h, up) in &mut self.uploads[self.cursor..] {
-            if up.finished {
-                continue;
-            }
-            let Some(conn) = client.connection(*h) else {
-                continue;
-            };
-            while up.written < up.data.len() {
-                match conn.write(up.stream, &up.data[up.written..]) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => up.written += n,
-                }
-            }
-            if up.written == up.data.len() && conn.finish(up.stream).is_ok() {
-                up.finished = true;
-            }
-        }
+        write_uploads(client, &mut self.uploads, &mut self.cursor);
+        read_streams(
+            client,
+            &mut self.client_unread,
+            &mut self.client_streams,
+            &mut self.buf,
+        );
         let server = sim.node_mut::<Endpoint>(self.server);
         while let Some(e) = server.poll_event() {
             match e {
@@ -315,25 +312,35 @@ impl Net {
             }
             self.app.events.push((h, e));
         }
-        if self.app.paused {
-            return;
+        write_uploads(server, &mut self.downloads, &mut self.download_cursor);
+        if !self.app.paused {
+            read_streams(
+                server,
+                &mut self.app.unread,
+                &mut self.app.streams,
+                &mut self.buf,
+            );
         }
-        let buf = &mut self.buf;
-        for (h, id) in std::mem::take(&mut self.app.unread) {
-            let Some(conn) = server.connection(h) else {
-                continue;
-            };
-            let entry = self.app.streams.entry((h, id)).or_default();
-            while let Ok(r) = conn.read(id, buf) {
-                entry.0.extend_from_slice(&buf[..r.len]);
-                if r.fin {
-                    entry.1 = true;
-                }
-                if r.fin || r.len == 0 {
-                    break;
-                }
-            }
-        }
+    }
+
+    /// The server opens a unidirectional stream on its connection `h` that will carry
+    /// `data` and a FIN to the client.
+    pub fn download(&mut self, h: ConnectionHandle, data: Arc<Vec<u8>>) {
+        let stream = self
+            .server_ep()
+            .connection(h)
+            .expect("server connection")
+            .open(Dir::Uni)
+            .expect("open");
+        self.downloads.push((
+            h,
+            Upload {
+                stream,
+                data,
+                written: 0,
+                finished: false,
+            },
+        ));
     }
 
     /// Runs (pumping the applications before every step) until `done` holds, within
@@ -417,6 +424,61 @@ impl Net {
     pub fn run_uploads(&mut self, limit: Duration) -> Instant {
         let n = self.uploads.len();
         self.run_until(|net| net.app.complete() == n, limit)
+    }
+}
+
+/// Writes what flow control takes on each unfinished upload, and the FIN after the last
+/// byte. Uploads before `cursor` are finished.
+fn write_uploads(
+    ep: &mut Endpoint,
+    uploads: &mut [(ConnectionHandle, Upload)],
+    cursor: &mut usize,
+) {
+    while uploads.get(*cursor).is_some_and(|(_, u)| u.finished) {
+        *cursor += 1;
+    }
+    for (h, up) in &mut uploads[*cursor..] {
+        if up.finished {
+            continue;
+        }
+        let Some(conn) = ep.connection(*h) else {
+            continue;
+        };
+        while up.written < up.data.len() {
+            match conn.write(up.stream, &up.data[up.written..]) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => up.written += n,
+            }
+        }
+        if up.written == up.data.len() && conn.finish(up.stream).is_ok() {
+            up.finished = true;
+        }
+    }
+}
+
+/// Reads everything readable on the streams in `unread` into `streams`.
+pub type Received = BTreeMap<(ConnectionHandle, StreamId), (Vec<u8>, bool)>;
+
+fn read_streams(
+    ep: &mut Endpoint,
+    unread: &mut std::collections::BTreeSet<(ConnectionHandle, StreamId)>,
+    streams: &mut Received,
+    buf: &mut [u8],
+) {
+    for (h, id) in std::mem::take(unread) {
+        let Some(conn) = ep.connection(h) else {
+            continue;
+        };
+        let entry = streams.entry((h, id)).or_default();
+        while let Ok(r) = conn.read(id, buf) {
+            entry.0.extend_from_slice(&buf[..r.len]);
+            if r.fin {
+                entry.1 = true;
+            }
+            if r.fin || r.len == 0 {
+                break;
+            }
+        }
     }
 }
 
