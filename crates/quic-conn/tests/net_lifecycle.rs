@@ -293,3 +293,77 @@ fn transfer_survives_nat_rebinding_and_the_server_sees_the_new_address() {
         from_new.get()
     );
 }
+
+#[test]
+fn download_survives_nat_rebinding_and_the_new_address_gets_at_most_3x_until_it_answers() {
+    // The server sends 2 MB; the client's NAT rebinds 100 ms into the download, dropping
+    // whatever is in flight to the old address. The client, which only acknowledges,
+    // would never be heard from again; a 500 ms keep-alive makes it send. Until the
+    // client's second datagram from the new address (the earliest that can carry the
+    // PATH_RESPONSE) the server may send at most three times what it received from that
+    // address (RFC 9000 §9.3, §8).
+    let client = Config {
+        keep_alive: Some(Duration::from_millis(500)),
+        ..Config::default()
+    };
+    let mut net = Net::build(16, delay_ms(20), delay_ms(20), client, Config::default());
+    let old_public = addr("198.51.100.7:40000");
+    let new_public = addr("198.51.100.7:40001");
+    net.sim.nat(net.client_addr, old_public);
+    let h = net.connect();
+    net.upload(h, Arc::new(pattern(10, 16)));
+    net.run_uploads(Duration::from_secs(5));
+    let s = net.app.accepted[0];
+    let data = pattern(2_000_000, 17);
+    net.download(s, Arc::new(data.clone()));
+    let rebind_at = net.sim.now() + Duration::from_millis(100);
+    net.sim.rebind(net.client_addr, rebind_at, new_public);
+    #[derive(Default)]
+    struct Tally {
+        from_new: u64,
+        datagrams_from_new: u64,
+        to_new_before_answer: u64,
+        violations: Vec<String>,
+    }
+    let tally = Rc::new(std::cell::RefCell::new(Tally::default()));
+    let t = Rc::clone(&tally);
+    net.sim.on_trace(move |e: &TraceEvent| {
+        let mut t = t.borrow_mut();
+        if e.source == new_public && e.kind == TraceKind::Delivered {
+            t.from_new += e.len as u64;
+            t.datagrams_from_new += 1;
+        }
+        if e.destination == new_public && e.kind == TraceKind::Sent && t.datagrams_from_new < 2 {
+            t.to_new_before_answer += e.len as u64;
+            if t.to_new_before_answer > 3 * t.from_new {
+                let v = format!(
+                    "{:?}: {} > 3 x {}",
+                    e.time, t.to_new_before_answer, t.from_new
+                );
+                t.violations.push(v);
+            }
+        }
+    });
+    let r = net.try_run_until(
+        |n| n.client_streams.values().any(|(_, fin)| *fin),
+        Duration::from_secs(30),
+    );
+    let done = r.expect("download completes");
+    assert!(done > rebind_at);
+    let got = &net.client_streams.values().next().expect("a stream").0;
+    assert!(
+        got[..] == data[..],
+        "download differs ({} bytes)",
+        got.len()
+    );
+    let t = tally.borrow();
+    assert!(t.violations.is_empty(), "{:?}", t.violations);
+    // The server did send to the new address before it was answered (a PATH_CHALLENGE).
+    assert!(t.to_new_before_answer > 0);
+    let remote = net
+        .server_ep()
+        .connection(s)
+        .expect("server")
+        .remote_address();
+    assert_eq!(remote, Some(new_public));
+}
