@@ -156,50 +156,60 @@ fn server_close_delivers_its_code_and_reason_to_the_client() {
     );
 }
 
-#[test]
-fn flow_control_blocks_the_sender_until_the_receiver_reads_then_unblocks() {
-    // The server grants 16 KiB per stream and 32 KiB per connection, and never grows them.
-    let window = 16 * 1024;
+/// The server grants `window` per stream and twice that per connection, never growing
+/// them, and its application does not read at first. The client uploads 100 kB on each of
+/// `streams` streams. Checks the client stops, stays stopped, and completes once the
+/// application reads; returns the bytes the client sent while blocked.
+fn blocked_then_unblocked(seed: u64, window: u64, streams: u64) -> u64 {
     let mut server = Config::default();
     server.streams.stream_window = window;
     server.streams.max_stream_window = window;
     server.streams.conn_window = 2 * window;
     server.streams.max_conn_window = 2 * window;
-    let mut net = Net::build(13, delay_ms(20), delay_ms(20), Config::default(), server);
+    let mut net = Net::build(seed, delay_ms(20), delay_ms(20), Config::default(), server);
     net.app.paused = true;
     let h = net.connect();
-    let len = 200_000;
-    net.upload(h, Arc::new(pattern(len, 13)));
-    // Blocked: with the application not reading, the client stops at the stream window.
+    for i in 0..streams {
+        net.upload(h, Arc::new(pattern(100_000, seed + i)));
+    }
     net.run_for(Duration::from_secs(2));
     let blocked_bytes = net.sim.link_stats(net.up).sent_bytes;
     let blocked_datagrams = net.sim.link_stats(net.up).sent;
     net.run_for(Duration::from_secs(2));
-    let later_bytes = net.sim.link_stats(net.up).sent_bytes;
-    // The handshake, one window of stream data and framing, and nothing like the upload.
-    assert!(
-        blocked_bytes < window + 12_000,
-        "{blocked_bytes} bytes sent while blocked"
-    );
-    assert!(
-        blocked_bytes >= window,
-        "{blocked_bytes} bytes sent while blocked"
-    );
-    // Two more seconds blocked add at most a few small packets (ACKs, BLOCKED probes).
-    assert!(
-        later_bytes - blocked_bytes < 2_000,
-        "{} more",
-        later_bytes - blocked_bytes
-    );
+    // Two more seconds blocked add at most a few small packets (ACKs, BLOCKED frames).
+    let more_bytes = net.sim.link_stats(net.up).sent_bytes - blocked_bytes;
     let more = net.sim.link_stats(net.up).sent - blocked_datagrams;
-    assert!(more < 10, "{more} datagrams while blocked");
-    // Unblocked: the application reads, the window moves, the upload completes.
+    assert!(more_bytes < 2_000, "{more_bytes} more bytes while blocked");
+    assert!(more < 10, "{more} more datagrams while blocked");
+    assert_eq!(net.app.complete(), 0);
+    // Unblocked: the application reads, the windows move, every upload completes.
     net.app.paused = false;
-    let s = net.app.accepted[0];
     net.app.unread.extend(net.app.streams.keys().copied());
-    assert!(net.app.unread.iter().all(|(c, _)| *c == s));
     net.run_uploads(Duration::from_secs(20));
     net.assert_uploads_delivered();
+    blocked_bytes
+}
+
+#[test]
+fn stream_flow_control_blocks_the_sender_until_the_receiver_reads_then_unblocks() {
+    // One stream: its 16 KiB window binds before the connection's 32 KiB.
+    let window = 16 * 1024;
+    let sent = blocked_then_unblocked(13, window, 1);
+    // The handshake, one stream window of data and framing; nothing like 100 kB.
+    assert!(sent >= window, "{sent} bytes sent while blocked");
+    assert!(sent < window + 12_000, "{sent} bytes sent while blocked");
+}
+
+#[test]
+fn connection_flow_control_blocks_the_sender_until_the_receiver_reads_then_unblocks() {
+    // Four streams of 16 KiB windows: the connection's 32 KiB binds first.
+    let window = 16 * 1024;
+    let sent = blocked_then_unblocked(17, window, 4);
+    assert!(sent >= 2 * window, "{sent} bytes sent while blocked");
+    assert!(
+        sent < 2 * window + 12_000,
+        "{sent} bytes sent while blocked"
+    );
 }
 
 /// Uploads 1 MB while both links drop everything for `blackhole` starting at 300 ms.

@@ -112,9 +112,21 @@ fn transfer_is_byte_exact_on_a_path_with_an_mtu_of_exactly_1200() {
         mtu: 1200,
         ..delay_ms(20)
     };
-    let net = upload(8, link, 1_000_000, Duration::from_secs(60));
-    // Path MTU discovery probed beyond 1200 and those probes were dropped, but nothing
-    // else.
-    let s = net.sim.link_stats(net.up);
-    assert_eq!(s.dropped_total(), s.dropped_mtu);
+    let mut net = upload(8, link, 1_000_000, Duration::from_secs(60));
+    // Path MTU discovery may probe beyond 1200; only such probes were dropped, and both
+    // ends stayed at 1200.
+    for l in [net.up, net.down] {
+        let s = net.sim.link_stats(l);
+        assert_eq!(s.dropped_total(), s.dropped_mtu, "{s:?}");
+    }
+    let h = net.uploads[0].0;
+    assert_eq!(
+        net.client_ep().connection(h).expect("client").stats().mtu,
+        1200
+    );
+    let s = net.app.accepted[0];
+    assert_eq!(
+        net.server_ep().connection(s).expect("server").stats().mtu,
+        1200
+    );
 }
