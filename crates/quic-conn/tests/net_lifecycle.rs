@@ -14,7 +14,7 @@ use netutil::{addr, delay_ms, pattern, Net};
 use quic_conn::conn::{Config, ConnectionError, Event};
 use quic_conn::endpoint::ConnectionHandle;
 use quic_conn::sim::{LinkConfig, TraceEvent, TraceKind};
-use quic_wire::{Instant, VarInt};
+use quic_wire::{Instant, TransportErrorCode, VarInt};
 
 fn with_idle(idle: Duration) -> Config {
     Config {
@@ -92,6 +92,57 @@ fn idle_connection_closes_silently_after_the_idle_timeout_on_both_sides() {
         closed(&net.client_events),
         None,
         "no close was sent or received"
+    );
+}
+
+#[test]
+fn keep_alive_holds_an_idle_connection_open_past_the_idle_timeout() {
+    // Idle timeout 3 s on both sides, the client pings after 1 s without sending.
+    let idle = Duration::from_secs(3);
+    let client = Config {
+        keep_alive: Some(Duration::from_secs(1)),
+        ..with_idle(idle)
+    };
+    let mut net = Net::build(18, delay_ms(20), delay_ms(20), client, with_idle(idle));
+    let (c, s) = connected(&mut net);
+    let before = net.sim.link_stats(net.up).sent;
+    net.run_for(Duration::from_secs(20));
+    assert!(net.client_ep().connection(c).is_some());
+    assert!(net.server_ep().connection(s).is_some());
+    assert!(net.client_removed.is_empty() && net.app.removed.is_empty());
+    // About one ping a second, not a flood.
+    let pings = net.sim.link_stats(net.up).sent - before;
+    assert!((10..=40).contains(&pings), "{pings} datagrams in 20 s");
+}
+
+#[test]
+fn server_close_during_the_handshake_reaches_the_client_as_application_error() {
+    // RFC 9000 §10.2.3: an application close before the handshake is confirmed is sent
+    // in Initial/Handshake packets as a transport CONNECTION_CLOSE with
+    // APPLICATION_ERROR and no reason, which must not leak the application's.
+    let mut net = Net::new(19, delay_ms(20));
+    let c = net.connect();
+    net.run_until(|n| !n.app.accepted.is_empty(), Duration::from_secs(1));
+    let s = net.app.accepted[0];
+    let now = net.sim.now();
+    net.server_ep()
+        .connection(s)
+        .expect("server")
+        .close(now, VarInt::from_u32(9), b"secret");
+    net.run_until(
+        |n| n.client_removed.contains(&c) && n.app.removed.contains(&s),
+        Duration::from_secs(5),
+    );
+    match closed(&net.client_events) {
+        Some(ConnectionError::PeerTransport { code, reason, .. }) => {
+            assert_eq!(code, TransportErrorCode::APPLICATION_ERROR);
+            assert!(reason.is_empty(), "reason leaked: {reason:?}");
+        }
+        other => panic!("client saw {other:?}"),
+    }
+    assert_eq!(
+        net.app.closed(),
+        Some(&ConnectionError::LocallyClosed(VarInt::from_u32(9)))
     );
 }
 

@@ -30,6 +30,26 @@ fn ten_thousand_streams_on_one_connection_all_arrive_byte_exact() {
 }
 
 #[test]
+fn ten_thousand_bidirectional_streams_reuse_stream_credit_as_they_close() {
+    // 10,000 bidirectional streams of 100 bytes; the server finishes its half of each
+    // once it read the client's, so each closes and MAX_STREAMS lets the next 100 in.
+    let streams = 10_000u64;
+    let mut net = Net::new(23, delay_ms(10));
+    net.app.finish_bidi = true;
+    let h = net.connect();
+    for i in 0..streams {
+        net.upload_on(h, Dir::Bi, Arc::new(pattern(100, i)));
+    }
+    net.run_uploads(Duration::from_secs(60));
+    net.assert_uploads_delivered();
+    // The client saw every stream's FIN from the server.
+    net.run_until(
+        |n| n.client_streams.values().filter(|(_, fin)| *fin).count() == streams as usize,
+        Duration::from_secs(5),
+    );
+}
+
+#[test]
 fn one_endpoint_serves_a_thousand_connections() {
     // 1,000 connections from 10 client hosts (100 each, on their own links), each
     // uploading 500 to 599 bytes on one stream, all opened at once.

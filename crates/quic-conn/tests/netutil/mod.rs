@@ -100,6 +100,9 @@ pub struct ServerApp {
     pub removed: Vec<ConnectionHandle>,
     /// While set, the application reads nothing (its receive windows fill up).
     pub paused: bool,
+    /// Finish our half of each bidirectional stream once its FIN was read (so the
+    /// stream closes and the peer gets its stream credit back).
+    pub finish_bidi: bool,
     /// Streams that signalled data not read yet.
     pub unread: std::collections::BTreeSet<(ConnectionHandle, StreamId)>,
 }
@@ -296,6 +299,7 @@ impl Net {
             &mut self.client_unread,
             &mut self.client_streams,
             &mut self.buf,
+            false,
         );
         let server = sim.node_mut::<Endpoint>(self.server);
         while let Some(e) = server.poll_event() {
@@ -319,6 +323,7 @@ impl Net {
                 &mut self.app.unread,
                 &mut self.app.streams,
                 &mut self.buf,
+                self.app.finish_bidi,
             );
         }
     }
@@ -456,14 +461,17 @@ fn write_uploads(
     }
 }
 
-/// Reads everything readable on the streams in `unread` into `streams`.
+/// Bytes read per (connection, stream), and whether the FIN was read.
 pub type Received = BTreeMap<(ConnectionHandle, StreamId), (Vec<u8>, bool)>;
 
+/// Reads everything readable on the streams in `unread` into `streams`; with
+/// `finish_bidi`, finishes our half of a bidirectional stream once its FIN was read.
 fn read_streams(
     ep: &mut Endpoint,
     unread: &mut std::collections::BTreeSet<(ConnectionHandle, StreamId)>,
     streams: &mut Received,
     buf: &mut [u8],
+    finish_bidi: bool,
 ) {
     for (h, id) in std::mem::take(unread) {
         let Some(conn) = ep.connection(h) else {
@@ -472,8 +480,11 @@ fn read_streams(
         let entry = streams.entry((h, id)).or_default();
         while let Ok(r) = conn.read(id, buf) {
             entry.0.extend_from_slice(&buf[..r.len]);
-            if r.fin {
+            if r.fin && !entry.1 {
                 entry.1 = true;
+                if finish_bidi && id.dir() == Dir::Bi {
+                    let _ = conn.finish(id);
+                }
             }
             if r.fin || r.len == 0 {
                 break;
