@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use netutil::{addr, delay_ms, pattern, Net};
 use quic_conn::conn::{Config, ConnectionError, Event};
-use quic_conn::endpoint::ConnectionHandle;
+use quic_conn::endpoint::{ConnectionHandle, EndpointConfig, HmacResetTokens};
 use quic_conn::sim::{LinkConfig, TraceEvent, TraceKind};
 use quic_wire::{Instant, TransportErrorCode, VarInt};
 
@@ -427,4 +427,38 @@ fn download_survives_nat_rebinding_and_the_new_address_gets_at_most_3x_until_it_
         .expect("server")
         .remote_address();
     assert_eq!(remote, Some(new_public));
+}
+
+#[test]
+fn a_restarted_server_resets_the_client_connection_statelessly() {
+    // The server derives reset tokens from a key it keeps across a restart (RFC 9000
+    // §10.3). After the restart it knows no connection; the client's next packet gets a
+    // stateless reset and the client drops the connection within a round trip, instead
+    // of waiting for its 30 s idle timeout.
+    let mut net = Net::new(20, delay_ms(10));
+    let (_, server_tls) = netutil::tls();
+    let config = EndpointConfig {
+        server_tls: Some(server_tls),
+        reset_tokens: Some(Arc::new(HmacResetTokens::new([7; 32]))),
+        ..EndpointConfig::default()
+    };
+    let rng = net.sim.fork_rng();
+    *net.server_ep() = netutil::endpoint(config.clone(), rng);
+    let c = net.connect();
+    net.upload(c, Arc::new(pattern(1000, 20)));
+    net.run_uploads(Duration::from_secs(5));
+    net.assert_uploads_delivered();
+    // Let the handshake's last acknowledgements settle.
+    net.run_for(Duration::from_millis(200));
+    let rng = net.sim.fork_rng();
+    *net.server_ep() = netutil::endpoint(config, rng);
+    let restarted = net.sim.now();
+    net.upload(c, Arc::new(pattern(1000, 21)));
+    let gone = net.run_until(|n| n.client_removed.contains(&c), Duration::from_secs(5));
+    let after = gone.saturating_duration_since(restarted);
+    assert!(
+        after <= Duration::from_millis(40),
+        "removed {after:?} after the restart"
+    );
+    assert_eq!(net.server_ep().connection_count(), 0);
 }
