@@ -45,6 +45,46 @@ fn goodput_on_a_bandwidth_limited_link_with_a_small_queue_is_a_sane_fraction_of_
     );
 }
 
+/// Uploads 2 MB over a 10 Mbit/s, 20 ms link with a 40 kB queue that marks CE from
+/// `ce_threshold` queued bytes on, or clears the ECN codepoint when `bleach`.
+fn upload_with_ecn(ce_threshold: Option<usize>, bleach: bool) -> Net {
+    let link = LinkConfig {
+        bandwidth_bps: Some(10_000_000),
+        delay: Duration::from_millis(20),
+        queue_bytes: 40_000,
+        ecn_ce_threshold: ce_threshold,
+        ecn_bleach: bleach,
+        ..LinkConfig::default()
+    };
+    let mut net = Net::new(33, link);
+    let h = net.connect();
+    net.upload(h, Arc::new(pattern(2_000_000, 33)));
+    net.run_uploads(Duration::from_secs(30));
+    net.assert_uploads_delivered();
+    net
+}
+
+#[test]
+fn ecn_congestion_marks_slow_the_sender_before_the_queue_overflows() {
+    let mut net = upload_with_ecn(Some(10_000), false);
+    let s = net.sim.link_stats(net.up);
+    assert!(s.ce_marked > 0, "{s:?}");
+    assert_eq!(s.dropped_queue, 0, "{s:?}");
+    let h = net.uploads[0].0;
+    let stats = net.client_ep().connection(h).expect("client").stats();
+    assert_eq!(stats.lost_packets, 0, "{stats:?}");
+}
+
+#[test]
+fn transfer_completes_on_a_path_that_bleaches_ecn() {
+    // The marks are cleared: ECN validation fails (RFC 9000 §13.4.2) and the sender falls
+    // back to loss as its congestion signal.
+    let net = upload_with_ecn(Some(10_000), true);
+    let s = net.sim.link_stats(net.up);
+    assert_eq!(s.ce_marked, 0, "{s:?}");
+    assert!(s.dropped_queue > 0, "{s:?}");
+}
+
 /// Every impairment at once, both ways.
 fn hostile() -> LinkConfig {
     LinkConfig {
