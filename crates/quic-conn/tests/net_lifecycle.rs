@@ -95,6 +95,60 @@ fn idle_connection_closes_silently_after_the_idle_timeout_on_both_sides() {
     );
 }
 
+/// Connects with the given idle timeouts (`None`: no timeout), stays idle, and returns
+/// how long after the last datagram was delivered each end removed the connection.
+fn idle_removal(client: Option<Duration>, server: Option<Duration>) -> (Duration, Duration) {
+    let c = Config {
+        idle_timeout: client,
+        ..Config::default()
+    };
+    let s = Config {
+        idle_timeout: server,
+        ..Config::default()
+    };
+    let mut net = Net::build(19, delay_ms(30), delay_ms(30), c, s);
+    let last = Rc::new(Cell::new(Instant::ZERO));
+    let l = Rc::clone(&last);
+    net.sim.on_trace(move |e: &TraceEvent| {
+        if e.kind == TraceKind::Delivered {
+            l.set(e.time);
+        }
+    });
+    let (c, s) = connected(&mut net);
+    let client_gone = net.run_until(|n| n.client_removed.contains(&c), Duration::from_secs(30));
+    let server_gone = net.run_until(|n| n.app.removed.contains(&s), Duration::from_secs(30));
+    (
+        client_gone.saturating_duration_since(last.get()),
+        server_gone.saturating_duration_since(last.get()),
+    )
+}
+
+#[test]
+fn the_smaller_of_the_two_idle_timeouts_applies_to_both_ends() {
+    // RFC 9000 §10.1: each end uses the minimum of the two advertised values (absent or
+    // 0 meaning no limit). Removal comes at most the time of one one-way trip (30 ms)
+    // after the timeout, since the last delivery may precede the last receive by that.
+    let two = Duration::from_secs(2);
+    let ten = Duration::from_secs(10);
+    for (client, server) in [
+        (Some(two), Some(ten)),
+        (Some(ten), Some(two)),
+        (None, Some(two)),
+    ] {
+        let (c, s) = idle_removal(client, server);
+        for after in [c, s] {
+            assert!(
+                after >= two,
+                "{client:?}/{server:?}: removed {after:?} after"
+            );
+            assert!(
+                after <= two + Duration::from_millis(30),
+                "{client:?}/{server:?}: removed {after:?} after"
+            );
+        }
+    }
+}
+
 #[test]
 fn keep_alive_holds_an_idle_connection_open_past_the_idle_timeout() {
     // Idle timeout 3 s on both sides, the client pings after 1 s without sending.
