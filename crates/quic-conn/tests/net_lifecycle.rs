@@ -88,10 +88,17 @@ fn idle_connection_closes_silently_after_the_idle_timeout_on_both_sides() {
     );
     assert!(net.client_ep().connection(c).is_none());
     assert!(net.server_ep().connection(s).is_none());
+    // Each end reports the idle timeout itself; a received CONNECTION_CLOSE would have
+    // given another reason.
     assert_eq!(
         closed(&net.client_events),
-        None,
-        "no close was sent or received"
+        Some(ConnectionError::TimedOut),
+        "the client saw its idle timeout, and no close from the server"
+    );
+    assert_eq!(
+        net.app.closed(),
+        Some(&ConnectionError::TimedOut),
+        "the server saw its idle timeout, and no close from the client"
     );
 }
 

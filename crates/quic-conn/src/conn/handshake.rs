@@ -116,6 +116,12 @@ impl Connection {
         let level = level_of(space);
         let Connection { spaces, tls, .. } = self;
         let sc = &mut spaces[space as usize]; // three spaces, three slots
+        if sc.discarded {
+            // The space's keys were dropped while this packet was being processed (the
+            // handshake completed on an earlier frame of the same packet). Its CRYPTO data
+            // was all delivered already: RFC 9000 §19.6 has such retransmissions ignored.
+            return Ok(());
+        }
         let tls_result = sc.recv.on_frame(offset, data, limit, |bytes| {
             tls.read_handshake(level, bytes)
         })?;

@@ -91,8 +91,13 @@ impl Connection {
         clear.check_reserved_bits().map_err(OpenError::Violation)?;
         if clear.key_phase == self.key_phase.phase {
             let kp = &mut self.key_phase;
-            kp.awaiting_peer = false;
+            let answered = core::mem::replace(&mut kp.awaiting_peer, false);
             kp.first_recv_pn = Some(kp.first_recv_pn.map_or(pn.as_u64(), |f| f.min(pn.as_u64())));
+            if answered {
+                // The first packet of the peer's in the phase we started: only now may the
+                // old receive key go (RFC 9001 §6.1), after the §6.5 grace period.
+                self.arm_key_discard(now);
+            }
         }
         Ok(Opened {
             pn,
@@ -129,13 +134,26 @@ impl Connection {
         kp.awaiting_peer = !by_peer;
         // RFC 9001 §6.3: the keys after these are derived ahead, off the receive path.
         kp.next = self.tls.next_one_rtt_keys();
-        // §6.5: the old receive key is kept for about three PTOs.
+        if by_peer {
+            // A packet in the new phase just authenticated.
+            self.arm_key_discard(now);
+        } else {
+            // RFC 9001 §6.1: "An endpoint MUST retain old keys until it has successfully
+            // unprotected a packet sent using the new keys": the peer may keep sending in
+            // the old phase for as long as it has not seen ours, so no timer yet.
+            self.timers.set(Timer::KeyDiscard, None);
+        }
+        true
+    }
+
+    /// §6.5: the old receive key is kept for about three PTOs after the new phase was
+    /// seen from the peer, for packets reordered across the update.
+    fn arm_key_discard(&mut self, now: Instant) {
         let pto = self.paths.first().map_or(Duration::from_secs(1), |p| {
             p.recovery.pto_period(Space::Data)
         });
         self.timers
             .set(Timer::KeyDiscard, now.checked_add(pto.saturating_mul(3)));
-        true
     }
 
     /// Starts a key update (RFC 9001 §6.1). Refused (returns `false`) before the handshake
@@ -180,7 +198,11 @@ impl Connection {
 
     /// The previous receive key has lived long enough.
     pub(crate) fn discard_old_key(&mut self) {
-        self.key_phase.prev_remote = None;
         self.timers.set(Timer::KeyDiscard, None);
+        if self.key_phase.awaiting_peer {
+            // Never before the peer was heard in the new phase (RFC 9001 §6.1).
+            return;
+        }
+        self.key_phase.prev_remote = None;
     }
 }

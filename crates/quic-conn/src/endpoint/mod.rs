@@ -201,6 +201,9 @@ pub struct Endpoint {
     next_handle: u64,
     stateless: VecDeque<StatelessReply>,
     events: VecDeque<EndpointEvent>,
+    /// Events a connection still had queued when it was removed (its close reason and
+    /// `Drained`), kept for [`Endpoint::poll_connection_event`].
+    final_events: VecDeque<(ConnectionHandle, crate::conn::Event)>,
     /// The endpoint's own randomness (connection IDs, tokens).
     own_rng: Box<dyn CryptoRngCore + Send>,
     tokens: HashMap<[u8; TOKEN_LEN], TokenEntry>,
@@ -283,6 +286,7 @@ impl Endpoint {
             next_handle: 0,
             stateless: VecDeque::new(),
             events: VecDeque::new(),
+            final_events: VecDeque::new(),
         }
     }
 
@@ -340,8 +344,12 @@ impl Endpoint {
     }
 
     /// The next event of any connection, with its handle (connections are visited in
-    /// order; drain until `None`).
+    /// order; drain until `None`). The last events of a connection that was removed (its
+    /// close reason and `Drained`) come first, after [`EndpointEvent::Removed`] was queued.
     pub fn poll_connection_event(&mut self) -> Option<(ConnectionHandle, crate::conn::Event)> {
+        if let Some(e) = self.final_events.pop_front() {
+            return Some(e);
+        }
         for &h in &self.order {
             if let Some(e) = self.conns.get_mut(&h).and_then(Connection::poll_event) {
                 return Some((h, e));
@@ -671,7 +679,13 @@ impl Endpoint {
             .map(|(&h, _)| h)
             .collect();
         for h in dead {
-            self.conns.remove(&h);
+            if let Some(mut c) = self.conns.remove(&h) {
+                // A removed connection's last events (why it closed, `Drained`) still
+                // reach the application.
+                while let Some(e) = c.poll_event() {
+                    self.final_events.push_back((h, e));
+                }
+            }
             self.token_issued.remove(&h);
             self.cids.retain(|_, v| *v != h);
             self.order.retain(|&x| x != h);
