@@ -169,7 +169,12 @@ impl Session {
                     match h3.send_data(c, id, chunk, fin) {
                         Ok(()) => Ok(n),
                         Err(h3::SendError::Transport(h3::TransportError::Blocked)) => Ok(0),
-                        Err(_) => Err(()),
+                        // The body cannot go on (the client reset the stream, say): reset
+                        // our side too, so the client is not left waiting for the rest.
+                        Err(_) => {
+                            h3.cancel(c, id, h3::Code::H3_INTERNAL_ERROR);
+                            Err(())
+                        }
                     }
                 });
             }
