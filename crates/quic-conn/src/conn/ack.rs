@@ -24,6 +24,9 @@ struct Sink<'a> {
     mtu_lost: Option<u16>,
     acked_acks: AckedAcks,
     now: Instant,
+    /// Where lost packets are reported.
+    #[cfg(feature = "qlog")]
+    qlog: &'a mut crate::qlog::Qlog,
 }
 
 impl RecoverySink<Records> for Sink<'_> {
@@ -54,6 +57,8 @@ impl RecoverySink<Records> for Sink<'_> {
         if space == Space::Data && self.void.is_void(packet.pn) {
             return;
         }
+        #[cfg(feature = "qlog")]
+        super::qlog::packet_lost(self.qlog, self.now, space, packet.pn);
         for r in packet.frames.iter() {
             match r {
                 Record::Stream(f) => self.streams.on_frame_lost(f, self.now),
@@ -105,6 +110,8 @@ impl Connection {
             zero_rtt,
             challenge,
             local_cids,
+            #[cfg(feature = "qlog")]
+            qlog,
             ..
         } = self;
         let Some(path) = paths.first_mut() else {
@@ -122,6 +129,8 @@ impl Connection {
             mtu_lost: None,
             acked_acks: AckedAcks::default(),
             now,
+            #[cfg(feature = "qlog")]
+            qlog,
         };
         let summary = path.recovery.on_ack_received(now, space, ack, &mut sink)?;
         // RFC 9000 §13.4.2.1: an ACK newly acknowledging ECT-marked packets without ECN
@@ -144,6 +153,10 @@ impl Connection {
             self.note_phase_acked();
         }
         self.on_mtu_probe(mtu_acked, mtu_lost);
+        #[cfg(feature = "qlog")]
+        if summary.newly_acked > 0 {
+            self.qlog_metrics(now);
+        }
         Ok(())
     }
 
@@ -181,6 +194,8 @@ impl Connection {
         }
         if self.timers.get(Timer::Idle).is_some_and(|at| at <= now) {
             // RFC 9000 §10.1: the connection is silently closed and its state discarded.
+            #[cfg(feature = "qlog")]
+            self.qlog_closed(now, &super::ConnectionError::TimedOut);
             self.drain(Some(super::ConnectionError::TimedOut));
             return;
         }
@@ -217,6 +232,8 @@ impl Connection {
             zero_rtt,
             challenge,
             local_cids,
+            #[cfg(feature = "qlog")]
+            qlog,
             ..
         } = self;
         let Some(path) = paths.first_mut() else {
@@ -234,6 +251,8 @@ impl Connection {
             mtu_lost: None,
             acked_acks: AckedAcks::default(),
             now,
+            #[cfg(feature = "qlog")]
+            qlog,
         };
         // A probe is owed through `probes_owed`, which `poll_transmit` honours.
         let action = path.recovery.on_timeout(now, &mut sink);

@@ -119,6 +119,8 @@ impl Connection {
     }
 
     fn finish_with(&mut self, now: Instant, error: ConnectionError) {
+        #[cfg(feature = "qlog")]
+        self.qlog_closed(now, &error);
         self.error = Some(error.clone());
         self.events.push_back(Event::Closed(error));
         // RFC 9000 §10.2: the closing and draining states last at least three times the

@@ -139,7 +139,7 @@ impl Connection {
         // waits for the end of the handshake: when resuming, TLS reports the parameters
         // remembered from the earlier connection until EncryptedExtensions replaces them.
         if self.side == Side::Server || !self.tls.is_handshaking() {
-            self.check_params()?;
+            self.check_params(now)?;
         }
         self.check_complete(now);
         Ok(())
@@ -179,7 +179,7 @@ impl Connection {
     }
 
     /// Applies the peer's transport parameters as soon as TLS has them.
-    fn check_params(&mut self) -> Result<(), TransportError> {
+    fn check_params(&mut self, now: Instant) -> Result<(), TransportError> {
         if self.peer_params.is_some() {
             return Ok(());
         }
@@ -194,6 +194,10 @@ impl Connection {
         self.validate_cids(&tp)?;
         self.apply_params(&tp);
         self.peer_params = Some(tp);
+        #[cfg(feature = "qlog")]
+        self.qlog_peer_params(now);
+        #[cfg(not(feature = "qlog"))]
+        let _ = now;
         Ok(())
     }
 
@@ -268,6 +272,12 @@ impl Connection {
         self.finish_zero_rtt(now);
         if self.state == State::Handshaking {
             self.state = State::Established;
+            #[cfg(feature = "qlog")]
+            self.qlog_state(
+                now,
+                None,
+                crate::qlog::events::connectivity::ConnectionState::HandshakeComplete,
+            );
         }
         self.events.push_back(Event::Connected);
         if self.side == Side::Server {

@@ -29,6 +29,8 @@ mod local_cids;
 mod migration;
 mod mtu;
 mod path;
+#[cfg(feature = "qlog")]
+mod qlog;
 mod records;
 mod recv;
 mod retry;
@@ -197,6 +199,9 @@ pub struct Connection {
     packet_dcid: ConnectionId,
     /// Server: a NEW_TOKEN frame to send.
     new_token: Option<Vec<u8>>,
+    /// Where this connection's qlog events go (disabled unless [`Connection::set_qlog`]).
+    #[cfg(feature = "qlog")]
+    qlog: crate::qlog::Qlog,
 }
 
 impl core::fmt::Debug for Connection {

@@ -281,7 +281,11 @@ impl Connection {
             return None;
         }
         let range = opened.payload_range();
+        #[cfg(feature = "qlog")]
+        let packet_len = packet.len();
         let payload = packet.freeze().slice(range);
+        #[cfg(feature = "qlog")]
+        self.qlog_packet_received(now, h.ty, pn, &payload, packet_len);
         let mut frames = FrameIter::new(&payload, h.ty);
         for frame in frames.by_ref() {
             let result = frame.and_then(|f| self.handle_frame(now, space, &f, &payload));

@@ -404,6 +404,10 @@ impl Connection {
 
     fn on_built(&mut self, now: Instant, space: Space, b: &Built) {
         self.stats.packets_sent += 1;
+        #[cfg(feature = "qlog")]
+        if let Some(pn) = b.pn {
+            self.qlog_packet_sent(now, space, pn, b.len);
+        }
         if let (Space::Data, Some(pn)) = (space, b.pn) {
             self.on_one_rtt_sent(now, pn);
         }
@@ -512,7 +516,7 @@ impl Connection {
             .finish(path.id, keys.packet.as_ref(), keys.header.as_ref())
             .ok()?;
         // Not ack-eliciting and not in flight; recorded so packet numbers keep increasing.
-        path.recovery.on_packet_sent(
+        let _sent = path.recovery.on_packet_sent(
             now,
             space,
             u16::try_from(len).unwrap_or(u16::MAX),
@@ -520,6 +524,10 @@ impl Connection {
             false,
             Records::default(),
         );
+        #[cfg(feature = "qlog")]
+        if let Some(pn) = _sent {
+            self.qlog_packet_sent(now, space, pn, len);
+        }
         Some(len)
     }
 }
