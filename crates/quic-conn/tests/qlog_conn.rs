@@ -89,7 +89,6 @@ fn client_trace_has_handshake_transfer_and_close() {
     let bytes = out.0.lock().unwrap().clone();
     let recs = records(&bytes);
     let events = &recs[1..];
-    eprintln!("{} events", events.len());
     assert!(recs[0].get("trace").is_some(), "header record first");
 
     // Transport parameters: ours, then the server's.
@@ -120,7 +119,9 @@ fn client_trace_has_handshake_transfer_and_close() {
 
     // Received packets carry their frames.
     let received = named(events, "quic:packet_received");
-    assert!(received.iter().any(|e| e["data"]["header"]["packet_type"] == "initial"));
+    assert!(received
+        .iter()
+        .any(|e| e["data"]["header"]["packet_type"] == "initial"));
     assert!(received.iter().any(|e| e["data"]["frames"]
         .as_array()
         .is_some_and(|f| f.iter().any(|f| f["frame_type"] == "ack"))));
@@ -136,7 +137,9 @@ fn client_trace_has_handshake_transfer_and_close() {
 
     let lost = named(events, "quic:packet_lost");
     assert!(!lost.is_empty(), "5% loss but no packet_lost");
-    assert!(lost[0]["data"]["header"]["packet_number"].as_u64().is_some());
+    assert!(lost[0]["data"]["header"]["packet_number"]
+        .as_u64()
+        .is_some());
 
     // The close comes once, after every other event but the CONNECTION_CLOSE packets.
     let closed = named(events, "quic:connection_closed");
