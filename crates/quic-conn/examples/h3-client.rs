@@ -78,7 +78,7 @@ fn run(case: TestCase) -> Result<(), String> {
         &["--insecure"],
     )
     .map_err(|e| format!("{e}\n{USAGE}"))?;
-    common::note_qlog(&args, "h3-client");
+    let qlog_dir = common::note_qlog(&args, "h3-client");
     let alpn = match args.value("--alpn") {
         Some(a) => Alpn::parse(a)?,
         None if case == TestCase::Http3 => Alpn::H3,
@@ -113,6 +113,7 @@ fn run(case: TestCase) -> Result<(), String> {
         alpn,
         case,
         tickets,
+        qlog_dir,
     };
 
     let resume = matches!(case, TestCase::Resumption | TestCase::ZeroRtt);
@@ -193,6 +194,8 @@ struct Fetch<'a> {
     alpn: Alpn,
     case: TestCase,
     tickets: Arc<common::tls::TicketCounter>,
+    /// Where each connection's qlog trace goes, if anywhere.
+    qlog_dir: Option<String>,
 }
 
 impl Fetch<'_> {
@@ -215,6 +218,12 @@ impl Fetch<'_> {
                 self.target.remote,
             )
             .map_err(|e| format!("connect: {e}"))?;
+        common::start_qlog(
+            self.qlog_dir.as_deref(),
+            connection(ep, h)?,
+            io.clock.now(),
+            "h3-client",
+        );
         let mut app: Box<dyn Fetcher> = match self.alpn {
             Alpn::H3 => Box::new(H3Fetcher::new(downloads, &self.target.server_name)),
             Alpn::Hq => Box::new(HqFetcher::new(downloads)),

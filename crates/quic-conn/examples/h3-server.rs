@@ -64,7 +64,7 @@ fn run(case: TestCase) -> Result<(), String> {
         &["--retry"],
     )
     .map_err(|e| format!("{e}\n{USAGE}"))?;
-    common::note_qlog(&args, "h3-server");
+    let qlog_dir = common::note_qlog(&args, "h3-server");
     let listen: SocketAddr = args
         .value("--listen")
         .ok_or(USAGE)?
@@ -91,6 +91,9 @@ fn run(case: TestCase) -> Result<(), String> {
         while let Some(event) = ep.poll_event() {
             match event {
                 EndpointEvent::Accepted(h) => {
+                    if let Some(c) = ep.connection(h) {
+                        common::start_qlog(qlog_dir.as_deref(), c, now, "h3-server");
+                    }
                     sessions.insert(h, Session::Handshaking);
                 }
                 EndpointEvent::Removed(h) => {

@@ -321,13 +321,38 @@ impl Args {
     }
 }
 
-/// Says what happens to `--qlog-dir` / QLOGDIR: the library's qlog module exists but is
-/// not wired into connections yet, so no trace is written.
-pub fn note_qlog(args: &Args, who: &str) {
-    if let Some(dir) = args.value_or_env("--qlog-dir", "QLOGDIR") {
-        eprintln!("{who}: qlog not written to {dir}: connections do not emit qlog events yet");
+/// Says what happens to `--qlog-dir` / QLOGDIR and returns the directory traces go to:
+/// one file per connection when built with the `qlog` feature, none otherwise.
+pub fn note_qlog(args: &Args, who: &str) -> Option<String> {
+    let dir = args.value_or_env("--qlog-dir", "QLOGDIR")?;
+    if cfg!(feature = "qlog") {
+        eprintln!("{who}: writing a qlog trace per connection to {dir}");
+        Some(dir)
+    } else {
+        eprintln!("{who}: qlog not written to {dir}: built without the `qlog` feature");
+        None
     }
 }
+
+/// Starts a qlog trace of `conn` in `dir` (when given), named after the connection's
+/// original destination connection ID. A file that cannot be created is reported and
+/// the connection goes on without a trace.
+#[cfg(feature = "qlog")]
+pub fn start_qlog(dir: Option<&str>, conn: &mut quic_conn::Connection, now: Instant, who: &str) {
+    let Some(dir) = dir else {
+        return;
+    };
+    let odcid = conn.original_dcid();
+    match quic_conn::qlog::Qlog::create_in_dir(std::path::Path::new(dir), conn.side(), &odcid, now)
+    {
+        Ok(q) => conn.set_qlog(q),
+        Err(e) => eprintln!("{who}: cannot create a qlog file in {dir}: {e}"),
+    }
+}
+
+/// Without the `qlog` feature there is nothing to start.
+#[cfg(not(feature = "qlog"))]
+pub fn start_qlog(_: Option<&str>, _: &mut quic_conn::Connection, _: Instant, _: &str) {}
 
 // ---- files ----
 

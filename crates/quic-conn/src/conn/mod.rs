@@ -317,6 +317,12 @@ impl Connection {
         self.remote_cid
     }
 
+    /// The Destination Connection ID of the client's first Initial (RFC 9000 §7.3): the
+    /// name qlog files and key logs group a connection's traces under.
+    pub fn original_dcid(&self) -> ConnectionId {
+        self.orig_dcid
+    }
+
     /// Whether the TLS handshake resumed an earlier session.
     pub fn is_resumed(&self) -> bool {
         self.tls.is_resumed()
