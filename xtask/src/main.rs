@@ -420,6 +420,8 @@ fn demo(args: &[String]) -> Result {
             "--release",
             "-p",
             "quic-conn",
+            "--features",
+            "qlog",
             "--example",
             "demo",
             "--",

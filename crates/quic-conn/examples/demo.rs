@@ -35,6 +35,9 @@ use quic_wire::{Dir, Instant, PathId, Side, StreamId, VarInt};
 
 /// Where the demo writes its files, below the workspace root.
 const DEMO_DIR: &str = "target/demo";
+
+/// Where both ends write their qlog files (set once in `main`).
+static QLOG_DIR: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 /// The large file's size in MiB, unless `--large-mib` says otherwise.
 const LARGE_MIB: usize = 64;
 /// How many small files, unless `--small` says otherwise, and each one's size.
@@ -82,6 +85,15 @@ fn run() -> Result<(), String> {
     let files = file_set(large << 20, small);
     write_files(&www, &files)?;
     let keylog = dir.join("keylog.txt");
+    let qlog = dir.join("qlog");
+    if cfg!(feature = "qlog") {
+        // Fresh traces each run.
+        let _ = std::fs::remove_dir_all(&qlog);
+        if let Err(e) = std::fs::create_dir_all(&qlog) {
+            eprintln!("demo: cannot create {}: {e}", qlog.display());
+        }
+        let _ = QLOG_DIR.set(qlog.display().to_string());
+    }
     // The key log appends: start it afresh.
     let _ = std::fs::remove_file(&keylog);
     let (client_tls, server_tls) = tls_configs(&keylog)?;
@@ -117,7 +129,14 @@ fn run() -> Result<(), String> {
     print_report(&client, &server, &files);
     println!();
     println!("keylog: {} (NSS key log format)", keylog.display());
-    println!("qlog:   not written by the demo (the h3 examples take --qlog-dir)");
+    if cfg!(feature = "qlog") {
+        println!(
+            "qlog:   {} (one JSON-SEQ file per end; opens in qvis)",
+            qlog.display()
+        );
+    } else {
+        println!("qlog:   not written (built without the `qlog` feature)");
+    }
     println!("demo:   done in {:.1} s", started.elapsed().as_secs_f64());
     match client.failures.as_slice() {
         [] => Ok(()),
@@ -274,6 +293,9 @@ fn serve(
         let now = io.clock.now();
         while let Some(event) = ep.poll_event() {
             if let (EndpointEvent::Accepted(h), None) = (event, &session) {
+                if let Some(conn) = ep.connection(h) {
+                    common::start_qlog(QLOG_DIR.get().map(String::as_str), conn, now, "server");
+                }
                 session = Some((h, Server::new(now)));
             }
         }
@@ -520,6 +542,9 @@ fn fetch(
     let h = ep
         .connect(start, Arc::new(tls), SERVER_NAME, io.local_addr(), server)
         .map_err(|e| format!("connect: {e}"))?;
+    if let Some(conn) = ep.connection(h) {
+        common::start_qlog(QLOG_DIR.get().map(String::as_str), conn, start, "client");
+    }
     let mut done_at = None;
     let mut report = None;
     loop {
