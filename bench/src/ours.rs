@@ -80,17 +80,11 @@ use quic_recovery::CcConfig;
 use quic_streams::{StreamEvent, StreamRef};
 use quic_wire::{Dir, Ecn, VarInt};
 use rand::{rngs::StdRng, SeedableRng};
-use rustls::{
-    client::Resumption,
-    crypto::{ring as ring_provider, CryptoProvider},
-    pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer},
-    server::NoServerSessionStorage,
-    RootCertStore,
-};
 
 use crate::stack::{
     Congestion, ConnId, ReadState, Side, Stack, StackConfig, StackKind, StreamId, Unavailable,
 };
+use crate::tls;
 
 /// This project's stack in the table.
 pub const KIND: StackKind = StackKind {
@@ -111,44 +105,12 @@ fn make(config: &StackConfig) -> Result<Box<dyn Stack>, Unavailable> {
         .map_err(Unavailable)
 }
 
-/// A ring provider that can negotiate only AES-128-GCM and X25519.
-fn provider() -> Arc<CryptoProvider> {
-    let base = ring_provider::default_provider();
-    Arc::new(CryptoProvider {
-        cipher_suites: vec![ring_provider::cipher_suite::TLS13_AES_128_GCM_SHA256],
-        kx_groups: vec![ring_provider::kx_group::X25519],
-        ..base
-    })
-}
-
 fn client_tls(config: &StackConfig) -> Result<RustlsConfig, String> {
-    let mut roots = RootCertStore::empty();
-    roots
-        .add(CertificateDer::from(config.cert_der.clone()))
-        .map_err(|e| e.to_string())?;
-    let mut tls = rustls::ClientConfig::builder_with_provider(provider())
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    tls.resumption = Resumption::disabled();
-    tls.enable_early_data = false;
-    Ok(RustlsConfig::Client(Arc::new(tls)))
+    Ok(RustlsConfig::Client(Arc::new(tls::rustls_client(config)?)))
 }
 
 fn server_tls(config: &StackConfig) -> Result<RustlsConfig, String> {
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(config.key_der.clone()));
-    let mut tls = rustls::ServerConfig::builder_with_provider(provider())
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .map_err(|e| e.to_string())?
-        .with_no_client_auth()
-        .with_single_cert(vec![CertificateDer::from(config.cert_der.clone())], key)
-        .map_err(|e| e.to_string())?;
-    tls.send_tls13_tickets = 0;
-    tls.session_storage = Arc::new(NoServerSessionStorage {});
-    // RFC 9001 §4.6.1: 0 means no 0-RTT.
-    tls.max_early_data_size = 0;
-    Ok(RustlsConfig::Server(Arc::new(tls)))
+    Ok(RustlsConfig::Server(Arc::new(tls::rustls_server(config)?)))
 }
 
 /// The connection settings both of our endpoints use.
@@ -532,15 +494,6 @@ impl Stack for OurStack {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_aes_128_gcm_and_x25519_can_be_negotiated() {
-        let p = provider();
-        let suites: Vec<_> = p.cipher_suites.iter().map(|s| s.suite()).collect();
-        assert_eq!(suites, [rustls::CipherSuite::TLS13_AES_128_GCM_SHA256]);
-        let groups: Vec<_> = p.kx_groups.iter().map(|g| g.name()).collect();
-        assert_eq!(groups, [rustls::NamedGroup::X25519]);
-    }
 
     #[test]
     fn clock_conversion_round_trips() {

@@ -36,17 +36,11 @@ use quinn_proto::{
     ClientConfig, Connection, ConnectionHandle, DatagramEvent, Dir, Endpoint, EndpointConfig,
     Event, IdleTimeout, ReadError, ServerConfig, TransportConfig, ValidationTokenConfig, VarInt,
 };
-use rustls::{
-    client::Resumption,
-    crypto::{ring as ring_provider, CryptoProvider},
-    pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer},
-    server::NoServerSessionStorage,
-    RootCertStore,
-};
 
 use crate::stack::{
     Congestion, ConnId, ReadState, Side, Stack, StackConfig, StackKind, StreamId, Unavailable,
 };
+use crate::tls;
 
 /// quinn-proto in the table.
 pub const KIND: StackKind = StackKind {
@@ -62,16 +56,6 @@ fn make(config: &StackConfig) -> Result<Box<dyn Stack>, Unavailable> {
     QuinnStack::new(config)
         .map(|s| Box::new(s) as Box<dyn Stack>)
         .map_err(Unavailable)
-}
-
-/// A ring provider that can negotiate only AES-128-GCM and X25519.
-fn provider() -> Arc<CryptoProvider> {
-    let base = ring_provider::default_provider();
-    Arc::new(CryptoProvider {
-        cipher_suites: vec![ring_provider::cipher_suite::TLS13_AES_128_GCM_SHA256],
-        kx_groups: vec![ring_provider::kx_group::X25519],
-        ..base
-    })
 }
 
 fn transport(config: &StackConfig) -> Result<Arc<TransportConfig>, String> {
@@ -96,16 +80,7 @@ fn transport(config: &StackConfig) -> Result<Arc<TransportConfig>, String> {
 }
 
 fn client_config(config: &StackConfig) -> Result<ClientConfig, String> {
-    let mut roots = RootCertStore::empty();
-    roots
-        .add(CertificateDer::from(config.cert_der.clone()))
-        .map_err(|e| e.to_string())?;
-    let mut tls = rustls::ClientConfig::builder_with_provider(provider())
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    tls.resumption = Resumption::disabled();
+    let tls = tls::rustls_client(config)?;
     let quic = QuicClientConfig::try_from(tls).map_err(|e| e.to_string())?;
     let mut c = ClientConfig::new(Arc::new(quic));
     c.transport_config(transport(config)?);
@@ -113,15 +88,7 @@ fn client_config(config: &StackConfig) -> Result<ClientConfig, String> {
 }
 
 fn server_config(config: &StackConfig) -> Result<ServerConfig, String> {
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(config.key_der.clone()));
-    let mut tls = rustls::ServerConfig::builder_with_provider(provider())
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .map_err(|e| e.to_string())?
-        .with_no_client_auth()
-        .with_single_cert(vec![CertificateDer::from(config.cert_der.clone())], key)
-        .map_err(|e| e.to_string())?;
-    tls.send_tls13_tickets = 0;
-    tls.session_storage = Arc::new(NoServerSessionStorage {});
+    let tls = tls::rustls_server(config)?;
     let quic = QuicServerConfig::try_from(tls).map_err(|e| e.to_string())?;
     let mut s = ServerConfig::with_crypto(Arc::new(quic));
     s.transport_config(transport(config)?);
@@ -466,18 +433,4 @@ impl Stack for QuinnStack {
 fn quinn_id(id: StreamId) -> quinn_proto::StreamId {
     // Stream IDs handed out by this module came from quinn and fit in a varint.
     quinn_proto::StreamId::from(VarInt::from_u64(id.0).unwrap_or(VarInt::MAX))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_aes_128_gcm_and_x25519_can_be_negotiated() {
-        let p = provider();
-        let suites: Vec<_> = p.cipher_suites.iter().map(|s| s.suite()).collect();
-        assert_eq!(suites, [rustls::CipherSuite::TLS13_AES_128_GCM_SHA256]);
-        let groups: Vec<_> = p.kx_groups.iter().map(|g| g.name()).collect();
-        assert_eq!(groups, [rustls::NamedGroup::X25519]);
-    }
 }
