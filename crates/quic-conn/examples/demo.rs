@@ -283,19 +283,17 @@ fn serve(
     www: &Path,
     stop: &AtomicBool,
 ) -> Result<ServerReport, String> {
-    let config = EndpointConfig {
+    let mut config = EndpointConfig {
         server_tls: Some(Arc::new(tls)),
         ..EndpointConfig::default()
     };
+    common::qlog_accepted(&mut config, QLOG_DIR.get().map(String::as_str));
     let mut ep = Endpoint::new(config, common::system_rng());
     let mut session: Option<(quic_conn::ConnectionHandle, Server)> = None;
     while !stop.load(Ordering::Relaxed) {
         let now = io.clock.now();
         while let Some(event) = ep.poll_event() {
             if let (EndpointEvent::Accepted(h), None) = (event, &session) {
-                if let Some(conn) = ep.connection(h) {
-                    common::start_qlog(QLOG_DIR.get().map(String::as_str), conn, now, "server");
-                }
                 session = Some((h, Server::new(now)));
             }
         }

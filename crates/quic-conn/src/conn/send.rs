@@ -172,6 +172,10 @@ impl Connection {
                     self.on_built(now, space, &b);
                 } else {
                     self.stats.packets_sent += 1;
+                    #[cfg(feature = "qlog")]
+                    if let Some(pn) = b.pn {
+                        self.qlog_packet_sent(now, PacketType::ZeroRtt, pn, b.len);
+                    }
                 }
             }
         }
@@ -300,6 +304,8 @@ impl Connection {
             local_cids,
             new_token,
             handshake_confirmed,
+            #[cfg(feature = "qlog")]
+            qlog,
             ..
         } = self;
         let path = paths.first_mut()?;
@@ -386,6 +392,8 @@ impl Connection {
         if let Some(p) = pad {
             b.pad_to(p);
         }
+        #[cfg(feature = "qlog")]
+        qlog.capture_sent(b.payload());
         let len = b
             .finish(path.id, keys.packet.as_ref(), keys.header.as_ref())
             .ok()?;
@@ -406,7 +414,7 @@ impl Connection {
         self.stats.packets_sent += 1;
         #[cfg(feature = "qlog")]
         if let Some(pn) = b.pn {
-            self.qlog_packet_sent(now, space, pn, b.len);
+            self.qlog_packet_sent(now, type_of(space), pn, b.len);
         }
         if let (Space::Data, Some(pn)) = (space, b.pn) {
             self.on_one_rtt_sent(now, pn);
@@ -473,6 +481,8 @@ impl Connection {
             rng,
             close,
             token,
+            #[cfg(feature = "qlog")]
+            qlog,
             ..
         } = self;
         let close = close.as_ref()?;
@@ -512,6 +522,8 @@ impl Connection {
         if let Some(p) = pad {
             b.pad_to(p);
         }
+        #[cfg(feature = "qlog")]
+        qlog.capture_sent(b.payload());
         let len = b
             .finish(path.id, keys.packet.as_ref(), keys.header.as_ref())
             .ok()?;
@@ -526,7 +538,7 @@ impl Connection {
         );
         #[cfg(feature = "qlog")]
         if let Some(pn) = _sent {
-            self.qlog_packet_sent(now, space, pn, len);
+            self.qlog_packet_sent(now, type_of(space), pn, len);
         }
         Some(len)
     }

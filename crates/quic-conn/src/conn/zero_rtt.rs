@@ -125,6 +125,8 @@ impl Connection {
             streams,
             rng,
             zero_rtt,
+            #[cfg(feature = "qlog")]
+            qlog,
             ..
         } = self;
         let keys = zero_rtt.keys.as_ref()?;
@@ -162,6 +164,8 @@ impl Connection {
         if let Some(p) = pad {
             b.pad_to(p);
         }
+        #[cfg(feature = "qlog")]
+        qlog.capture_sent(b.payload());
         let len = b
             .finish(path.id, keys.packet.as_ref(), keys.header.as_ref())
             .ok()?;

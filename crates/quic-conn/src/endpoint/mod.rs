@@ -63,6 +63,10 @@ pub struct EndpointConfig {
     /// connections advertise a token, and short-header datagrams for unknown connection
     /// IDs get a stateless reset (RFC 9000 §10.3).
     pub reset_tokens: Option<Arc<dyn ResetTokens>>,
+    /// Starts a qlog trace for every new connection, client or server, before it handles
+    /// its first packet.
+    #[cfg(feature = "qlog")]
+    pub qlog: Option<Arc<dyn crate::qlog::file::QlogFactory>>,
 }
 
 /// [`ResetTokens`] as HMAC-SHA256(key, connection ID), truncated to 16 bytes.
@@ -130,6 +134,8 @@ impl Default for EndpointConfig {
             new_tokens: false,
             address_token_lifetime: core::time::Duration::from_secs(3600),
             reset_tokens: None,
+            #[cfg(feature = "qlog")]
+            qlog: None,
         }
     }
 }
@@ -308,12 +314,23 @@ impl Endpoint {
             now,
             rng,
         )?;
-        Ok(self.insert(conn))
+        Ok(self.insert(now, conn))
     }
 
-    fn insert(&mut self, mut conn: Connection) -> ConnectionHandle {
+    /// Registers `conn`; `now` starts its qlog trace, if the endpoint makes traces.
+    #[cfg_attr(not(feature = "qlog"), allow(unused_variables))]
+    fn insert(&mut self, now: Instant, mut conn: Connection) -> ConnectionHandle {
         if let Some(t) = &self.config.reset_tokens {
             conn.set_reset_tokens(t.clone());
+        }
+        #[cfg(feature = "qlog")]
+        if let Some(q) = self
+            .config
+            .qlog
+            .as_ref()
+            .and_then(|f| f.start(conn.side(), &conn.original_dcid(), now))
+        {
+            conn.set_qlog(q);
         }
         let h = ConnectionHandle(self.next_handle);
         self.next_handle += 1;
@@ -523,7 +540,7 @@ impl Endpoint {
         let conn =
             Connection::accept_with(self.config.connection, tls, now, meta, &data, rng, opts);
         let Ok(conn) = conn else { return };
-        let h = self.insert(conn);
+        let h = self.insert(now, conn);
         self.cids.insert(info.dcid, h);
         self.events.push_back(EndpointEvent::Accepted(h));
         if let Some(c) = self.conns.get_mut(&h) {
