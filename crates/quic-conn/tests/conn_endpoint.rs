@@ -563,3 +563,68 @@ fn a_new_token_lets_the_next_connection_skip_retry() {
         "no Retry was sent"
     );
 }
+
+#[test]
+fn a_late_initial_of_a_removed_connection_does_not_create_a_new_one() {
+    let (cfg, client_tls) = server_config(8);
+    let lifetime = cfg.cid_tombstone_lifetime;
+    let mut net = Net::new(cfg);
+    let now = net.now;
+    net.client
+        .connect(now, client_tls, "localhost", client_addr(), server_addr())
+        .expect("connect");
+    net.transmit();
+    // A copy of the client's first Initial, as a network could deliver it late.
+    let first_initial = net.wire[0].2.clone();
+    net.drive();
+    let accepted = match net.server.poll_event() {
+        Some(EndpointEvent::Accepted(s)) => s,
+        other => panic!("expected an accepted connection, got {other:?}"),
+    };
+    let now = net.now;
+    net.server.connection(accepted).expect("server").close(
+        now,
+        quic_wire::VarInt::from_u32(0),
+        b"done",
+    );
+    // Let both ends close, drain and be removed.
+    for _ in 0..100 {
+        net.drive();
+        if net.server.connection_count() == 0 {
+            break;
+        }
+        net.now = net
+            .now
+            .checked_add(Duration::from_millis(500))
+            .expect("time");
+        let now = net.now;
+        net.server.handle_timeout(now);
+        net.client.handle_timeout(now);
+    }
+    assert_eq!(
+        net.server.connection_count(),
+        0,
+        "server connection removed"
+    );
+    while net.server.poll_event().is_some() {}
+
+    let late = |net: &mut Net| {
+        let now = net.now;
+        net.server.handle_datagram(
+            now,
+            meta(client_addr(), server_addr()),
+            BytesMut::from(&first_initial[..]),
+        );
+        net.server.connection_count()
+    };
+    assert_eq!(late(&mut net), 0, "the late Initial made a connection");
+    assert!(net.server.poll_event().is_none());
+    // Once the IDs are no longer reserved, the same bytes are a new client's Initial
+    // again: the reservation, not something else, kept the connection out.
+    net.now = net.now.checked_add(lifetime).expect("time");
+    assert_eq!(late(&mut net), 1);
+    assert!(matches!(
+        net.server.poll_event(),
+        Some(EndpointEvent::Accepted(_))
+    ));
+}

@@ -3,6 +3,8 @@
 //! handshake budget, answers unknown versions with Version Negotiation (§6.1), multiplexes
 //! the connections' timers, and transmits from the connections in round-robin order.
 
+mod tombstones;
+
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
@@ -63,6 +65,10 @@ pub struct EndpointConfig {
     /// connections advertise a token, and short-header datagrams for unknown connection
     /// IDs get a stateless reset (RFC 9000 §10.3).
     pub reset_tokens: Option<Arc<dyn ResetTokens>>,
+    /// How long the connection IDs of a removed connection stay reserved: datagrams for
+    /// them are dropped (long header) or answered with a stateless reset (short header)
+    /// instead of creating a connection. At most four per allowed connection are kept.
+    pub cid_tombstone_lifetime: core::time::Duration,
     /// Starts a qlog trace for every new connection, client or server, before it handles
     /// its first packet.
     #[cfg(feature = "qlog")]
@@ -134,6 +140,7 @@ impl Default for EndpointConfig {
             new_tokens: false,
             address_token_lifetime: core::time::Duration::from_secs(3600),
             reset_tokens: None,
+            cid_tombstone_lifetime: core::time::Duration::from_secs(30),
             #[cfg(feature = "qlog")]
             qlog: None,
         }
@@ -216,6 +223,9 @@ pub struct Endpoint {
     /// Start of the current one-second window of stateless replies, and their count.
     rate_window: Instant,
     rate_count: u32,
+    /// Connection IDs of removed connections, so their late packets are not taken for new
+    /// connections.
+    tombstones: tombstones::Tombstones,
     /// NEW_TOKEN tokens given out: client IP and expiry.
     address_tokens: HashMap<[u8; TOKEN_LEN], (core::net::IpAddr, Instant)>,
     /// Server connections that got their NEW_TOKEN token.
@@ -284,6 +294,10 @@ impl Endpoint {
             rate_count: 0,
             address_tokens: HashMap::new(),
             token_issued: hashbrown::HashSet::new(),
+            tombstones: tombstones::Tombstones::new(
+                config.cid_tombstone_lifetime,
+                config.max_connections.saturating_mul(4),
+            ),
             config,
             rng,
             conns: HashMap::new(),
@@ -401,6 +415,13 @@ impl Endpoint {
         // RFC 9000 §14.1: Initials and version probes in datagrams below 1200 bytes are
         // dropped, which also bounds what a spoofed source can make us send.
         if data.len() < 1200 {
+            return;
+        }
+        // A late Initial or 0-RTT packet of a connection that is gone must not start a
+        // new one.
+        if first_dcid(&data, self.config.connection.cid_len)
+            .is_some_and(|d| self.tombstones.contains(now, &d))
+        {
             return;
         }
         let parsed = Packet::parse(&data, &ParseConfig::new(self.config.connection.cid_len));
@@ -687,8 +708,8 @@ impl Endpoint {
         }
     }
 
-    /// Removes drained connections and their routes.
-    fn reap(&mut self) {
+    /// Removes drained connections and their routes (kept as tombstones for a while).
+    fn reap(&mut self, now: Instant) {
         let dead: Vec<ConnectionHandle> = self
             .conns
             .iter()
@@ -704,7 +725,13 @@ impl Endpoint {
                 }
             }
             self.token_issued.remove(&h);
-            self.cids.retain(|_, v| *v != h);
+            let tombstones = &mut self.tombstones;
+            self.cids.retain(|cid, v| {
+                if *v == h {
+                    tombstones.bury(now, *cid);
+                }
+                *v != h
+            });
             self.order.retain(|&x| x != h);
             self.events.push_back(EndpointEvent::Removed(h));
         }
@@ -731,7 +758,7 @@ impl SansIo for Endpoint {
             }
             None => self.handle_unknown(now, meta, data),
         }
-        self.reap();
+        self.reap(now);
     }
 
     fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
@@ -783,6 +810,6 @@ impl SansIo for Endpoint {
             }
             self.sync_cids(h);
         }
-        self.reap();
+        self.reap(now);
     }
 }
