@@ -1243,7 +1243,7 @@ fn malformed_ack_ranges_are_a_typed_error_and_write_nothing() {
     // An inverted range, built at run time (a literal one is a lint error).
     let inverted = RangeInclusive::new(5u64, 3);
     let cases: [&[RangeInclusive<u64>]; 4] = [
-        &[inverted.clone()],
+        std::slice::from_ref(&inverted),
         &[10..=12, 9..=9],            // adjacent: must be merged
         &[10..=12, 11..=20],          // not descending
         &[40..=40, 30..=31, 31..=32], // a bad range far past a small budget
