@@ -147,6 +147,35 @@ impl Default for EndpointConfig {
     }
 }
 
+/// Endpoint-wide counters, for monitoring ([`Endpoint::stats`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EndpointStats {
+    /// Datagrams handed to [`SansIo::handle_datagram`].
+    pub datagrams_received: u64,
+    /// Their bytes.
+    pub bytes_received: u64,
+    /// Datagrams returned by [`SansIo::poll_transmit`] (a GSO batch counts its segments).
+    pub datagrams_sent: u64,
+    /// Their bytes.
+    pub bytes_sent: u64,
+    /// Server connections created from a client's Initial.
+    pub accepted: u64,
+    /// Client Initials dropped because the handshake or connection budget was full.
+    pub refused: u64,
+    /// Datagrams that matched no connection and started none (too small, not an
+    /// Initial, over budget, answered statelessly, for a removed connection ...).
+    pub unroutable: u64,
+    /// Version Negotiation packets queued.
+    pub version_negotiations: u64,
+    /// Retry packets queued.
+    pub retries: u64,
+    /// Stateless resets queued.
+    pub stateless_resets: u64,
+    /// Connections removed after draining.
+    pub removed: u64,
+}
+
 /// Something the application should know about the endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -226,6 +255,7 @@ pub struct Endpoint {
     /// Connection IDs of removed connections, so their late packets are not taken for new
     /// connections.
     tombstones: tombstones::Tombstones,
+    stats: EndpointStats,
     /// NEW_TOKEN tokens given out: client IP and expiry.
     address_tokens: HashMap<[u8; TOKEN_LEN], (core::net::IpAddr, Instant)>,
     /// Server connections that got their NEW_TOKEN token.
@@ -294,6 +324,7 @@ impl Endpoint {
             rate_count: 0,
             address_tokens: HashMap::new(),
             token_issued: hashbrown::HashSet::new(),
+            stats: EndpointStats::default(),
             tombstones: tombstones::Tombstones::new(
                 config.cid_tombstone_lifetime,
                 config.max_connections.saturating_mul(4),
@@ -352,6 +383,11 @@ impl Endpoint {
         self.order.push_back(h);
         self.conns.insert(h, conn);
         h
+    }
+
+    /// Endpoint-wide counters.
+    pub fn stats(&self) -> EndpointStats {
+        self.stats
     }
 
     /// A connection, while it exists.
@@ -479,6 +515,7 @@ impl Endpoint {
         let split = len - ResetToken::LEN;
         bytes[0] = (bytes[0] & 0x3f) | 0x40; // short header, fixed bit set
         bytes[split..].copy_from_slice(&token.0);
+        self.stats.stateless_resets += 1;
         self.stateless.push_back(StatelessReply {
             destination: meta.remote,
             source: meta.local,
@@ -507,6 +544,7 @@ impl Endpoint {
         }
         let n = w.written();
         bytes.truncate(n);
+        self.stats.version_negotiations += 1;
         self.stateless.push_back(StatelessReply {
             destination: meta.remote,
             source: meta.local,
@@ -521,7 +559,9 @@ impl Endpoint {
         if self.conns.len() >= self.config.max_connections
             || self.handshaking() >= self.config.max_handshakes
         {
-            return; // Over budget: drop; the client retries and may find room later.
+            // Over budget: drop; the client retries and may find room later.
+            self.stats.refused += 1;
+            return;
         }
         let cid_len = self.config.connection.cid_len;
         let Some(info) = initial_info(&data, cid_len) else {
@@ -563,6 +603,7 @@ impl Endpoint {
         let Ok(conn) = conn else { return };
         let h = self.insert(now, conn);
         self.cids.insert(info.dcid, h);
+        self.stats.accepted += 1;
         self.events.push_back(EndpointEvent::Accepted(h));
         if let Some(c) = self.conns.get_mut(&h) {
             c.handle_datagram(now, meta, data);
@@ -663,6 +704,7 @@ impl Endpoint {
                 expires,
             },
         );
+        self.stats.retries += 1;
         self.stateless.push_back(StatelessReply {
             destination: meta.remote,
             source: meta.local,
@@ -708,60 +750,8 @@ impl Endpoint {
         }
     }
 
-    /// Removes drained connections and their routes (kept as tombstones for a while).
-    fn reap(&mut self, now: Instant) {
-        let dead: Vec<ConnectionHandle> = self
-            .conns
-            .iter()
-            .filter(|(_, c)| c.is_drained())
-            .map(|(&h, _)| h)
-            .collect();
-        for h in dead {
-            if let Some(mut c) = self.conns.remove(&h) {
-                // A removed connection's last events (why it closed, `Drained`) still
-                // reach the application.
-                while let Some(e) = c.poll_event() {
-                    self.final_events.push_back((h, e));
-                }
-            }
-            self.token_issued.remove(&h);
-            let tombstones = &mut self.tombstones;
-            self.cids.retain(|cid, v| {
-                if *v == h {
-                    tombstones.bury(now, *cid);
-                }
-                *v != h
-            });
-            self.order.retain(|&x| x != h);
-            self.events.push_back(EndpointEvent::Removed(h));
-        }
-    }
-}
-
-/// The Destination Connection ID that routes a datagram. The fixed bit is not checked
-/// here: peers may grease it (RFC 9287) and connections check it themselves.
-fn first_dcid(data: &[u8], cid_len: usize) -> Option<ConnectionId> {
-    let cfg = ParseConfig::new(cid_len).accept_zero_fixed_bit(true);
-    let (p, _) = Packet::parse(data, &cfg).ok()?;
-    ConnectionId::new(p.dcid()).ok()
-}
-
-impl SansIo for Endpoint {
-    fn handle_datagram(&mut self, now: Instant, meta: DatagramMeta, data: BytesMut) {
-        let route = first_dcid(&data, self.config.connection.cid_len)
-            .and_then(|d| self.cids.get(&d).copied());
-        match route.and_then(|h| self.conns.get_mut(&h).map(|c| (h, c))) {
-            Some((h, c)) => {
-                c.handle_datagram(now, meta, data);
-                self.sync_cids(h);
-                self.issue_address_token(now, h);
-            }
-            None => self.handle_unknown(now, meta, data),
-        }
-        self.reap(now);
-    }
-
-    fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+    /// The next datagram: stateless replies first, then the connections in turn.
+    fn next_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
         if let Some(r) = self.stateless.pop_front() {
             if let Some(dst) = buf.get_mut(..r.bytes.len()) {
                 dst.copy_from_slice(&r.bytes);
@@ -788,6 +778,76 @@ impl SansIo for Endpoint {
             }
         }
         None
+    }
+
+    /// Removes drained connections and their routes (kept as tombstones for a while).
+    fn reap(&mut self, now: Instant) {
+        let dead: Vec<ConnectionHandle> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.is_drained())
+            .map(|(&h, _)| h)
+            .collect();
+        for h in dead {
+            if let Some(mut c) = self.conns.remove(&h) {
+                // A removed connection's last events (why it closed, `Drained`) still
+                // reach the application.
+                while let Some(e) = c.poll_event() {
+                    self.final_events.push_back((h, e));
+                }
+            }
+            self.token_issued.remove(&h);
+            let tombstones = &mut self.tombstones;
+            self.cids.retain(|cid, v| {
+                if *v == h {
+                    tombstones.bury(now, *cid);
+                }
+                *v != h
+            });
+            self.order.retain(|&x| x != h);
+            self.stats.removed += 1;
+            self.events.push_back(EndpointEvent::Removed(h));
+        }
+    }
+}
+
+/// The Destination Connection ID that routes a datagram. The fixed bit is not checked
+/// here: peers may grease it (RFC 9287) and connections check it themselves.
+fn first_dcid(data: &[u8], cid_len: usize) -> Option<ConnectionId> {
+    let cfg = ParseConfig::new(cid_len).accept_zero_fixed_bit(true);
+    let (p, _) = Packet::parse(data, &cfg).ok()?;
+    ConnectionId::new(p.dcid()).ok()
+}
+
+impl SansIo for Endpoint {
+    fn handle_datagram(&mut self, now: Instant, meta: DatagramMeta, data: BytesMut) {
+        self.stats.datagrams_received += 1;
+        self.stats.bytes_received += data.len() as u64;
+        let route = first_dcid(&data, self.config.connection.cid_len)
+            .and_then(|d| self.cids.get(&d).copied());
+        match route.and_then(|h| self.conns.get_mut(&h).map(|c| (h, c))) {
+            Some((h, c)) => {
+                c.handle_datagram(now, meta, data);
+                self.sync_cids(h);
+                self.issue_address_token(now, h);
+            }
+            None => {
+                let accepted = self.stats.accepted;
+                self.handle_unknown(now, meta, data);
+                if self.stats.accepted == accepted {
+                    self.stats.unroutable += 1;
+                }
+            }
+        }
+        self.reap(now);
+    }
+
+    fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        let t = self.next_transmit(now, buf)?;
+        let segments = t.segment_size.map_or(1, |s| t.size.div_ceil(s.max(1)));
+        self.stats.datagrams_sent += segments as u64;
+        self.stats.bytes_sent += t.size as u64;
+        Some(t)
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
