@@ -44,6 +44,12 @@ pub struct Config {
     /// active_connection_id_limit we advertise: how many of the peer's connection IDs we
     /// keep (at least 2, RFC 9000 §18.2).
     pub active_cid_limit: u8,
+    /// Count the frames of every packet sent, by kind, in [`Stats::frames_sent`]
+    /// (received frames are always counted). Off by default: it parses each packet's
+    /// frames once more before sealing.
+    ///
+    /// [`Stats::frames_sent`]: super::Stats::frames_sent
+    pub frame_stats: bool,
 }
 
 impl Default for Config {
@@ -67,6 +73,7 @@ impl Default for Config {
             crypto_buffer: 64 * 1024,
             ecn: true,
             active_cid_limit: 4,
+            frame_stats: false,
         }
     }
 }

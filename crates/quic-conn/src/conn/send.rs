@@ -306,6 +306,8 @@ impl Connection {
             handshake_confirmed,
             #[cfg(feature = "qlog")]
             qlog,
+            stats,
+            config,
             ..
         } = self;
         let path = paths.first_mut()?;
@@ -394,6 +396,12 @@ impl Connection {
         }
         #[cfg(feature = "qlog")]
         qlog.capture_sent(b.payload());
+        super::frame_stats::count_sent(
+            config.frame_stats,
+            &mut stats.frames_sent,
+            b.payload(),
+            type_of(space),
+        );
         let len = b
             .finish(path.id, keys.packet.as_ref(), keys.header.as_ref())
             .ok()?;
@@ -483,6 +491,8 @@ impl Connection {
             token,
             #[cfg(feature = "qlog")]
             qlog,
+            stats,
+            config,
             ..
         } = self;
         let close = close.as_ref()?;
@@ -524,6 +534,12 @@ impl Connection {
         }
         #[cfg(feature = "qlog")]
         qlog.capture_sent(b.payload());
+        super::frame_stats::count_sent(
+            config.frame_stats,
+            &mut stats.frames_sent,
+            b.payload(),
+            type_of(space),
+        );
         let len = b
             .finish(path.id, keys.packet.as_ref(), keys.header.as_ref())
             .ok()?;

@@ -127,6 +127,8 @@ impl Connection {
             zero_rtt,
             #[cfg(feature = "qlog")]
             qlog,
+            stats,
+            config,
             ..
         } = self;
         let keys = zero_rtt.keys.as_ref()?;
@@ -166,6 +168,12 @@ impl Connection {
         }
         #[cfg(feature = "qlog")]
         qlog.capture_sent(b.payload());
+        super::frame_stats::count_sent(
+            config.frame_stats,
+            &mut stats.frames_sent,
+            b.payload(),
+            PacketType::ZeroRtt,
+        );
         let len = b
             .finish(path.id, keys.packet.as_ref(), keys.header.as_ref())
             .ok()?;
