@@ -4,7 +4,7 @@ mod util;
 
 use std::time::Duration;
 
-use quic_conn::conn::Config;
+use quic_conn::conn::{Config, MigrationError};
 use quic_streams::StreamRef;
 use quic_wire::Dir;
 use util::{pattern, read_all, Pair};
@@ -45,7 +45,10 @@ fn a_client_moves_to_a_new_address_with_a_fresh_connection_id() {
     pair.connect();
     let old_cid = pair.client.remote_cid();
     let moved: std::net::SocketAddr = "10.0.0.50:7000".parse().expect("addr");
-    assert!(pair.client.migrate_local_address(moved));
+    let now = pair.now;
+    pair.client
+        .migrate_local_address(now, moved)
+        .expect("migration allowed");
     pair.client_seen_as = moved;
     let id = match pair.client.open(Dir::Uni).expect("open") {
         StreamRef::Id(id) => id,
@@ -68,5 +71,9 @@ fn a_client_moves_to_a_new_address_with_a_fresh_connection_id() {
 fn migration_is_refused_before_the_handshake_is_confirmed() {
     let mut pair = Pair::new(Config::default(), Config::default());
     let moved: std::net::SocketAddr = "10.0.0.50:7000".parse().expect("addr");
-    assert!(!pair.client.migrate_local_address(moved));
+    let now = pair.now;
+    assert_eq!(
+        pair.client.migrate_local_address(now, moved),
+        Err(MigrationError::NotConfirmed)
+    );
 }

@@ -64,6 +64,15 @@ impl LocalCids {
         }
     }
 
+    /// Server: the connection ID of our preferred address, sequence number 1 (RFC 9000
+    /// §5.1.1), routed from the start.
+    pub(crate) fn add_preferred(&mut self, cid: ConnectionId, token: ResetToken) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.active.push((seq, cid, token));
+        self.events.push_back(CidEvent::Issued(cid));
+    }
+
     /// Whether `cid` is one of ours.
     pub(crate) fn contains(&self, cid: &ConnectionId) -> bool {
         self.active.iter().any(|(_, c, _)| c == cid)

@@ -29,6 +29,7 @@ mod local_cids;
 mod migration;
 mod mtu;
 mod path;
+mod probe;
 #[cfg(feature = "qlog")]
 mod qlog;
 mod records;
@@ -42,6 +43,7 @@ mod zero_rtt;
 pub use config::Config;
 pub use error::{AcceptError, ConnectionError, DatagramError};
 pub use local_cids::{CidEvent, ResetTokens, MAX_ISSUED};
+pub use migration::MigrationError;
 pub(crate) use setup::random_cid;
 pub use setup::{AcceptOptions, RetryContext};
 pub use timer::Timer;
@@ -71,6 +73,29 @@ pub enum Event {
     /// The connection is over: no more packets will be sent or accepted and its state may
     /// be dropped.
     Drained,
+    /// Path validation succeeded (RFC 9000 §8.2.3) for the path from our `local` address
+    /// to the peer's `remote` one.
+    PathValidated {
+        /// Our address on the path.
+        local: SocketAddr,
+        /// The peer's address on the path.
+        remote: SocketAddr,
+    },
+    /// Path validation gave up (RFC 9000 §8.2.4): the path is not usable.
+    PathValidationFailed {
+        /// Our address on the path.
+        local: SocketAddr,
+        /// The peer's address on the path.
+        remote: SocketAddr,
+    },
+    /// Client: the connection moved to a path it validated first (a probed local
+    /// address, or the server's preferred address).
+    Migrated {
+        /// Our address on the new path.
+        local: SocketAddr,
+        /// The peer's address on the new path.
+        remote: SocketAddr,
+    },
 }
 
 /// The connection's lifecycle.
@@ -189,8 +214,10 @@ pub struct Connection {
     /// The stateless reset token of the connection ID we send to (RFC 9000 §10.3.1).
     peer_reset_token: Option<quic_wire::cid::ResetToken>,
     zero_rtt: zero_rtt::ZeroRtt,
-    /// The PATH_CHALLENGE of a path being validated.
+    /// The PATH_CHALLENGE of the active path while it is validated.
     challenge: Option<migration::Challenge>,
+    /// Other paths probed, responses owed on them, congestion state of earlier paths.
+    migration: migration::Migration,
     /// ECN validation failed (RFC 9000 §13.4.2): packets are no longer marked.
     ecn_failed: bool,
     /// The connection IDs we issued.

@@ -58,6 +58,24 @@ struct Ids {
     reset_token: Option<ResetToken>,
 }
 
+/// The preferred_address value for our address `addr` (the other family left out).
+fn preferred_address(
+    addr: SocketAddr,
+    cid: ConnectionId,
+    token: ResetToken,
+) -> quic_wire::transport_params::PreferredAddress {
+    let (ipv4, ipv6) = match addr {
+        SocketAddr::V4(a) => (Some((*a.ip(), a.port())), None),
+        SocketAddr::V6(a) => (None, Some((*a.ip(), a.port()))),
+    };
+    quic_wire::transport_params::PreferredAddress {
+        ipv4,
+        ipv6,
+        connection_id: cid,
+        stateless_reset_token: token,
+    }
+}
+
 pub(crate) fn random_cid(rng: &mut dyn CryptoRngCore, len: usize) -> ConnectionId {
     let mut b = [0u8; ConnectionId::MAX_LEN];
     let len = len.clamp(1, ConnectionId::MAX_LEN);
@@ -194,6 +212,18 @@ impl Connection {
             local_params.retry_source_connection_id = ids.retry_scid;
             local_params.stateless_reset_token = ids.reset_token;
         }
+        // RFC 9000 §9.6: a server's preferred address comes with the connection ID of
+        // sequence number 1 and its reset token (§5.1.1).
+        let preferred = match config.preferred_address {
+            Some(addr) if side == Side::Server => {
+                let cid = random_cid(rng.as_mut(), config.cid_len);
+                let mut t = [0u8; ResetToken::LEN];
+                rng.fill_bytes(&mut t);
+                local_params.preferred_address = Some(preferred_address(addr, cid, ResetToken(t)));
+                Some((cid, ResetToken(t)))
+            }
+            _ => None,
+        };
         let encoded = handshake::encode_params(&local_params);
         let session = tls.start_session(side, version, &encoded, server_name)?;
         let initial = tls.initial_keys(version, &ids.initial, side)?;
@@ -213,6 +243,10 @@ impl Connection {
             rng.fill_bytes(&mut t);
             ResetToken(t)
         });
+        let mut local_cids = super::local_cids::LocalCids::new(ids.local, first_token);
+        if let Some((cid, token)) = preferred {
+            local_cids.add_preferred(cid, token);
+        }
         let mut spaces: [SpaceCrypto; 3] = Default::default();
         spaces[Space::Initial as usize].local = Some(initial.local);
         spaces[Space::Initial as usize].remote = Some(initial.remote);
@@ -258,8 +292,9 @@ impl Connection {
             peer_reset_token: None,
             zero_rtt: Default::default(),
             challenge: None,
+            migration: Default::default(),
             ecn_failed: false,
-            local_cids: super::local_cids::LocalCids::new(ids.local, first_token),
+            local_cids,
             packet_dcid: ids.local,
             new_token: None,
             #[cfg(feature = "qlog")]
