@@ -276,7 +276,12 @@ impl Connection {
             // RFC 9000 §9.3.3: "In response to an apparent migration, endpoints MUST
             // validate the previously active path using a PATH_CHALLENGE frame."
             let (cid, token) = (self.remote_cid, self.peer_reset_token);
-            self.add_probe(now, (old_local, old_remote), (cid, None, token), ProbeKind::Previous);
+            self.add_probe(
+                now,
+                (old_local, old_remote),
+                (cid, None, token),
+                ProbeKind::Previous,
+            );
         }
     }
 
@@ -452,10 +457,9 @@ impl Connection {
             self.challenge = None;
             self.on_active_validation_failed(now);
         }
-        let pto = self
-            .paths
-            .first()
-            .map_or(Duration::from_secs(1), |p| p.recovery.pto_period(Space::Data));
+        let pto = self.paths.first().map_or(Duration::from_secs(1), |p| {
+            p.recovery.pto_period(Space::Data)
+        });
         let mut failed = Vec::new();
         self.migration.probes.retain_mut(|p| {
             if p.deadline <= now {
@@ -553,7 +557,11 @@ impl Connection {
         if self.migration.probes.len() >= MAX_PROBES {
             return Err(MigrationError::TooManyProbes);
         }
-        let remote = self.paths.first().map(|p| p.remote).ok_or(MigrationError::Closed)?;
+        let remote = self
+            .paths
+            .first()
+            .map(|p| p.remote)
+            .ok_or(MigrationError::Closed)?;
         let (seq, cid, token) = self
             .peer_cids
             .reserve(self.remote_cid)
@@ -629,7 +637,12 @@ impl Connection {
         let Some((seq, cid, token)) = self.peer_cids.reserve_seq(1, self.remote_cid) else {
             return;
         };
-        self.add_probe(now, (local, target), (cid, Some(seq), token), ProbeKind::Preferred);
+        self.add_probe(
+            now,
+            (local, target),
+            (cid, Some(seq), token),
+            ProbeKind::Preferred,
+        );
     }
 
     /// Client: the server's transport parameters arrived; a preferred address brings the
@@ -648,6 +661,12 @@ impl Connection {
     /// Whether the peer's current address is validated.
     pub fn is_path_validated(&self) -> bool {
         self.paths.first().is_some_and(|p| p.validated)
+    }
+
+    /// Testing hook: PATH_RESPONSE frames owed, on the active path and on others.
+    #[doc(hidden)]
+    pub fn pending_path_responses(&self) -> usize {
+        self.path_responses.len() + self.migration.off_path_responses.len()
     }
 
     /// The local address packets leave from on the active path.

@@ -43,10 +43,9 @@ impl Connection {
         let len = self.build_probe(now, &d, buf);
         // Whatever happened, the probe waits a PTO before going again, so a probe that
         // cannot be built does not keep the timer in the past.
-        let pto = self
-            .paths
-            .first()
-            .map_or(Duration::from_secs(1), |p| p.recovery.pto_period(Space::Data));
+        let pto = self.paths.first().map_or(Duration::from_secs(1), |p| {
+            p.recovery.pto_period(Space::Data)
+        });
         if d.challenge.is_some() {
             for p in &mut self.migration.probes {
                 if (p.local, p.remote) == (d.local, d.remote) {
@@ -72,16 +71,19 @@ impl Connection {
     /// Picks the 4-tuple to serve: one with responses owed first, else a probe that is due.
     fn next_probe_datagram(&mut self, now: Instant) -> Option<ProbeDatagram> {
         let m = &mut self.migration;
-        let (local, remote, size) = if let Some(&(local, remote, _, received)) =
-            m.off_path_responses.front()
-        {
-            // RFC 9000 §8.2.2: expanded to 1200 bytes, but never beyond three times what
-            // arrived on that path.
-            (local, remote, PROBE_DATAGRAM.min(received.saturating_mul(3)))
-        } else {
-            let p = m.probes.iter().find(|p| p.send_at <= now)?;
-            (p.local, p.remote, PROBE_DATAGRAM)
-        };
+        let (local, remote, size) =
+            if let Some(&(local, remote, _, received)) = m.off_path_responses.front() {
+                // RFC 9000 §8.2.2: expanded to 1200 bytes, but never beyond three times what
+                // arrived on that path.
+                (
+                    local,
+                    remote,
+                    PROBE_DATAGRAM.min(received.saturating_mul(3)),
+                )
+            } else {
+                let p = m.probes.iter().find(|p| p.send_at <= now)?;
+                (p.local, p.remote, PROBE_DATAGRAM)
+            };
         let mut responses = Vec::new();
         m.off_path_responses.retain(|&(l, r, data, _)| {
             if (l, r) == (local, remote) {
@@ -116,7 +118,10 @@ impl Connection {
         } = self;
         let path = paths.first_mut()?;
         let keys = spaces.get(Space::Data as usize)?.local.as_ref()?;
-        let room = buf.len().min(usize::from(path.mtu)).max(d.size.min(buf.len()));
+        let room = buf
+            .len()
+            .min(usize::from(path.mtu))
+            .max(d.size.min(buf.len()));
         let buf = buf.get_mut(..room)?;
         let pn = path.recovery.next_pn(Space::Data, rng.as_rngcore())?;
         let largest_acked = path
@@ -156,9 +161,9 @@ impl Connection {
             .finish(path.id, keys.packet.as_ref(), keys.header.as_ref())
             .ok()?;
         let size = u16::try_from(len).unwrap_or(u16::MAX);
-        let sent = path
-            .recovery
-            .on_packet_sent(now, Space::Data, size, false, false, Records::default());
+        let sent =
+            path.recovery
+                .on_packet_sent(now, Space::Data, size, false, false, Records::default());
         if let Some(pn) = sent {
             self.on_one_rtt_sent(now, pn);
         }
