@@ -74,6 +74,8 @@ pub(crate) struct Probe {
     pub(crate) token: Option<ResetToken>,
     /// When the challenge goes (again).
     pub(crate) send_at: Instant,
+    /// Challenges sent so far; each wait doubles (like a PTO backing off).
+    pub(crate) sent: u32,
     pub(crate) deadline: Instant,
     pub(crate) kind: ProbeKind,
 }
@@ -371,6 +373,7 @@ impl Connection {
             cid_seq,
             token,
             send_at: now,
+            sent: 0,
             deadline,
             kind,
         });
@@ -457,18 +460,13 @@ impl Connection {
             self.challenge = None;
             self.on_active_validation_failed(now);
         }
-        let pto = self.paths.first().map_or(Duration::from_secs(1), |p| {
-            p.recovery.pto_period(Space::Data)
-        });
+        // Probes whose `send_at` passed are due: `poll_transmit` sends them and sets the
+        // next time, a PTO later (§8.2.1: not more often than an Initial would be sent).
         let mut failed = Vec::new();
-        self.migration.probes.retain_mut(|p| {
+        self.migration.probes.retain(|p| {
             if p.deadline <= now {
                 failed.push((p.local, p.remote, p.cid_seq));
                 return false;
-            }
-            if p.send_at <= now {
-                // Not more often than an Initial would be sent (§8.2.1): once a PTO.
-                p.send_at = now.checked_add(pto).unwrap_or(p.deadline);
             }
             true
         });

@@ -41,15 +41,18 @@ impl Connection {
         }
         let d = self.next_probe_datagram(now)?;
         let len = self.build_probe(now, &d, buf);
-        // Whatever happened, the probe waits a PTO before going again, so a probe that
-        // cannot be built does not keep the timer in the past.
+        // Whatever happened, the probe waits a PTO, doubled after each try, before going
+        // again (§8.2.1: not more often than an Initial would be), so a probe that cannot
+        // be built does not keep the timer in the past either.
         let pto = self.paths.first().map_or(Duration::from_secs(1), |p| {
             p.recovery.pto_period(Space::Data)
         });
         if d.challenge.is_some() {
             for p in &mut self.migration.probes {
                 if (p.local, p.remote) == (d.local, d.remote) {
-                    p.send_at = now.checked_add(pto).unwrap_or(p.deadline);
+                    let wait = pto.saturating_mul(1 << p.sent.min(16));
+                    p.sent += 1;
+                    p.send_at = now.checked_add(wait).unwrap_or(p.deadline);
                 }
             }
         }
