@@ -53,6 +53,21 @@ impl World {
         server_config: Config,
         setup: impl FnOnce(&mut Sim),
     ) -> World {
+        let server_ep = EndpointConfig {
+            connection: server_config,
+            ..EndpointConfig::default()
+        };
+        World::build(clients, servers, server_ep, setup)
+    }
+
+    /// Like [`World::with`], with the server endpoint's whole configuration (its TLS is
+    /// filled in).
+    fn build(
+        clients: &[&str],
+        servers: &[&str],
+        server_ep: EndpointConfig,
+        setup: impl FnOnce(&mut Sim),
+    ) -> World {
         let clients: Vec<SocketAddr> = clients.iter().map(|a| addr(a)).collect();
         let servers: Vec<SocketAddr> = servers.iter().map(|a| addr(a)).collect();
         let mut sim = Sim::new(7);
@@ -61,9 +76,8 @@ impl World {
         let server_rng = sim.fork_rng();
         let client = sim.add_host(endpoint(EndpointConfig::default(), client_rng), &clients);
         let server_ep = EndpointConfig {
-            connection: server_config,
             server_tls: Some(server_tls),
-            ..EndpointConfig::default()
+            ..server_ep
         };
         let server = sim.add_host(endpoint(server_ep, server_rng), &servers);
         for &c in &clients {
@@ -359,4 +373,53 @@ fn a_spoofed_migration_is_undone_and_the_old_path_state_returns() {
     );
     assert!(w.upload(10_000));
     assert_eq!(w.server_conn().expect("server").error(), None);
+}
+
+#[test]
+fn every_connection_id_the_server_issues_comes_from_its_quic_lb_generator() {
+    use quic_conn::cid::{ConnectionIdGenerator, QuicLbPlaintext};
+    use quic_wire::ConnectionId;
+    let lb = QuicLbPlaintext::new(1, &[0x0a, 0x0b, 0x0c], 5).expect("config");
+    let server_ep = EndpointConfig {
+        cid_generator: Some(std::sync::Arc::new(lb.clone())),
+        ..EndpointConfig::default()
+    };
+    // The Destination Connection IDs of the client's short-header packets.
+    let dcids: Rc<RefCell<Vec<Vec<u8>>>> = Rc::new(RefCell::new(Vec::new()));
+    let (d1, d2) = (dcids.clone(), dcids.clone());
+    let mut w = World::build(&[C1, C2], &[S], server_ep, move |sim| {
+        for (from, seen) in [(C1, d1), (C2, d2)] {
+            let link = sim.link_between(addr(from), addr(S)).expect("link");
+            sim.set_filter(link, move |_, d| {
+                if d.first().is_some_and(|b| b & 0x80 == 0) {
+                    if let Some(dcid) = d.get(1..10) {
+                        seen.borrow_mut().push(dcid.to_vec());
+                    }
+                }
+                true
+            });
+        }
+    });
+    // Moving makes the client use a connection ID from NEW_CONNECTION_ID.
+    let now = w.sim.now();
+    w.client_conn()
+        .probe_local_address(now, addr(C2), true)
+        .expect("probe");
+    assert!(w.run_until(ms(3000), |w| {
+        w.events.iter().any(|e| matches!(e, Event::Migrated { .. }))
+    }));
+    assert!(w.upload(20_000));
+    let server_cid = w.server_conn().expect("server").local_cid();
+    assert!(lb.validate(&server_cid));
+    let seen = dcids.borrow();
+    let mut distinct: Vec<&Vec<u8>> = seen.iter().collect();
+    distinct.sort();
+    distinct.dedup();
+    assert!(distinct.len() >= 2, "{distinct:?}");
+    for d in distinct {
+        let cid = ConnectionId::new(d).expect("cid");
+        let parts = QuicLbPlaintext::decode(&cid, 3).expect("QUIC-LB format");
+        assert_eq!(parts.config_id, 1);
+        assert_eq!(parts.server_id, [0x0a, 0x0b, 0x0c]);
+    }
 }
