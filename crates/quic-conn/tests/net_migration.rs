@@ -423,3 +423,57 @@ fn every_connection_id_the_server_issues_comes_from_its_quic_lb_generator() {
         assert_eq!(parts.server_id, [0x0a, 0x0b, 0x0c]);
     }
 }
+
+#[test]
+fn when_the_spoofed_path_fails_validation_the_server_returns_to_the_last_validated_one() {
+    let mut w = World::new(&[C1], &[S], Config::default());
+    assert!(w.upload(50_000));
+    let attacker = addr("203.0.113.9:4444");
+    // From now on nothing of the client's reaches the server (the attacker holds the
+    // first datagram back for its copy), so only the validation timer can undo the move.
+    let up = w.sim.link_between(addr(C1), addr(S)).expect("link");
+    let stash: Rc<RefCell<Option<BytesMut>>> = Rc::new(RefCell::new(None));
+    let s2 = stash.clone();
+    w.sim.set_filter(up, move |_, d| {
+        let mut s = s2.borrow_mut();
+        if s.is_none() && d.first().is_some_and(|b| b & 0x80 == 0) {
+            *s = Some(d.clone());
+        }
+        false
+    });
+    let id = w.client_conn().open(Dir::Uni).expect("open");
+    w.client_conn().write(id, b"ping").expect("write");
+    assert!(w.run_until(ms(1000), |_| stash.borrow().is_some()));
+    let copy = stash.borrow_mut().take().expect("stashed");
+    let now = w.sim.now();
+    w.sim.inject(now, attacker, addr(S), Ecn::NotEct, copy);
+    assert!(w.run_until(ms(100), |w| {
+        w.server_conn()
+            .is_some_and(|s| s.remote_address() == Some(attacker))
+    }));
+    let moved_at = w.sim.now();
+    // RFC 9000 §9.3.2: validation of the attacker's address fails (three PTOs, §8.2.4)
+    // and the server reverts to the last validated address.
+    let back = w.run_until(ms(10_000), |w| {
+        w.server_conn()
+            .is_some_and(|s| s.remote_address() == Some(addr(C1)) && s.is_path_validated())
+    });
+    assert!(back);
+    let waited = w.sim.now().saturating_duration_since(moved_at);
+    assert!(waited >= Duration::from_millis(2997), "{waited:?}");
+    let server_events: Vec<Event> = {
+        let s = w.server_conn().expect("server");
+        std::iter::from_fn(|| s.poll_event()).collect()
+    };
+    assert!(
+        server_events.contains(&Event::PathValidationFailed {
+            local: addr(S),
+            remote: attacker
+        }),
+        "{server_events:?}"
+    );
+    // The client gets through again.
+    w.sim.clear_filter(up);
+    assert!(w.upload(10_000));
+    assert_eq!(w.server_conn().expect("server").error(), None);
+}

@@ -216,6 +216,12 @@ impl Connection {
                 if self.path_responses.len() < max_active {
                     self.path_responses.push_back(data);
                 }
+                // RFC 9000 §9.3.3: "An endpoint that receives a PATH_CHALLENGE on an
+                // active path SHOULD send a non-probing packet in response", which moves
+                // the peer back if an attacker's copy had drawn it away.
+                if self.handshake_confirmed {
+                    self.ping_pending = true;
+                }
             }
             Some((local, remote, len)) => {
                 let q = &mut self.migration.off_path_responses;
@@ -249,6 +255,18 @@ impl Connection {
         // number", the new path starts from initial values. A port change alone is taken
         // for NAT rebinding and keeps the state.
         let port_only = local == old_local && remote.ip() == old_remote.ip();
+        if local != old_local {
+            // RFC 9000 §9.5: "An endpoint MUST NOT reuse a connection ID when sending from
+            // more than one local address": a server moving to its preferred address takes
+            // a fresh ID of the client's when it has one.
+            if let Some((cid, token)) = self
+                .peer_cids
+                .rotate(self.remote_cid, self.peer_reset_token)
+            {
+                self.remote_cid = cid;
+                self.peer_reset_token = token;
+            }
+        }
         if old_validated {
             self.migration.last_validated = Some((old_local, old_remote));
         }
