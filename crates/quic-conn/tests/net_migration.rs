@@ -477,3 +477,36 @@ fn when_the_spoofed_path_fails_validation_the_server_returns_to_the_last_validat
     assert!(w.upload(10_000));
     assert_eq!(w.server_conn().expect("server").error(), None);
 }
+
+/// RFC 9000 §5.1.1, §19.15: the preferred address's connection ID has sequence number 1;
+/// a NEW_CONNECTION_ID giving sequence 1 another ID is a PROTOCOL_VIOLATION.
+#[test]
+fn a_new_connection_id_contradicting_the_preferred_address_is_a_protocol_violation() {
+    use quic_conn::conn::ConnectionError;
+    use quic_wire::{Space, TransportErrorCode};
+    let server_config = Config {
+        preferred_address: Some(addr(P)),
+        ..Config::default()
+    };
+    let mut w = World::new(&[C1], &[S, P], server_config);
+    let pa = w
+        .client_conn()
+        .peer_params()
+        .and_then(|p| p.preferred_address)
+        .expect("preferred_address");
+    assert!(!pa.connection_id.is_empty());
+    let mut frame = vec![0x18, 0x01, 0x00, 0x08];
+    frame.extend_from_slice(&[0x77; 8]);
+    frame.extend_from_slice(&[0x55; 16]);
+    w.server_conn()
+        .expect("server")
+        .inject_raw_frames(Space::Data, frame);
+    let closed = w.run_until(ms(2000), |w| w.client_conn().error().is_some());
+    assert!(closed);
+    match w.client_conn().error() {
+        Some(ConnectionError::Transport(e)) => {
+            assert_eq!(e.code, TransportErrorCode::PROTOCOL_VIOLATION);
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -153,13 +153,17 @@ struct SpaceCrypto {
 /// loss recovery, congestion control and pacing (quic-recovery); key updates; path MTU
 /// discovery; ECN; GSO batches; DATAGRAM frames; idle timeout and keep-alive; immediate
 /// close with closing and draining periods; stateless reset detection; spare connection
-/// IDs; following a client's new address (NAT rebinding) and a client moving on purpose
-/// ([`Connection::migrate_local_address`]); the spin bit and the greased fixed bit.
+/// IDs (made by the endpoint's [`ConnectionIdGenerator`](crate::cid::ConnectionIdGenerator));
+/// connection migration (RFC 9000 §9): following a client's new address (NAT rebinding)
+/// with a fresh congestion state for a new path and the old one kept for a return, a
+/// client moving on purpose ([`Connection::migrate_local_address`]) or after validating
+/// the new path ([`Connection::probe_local_address`]), the server's preferred address,
+/// disable_active_migration, and the defences against spoofed migrations; the spin bit
+/// and the greased fixed bit.
 ///
 /// ## Not yet supported
 /// Multipath (RFC 10069; per-path state is keyed by `PathId` but only path 0 exists),
-/// probing a new path before moving to it, DATAGRAM
-/// frames in 0-RTT, the `send_at` pacing hint (the connection holds packets back
+/// DATAGRAM frames in 0-RTT, the `send_at` pacing hint (the connection holds packets back
 /// instead), qlog events.
 pub struct Connection {
     side: Side,
