@@ -330,7 +330,13 @@ impl AckTracker {
         let ecn = self.ecn_seen.then_some(self.ecn);
         let delay = self.encoded_ack_delay(now);
         let before = w.filled().len();
-        let ranges = AckFrame::write_ranges(w, path_id, self.history.iter(), delay, ecn, budget)?;
+        // The history keeps its ranges descending, disjoint and non-adjacent, so the only
+        // failure left is the lack of room.
+        let ranges = AckFrame::write_ranges(w, path_id, self.history.iter(), delay, ecn, budget)
+            .map_err(|e| {
+                debug_assert_eq!(e, quic_wire::frame::AckWriteError::BufferTooSmall);
+                BufferTooSmall
+            })?;
         if ranges == 0 {
             return Ok(None);
         }

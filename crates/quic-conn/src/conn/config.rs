@@ -51,6 +51,12 @@ pub struct Config {
     /// Server: a second address of ours offered as preferred_address (RFC 9000 §9.6), to
     /// which clients move once the handshake is confirmed.
     pub preferred_address: Option<core::net::SocketAddr>,
+    /// Count the frames of every packet sent, by kind, in [`Stats::frames_sent`]
+    /// (received frames are always counted). Off by default: it parses each packet's
+    /// frames once more before sealing.
+    ///
+    /// [`Stats::frames_sent`]: super::Stats::frames_sent
+    pub frame_stats: bool,
 }
 
 impl Default for Config {
@@ -76,6 +82,7 @@ impl Default for Config {
             active_cid_limit: 4,
             disable_active_migration: false,
             preferred_address: None,
+            frame_stats: false,
         }
     }
 }

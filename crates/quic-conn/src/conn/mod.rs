@@ -21,6 +21,7 @@ mod config;
 mod control;
 mod crypto;
 mod error;
+mod frame_stats;
 mod frames;
 mod h3;
 mod handshake;
@@ -42,6 +43,7 @@ mod zero_rtt;
 
 pub use config::Config;
 pub use error::{AcceptError, ConnectionError, DatagramError};
+pub use frame_stats::FrameStats;
 pub use local_cids::{CidEvent, ResetTokens, MAX_ISSUED};
 pub use migration::MigrationError;
 pub(crate) use setup::random_cid;
@@ -271,6 +273,11 @@ pub struct Stats {
     pub mtu: u16,
     /// Received packets that failed authentication (RFC 9001 §6.6).
     pub decrypt_failures: u64,
+    /// Frames received, by kind (in packets that were processed).
+    pub frames_received: FrameStats,
+    /// Frames sent, by kind; counted only with [`Config::frame_stats`], which costs a
+    /// parse of every packet's frames before it is sealed.
+    pub frames_sent: FrameStats,
 }
 
 /// The state of one path, for monitoring.

@@ -292,7 +292,10 @@ impl Connection {
         self.qlog_packet_received(now, h.ty, pn, &payload, packet_len);
         let mut frames = FrameIter::new(&payload, h.ty);
         for frame in frames.by_ref() {
-            let result = frame.and_then(|f| self.handle_frame(now, space, &f, &payload));
+            let result = frame.and_then(|f| {
+                self.stats.frames_received.record(&f);
+                self.handle_frame(now, space, &f, &payload)
+            });
             if let Err(e) = result {
                 self.close_with_error(now, e);
                 return None;

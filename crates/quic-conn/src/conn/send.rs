@@ -179,6 +179,10 @@ impl Connection {
                     self.on_built(now, space, &b);
                 } else {
                     self.stats.packets_sent += 1;
+                    #[cfg(feature = "qlog")]
+                    if let Some(pn) = b.pn {
+                        self.qlog_packet_sent(now, PacketType::ZeroRtt, pn, b.len);
+                    }
                 }
             }
         }
@@ -307,6 +311,10 @@ impl Connection {
             local_cids,
             new_token,
             handshake_confirmed,
+            #[cfg(feature = "qlog")]
+            qlog,
+            stats,
+            config,
             ..
         } = self;
         let path = paths.first_mut()?;
@@ -393,6 +401,14 @@ impl Connection {
         if let Some(p) = pad {
             b.pad_to(p);
         }
+        #[cfg(feature = "qlog")]
+        qlog.capture_sent(b.payload());
+        super::frame_stats::count_sent(
+            config.frame_stats,
+            &mut stats.frames_sent,
+            b.payload(),
+            type_of(space),
+        );
         let len = b
             .finish(path.id, keys.packet.as_ref(), keys.header.as_ref())
             .ok()?;
@@ -413,7 +429,7 @@ impl Connection {
         self.stats.packets_sent += 1;
         #[cfg(feature = "qlog")]
         if let Some(pn) = b.pn {
-            self.qlog_packet_sent(now, space, pn, b.len);
+            self.qlog_packet_sent(now, type_of(space), pn, b.len);
         }
         if let (Space::Data, Some(pn)) = (space, b.pn) {
             self.on_one_rtt_sent(now, pn);
@@ -480,6 +496,10 @@ impl Connection {
             rng,
             close,
             token,
+            #[cfg(feature = "qlog")]
+            qlog,
+            stats,
+            config,
             ..
         } = self;
         let close = close.as_ref()?;
@@ -519,6 +539,14 @@ impl Connection {
         if let Some(p) = pad {
             b.pad_to(p);
         }
+        #[cfg(feature = "qlog")]
+        qlog.capture_sent(b.payload());
+        super::frame_stats::count_sent(
+            config.frame_stats,
+            &mut stats.frames_sent,
+            b.payload(),
+            type_of(space),
+        );
         let len = b
             .finish(path.id, keys.packet.as_ref(), keys.header.as_ref())
             .ok()?;
@@ -533,7 +561,7 @@ impl Connection {
         );
         #[cfg(feature = "qlog")]
         if let Some(pn) = _sent {
-            self.qlog_packet_sent(now, space, pn, len);
+            self.qlog_packet_sent(now, type_of(space), pn, len);
         }
         Some(len)
     }
