@@ -14,6 +14,7 @@ fn the_server_follows_a_rebound_client_and_validates_the_new_path() {
     let mut pair = Pair::new(Config::default(), Config::default());
     pair.connect();
     assert!(pair.server().is_path_validated());
+    let server_sends_to = pair.server().remote_cid();
     let rebound: std::net::SocketAddr = "10.0.0.99:60000".parse().expect("addr");
     pair.client_seen_as = rebound;
     let id = match pair.client.open(Dir::Bi).expect("open") {
@@ -37,6 +38,8 @@ fn the_server_follows_a_rebound_client_and_validates_the_new_path() {
     assert_eq!(pair.server().remote_address(), Some(rebound));
     assert!(pair.server().is_path_validated(), "PATH_CHALLENGE answered");
     assert!(pair.server().is_established());
+    // RFC 9000 §9.5: a rebinding (same connection ID from the client) may keep the ID.
+    assert_eq!(pair.server().remote_cid(), server_sends_to);
 }
 
 #[test]
@@ -44,6 +47,7 @@ fn a_client_moves_to_a_new_address_with_a_fresh_connection_id() {
     let mut pair = Pair::new(Config::default(), Config::default());
     pair.connect();
     let old_cid = pair.client.remote_cid();
+    let server_sends_to = pair.server().remote_cid();
     let moved: std::net::SocketAddr = "10.0.0.50:7000".parse().expect("addr");
     let now = pair.now;
     pair.client
@@ -62,6 +66,8 @@ fn a_client_moves_to_a_new_address_with_a_fresh_connection_id() {
     assert!(read_all(pair.server(), id, &mut got));
     assert!(got == data);
     assert_ne!(pair.client.remote_cid(), old_cid, "a new connection ID");
+    // RFC 9000 §9.5: the server does not reuse its ID for the client on the new path.
+    assert_ne!(pair.server().remote_cid(), server_sends_to);
     assert_eq!(pair.server().remote_address(), Some(moved));
     assert!(pair.server().is_path_validated());
     assert_eq!(pair.server().error(), None);

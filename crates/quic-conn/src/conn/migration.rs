@@ -102,6 +102,9 @@ pub(crate) struct Migration {
     pub(crate) off_path: Option<(SocketAddr, SocketAddr, usize)>,
     /// Client: the server's preferred address was tried.
     pub(crate) preferred_tried: bool,
+    /// The Destination Connection ID of the peer's latest non-probing datagram on the
+    /// active path: a migration under another one is intentional (RFC 9000 §9.5).
+    path_dcid: Option<ConnectionId>,
 }
 
 /// Why a migration or probe was refused.
@@ -208,6 +211,15 @@ impl Connection {
         self.migration.off_path = off;
     }
 
+    /// A datagram was processed; `active_dcid` is the Destination Connection ID of a
+    /// non-probing one on the active path.
+    pub(crate) fn end_datagram(&mut self, active_non_probing: bool, dcid: Option<ConnectionId>) {
+        self.migration.off_path = None;
+        if active_non_probing && dcid.is_some() {
+            self.migration.path_dcid = dcid;
+        }
+    }
+
     /// A PATH_CHALLENGE arrived: the response goes back on the 4-tuple it came from
     /// (RFC 9000 §8.2.2). Responses owed are bounded; the excess is dropped.
     pub(crate) fn on_path_challenge(&mut self, data: [u8; 8], max_active: usize) {
@@ -238,9 +250,9 @@ impl Connection {
     pub(crate) fn migrate(
         &mut self,
         now: Instant,
-        local: SocketAddr,
-        remote: SocketAddr,
+        (local, remote): (SocketAddr, SocketAddr),
         len: usize,
+        dcid: Option<ConnectionId>,
     ) {
         let Some(path) = self.paths.first() else {
             return;
@@ -255,10 +267,17 @@ impl Connection {
         // number", the new path starts from initial values. A port change alone is taken
         // for NAT rebinding and keeps the state.
         let port_only = local == old_local && remote.ip() == old_remote.ip();
-        if local != old_local {
+        // A peer that moved on purpose changed its connection ID too (§9.5); NAT
+        // rebinding keeps it.
+        let intentional =
+            dcid.is_some() && self.migration.path_dcid.is_some_and(|d| Some(d) != dcid);
+        self.migration.path_dcid = dcid.or(self.migration.path_dcid);
+        if local != old_local || intentional {
             // RFC 9000 §9.5: "An endpoint MUST NOT reuse a connection ID when sending from
-            // more than one local address": a server moving to its preferred address takes
-            // a fresh ID of the client's when it has one.
+            // more than one local address" nor "when sending to more than one destination
+            // address" (unless the peer's move was not its own doing, when it "MAY
+            // continue to use the current connection ID"): take a fresh ID of the peer's
+            // when there is one.
             if let Some((cid, token)) = self
                 .peer_cids
                 .rotate(self.remote_cid, self.peer_reset_token)

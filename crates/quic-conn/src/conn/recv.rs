@@ -128,9 +128,9 @@ impl Connection {
             && !self.is_closed()
             && non_probing.is_some_and(|pn| largest_before.is_none_or(|l| pn > l))
         {
-            self.migrate(now, meta.local, meta.remote, datagram_len);
+            self.migrate(now, (meta.local, meta.remote), datagram_len, first_dcid);
         }
-        self.note_off_path(None);
+        self.end_datagram(!from_new_address && non_probing.is_some(), first_dcid);
         if self.stats.packets_received == processed_before && !self.is_closed() {
             self.check_stateless_reset(tail);
         }
