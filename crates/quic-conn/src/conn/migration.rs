@@ -311,9 +311,12 @@ impl Connection {
             // address."
             self.start_challenge(now);
         }
-        if old_validated && self.side == Side::Server {
+        if old_validated && self.side == Side::Server && !intentional {
             // RFC 9000 §9.3.3: "In response to an apparent migration, endpoints MUST
-            // validate the previously active path using a PATH_CHALLENGE frame."
+            // validate the previously active path using a PATH_CHALLENGE frame." (A copy
+            // forwarded by an attacker carries the connection ID of the original, so a
+            // move under a new ID is no such apparent migration; and the old path's ID
+            // would be used towards two addresses, §9.5.)
             let (cid, token) = (self.remote_cid, self.peer_reset_token);
             self.add_probe(
                 now,
@@ -347,8 +350,9 @@ impl Connection {
         let revisit = known.is_some();
         let mut recovery_config = self.config.recovery;
         recovery_config.max_datagram_size = u64::from(path.mtu);
-        let new_state = match known.and_then(|k| k.state) {
-            Some(s) => Some(s),
+        let new_state = match known {
+            // A path left with its state kept (a port change) shares the current state.
+            Some(k) => k.state,
             None if keep_state => None,
             None => Some(CongestionState::initial(&recovery_config)),
         };
