@@ -315,3 +315,69 @@ fn a_path_challenge_flood_is_answered_within_a_bounded_queue() {
     }
     assert_eq!(pair.server().pending_path_responses(), 0);
 }
+
+/// A TLS configuration that edits our transport parameters before they are sent: a
+/// server misbehaving on purpose.
+struct RewriteParams {
+    inner: quic_conn::tls::rustls::RustlsConfig,
+    rewrite: fn(&mut quic_wire::TransportParameters),
+}
+
+impl quic_conn::tls::TlsConfig for RewriteParams {
+    fn start_session(
+        &self,
+        side: quic_wire::Side,
+        version: quic_wire::Version,
+        params: &[u8],
+        server_name: Option<&str>,
+    ) -> Result<Box<dyn quic_conn::tls::Session>, quic_conn::tls::TlsError> {
+        let mut tp = quic_wire::TransportParameters::decode(params, side).expect("our params");
+        (self.rewrite)(&mut tp);
+        let mut out = vec![0u8; tp.encoded_len()];
+        let mut w = quic_wire::codec::Writer::new(&mut out);
+        tp.encode(&mut w).expect("encode");
+        let n = w.written();
+        self.inner
+            .start_session(side, version, &out[..n], server_name)
+    }
+
+    fn initial_keys(
+        &self,
+        version: quic_wire::Version,
+        dcid: &quic_wire::ConnectionId,
+        side: quic_wire::Side,
+    ) -> Result<quic_conn::tls::Keys, quic_conn::tls::TlsError> {
+        self.inner.initial_keys(version, dcid, side)
+    }
+}
+
+/// RFC 9000 §18.2: "a server MUST NOT include a zero-length connection ID in this
+/// transport parameter. A client MUST treat a violation of these requirements as a
+/// connection error of type TRANSPORT_PARAMETER_ERROR."
+#[test]
+fn a_preferred_address_with_an_empty_connection_id_is_a_transport_parameter_error() {
+    use quic_conn::conn::ConnectionError;
+    use quic_wire::TransportErrorCode;
+    let (client_tls, server_tls) = util::tls_configs(0);
+    let server_tls = RewriteParams {
+        inner: server_tls,
+        rewrite: |tp| {
+            if let Some(pa) = tp.preferred_address.as_mut() {
+                pa.connection_id = quic_wire::ConnectionId::EMPTY;
+            }
+        },
+    };
+    let server_config = Config {
+        preferred_address: Some("10.0.0.3:443".parse().expect("addr")),
+        ..Config::default()
+    };
+    let mut pair = Pair::with_tls(Config::default(), server_config, (client_tls, server_tls));
+    pair.drive();
+    match pair.client.error() {
+        Some(ConnectionError::Transport(e)) => {
+            assert_eq!(e.code, TransportErrorCode::TRANSPORT_PARAMETER_ERROR);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!pair.client.is_established());
+}
