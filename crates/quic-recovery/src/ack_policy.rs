@@ -284,6 +284,11 @@ impl AckTracker {
         self.deadline.is_some_and(|d| d <= now)
     }
 
+    /// The largest Largest Acknowledged of the ACKs sent so far (`None` before the first).
+    pub fn largest_acked_sent(&self) -> Option<u64> {
+        self.largest_acked_sent
+    }
+
     /// Whether there is anything not yet reported (an ACK may ride along with other frames).
     pub fn has_unreported(&self) -> bool {
         self.unreported

@@ -238,6 +238,13 @@ impl Connection {
         {
             self.discard_old_key();
         }
+        if self
+            .timers
+            .get(Timer::PathValidation)
+            .is_some_and(|at| at <= now)
+        {
+            self.on_path_timeout(now);
+        }
         self.on_recovery_timeout(now);
     }
 

@@ -44,6 +44,13 @@ pub struct Config {
     /// active_connection_id_limit we advertise: how many of the peer's connection IDs we
     /// keep (at least 2, RFC 9000 §18.2).
     pub active_cid_limit: u8,
+    /// Server: advertise disable_active_migration (RFC 9000 §18.2). Clients then never
+    /// move on purpose; packets from a new IP address are dropped, while a change of port
+    /// only (NAT rebinding) is still followed.
+    pub disable_active_migration: bool,
+    /// Server: a second address of ours offered as preferred_address (RFC 9000 §9.6), to
+    /// which clients move once the handshake is confirmed.
+    pub preferred_address: Option<core::net::SocketAddr>,
     /// Count the frames of every packet sent, by kind, in [`Stats::frames_sent`]
     /// (received frames are always counted). Off by default: it parses each packet's
     /// frames once more before sealing.
@@ -90,6 +97,8 @@ impl Default for Config {
             crypto_buffer: 64 * 1024,
             ecn: true,
             active_cid_limit: 4,
+            disable_active_migration: false,
+            preferred_address: None,
             frame_stats: false,
             ack_frequency: None,
         }

@@ -76,13 +76,11 @@ impl Connection {
                 self.on_retire_cid(sequence.into_inner(), &dcid)
             }
             Frame::PathChallenge(data) => {
-                if self.path_responses.len() < MAX_PATH_RESPONSES {
-                    self.path_responses.push_back(data);
-                }
+                self.on_path_challenge(data, MAX_PATH_RESPONSES);
                 Ok(())
             }
             Frame::PathResponse(data) => {
-                self.on_path_response(data);
+                self.on_path_response(now, data);
                 Ok(())
             }
             Frame::ConnectionClose(ref c) => {

@@ -72,6 +72,7 @@ pub(crate) fn local_params(
         .max_datagram_frame_size
         .map(|n| VarInt::from_u32(u32::from(n)));
     tp.grease_quic_bit = config.grease_quic_bit;
+    tp.disable_active_migration = side == Side::Server && config.disable_active_migration;
     tp.active_connection_id_limit = VarInt::from_u32(u32::from(config.active_cid_limit.max(2)));
     tp.ack_delay_exponent = config.recovery.ack.ack_delay_exponent;
     tp.max_ack_delay_ms =
@@ -199,6 +200,7 @@ impl Connection {
         let tp = TransportParameters::decode(raw, peer_side)?;
         self.validate_cids(&tp)?;
         self.apply_params(&tp);
+        self.note_preferred_address(&tp);
         self.peer_params = Some(tp);
         #[cfg(feature = "qlog")]
         self.qlog_peer_params(now);
@@ -319,6 +321,7 @@ impl Connection {
         }
         self.events.push_back(Event::HandshakeConfirmed);
         self.issue_cids();
+        self.try_preferred_address(now);
     }
 
     /// Drops the keys and state of `space` (RFC 9001 §4.9, RFC 9002 §6.4).

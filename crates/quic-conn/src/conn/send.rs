@@ -41,6 +41,10 @@ impl Connection {
     /// Writes the next datagram into `buf` and describes it, or returns `None` when
     /// nothing may be sent now (then wait for a datagram or [`Connection::poll_timeout`]).
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        // Paths other than the active one (RFC 9000 §8.2): probes and responses.
+        if let Some(t) = self.write_probe(now, buf) {
+            return Some(t);
+        }
         let first = self.write_one(now, buf)?;
         let mut size = first;
         let mut segments = 1;
@@ -135,9 +139,12 @@ impl Connection {
             if !self.slot_wants(now, slot, may_send_data) {
                 continue;
             }
-            // RFC 9000 §8.2.1: datagrams with PATH_CHALLENGE are expanded to 1200 bytes
-            // (within the anti-amplification budget, which bounds `buf`).
-            if slot == PacketType::OneRtt && self.challenge.is_some_and(|c| c.pending) {
+            // RFC 9000 §8.2.1, §8.2.2: datagrams with PATH_CHALLENGE or PATH_RESPONSE are
+            // expanded to 1200 bytes (within the anti-amplification budget, which bounds
+            // `buf`).
+            if slot == PacketType::OneRtt
+                && (self.challenge.is_some_and(|c| c.pending) || !self.path_responses.is_empty())
+            {
                 pad_datagram = true;
             }
             if slot == PacketType::Initial

@@ -18,6 +18,7 @@ use quic_wire::packet::{write_version_negotiation, Packet, ParseConfig};
 use quic_wire::{ConnectionId, Ecn, Instant, Version};
 use rand_core::CryptoRngCore;
 
+use crate::cid::{ConnectionIdGenerator, RandomCids};
 pub use crate::conn::ResetTokens;
 use crate::conn::{AcceptOptions, CidEvent, Config, Connection, RetryContext};
 use crate::io::{DatagramMeta, SansIo, Transmit};
@@ -65,6 +66,11 @@ pub struct EndpointConfig {
     /// connections advertise a token, and short-header datagrams for unknown connection
     /// IDs get a stateless reset (RFC 9000 §10.3).
     pub reset_tokens: Option<Arc<dyn ResetTokens>>,
+    /// Makes every connection ID the endpoint issues: handshake IDs, Retry IDs and the
+    /// spares of NEW_CONNECTION_ID (e.g. [`QuicLbPlaintext`](crate::cid::QuicLbPlaintext)
+    /// so a load balancer can route them). `None`: random IDs of `connection.cid_len`
+    /// bytes. With a generator, `connection.cid_len` is taken from it.
+    pub cid_generator: Option<Arc<dyn ConnectionIdGenerator>>,
     /// How long the connection IDs of a removed connection stay reserved: datagrams for
     /// them are dropped (long header) or answered with a stateless reset (short header)
     /// instead of creating a connection. At most four per allowed connection are kept.
@@ -140,6 +146,7 @@ impl Default for EndpointConfig {
             new_tokens: false,
             address_token_lifetime: core::time::Duration::from_secs(3600),
             reset_tokens: None,
+            cid_generator: None,
             cid_tombstone_lifetime: core::time::Duration::from_secs(30),
             #[cfg(feature = "qlog")]
             qlog: None,
@@ -260,6 +267,8 @@ pub struct Endpoint {
     address_tokens: HashMap<[u8; TOKEN_LEN], (core::net::IpAddr, Instant)>,
     /// Server connections that got their NEW_TOKEN token.
     token_issued: hashbrown::HashSet<ConnectionHandle>,
+    /// Makes the connection IDs of every connection.
+    cid_generator: Arc<dyn ConnectionIdGenerator>,
 }
 
 /// Length of our tokens: a kind byte ([`RETRY_TOKEN`] or [`ADDRESS_TOKEN`]) and 16 random
@@ -315,9 +324,15 @@ impl core::fmt::Debug for Endpoint {
 
 impl Endpoint {
     /// An endpoint; `rng` makes each connection's RNG.
-    pub fn new(config: EndpointConfig, mut rng: RngFactory) -> Self {
+    pub fn new(mut config: EndpointConfig, mut rng: RngFactory) -> Self {
         let own_rng = rng();
+        let cid_generator = match &config.cid_generator {
+            Some(g) => g.clone(),
+            None => Arc::new(RandomCids::new(config.connection.cid_len)),
+        };
+        config.connection.cid_len = cid_generator.cid_len();
         Endpoint {
+            cid_generator,
             own_rng,
             tokens: HashMap::new(),
             rate_window: Instant::ZERO,
@@ -351,15 +366,31 @@ impl Endpoint {
         remote: SocketAddr,
     ) -> Result<ConnectionHandle, TlsError> {
         let rng = (self.rng)();
-        let conn = Connection::connect(
+        let local_cid = self.new_cid();
+        let conn = Connection::connect_with_cid(
             self.config.connection,
             tls,
             server_name,
             (local, remote),
             now,
             rng,
+            Some(local_cid),
         )?;
         Ok(self.insert(now, conn))
+    }
+
+    /// A fresh connection ID from the generator, not routed to any connection yet.
+    fn new_cid(&mut self) -> ConnectionId {
+        // Bounded: a collision among random IDs is rare; after a few tries the last one
+        // is used (the connection then simply shares no route with the other).
+        let mut cid = self.cid_generator.generate(self.own_rng.as_mut());
+        for _ in 0..4 {
+            if !self.cids.contains_key(&cid) {
+                break;
+            }
+            cid = self.cid_generator.generate(self.own_rng.as_mut());
+        }
+        cid
     }
 
     /// Registers `conn`; `now` starts its qlog trace, if the endpoint makes traces.
@@ -368,6 +399,7 @@ impl Endpoint {
         if let Some(t) = &self.config.reset_tokens {
             conn.set_reset_tokens(t.clone());
         }
+        conn.set_cid_generator(self.cid_generator.clone());
         #[cfg(feature = "qlog")]
         if let Some(q) = self
             .config
@@ -503,6 +535,10 @@ impl Endpoint {
         else {
             return;
         };
+        // Only IDs of our format could have been ours.
+        if !self.cid_generator.validate(&cid) {
+            return;
+        }
         // RFC 9000 §10.3: "An endpoint MUST NOT send a Stateless Reset that is three times
         // or more larger than the packet it receives"; one byte smaller rules out loops.
         let len = data.len().saturating_sub(1).min(43);
@@ -586,9 +622,24 @@ impl Endpoint {
             None
         };
         let rng = (self.rng)();
-        let local_cid =
-            crate::conn::random_cid(self.own_rng.as_mut(), self.config.connection.cid_len);
+        let local_cid = self.new_cid();
+        let preferred_cid = match self.config.connection.preferred_address {
+            Some(_) => {
+                let cid = self.new_cid();
+                let token = match &self.config.reset_tokens {
+                    Some(k) => k.token(&cid),
+                    None => {
+                        let mut t = [0u8; ResetToken::LEN];
+                        self.own_rng.fill_bytes(&mut t);
+                        ResetToken(t)
+                    }
+                };
+                Some((cid, token))
+            }
+            None => None,
+        };
         let opts = AcceptOptions {
+            preferred_cid,
             retry,
             local_cid: Some(local_cid),
             reset_token: self
@@ -672,8 +723,7 @@ impl Endpoint {
         if self.tokens.len() >= self.config.max_retry_tokens {
             return;
         }
-        let retry_scid =
-            crate::conn::random_cid(self.own_rng.as_mut(), self.config.connection.cid_len);
+        let retry_scid = self.new_cid();
         let mut token = [RETRY_TOKEN; TOKEN_LEN];
         self.own_rng
             .fill_bytes(token.get_mut(1..).unwrap_or_default());
