@@ -1,0 +1,219 @@
+//! Evidence that a cell's test case really took place, from both ends' APIs, rustls' ticket
+//! hooks and the wire. A missing piece fails the cell, whatever the downloads say.
+//!
+//! Where a stack's API cannot tell (quinn-proto exposes neither its key phase, nor whether
+//! TLS resumed, nor the negotiated cipher suite), the check relies on our end of the cell,
+//! which is always one of the two in the matrix, and on what rustls reports through the
+//! session stores both stacks share.
+
+use std::net::SocketAddr;
+
+use quic_wire::crypto::Suite;
+
+use crate::run::{Notes, Report};
+use crate::{addr, Case, Impl, ALPN};
+
+/// `Ok(summary)` when every file arrived and the case's evidence is there.
+pub fn check(r: &Report) -> Result<String, String> {
+    let mut facts = Vec::new();
+    downloads(r)?;
+    let files: usize = r.jobs.iter().map(Vec::len).sum();
+    facts.push(format!("{files} files on {} connection(s)", r.jobs.len()));
+    match r.case {
+        Case::Multiplexing => {
+            let waits: usize = r.client_notes.iter().map(|n| n.credit_waits).sum();
+            need(waits > 0, "the client never waited for stream credit")?;
+            facts.push(format!("{waits} stream credit waits"));
+        }
+        Case::ChaCha20 => {
+            let suite = ours_notes(r).last().and_then(|n| n.suite);
+            need(
+                suite == Some(Suite::ChaCha20Poly1305),
+                &format!("our end's 1-RTT keys are {suite:?}, not ChaCha20Poly1305"),
+            )?;
+            facts.push("1-RTT suite ChaCha20Poly1305".into());
+        }
+        Case::Retry => {
+            need(r.down.retries > 0, "no Retry packet on the wire")?;
+            need(
+                r.up.initials_with_token > 0,
+                "no client Initial carried the Retry token",
+            )?;
+            facts.push(format!("{} Retry packet(s)", r.down.retries));
+        }
+        Case::Resumption | Case::ZeroRtt => {
+            resumption(r, &mut facts)?;
+            if r.case == Case::ZeroRtt {
+                zero_rtt(r, &mut facts)?;
+            }
+        }
+        Case::KeyUpdate => {
+            let n = &r.client_notes[0];
+            let at = n
+                .key_update_at
+                .ok_or("the client never started a key update")?;
+            need(
+                at < n.bytes / 2,
+                &format!("the key update started late ({at} of {} bytes)", n.bytes),
+            )?;
+            let phase = ours_notes(r).first().and_then(|n| n.key_phase);
+            need(
+                phase == Some(true),
+                "our end's key phase did not change (RFC 9001 §6)",
+            )?;
+            facts.push(format!("key update after {at} bytes, key phase 1"));
+        }
+        Case::Ecn => ecn(r, &mut facts)?,
+        Case::ConnectionMigration => migration(r, &mut facts)?,
+        Case::Handshake | Case::Transfer | Case::Http3 | Case::V2 => {}
+    }
+    facts.push(format!("{:.3}s virtual", r.virtual_time.as_secs_f64()));
+    Ok(facts.join(", "))
+}
+
+fn need(ok: bool, why: &str) -> Result<(), String> {
+    if ok {
+        Ok(())
+    } else {
+        Err(why.to_owned())
+    }
+}
+
+/// Our end's notes, whichever role it played.
+fn ours_notes(r: &Report) -> &[Notes] {
+    if r.client == Impl::Ours {
+        &r.client_notes
+    } else if r.server == Impl::Ours {
+        &r.server_notes
+    } else {
+        &[]
+    }
+}
+
+/// Every connection ran hq-interop and every file was saved and served.
+fn downloads(r: &Report) -> Result<(), String> {
+    need(
+        r.client_notes.len() == r.jobs.len(),
+        "the client made the wrong number of connections",
+    )?;
+    need(
+        r.server_notes.len() == r.jobs.len(),
+        &format!(
+            "the server saw {} connection(s), expected {}",
+            r.server_notes.len(),
+            r.jobs.len()
+        ),
+    )?;
+    for (i, (job, (c, s))) in r
+        .jobs
+        .iter()
+        .zip(r.client_notes.iter().zip(&r.server_notes))
+        .enumerate()
+    {
+        let alpn = Some(ALPN.to_vec());
+        need(
+            c.alpn == alpn && s.alpn == alpn,
+            &format!("connection {}: ALPN is not hq-interop on both ends", i + 1),
+        )?;
+        need(
+            c.files == job.len(),
+            &format!(
+                "connection {}: {} of {} files saved",
+                i + 1,
+                c.files,
+                job.len()
+            ),
+        )?;
+        need(
+            s.requests == job.len(),
+            &format!(
+                "connection {}: the server answered {} of {} requests",
+                i + 1,
+                s.requests,
+                job.len()
+            ),
+        )?;
+    }
+    Ok(())
+}
+
+fn resumption(r: &Report, facts: &mut Vec<String>) -> Result<(), String> {
+    need(r.tickets_stored > 0, "the client got no session ticket")?;
+    need(
+        r.tickets_offered > 0,
+        "the second connection offered no ticket",
+    )?;
+    need(
+        r.server_resumed > 0,
+        "the server's session store found no session to resume",
+    )?;
+    let ours = ours_notes(r);
+    let resumed: Vec<Option<bool>> = ours.iter().map(|n| n.resumed).collect();
+    need(
+        resumed == [Some(false), Some(true)],
+        &format!("our end's is_resumed per connection: {resumed:?}, expected [false, true]"),
+    )?;
+    facts.push("second connection resumed (both ends)".into());
+    Ok(())
+}
+
+fn zero_rtt(r: &Report, facts: &mut Vec<String>) -> Result<(), String> {
+    need(r.up.zero_rtt > 0, "no 0-RTT packet on the wire")?;
+    let accepted = r.client_notes[1].zero_rtt_accepted;
+    need(
+        accepted == Some(true),
+        &format!("the client's 0-RTT accepted: {accepted:?}"),
+    )?;
+    let early = r.server_notes[1].early_requests;
+    need(
+        early > 0,
+        "the server read no request before its handshake completed",
+    )?;
+    facts.push(format!(
+        "{} 0-RTT packets, {early} request(s) read before the handshake completed",
+        r.up.zero_rtt
+    ));
+    Ok(())
+}
+
+/// RFC 9000 §13.4: both ends marked ECT(0), and still did when the downloads completed,
+/// so neither end's ECN validation (§13.4.2) failed on the ACK frames' counts.
+fn ecn(r: &Report, facts: &mut Vec<String>) -> Result<(), String> {
+    for (who, s) in [("client", r.up_at_done), ("server", r.down_at_done)] {
+        need(s.ect0 > 0, &format!("the {who} marked nothing ECT(0)"))?;
+        need(
+            s.last_short_ect0,
+            &format!("the {who} stopped marking ECT(0): ECN validation failed"),
+        )?;
+    }
+    facts.push(format!(
+        "ECT(0) on {} up / {} down datagrams, validated",
+        r.up_at_done.ect0, r.down_at_done.ect0
+    ));
+    Ok(())
+}
+
+/// RFC 9000 §9: the client moved, the server followed and validated the new path.
+fn migration(r: &Report, facts: &mut Vec<String>) -> Result<(), String> {
+    let c = &r.client_notes[0];
+    let s = &r.server_notes[0];
+    need(c.migrated, "the client did not migrate")?;
+    let new: SocketAddr = addr::client_migrated();
+    need(
+        s.peer == Some(new),
+        &format!("the server's peer address is {:?}, not {new}", s.peer),
+    )?;
+    need(
+        s.path_validated == Some(true),
+        "the server did not validate the new path",
+    )?;
+    need(
+        r.down.delivered_to[1] > 0,
+        "nothing reached the client at its new address",
+    )?;
+    facts.push(format!(
+        "migrated to {new}, {} datagrams delivered there, path validated",
+        r.down.delivered_to[1]
+    ));
+    Ok(())
+}
