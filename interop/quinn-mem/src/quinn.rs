@@ -569,7 +569,12 @@ impl Host for QuinnServer {
         );
         match ev {
             Some(DatagramEvent::ConnectionEvent(ch, ev)) => {
-                if let Some(s) = self.sessions.iter_mut().find(|s| s.c.ch == ch) {
+                // quinn reuses the handle of a drained connection.
+                let live = self
+                    .sessions
+                    .iter_mut()
+                    .find(|s| s.c.ch == ch && !s.c.drained);
+                if let Some(s) = live {
                     s.c.conn.handle_event(ev);
                     s.c.exchange(&mut self.ep);
                 }

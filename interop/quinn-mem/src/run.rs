@@ -323,7 +323,12 @@ fn drive(
             Some(_) => {
                 idle += 1;
                 if idle > 1000 {
-                    return Err(format!("a deadline at {now:?} keeps firing without effect"));
+                    return Err(format!(
+                        "a deadline at {now:?} keeps firing without effect (client {:?}, \
+                         server {:?})",
+                        client.poll_timeout(),
+                        server.poll_timeout()
+                    ));
                 }
             }
             None => return Err("stalled: nothing in flight, no timer, not done".into()),
