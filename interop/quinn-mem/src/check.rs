@@ -1,15 +1,16 @@
 //! Evidence that a cell's test case really took place, from both ends' APIs, rustls' ticket
 //! hooks and the wire. A missing piece fails the cell, whatever the downloads say.
 //!
-//! Where a stack's API cannot tell (quinn-proto exposes neither its key phase, nor whether
-//! TLS resumed, nor the negotiated cipher suite), the check relies on our end of the cell,
-//! which is always one of the two in the matrix, and on what rustls reports through the
-//! session stores both stacks share.
+//! Where quinn-proto's API cannot tell (it exposes neither its key phase, nor whether TLS
+//! resumed, nor the negotiated cipher suite), the check relies on our end of the cell, on
+//! quinn's crypto session as [`crate::quinn_tls`] watches it, and on what rustls reports
+//! through the session stores both stacks use.
 
 use std::net::SocketAddr;
 
 use quic_wire::crypto::Suite;
 
+use crate::quinn_tls::CHACHA20_INTEGRITY_LIMIT;
 use crate::run::{Notes, Report};
 use crate::{addr, Case, Impl, ALPN};
 
@@ -31,7 +32,15 @@ pub fn check(r: &Report) -> Result<String, String> {
                 suite == Some(Suite::ChaCha20Poly1305),
                 &format!("our end's 1-RTT keys are {suite:?}, not ChaCha20Poly1305"),
             )?;
-            facts.push("1-RTT suite ChaCha20Poly1305".into());
+            if let Some(limit) = quinn_notes(r).last().map(|n| n.integrity_limit) {
+                need(
+                    limit == Some(CHACHA20_INTEGRITY_LIMIT),
+                    &format!(
+                        "quinn's 1-RTT key has integrity limit {limit:?}, not ChaCha20's 2^36"
+                    ),
+                )?;
+            }
+            facts.push("1-RTT suite ChaCha20Poly1305 (both ends)".into());
         }
         Case::Retry => {
             need(r.down.retries > 0, "no Retry packet on the wire")?;
@@ -61,7 +70,15 @@ pub fn check(r: &Report) -> Result<String, String> {
                 phase == Some(true),
                 "our end's key phase did not change (RFC 9001 §6)",
             )?;
-            facts.push(format!("key update after {at} bytes, key phase 1"));
+            if let Some(updates) = quinn_notes(r).first().map(|n| n.key_updates) {
+                need(
+                    updates.is_some_and(|u| u > 0),
+                    &format!("quinn went through {updates:?} key updates"),
+                )?;
+            }
+            facts.push(format!(
+                "key update after {at} bytes, key phase 1, quinn updated too"
+            ));
         }
         Case::Ecn => ecn(r, &mut facts)?,
         Case::ConnectionMigration => migration(r, &mut facts)?,
@@ -84,6 +101,17 @@ fn ours_notes(r: &Report) -> &[Notes] {
     if r.client == Impl::Ours {
         &r.client_notes
     } else if r.server == Impl::Ours {
+        &r.server_notes
+    } else {
+        &[]
+    }
+}
+
+/// quinn's notes, whichever role it played.
+fn quinn_notes(r: &Report) -> &[Notes] {
+    if r.client == Impl::Quinn {
+        &r.client_notes
+    } else if r.server == Impl::Quinn {
         &r.server_notes
     } else {
         &[]
@@ -218,4 +246,82 @@ fn migration(r: &Report, facts: &mut Vec<String>) -> Result<(), String> {
         r.down.delivered_to[1]
     ));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::net::WireStats;
+
+    /// A one-connection cell with one file where everything went right.
+    fn report(case: Case) -> Report {
+        let n = Notes {
+            alpn: Some(ALPN.to_vec()),
+            files: 1,
+            requests: 1,
+            bytes: 1000,
+            ..Notes::default()
+        };
+        Report {
+            case,
+            client: Impl::Ours,
+            server: Impl::Quinn,
+            jobs: vec![vec!["f".into()]],
+            client_notes: vec![n.clone()],
+            server_notes: vec![n],
+            up: WireStats::default(),
+            down: WireStats::default(),
+            up_at_done: WireStats::default(),
+            down_at_done: WireStats::default(),
+            tickets_stored: 0,
+            tickets_offered: 0,
+            server_resumed: 0,
+            virtual_time: Duration::from_millis(100),
+        }
+    }
+
+    #[test]
+    fn a_plain_cell_passes_and_a_missing_file_fails_it() {
+        assert!(check(&report(Case::Handshake)).is_ok());
+        let mut r = report(Case::Handshake);
+        r.client_notes[0].files = 0;
+        assert!(check(&r).unwrap_err().contains("0 of 1 files"));
+        let mut r = report(Case::Transfer);
+        r.server_notes[0].alpn = Some(b"h3".to_vec());
+        assert!(check(&r).unwrap_err().contains("ALPN"));
+    }
+
+    #[test]
+    fn each_case_fails_without_its_evidence() {
+        for case in [
+            Case::Multiplexing,
+            Case::ChaCha20,
+            Case::Retry,
+            Case::KeyUpdate,
+            Case::Ecn,
+            Case::ConnectionMigration,
+        ] {
+            assert!(check(&report(case)).is_err(), "{}", case.name());
+        }
+        let mut r = report(Case::Retry);
+        r.down.retries = 1;
+        assert!(check(&r).unwrap_err().contains("token"));
+        r.up.initials_with_token = 1;
+        assert!(check(&r).is_ok());
+    }
+
+    #[test]
+    fn keyupdate_needs_both_ends() {
+        let mut r = report(Case::KeyUpdate);
+        r.client_notes[0].key_update_at = Some(10);
+        r.client_notes[0].key_phase = Some(true);
+        r.server_notes[0].key_updates = Some(0);
+        assert!(check(&r).unwrap_err().contains("quinn went through"));
+        r.server_notes[0].key_updates = Some(1);
+        assert!(check(&r).is_ok());
+        r.client_notes[0].key_update_at = Some(900);
+        assert!(check(&r).unwrap_err().contains("late"));
+    }
 }

@@ -15,7 +15,8 @@
 //!
 //! Layout: [`net`] (link, clock, wire observer), [`tls`] (certificate, rustls set-up and the
 //! hooks that count tickets and resumptions), [`ours`] and [`quinn`] (each stack as client
-//! and server with its hq-interop application), [`run`] (the driver), [`check`] (evidence).
+//! and server with its hq-interop application; [`quinn_tls`] watches quinn's keys), [`run`]
+//! (the driver), [`check`] (evidence).
 
 #![forbid(unsafe_code)]
 
@@ -23,6 +24,7 @@ pub mod check;
 pub mod net;
 pub mod ours;
 pub mod quinn;
+pub mod quinn_tls;
 pub mod run;
 pub mod tls;
 

@@ -23,6 +23,7 @@ use quinn_proto::{
 
 use crate::net::{Datagram, Host};
 use crate::ours::{request_path, save};
+use crate::quinn_tls::{KeyNotes, Sessions, WatchedClient, WatchedServer};
 use crate::run::{self, Job, Notes};
 use crate::{addr, Case, SERVER_NAME};
 
@@ -101,8 +102,12 @@ impl Conn {
         self.exchange(ep);
     }
 
-    /// What quinn's API tells about the connection.
-    fn note(&self, n: &mut Notes) {
+    /// What quinn's API (and its watched crypto session, `keys`) tells about the connection.
+    fn note(&self, keys: Option<KeyNotes>, n: &mut Notes) {
+        if let Some(k) = keys {
+            n.integrity_limit = k.one_rtt_integrity_limit;
+            n.key_updates = Some(k.key_updates());
+        }
         if let Some(hd) = self
             .conn
             .crypto_session()
@@ -125,6 +130,7 @@ impl Conn {
 pub struct QuinnClient {
     ep: Endpoint,
     config: ClientConfig,
+    keys: Sessions,
     base: Instant,
     local: SocketAddr,
     conn: Option<Conn>,
@@ -159,7 +165,11 @@ impl QuinnClient {
             _ => QuicClientConfig::try_from(tls),
         }
         .map_err(|e| e.to_string())?;
-        let config = ClientConfig::new(Arc::new(quic));
+        let keys = Sessions::default();
+        let config = ClientConfig::new(Arc::new(WatchedClient {
+            inner: Arc::new(quic),
+            sessions: keys.clone(),
+        }));
         let ep = Endpoint::new(
             Arc::new(EndpointConfig::default()),
             None,
@@ -169,6 +179,7 @@ impl QuinnClient {
         Ok(QuinnClient {
             ep,
             config,
+            keys,
             base: Instant::now(),
             local: addr::client(),
             conn: None,
@@ -376,7 +387,12 @@ impl run::Client for QuinnClient {
                 n.migrated = true;
             }
         }
-        c.note(n);
+        let index = self.notes.len() - 1;
+        let keys = self.keys.lock().ok().and_then(|k| k.get(index).copied());
+        let Some(n) = self.notes.last_mut() else {
+            return Err("no connection".into());
+        };
+        c.note(keys, n);
         c.exchange(&mut self.ep);
         if fetch.remaining == 0 && fetch.key_update_pending {
             return Err("the downloads finished before a key update could start".into());
@@ -414,6 +430,7 @@ impl run::Client for QuinnClient {
 /// quinn-proto as the server: answers hq-interop requests from the files it holds.
 pub struct QuinnServer {
     ep: Endpoint,
+    keys: Sessions,
     base: Instant,
     files: BTreeMap<String, Bytes>,
     retry: bool,
@@ -442,7 +459,11 @@ impl QuinnServer {
         retry: bool,
     ) -> Result<Self, String> {
         let quic = QuicServerConfig::try_from(tls).map_err(|e| e.to_string())?;
-        let config = ServerConfig::with_crypto(Arc::new(quic));
+        let keys = Sessions::default();
+        let config = ServerConfig::with_crypto(Arc::new(WatchedServer {
+            inner: Arc::new(quic),
+            sessions: keys.clone(),
+        }));
         let ep = Endpoint::new(
             Arc::new(EndpointConfig::default()),
             Some(Arc::new(config)),
@@ -451,6 +472,7 @@ impl QuinnServer {
         );
         Ok(QuinnServer {
             ep,
+            keys,
             base: Instant::now(),
             files,
             retry,
@@ -653,7 +675,8 @@ impl Host for QuinnServer {
 
 impl run::Server for QuinnServer {
     fn step(&mut self, _now: Duration) -> Result<(), String> {
-        for s in &mut self.sessions {
+        let keys: Vec<KeyNotes> = self.keys.lock().map(|k| k.clone()).unwrap_or_default();
+        for (i, s) in self.sessions.iter_mut().enumerate() {
             if s.c.drained {
                 continue;
             }
@@ -662,7 +685,8 @@ impl run::Server for QuinnServer {
             }
             s.pump();
             let mut notes = std::mem::take(&mut s.notes);
-            s.c.note(&mut notes);
+            // quinn starts one crypto session per accepted connection, in order.
+            s.c.note(keys.get(i).copied(), &mut notes);
             s.notes = notes;
             s.c.exchange(&mut self.ep);
         }

@@ -66,6 +66,11 @@ pub struct Notes {
     pub key_phase: Option<bool>,
     /// Ours: the suite of the 1-RTT keys.
     pub suite: Option<quic_wire::crypto::Suite>,
+    /// quinn: the integrity limit of its 1-RTT packet key, which names the AEAD
+    /// (RFC 9001 §6.6).
+    pub integrity_limit: Option<u64>,
+    /// quinn: key updates its crypto session went through.
+    pub key_updates: Option<usize>,
     /// Client: moved to its new local address.
     pub migrated: bool,
     /// The peer's address as this end last saw it.
@@ -138,7 +143,7 @@ pub fn run(opts: &Options) -> Outcome {
     if let Some(why) = unsupported(opts.case, opts.client, opts.server) {
         return Outcome::Unsupported(why);
     }
-    match try_run(opts) {
+    match collect(opts) {
         Ok(report) => match check::check(&report) {
             Ok(summary) => Outcome::Pass(summary),
             Err(e) => Outcome::Fail(e),
@@ -186,7 +191,9 @@ fn jobs(case: Case, names: Vec<String>, downloads: &Path) -> Result<Vec<Job>, St
     Ok(vec![job(names, false)])
 }
 
-fn try_run(opts: &Options) -> Result<Report, String> {
+/// Runs one cell and returns everything it saw, without judging it (that is
+/// [`crate::check`]'s job); `Err` when the cell could not complete.
+pub fn collect(opts: &Options) -> Result<Report, String> {
     let files = read_www(&opts.www)?;
     std::fs::create_dir_all(&opts.downloads)
         .map_err(|e| format!("{}: {e}", opts.downloads.display()))?;

@@ -231,3 +231,41 @@ fn a_missing_www_fails_the_cell() {
     });
     assert!(matches!(out, Outcome::Fail(_)), "{out:?}");
 }
+
+/// What the watched quinn crypto session reports is real: no key update and AES-128-GCM's
+/// integrity limit (2^52) in a plain cell, against ChaCha20's (2^36) and one key update in
+/// the cases that ask for them.
+#[test]
+fn quinn_key_notes_tell_cases_apart() {
+    let notes = |case: Case, client: Impl, server: Impl| {
+        let dir = scratch(&format!("notes-{}-{}", case.name(), client.name()));
+        let www = dir.join("www");
+        std::fs::create_dir_all(&www).unwrap();
+        std::fs::write(www.join("f"), content("f", 300_000)).unwrap();
+        let report = quinn_interop::run::collect(&Options {
+            case,
+            client,
+            server,
+            www,
+            downloads: dir.join("downloads"),
+            keylog: None,
+            bleach_ecn: false,
+        })
+        .unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        if client == Impl::Quinn {
+            report.client_notes[0].clone()
+        } else {
+            report.server_notes[0].clone()
+        }
+    };
+    for (client, server) in BOTH {
+        let plain = notes(Case::Handshake, client, server);
+        assert_eq!(plain.key_updates, Some(0));
+        assert_eq!(plain.integrity_limit, Some(1 << 52));
+        let chacha = notes(Case::ChaCha20, client, server);
+        assert_eq!(chacha.integrity_limit, Some(1 << 36));
+        let updated = notes(Case::KeyUpdate, client, server);
+        assert_eq!(updated.key_updates, Some(1));
+    }
+}
