@@ -50,7 +50,7 @@ pub enum Way {
 }
 
 /// What an observer sees in one direction.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct WireStats {
     /// Datagrams sent.
     pub datagrams: u64,

@@ -568,8 +568,9 @@ struct Serve {
     requests: HashMap<StreamId, Vec<u8>>,
     /// Streams whose request was answered (or refused).
     answered: HashSet<StreamId>,
-    /// Response bodies and how much of each was written.
-    bodies: HashMap<StreamId, (Bytes, usize)>,
+    /// Response bodies and how much of each was written, in stream order (so every run
+    /// writes them in the same order).
+    bodies: BTreeMap<StreamId, (Bytes, usize)>,
     notes: Notes,
 }
 

@@ -446,8 +446,9 @@ struct Serve {
     /// Request bytes so far, and whether the stream was opened before the handshake
     /// completed (so its request came in 0-RTT).
     requests: HashMap<StreamId, (Vec<u8>, bool)>,
-    /// Response bodies and how much of each was written.
-    bodies: HashMap<StreamId, (Bytes, usize)>,
+    /// Response bodies and how much of each was written, in stream order (so every run
+    /// writes them in the same order).
+    bodies: BTreeMap<StreamId, (Bytes, usize)>,
     notes: Notes,
 }
 
@@ -622,7 +623,7 @@ impl Host for QuinnServer {
                         self.sessions.push(Serve {
                             c,
                             requests: HashMap::new(),
-                            bodies: HashMap::new(),
+                            bodies: BTreeMap::new(),
                             notes: Notes::default(),
                         });
                     }

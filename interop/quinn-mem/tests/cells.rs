@@ -269,3 +269,32 @@ fn quinn_key_notes_tell_cases_apart() {
         assert_eq!(updated.key_updates, Some(1));
     }
 }
+
+/// Virtual time, a fixed-size certificate signature and ordered application state make a
+/// cell repeat itself: the same datagrams each way and the same virtual duration.
+#[test]
+fn a_cell_repeats_itself_exactly() {
+    for (client, server) in BOTH {
+        let once = || {
+            let dir = scratch(&format!("repeat-{}", client.name()));
+            let www = dir.join("www");
+            std::fs::create_dir_all(&www).unwrap();
+            for (name, size) in files("r", &[200_000, 700_000, 30]) {
+                std::fs::write(www.join(&name), content(&name, size)).unwrap();
+            }
+            let r = quinn_interop::run::collect(&Options {
+                case: Case::Transfer,
+                client,
+                server,
+                www,
+                downloads: dir.join("downloads"),
+                keylog: None,
+                bleach_ecn: false,
+            })
+            .unwrap();
+            let _ = std::fs::remove_dir_all(&dir);
+            (r.virtual_time, r.up, r.down)
+        };
+        assert_eq!(once(), once(), "{client:?} -> {server:?}");
+    }
+}
