@@ -15,7 +15,7 @@
 //!
 //! Layout: [`net`] (link, clock, wire observer), [`tls`] (certificate, rustls set-up and the
 //! hooks that count tickets and resumptions), [`ours`] and [`quinn`] (each stack as client
-//! and server with its hq-interop application; [`quinn_tls`] watches quinn's keys), [`run`]
+//! and server with its hq-interop application; [`quinn_tls`] watches quinn's keys), [`mod@run`]
 //! (the driver), [`check`] (evidence).
 
 #![forbid(unsafe_code)]
