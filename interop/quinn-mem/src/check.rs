@@ -209,13 +209,18 @@ fn zero_rtt(r: &Report, facts: &mut Vec<String>) -> Result<(), String> {
 /// RFC 9000 §13.4: both ends marked ECT(0), and still did when the downloads completed,
 /// so neither end's ECN validation (§13.4.2) failed on the ACK frames' counts.
 fn ecn(r: &Report, facts: &mut Vec<String>) -> Result<(), String> {
+    // Both ends are judged, so that a failure names every end whose validation failed.
+    let mut missing = Vec::new();
     for (who, s) in [("client", r.up_at_done), ("server", r.down_at_done)] {
-        need(s.ect0 > 0, &format!("the {who} marked nothing ECT(0)"))?;
-        need(
-            s.last_short_ect0,
-            &format!("the {who} stopped marking ECT(0): ECN validation failed"),
-        )?;
+        if s.ect0 == 0 {
+            missing.push(format!("the {who} marked nothing ECT(0)"));
+        } else if !s.last_short_ect0 {
+            missing.push(format!(
+                "the {who} stopped marking ECT(0): ECN validation failed"
+            ));
+        }
     }
+    need(missing.is_empty(), &missing.join("; "))?;
     facts.push(format!(
         "ECT(0) on {} up / {} down datagrams, validated",
         r.up_at_done.ect0, r.down_at_done.ect0
