@@ -518,23 +518,14 @@ impl run::Client for OurClient {
                 self.end.local = to;
             }
         }
-        let (remaining, ku, mig) = (
-            fetch.remaining,
-            fetch.key_update_pending,
-            fetch.migrate_pending,
-        );
-        let mut notes = std::mem::take(n);
-        note(conn, suite, &mut notes);
-        if let Some(n) = self.notes.last_mut() {
-            *n = notes;
-        }
-        if remaining == 0 && ku {
+        note(conn, suite, n);
+        if fetch.remaining == 0 && fetch.key_update_pending {
             return Err("the downloads finished before a key update could start".into());
         }
-        if remaining == 0 && mig {
+        if fetch.remaining == 0 && fetch.migrate_pending {
             return Err("the downloads finished before the client could migrate".into());
         }
-        Ok(remaining == 0)
+        Ok(fetch.remaining == 0)
     }
 
     fn close(&mut self, now: Duration) {
@@ -718,9 +709,7 @@ impl run::Server for OurServer {
                 s.on_event(conn, e, &self.files);
             }
             s.pump(conn);
-            let mut notes = std::mem::take(&mut s.notes);
-            note(conn, suite, &mut notes);
-            s.notes = notes;
+            note(conn, suite, &mut s.notes);
         }
         Ok(())
     }

@@ -337,6 +337,9 @@ impl run::Client for QuinnClient {
     }
 
     fn step(&mut self, _now: Duration) -> Result<bool, String> {
+        // One crypto session per connection, in order.
+        let index = self.notes.len().checked_sub(1).ok_or("no connection")?;
+        let keys = self.keys.lock().ok().and_then(|k| k.get(index).copied());
         let (Some(c), Some(fetch), Some(n)) = (
             self.conn.as_mut(),
             self.fetch.as_mut(),
@@ -387,11 +390,6 @@ impl run::Client for QuinnClient {
                 n.migrated = true;
             }
         }
-        let index = self.notes.len() - 1;
-        let keys = self.keys.lock().ok().and_then(|k| k.get(index).copied());
-        let Some(n) = self.notes.last_mut() else {
-            return Err("no connection".into());
-        };
         c.note(keys, n);
         c.exchange(&mut self.ep);
         if fetch.remaining == 0 && fetch.key_update_pending {
@@ -685,10 +683,8 @@ impl run::Server for QuinnServer {
                 s.on_event(ev, &self.files);
             }
             s.pump();
-            let mut notes = std::mem::take(&mut s.notes);
             // quinn starts one crypto session per accepted connection, in order.
-            s.c.note(keys.get(i).copied(), &mut notes);
-            s.notes = notes;
+            s.c.note(keys.get(i).copied(), &mut s.notes);
             s.c.exchange(&mut self.ep);
         }
         Ok(())
