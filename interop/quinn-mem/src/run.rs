@@ -247,6 +247,15 @@ pub fn collect(opts: &Options) -> Result<Report, String> {
         })
         .map_err(|e| format!("connection {}: closing: {e}", i + 1))?;
     }
+    // The caller compares the downloads with its own copy too; this catches a damaged body
+    // even when the binary runs alone.
+    for (name, body) in &files {
+        let path = opts.downloads.join(name);
+        let got = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        if got != body[..] {
+            return Err(format!("{name}: the download differs from the served file"));
+        }
+    }
     Ok(Report {
         case,
         client: opts.client,
