@@ -22,15 +22,17 @@ pub(crate) struct ClientInitial {
     pub(crate) scid: ConnectionId,
 }
 
-/// Reads the first packet of a datagram as a client Initial a server may accept.
-pub(crate) fn parse_client_initial(datagram: &[u8]) -> Option<ClientInitial> {
+/// Reads the first packet of a datagram as a client Initial a server may accept. `grease`:
+/// the server advertises grease_quic_bit, so the fixed bit may be 0 (RFC 9287 §3).
+pub(crate) fn parse_client_initial(datagram: &[u8], grease: bool) -> Option<ClientInitial> {
     // RFC 9000 §14.1: "A server MUST discard an Initial packet that is carried in a UDP
     // datagram with a payload that is smaller than the smallest allowed maximum datagram
     // size of 1200 bytes."
     if datagram.len() < 1200 {
         return None;
     }
-    let (packet, _) = Packet::parse(datagram, &ParseConfig::new(0)).ok()?;
+    let cfg = ParseConfig::new(0).accept_zero_fixed_bit(grease);
+    let (packet, _) = Packet::parse(datagram, &cfg).ok()?;
     let Packet::Protected(p) = packet else {
         return None;
     };

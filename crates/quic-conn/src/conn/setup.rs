@@ -179,7 +179,8 @@ impl Connection {
         opts: AcceptOptions,
     ) -> Result<Connection, AcceptError> {
         let retry = opts.retry;
-        let first = handshake::parse_client_initial(datagram).ok_or(AcceptError::NotInitial)?;
+        let first = handshake::parse_client_initial(datagram, config.grease_quic_bit)
+            .ok_or(AcceptError::NotInitial)?;
         if retry.is_some_and(|r| r.retry_scid != first.dcid) {
             return Err(AcceptError::NotInitial);
         }

@@ -297,8 +297,12 @@ struct InitialInfo {
     token: Option<[u8; TOKEN_LEN]>,
 }
 
-fn initial_info(data: &[u8], cid_len: usize) -> Option<InitialInfo> {
-    let (p, _) = Packet::parse(data, &ParseConfig::new(cid_len)).ok()?;
+/// `grease`: we advertise grease_quic_bit, so an Initial may have its fixed bit cleared
+/// (RFC 9287 §3: such an endpoint "MUST accept packets with the QUIC Bit set to a value of
+/// 0"; §3.1 lets a client clear it in Initials).
+fn initial_info(data: &[u8], cid_len: usize, grease: bool) -> Option<InitialInfo> {
+    let cfg = ParseConfig::new(cid_len).accept_zero_fixed_bit(grease);
+    let (p, _) = Packet::parse(data, &cfg).ok()?;
     let Packet::Protected(p) = p else { return None };
     let quic_wire::packet::ProtectedHeader::Long(h) = p.header else {
         return None;
@@ -492,7 +496,11 @@ impl Endpoint {
         {
             return;
         }
-        let parsed = Packet::parse(&data, &ParseConfig::new(self.config.connection.cid_len));
+        // RFC 9287 §3: we advertise grease_quic_bit on every connection, so a client's
+        // Initial with the fixed bit cleared is accepted as on an existing connection.
+        let cfg = ParseConfig::new(self.config.connection.cid_len)
+            .accept_zero_fixed_bit(self.config.connection.grease_quic_bit);
+        let parsed = Packet::parse(&data, &cfg);
         match parsed {
             Ok((Packet::UnsupportedVersion(u), _)) => {
                 self.version_negotiation(now, meta, u.scid, u.dcid);
@@ -600,7 +608,8 @@ impl Endpoint {
             return;
         }
         let cid_len = self.config.connection.cid_len;
-        let Some(info) = initial_info(&data, cid_len) else {
+        let grease = self.config.connection.grease_quic_bit;
+        let Some(info) = initial_info(&data, cid_len, grease) else {
             return;
         };
         // RFC 9000 §8.1.3: a valid NEW_TOKEN token validates the address; an invalid one
