@@ -37,9 +37,10 @@ mod retry;
 mod send;
 mod setup;
 mod timer;
+mod version;
 mod zero_rtt;
 
-pub use config::Config;
+pub use config::{Config, VersionNegotiated, Versions};
 pub use error::{AcceptError, ConnectionError, DatagramError};
 pub use local_cids::{CidEvent, ResetTokens, MAX_ISSUED};
 pub(crate) use setup::random_cid;
@@ -199,6 +200,8 @@ pub struct Connection {
     packet_dcid: ConnectionId,
     /// Server: a NEW_TOKEN frame to send.
     new_token: Option<Vec<u8>>,
+    /// Version negotiation (RFC 9368).
+    vn: version::VersionState,
     /// Where this connection's qlog events go (disabled unless [`Connection::set_qlog`]).
     #[cfg(feature = "qlog")]
     qlog: crate::qlog::Qlog,
@@ -274,9 +277,16 @@ impl Connection {
         self.side
     }
 
-    /// The QUIC version in use.
+    /// The QUIC version in use: once the handshake completed, the Negotiated Version
+    /// (RFC 9368 §4).
     pub fn version(&self) -> quic_wire::Version {
         self.version
+    }
+
+    /// The version of the client's first flight (its Chosen Version, RFC 9368 §1.2),
+    /// which differs from [`Connection::version`] after compatible version negotiation.
+    pub fn initial_version(&self) -> quic_wire::Version {
+        self.vn.chosen
     }
 
     /// Whether the handshake completed and the connection is not closing.
