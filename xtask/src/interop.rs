@@ -559,16 +559,19 @@ fn our_programs() -> std::result::Result<(Program, Program), String> {
     ]))
     .map_err(|e| format!("not built: {e}"))?;
     let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
-    let bin = |name: &str| Program {
+    let bin = |name: &str, evidence| Program {
         argv: vec![Path::new(&target)
             .join("release/examples")
             .join(name)
             .to_string_lossy()
             .into_owned()],
         env: Vec::new(),
-        evidence: None,
+        evidence,
     };
-    Ok((bin("h3-client"), bin("h3-server")))
+    Ok((
+        bin("h3-client", None),
+        bin("h3-server", Some(ours_server_evidence)),
+    ))
 }
 
 /// The test PKI: `ca.pem` (trusted by clients), `cert.pem` (server chain) and `key.pem`.
@@ -954,6 +957,24 @@ fn aioquic_server_evidence(case: &str, dir: &Path) -> std::result::Result<(), St
         _ => return Ok(()),
     };
     Err(format!("{missing} (server evidence)"))
+}
+
+/// Evidence from h3-server's log ("handshake done" lines) that the test case took place;
+/// only v2 is checked: a connection ended in QUIC version 2 after starting in version 1
+/// (compatible version negotiation, RFC 9368 §2.3).
+fn ours_server_evidence(case: &str, dir: &Path) -> std::result::Result<(), String> {
+    let log = fs::read_to_string(dir.join("server.log")).unwrap_or_default();
+    let switched = log.lines().any(|l| {
+        l.starts_with("h3-server: handshake done:")
+            && l.contains(" version=0x6b3343cf")
+            && l.contains(" initial_version=0x00000001")
+    });
+    match case {
+        "v2" if !switched => {
+            Err("no connection moved from version 1 to version 2 (server evidence)".into())
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Prints the matrix: one block of rows per case (a row per client, a column per server).

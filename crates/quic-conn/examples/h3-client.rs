@@ -11,7 +11,10 @@
 //! from `REQUESTS` (space-separated). The exit status is 0 only when every download
 //! completed. `TESTCASE` selects an interop test case (127 = not supported): `keyupdate`
 //! starts a key update once the handshake is confirmed, `resumption` fetches the first URL
-//! on a first connection and the others on a second one that resumes the TLS session.
+//! on a first connection and the others on a second one that resumes the TLS session, `v2`
+//! starts in QUIC version 1 offering version 2 and fails unless the server moved the
+//! connection to version 2 (compatible version negotiation, RFC 9368). Each handshake
+//! prints `h3-client: handshake done: version=0x........ initial_version=0x........`.
 //!
 //! The event loop itself is in `common/mod.rs` ([`common::Io`]).
 
@@ -106,7 +109,11 @@ fn run(case: TestCase) -> Result<(), String> {
         SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0))
     };
     let mut io = Io::bind(unspecified, common::Clock::new()).map_err(|e| format!("bind: {e}"))?;
-    let mut ep = Endpoint::new(EndpointConfig::default(), common::system_rng());
+    let config = EndpointConfig {
+        connection: case.connection_config(),
+        ..EndpointConfig::default()
+    };
+    let mut ep = Endpoint::new(config, common::system_rng());
     let mut fetch = Fetch {
         target: &target,
         tls,
@@ -232,6 +239,7 @@ impl Fetch<'_> {
             app.start(connection(ep, h)?, true)?;
         }
         let mut key_update_pending = self.case == TestCase::KeyUpdate;
+        let mut announced = false;
         let mut done_at = None;
         loop {
             let now = io.clock.now();
@@ -241,6 +249,17 @@ impl Fetch<'_> {
                 conn.close(now, code, e.as_bytes());
                 io.flush(ep);
                 return Err(e);
+            }
+            if !announced && conn.is_established() {
+                announced = true;
+                eprintln!("{}", common::handshake_line("h3-client", conn));
+                // v2: the server must have moved the connection to version 2.
+                if self.case == TestCase::V2 && conn.version() != quic_wire::Version::V2 {
+                    let e = format!("negotiated {:?}, not version 2", conn.version());
+                    conn.close(now, VarInt::from_u32(0), e.as_bytes());
+                    io.flush(ep);
+                    return Err(e);
+                }
             }
             if key_update_pending && conn.is_handshake_confirmed() {
                 // Refused until a packet of the current key phase was acknowledged.

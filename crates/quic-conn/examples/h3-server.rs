@@ -9,7 +9,10 @@
 //!
 //! CERT.pem is the certificate chain (server certificate first), KEY.pem its private key.
 //! Without `--alpn` both protocols are offered. `--retry` (or `TESTCASE=retry`) validates
-//! client addresses with a Retry packet first. Runs until killed.
+//! client addresses with a Retry packet first. `TESTCASE=v2` prefers QUIC version 2, so a
+//! client that offers it is moved there (compatible version negotiation, RFC 9368). Each
+//! handshake prints `h3-server: handshake done: version=0x........
+//! initial_version=0x........`. Runs until killed.
 //!
 //! Bodies are streamed from the file in chunks as the stream's send buffer has room, so
 //! memory stays bounded whatever the file sizes. The event loop itself is in
@@ -77,6 +80,7 @@ fn run(case: TestCase) -> Result<(), String> {
     };
     let tls = common::tls::server_config(&args, case, &alpns)?;
     let config = EndpointConfig {
+        connection: case.connection_config(),
         server_tls: Some(Arc::new(tls)),
         retry: args.has("--retry") || case == TestCase::Retry,
         ..EndpointConfig::default()
@@ -141,6 +145,10 @@ impl Session {
                     Session::H3(s) => s.on_stream_event(conn, e, www),
                     _ => Ok(()),
                 },
+                Event::Connected => {
+                    eprintln!("{}", common::handshake_line("h3-server", conn));
+                    Ok(())
+                }
                 Event::Closed(e) => {
                     if !matches!(e, quic_conn::ConnectionError::PeerApplication { .. }) {
                         eprintln!("h3-server: connection closed: {e}");
