@@ -724,3 +724,63 @@ fn zero_rtt_without_a_switch_is_still_accepted() {
     assert_eq!(pair.client.version(), Version::V1);
     assert!(pair.client.is_zero_rtt_accepted());
 }
+
+// ---- qlog ----
+
+#[cfg(feature = "qlog")]
+mod qlog {
+    use std::io::{self, Write};
+    use std::sync::{Arc, Mutex};
+
+    use quic_conn::qlog::{Qlog, TraceConfig};
+    use quic_wire::{ConnectionId, Side, Version};
+    use serde_json::Value;
+
+    use super::{client_cfg, util::Pair};
+
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_client_logs_the_negotiated_version() {
+        let mut pair = Pair::new(
+            client_cfg(Version::V1, &[Version::V2, Version::V1]),
+            quic_conn::conn::Config::default(),
+        );
+        let out = Shared::default();
+        let odcid = ConnectionId::new(&[1, 2, 3, 4]).unwrap();
+        let qlog = Qlog::start(
+            out.clone(),
+            &TraceConfig::connection(Side::Client, &odcid),
+            pair.now,
+        )
+        .expect("start trace");
+        pair.client.set_qlog(qlog);
+        pair.connect();
+        let bytes = out.0.lock().unwrap().clone();
+        let events: Vec<Value> = bytes[1..]
+            .split(|&b| b == 0x1e)
+            .map(|rec| serde_json::from_slice(rec).expect("JSON"))
+            .collect();
+        let vi: Vec<&Value> = events
+            .iter()
+            .filter(|e| e["name"] == "quic:version_information")
+            .collect();
+        assert_eq!(vi.len(), 1, "one version_information event");
+        assert_eq!(vi[0]["data"]["chosen_version"], "6b3343cf");
+        assert_eq!(
+            vi[0]["data"]["client_versions"],
+            serde_json::json!(["6b3343cf", "00000001"])
+        );
+    }
+}

@@ -213,7 +213,14 @@ impl Connection {
         self.apply_params(&tp);
         self.peer_params = Some(tp);
         #[cfg(feature = "qlog")]
-        self.qlog_peer_params(now);
+        {
+            self.qlog_peer_params(now);
+            // A client knows the negotiated version for sure once the server's
+            // version_information checked out (a server logs it when it chooses).
+            if self.side == Side::Client {
+                self.qlog_version(now, None);
+            }
+        }
         #[cfg(not(feature = "qlog"))]
         let _ = now;
         Ok(())

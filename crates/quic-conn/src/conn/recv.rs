@@ -253,7 +253,7 @@ impl Connection {
             )
         };
         if let Some(t) = switch {
-            if !self.end_switch(now, t, opened.is_ok()) {
+            if !self.end_switch(t, opened.is_ok()) {
                 return None;
             }
         }

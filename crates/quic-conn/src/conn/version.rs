@@ -335,13 +335,9 @@ impl Connection {
     }
 
     /// Client: the packet opened (`opened`) or not; commits or undoes the switch.
-    pub(crate) fn end_switch(&mut self, now: Instant, t: Tentative, opened: bool) -> bool {
+    pub(crate) fn end_switch(&mut self, t: Tentative, opened: bool) -> bool {
         if opened && self.tls.switch_version(t.version).is_ok() {
             self.version = t.version;
-            #[cfg(feature = "qlog")]
-            self.qlog_version(now, None);
-            #[cfg(not(feature = "qlog"))]
-            let _ = now;
             return true;
         }
         let s = self.space_mut(Space::Initial);
