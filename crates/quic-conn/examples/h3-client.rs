@@ -29,8 +29,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use common::{Alpn, Args, Io, TestCase};
+use quic_conn::conn::VersionNegotiated;
 use quic_conn::tls::TlsConfig;
-use quic_conn::{Connection, ConnectionHandle, Endpoint, EndpointConfig, Event};
+use quic_conn::{Connection, ConnectionError, ConnectionHandle, Endpoint, EndpointConfig, Event};
 use quic_streams::h3::{self, Field, SendError, TransportError, H3};
 use quic_streams::{PendingId, StreamEvent, StreamRef};
 use quic_wire::{Dir, Side, StreamId, VarInt};
@@ -59,6 +60,7 @@ struct Target {
 }
 
 /// One file to fetch.
+#[derive(Clone)]
 struct Download {
     /// The request path, e.g. `/file-1`.
     path: String,
@@ -121,6 +123,7 @@ fn run(case: TestCase) -> Result<(), String> {
         case,
         tickets,
         qlog_dir,
+        config: case.connection_config(),
     };
 
     let resume = matches!(case, TestCase::Resumption | TestCase::ZeroRtt);
@@ -203,11 +206,15 @@ struct Fetch<'a> {
     tickets: Arc<common::tls::TicketCounter>,
     /// Where each connection's qlog trace goes, if anywhere.
     qlog_dir: Option<String>,
+    /// The connection settings (changed after a Version Negotiation packet).
+    config: quic_conn::Config,
 }
 
 impl Fetch<'_> {
     /// Opens a connection, fetches `downloads` on it and closes it. The first of two
-    /// connections stays until the server's session ticket arrived.
+    /// connections stays until the server's session ticket arrived. When the server
+    /// answers with Version Negotiation listing a version we speak, a second connection
+    /// tries that version (RFC 9368 §2.1).
     fn run(
         &mut self,
         io: &mut Io,
@@ -215,9 +222,32 @@ impl Fetch<'_> {
         downloads: Vec<Download>,
         which: Conn,
     ) -> Result<(), String> {
+        let mut negotiated = None;
+        let first = self.attempt(io, ep, downloads.clone(), which, &mut negotiated);
+        match negotiated {
+            Some(vn) if first.is_err() => {
+                eprintln!("h3-client: version negotiation: trying {:?}", vn.chosen);
+                self.config = self.config.after_version_negotiation(vn);
+                self.attempt(io, ep, downloads, which, &mut None)
+            }
+            _ => first,
+        }
+    }
+
+    /// One connection attempt; `negotiated` is set when it ended with a Version
+    /// Negotiation packet naming a version to try.
+    fn attempt(
+        &mut self,
+        io: &mut Io,
+        ep: &mut Endpoint,
+        downloads: Vec<Download>,
+        which: Conn,
+        negotiated: &mut Option<VersionNegotiated>,
+    ) -> Result<(), String> {
         let wait_ticket = which == Conn::First;
         let h = ep
-            .connect(
+            .connect_with(
+                self.config,
                 io.clock.now(),
                 self.tls.clone(),
                 &self.target.server_name,
@@ -244,7 +274,7 @@ impl Fetch<'_> {
         loop {
             let now = io.clock.now();
             let conn = connection(ep, h)?;
-            if let Err(e) = step(conn, app.as_mut()) {
+            if let Err(e) = step(conn, app.as_mut(), negotiated) {
                 let code = app.close_code();
                 conn.close(now, code, e.as_bytes());
                 io.flush(ep);
@@ -306,8 +336,15 @@ fn linger(io: &mut Io, ep: &mut Endpoint, h: ConnectionHandle) -> Result<(), Str
 }
 
 /// Step 2 of the loop: the connection's events, then application calls.
-fn step(conn: &mut Connection, app: &mut dyn Fetcher) -> Result<(), String> {
+fn step(
+    conn: &mut Connection,
+    app: &mut dyn Fetcher,
+    negotiated: &mut Option<VersionNegotiated>,
+) -> Result<(), String> {
     while let Some(event) = conn.poll_event() {
+        if let Event::Closed(ConnectionError::VersionNegotiation(vn)) = &event {
+            *negotiated = Some(*vn);
+        }
         match event {
             Event::Connected => app.start(conn, false)?,
             Event::Stream(e) => app.on_stream_event(conn, e)?,

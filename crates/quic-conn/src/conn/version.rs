@@ -520,6 +520,35 @@ mod tests {
     }
 
     #[test]
+    fn client_hello_parser_survives_arbitrary_bytes() {
+        // A peer controls these bytes: any input gives an answer, never a panic.
+        let mut x = 0x1234_5678_9abc_def0u64;
+        for len in 0..600 {
+            let msg: Vec<u8> = (0..len)
+                .map(|i| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    // Mostly small bytes, so lengths often fit and parsing goes deep.
+                    if i % 3 == 0 {
+                        (x % 4) as u8
+                    } else {
+                        x as u8
+                    }
+                })
+                .collect();
+            let mut msg = msg;
+            if let Some(b) = msg.first_mut() {
+                *b = CLIENT_HELLO;
+            }
+            let _ = complete_message(&msg);
+            if let Some(p) = client_hello_params(&msg) {
+                assert!(p.len() < msg.len());
+            }
+        }
+    }
+
+    #[test]
     fn vn_selection_follows_our_preference_and_skips_reserved() {
         let ours = Versions::new(&[Version::V2, Version::V1]).unwrap();
         assert_eq!(

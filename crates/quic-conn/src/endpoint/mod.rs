@@ -299,15 +299,25 @@ impl Endpoint {
         local: SocketAddr,
         remote: SocketAddr,
     ) -> Result<ConnectionHandle, TlsError> {
+        let config = self.config.connection;
+        self.connect_with(config, now, tls, server_name, local, remote)
+    }
+
+    /// Starts a client connection with its own settings instead of
+    /// [`EndpointConfig::connection`]: for example the attempt that follows a Version
+    /// Negotiation packet, with
+    /// [`Config::after_version_negotiation`](crate::Config::after_version_negotiation).
+    pub fn connect_with(
+        &mut self,
+        config: Config,
+        now: Instant,
+        tls: Arc<dyn TlsConfig>,
+        server_name: &str,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) -> Result<ConnectionHandle, TlsError> {
         let rng = (self.rng)();
-        let conn = Connection::connect(
-            self.config.connection,
-            tls,
-            server_name,
-            (local, remote),
-            now,
-            rng,
-        )?;
+        let conn = Connection::connect(config, tls, server_name, (local, remote), now, rng)?;
         Ok(self.insert(conn))
     }
 
