@@ -725,6 +725,55 @@ fn zero_rtt_without_a_switch_is_still_accepted() {
     assert!(pair.client.is_zero_rtt_accepted());
 }
 
+// ---- session tickets are specific to a version (RFC 9369 §5) ----
+
+/// A first connection in `first` (leaving a ticket), then a second client in `second`
+/// (offering only that version); returns whether the second resumed, and its version.
+fn resume_across(first: Version, second: Version) -> (bool, Version) {
+    let (c, s) = util::tls_configs(0);
+    let (c, s) = (c.with_early_data(), s.with_early_data());
+    let mut one = Pair::with_tls(
+        client_cfg(first, &[first]),
+        Config::default(),
+        (c.clone(), s.clone()),
+    );
+    one.connect();
+    one.drive();
+    assert_eq!(one.server().version(), first);
+    let mut two = Pair::seeded(client_cfg(second, &[second]), Config::default(), (c, s), 1);
+    let id = match two.client.open(Dir::Bi).expect("open") {
+        StreamRef::Id(id) => id,
+        other => panic!("{other:?}"),
+    };
+    // With a ticket the client tries 0-RTT: a refusal must still deliver the data.
+    let _ = two.client.streams().set_0rtt_allowed(id, true);
+    two.client.write(id, b"request").expect("write");
+    two.client.finish(id).expect("finish");
+    two.connect();
+    two.drive();
+    let mut got = Vec::new();
+    assert!(read_all(two.server(), id, &mut got));
+    assert_eq!(got, b"request");
+    assert_eq!(two.client.is_resumed(), two.server().is_resumed());
+    (two.client.is_resumed(), two.client.version())
+}
+
+#[test]
+fn a_session_ticket_resumes_only_in_the_version_that_issued_it() {
+    assert_eq!(resume_across(Version::V2, Version::V2), (true, Version::V2));
+    assert_eq!(resume_across(Version::V1, Version::V1), (true, Version::V1));
+    // "Servers MUST validate the originating version of any session ticket ... A
+    // rejected ticket results in falling back to a full TLS handshake, without 0-RTT."
+    assert_eq!(
+        resume_across(Version::V2, Version::V1),
+        (false, Version::V1)
+    );
+    assert_eq!(
+        resume_across(Version::V1, Version::V2),
+        (false, Version::V2)
+    );
+}
+
 // ---- qlog ----
 
 #[cfg(feature = "qlog")]

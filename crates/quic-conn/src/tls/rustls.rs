@@ -18,6 +18,11 @@
 //! itself with quic-wire's ring keys and the new labels. A server learns the version from
 //! the ClientHello before it starts its session, so it needs none of this.
 //!
+//! Session tickets are scoped to a QUIC version on the server (RFC 9369 §5): each server
+//! session gets a copy of the configuration whose session store and ticketer tag what they
+//! keep with the session's version, so a ticket issued on a v1 connection is unknown to a
+//! v2 one (a full handshake, without 0-RTT) and the other way round.
+//!
 //! SSLKEYLOGFILE: set `key_log` on the rustls config to `rustls::KeyLogFile` (see
 //! [`RustlsConfig::with_keylog_file`]).
 
@@ -165,7 +170,7 @@ impl TlsConfig for RustlsConfig {
                 }));
             }
             (RustlsConfig::Server(c), Side::Server) => {
-                rq::ServerConnection::new(c.clone(), v, params.to_vec())
+                rq::ServerConnection::new(scoped(c, version), v, params.to_vec())
                     .map_err(|_| internal("rustls refused the server configuration"))?
                     .into()
             }
@@ -229,6 +234,77 @@ impl TlsConfig for RustlsConfig {
     ) -> Result<[u8; 16], TlsError> {
         quic_wire::crypto::retry_integrity_tag(version, original_dcid, retry_without_tag)
             .map_err(|_| internal("cannot compute the Retry integrity tag"))
+    }
+}
+
+/// The server configuration of a session in `version`: session IDs and tickets carry the
+/// version (RFC 9369 §5: "Servers MUST validate the originating version of any session
+/// ticket or token and not accept one issued from a different version").
+fn scoped(c: &Arc<rustls::ServerConfig>, version: Version) -> Arc<rustls::ServerConfig> {
+    let mut own = (**c).clone();
+    own.session_storage = Arc::new(ScopedStore {
+        inner: c.session_storage.clone(),
+        version,
+    });
+    own.ticketer = Arc::new(ScopedTickets {
+        inner: c.ticketer.clone(),
+        version,
+    });
+    Arc::new(own)
+}
+
+/// `key` with the version in front.
+fn tagged(version: Version, key: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4 + key.len());
+    out.extend_from_slice(&version.0.to_be_bytes());
+    out.extend_from_slice(key);
+    out
+}
+
+/// A server session store whose keys are prefixed with a QUIC version.
+#[derive(Debug)]
+struct ScopedStore {
+    inner: Arc<dyn rustls::server::StoresServerSessions>,
+    version: Version,
+}
+
+impl rustls::server::StoresServerSessions for ScopedStore {
+    fn put(&self, key: Vec<u8>, value: Vec<u8>) -> bool {
+        self.inner.put(tagged(self.version, &key), value)
+    }
+    fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
+        self.inner.get(&tagged(self.version, key))
+    }
+    fn take(&self, key: &[u8]) -> Option<Vec<u8>> {
+        self.inner.take(&tagged(self.version, key))
+    }
+    fn can_cache(&self) -> bool {
+        self.inner.can_cache()
+    }
+}
+
+/// A ticketer that seals the QUIC version into each ticket and opens only its own
+/// version's.
+#[derive(Debug)]
+struct ScopedTickets {
+    inner: Arc<dyn rustls::server::ProducesTickets>,
+    version: Version,
+}
+
+impl rustls::server::ProducesTickets for ScopedTickets {
+    fn enabled(&self) -> bool {
+        self.inner.enabled()
+    }
+    fn lifetime(&self) -> u32 {
+        self.inner.lifetime()
+    }
+    fn encrypt(&self, plain: &[u8]) -> Option<Vec<u8>> {
+        self.inner.encrypt(&tagged(self.version, plain))
+    }
+    fn decrypt(&self, cipher: &[u8]) -> Option<Vec<u8>> {
+        let plain = self.inner.decrypt(cipher)?;
+        let (tag, rest) = plain.split_at_checked(4)?;
+        (tag == self.version.0.to_be_bytes()).then(|| rest.to_vec())
     }
 }
 
