@@ -130,7 +130,12 @@ struct SpaceCrypto {
 /// discovery; ECN; GSO batches; DATAGRAM frames; idle timeout and keep-alive; immediate
 /// close with closing and draining periods; stateless reset detection; spare connection
 /// IDs; following a client's new address (NAT rebinding) and a client moving on purpose
-/// ([`Connection::migrate_local_address`]); the spin bit and the greased fixed bit.
+/// ([`Connection::migrate_local_address`]); the spin bit and the greased fixed bit; QUIC
+/// v1 and v2 with version negotiation (RFC 9368, RFC 9369): compatible negotiation moves a
+/// connection between v1 and v2 without a round trip, a Version Negotiation packet closes
+/// a client with [`ConnectionError::VersionNegotiation`] naming the version to connect
+/// with next, and version_information is checked against downgrades (see
+/// [`Config::versions`] and the `version` module's notes).
 ///
 /// ## Not yet supported
 /// Multipath (RFC 10069; per-path state is keyed by `PathId` but only path 0 exists),
