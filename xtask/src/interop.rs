@@ -1408,6 +1408,28 @@ mod tests {
     }
 
     #[test]
+    fn v2_evidence_needs_a_connection_moved_from_v1_to_v2() {
+        let dir = std::env::temp_dir().join(format!("xtask-v2-evidence-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let log = dir.join("server.log");
+        let check = |text: &str| {
+            fs::write(&log, text).unwrap();
+            ours_server_evidence("v2", &dir)
+        };
+        let switched = "h3-server: handshake done: version=0x6b3343cf initial_version=0x00000001\n";
+        assert!(check(switched).is_ok());
+        // v2 from the start, or staying in v1, is no compatible negotiation.
+        let v2_only = "h3-server: handshake done: version=0x6b3343cf initial_version=0x6b3343cf\n";
+        assert!(check(v2_only).is_err());
+        let v1 = "h3-server: handshake done: version=0x00000001 initial_version=0x00000001\n";
+        assert!(check(v1).is_err());
+        // Other cases are not checked here.
+        fs::write(&log, v1).unwrap();
+        assert!(ours_server_evidence("handshake", &dir).is_ok());
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn content_is_deterministic_and_sized() {
         assert_eq!(content("f", 1000), content("f", 1000));
         assert_ne!(content("f", 64), content("g", 64));
