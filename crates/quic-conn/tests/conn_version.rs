@@ -246,6 +246,44 @@ fn the_switch_survives_loss_of_the_servers_first_flight() {
     assert_eq!(pair.server().version(), Version::V2);
 }
 
+#[test]
+fn the_server_still_opens_the_clients_v1_initials_after_switching() {
+    // RFC 9369 §4: the server keeps its original-version Initial receive keys until a
+    // Handshake packet arrives; the client, which has not heard back, repeats its first
+    // flight in v1.
+    let mut pair = Pair::new(
+        client_cfg(Version::V1, &[Version::V2, Version::V1]),
+        Config::default(),
+    );
+    let seen = watch(&mut pair);
+    let log = seen.clone();
+    pair.filter = Some(Box::new(move |to_server, d| {
+        for p in CoalescedPackets::new(d, ParseConfig::new(8)).flatten() {
+            if let Packet::Protected(p) = p.packet {
+                if let quic_wire::packet::ProtectedHeader::Long(h) = p.header {
+                    log.borrow_mut().push((to_server, h.version, p.ty()));
+                }
+            }
+        }
+        !to_server // the server's flights are all lost
+    }));
+    pair.drive_bounded(300, Duration::from_secs(5));
+    let client_initials = seen
+        .borrow()
+        .iter()
+        .filter(|&&(c, v, ty)| c && v == Version::V1 && ty == PacketType::Initial)
+        .count();
+    assert!(client_initials >= 3, "{client_initials} client Initials");
+    let stats = pair.server().stats();
+    assert_eq!(pair.server().version(), Version::V2);
+    assert!(
+        stats.packets_received >= 3,
+        "the server processed {} packets",
+        stats.packets_received
+    );
+    assert_eq!(stats.decrypt_failures, 0);
+}
+
 // ---- Version Negotiation and the attempt after it ----
 
 fn factory(seed: u64) -> quic_conn::endpoint::RngFactory {
