@@ -284,6 +284,45 @@ fn the_server_still_opens_the_clients_v1_initials_after_switching() {
     assert_eq!(stats.decrypt_failures, 0);
 }
 
+#[test]
+fn a_client_hello_spanning_several_packets_is_collected_before_the_switch() {
+    // Many ALPN offers make the ClientHello larger than one Initial packet: the server
+    // reads the version_information only once the whole message is in.
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("cert");
+    let der = cert.cert.der().clone();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.key_pair.serialize_der().into());
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(der.clone()).expect("root");
+    let names: Vec<Vec<u8>> = (0..150)
+        .map(|i| format!("padding-protocol-{i:04}").into_bytes())
+        .collect();
+    let mut alpns: Vec<&[u8]> = names.iter().map(Vec::as_slice).collect();
+    alpns.push(util::ALPN);
+    let c = quic_conn::tls::rustls::RustlsConfig::client(roots, &alpns).expect("client");
+    let s = quic_conn::tls::rustls::RustlsConfig::server(vec![der], key, &[util::ALPN])
+        .expect("server");
+    let mut pair = Pair::with_tls(
+        client_cfg(Version::V1, &[Version::V2, Version::V1]),
+        Config::default(),
+        (c, s),
+    );
+    let seen = watch(&mut pair);
+    pair.connect();
+    transfer(&mut pair, 10_000);
+    let first_flight = seen
+        .borrow()
+        .iter()
+        .take_while(|&&(c, _, _)| c)
+        .filter(|&&(_, v, ty)| v == Version::V1 && ty == PacketType::Initial)
+        .count();
+    assert!(
+        first_flight >= 2,
+        "ClientHello in {first_flight} Initial packets"
+    );
+    assert_eq!(pair.client.version(), Version::V2);
+    assert_eq!(pair.server().version(), Version::V2);
+}
+
 // ---- Version Negotiation and the attempt after it ----
 
 fn factory(seed: u64) -> quic_conn::endpoint::RngFactory {
