@@ -323,6 +323,36 @@ fn a_client_hello_spanning_several_packets_is_collected_before_the_switch() {
     assert_eq!(pair.server().version(), Version::V2);
 }
 
+#[test]
+fn a_forged_v2_initial_that_does_not_open_changes_nothing() {
+    // Before the server answers, a packet claiming v2 arrives at the client; it does not
+    // authenticate with the v2 Initial keys, so the client stays in v1 (the tentative key
+    // change is undone) and the real v1 handshake completes.
+    let mut pair = Pair::new(
+        client_cfg(Version::V1, &[Version::V2, Version::V1]),
+        server_cfg(&[Version::V1]),
+    );
+    let us = pair.client.local_cid();
+    let mut forged = vec![0xd0u8]; // long header, fixed bit, v2 Initial type bits (0b01)
+    forged.extend_from_slice(&Version::V2.0.to_be_bytes());
+    forged.push(us.len() as u8);
+    forged.extend_from_slice(us.as_bytes());
+    forged.push(8);
+    forged.extend_from_slice(&[0x77; 8]);
+    forged.push(0); // no token
+    forged.extend_from_slice(&[0x40, 100]); // length 100
+    forged.extend_from_slice(&[0x5a; 100]);
+    let now = pair.now;
+    pair.client
+        .handle_datagram(now, to_client(), bytes::BytesMut::from(&forged[..]));
+    assert_eq!(pair.client.version(), Version::V1);
+    assert!(!pair.client.is_closed());
+    pair.connect();
+    transfer(&mut pair, 5_000);
+    assert_eq!(pair.client.version(), Version::V1);
+    assert_eq!(pair.client.stats().decrypt_failures, 0);
+}
+
 // ---- Version Negotiation and the attempt after it ----
 
 fn factory(seed: u64) -> quic_conn::endpoint::RngFactory {
