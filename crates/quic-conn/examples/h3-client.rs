@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! h3-client [--ca CA.pem | --insecure] --downloads DIR [--alpn h3|hq-interop]
-//!           [--keylog FILE] [--qlog-dir DIR] [URL...]
+//!           [--keylog FILE] [--qlog-dir DIR] [--versions v1,v2] [URL...]
 //! ```
 //!
 //! Each body is saved as `DIR/<last path segment>`. Without URL arguments the URLs come
@@ -15,6 +15,9 @@
 //! starts in QUIC version 1 offering version 2 and fails unless the server moved the
 //! connection to version 2 (compatible version negotiation, RFC 9368). Each handshake
 //! prints `h3-client: handshake done: version=0x........ initial_version=0x........`.
+//! `--versions` lists the QUIC versions to offer, the first one used for the first flight;
+//! a Version Negotiation packet naming another of them makes the client connect again in
+//! that version (RFC 9368 §2.1).
 //!
 //! The event loop itself is in `common/mod.rs` ([`common::Io`]).
 
@@ -37,7 +40,8 @@ use quic_streams::{PendingId, StreamEvent, StreamRef};
 use quic_wire::{Dir, Side, StreamId, VarInt};
 
 const USAGE: &str = "usage: h3-client [--ca CA.pem | --insecure] --downloads DIR \
-                     [--alpn h3|hq-interop] [--keylog FILE] [--qlog-dir DIR] [URL...]";
+                     [--alpn h3|hq-interop] [--keylog FILE] [--qlog-dir DIR] \
+                     [--versions v1,v2] [URL...]";
 
 /// How long to wait for a session ticket before starting the resumed connection anyway.
 const TICKET_WAIT: Duration = Duration::from_secs(2);
@@ -79,7 +83,14 @@ impl Download {
 
 fn run(case: TestCase) -> Result<(), String> {
     let args = Args::parse(
-        &["--ca", "--downloads", "--alpn", "--keylog", "--qlog-dir"],
+        &[
+            "--ca",
+            "--downloads",
+            "--alpn",
+            "--keylog",
+            "--qlog-dir",
+            "--versions",
+        ],
         &["--insecure"],
     )
     .map_err(|e| format!("{e}\n{USAGE}"))?;
@@ -111,8 +122,9 @@ fn run(case: TestCase) -> Result<(), String> {
         SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0))
     };
     let mut io = Io::bind(unspecified, common::Clock::new()).map_err(|e| format!("bind: {e}"))?;
+    let connection = common::apply_versions(case.connection_config(), args.value("--versions"))?;
     let config = EndpointConfig {
-        connection: case.connection_config(),
+        connection,
         ..EndpointConfig::default()
     };
     let mut ep = Endpoint::new(config, common::system_rng());
@@ -123,7 +135,7 @@ fn run(case: TestCase) -> Result<(), String> {
         case,
         tickets,
         qlog_dir,
-        config: case.connection_config(),
+        config: connection,
     };
 
     let resume = matches!(case, TestCase::Resumption | TestCase::ZeroRtt);
@@ -273,7 +285,18 @@ impl Fetch<'_> {
         let mut done_at = None;
         loop {
             let now = io.clock.now();
-            let conn = connection(ep, h)?;
+            let Some(conn) = ep.connection(h) else {
+                // Drained and removed (a Version Negotiation packet ends a connection at
+                // once): its last events wait in the endpoint.
+                while let Some((of, e)) = ep.poll_connection_event() {
+                    if let (true, Event::Closed(ConnectionError::VersionNegotiation(vn))) =
+                        (of == h, e)
+                    {
+                        *negotiated = Some(vn);
+                    }
+                }
+                return Err("connection removed".into());
+            };
             if let Err(e) = step(conn, app.as_mut(), negotiated) {
                 let code = app.close_code();
                 conn.close(now, code, e.as_bytes());

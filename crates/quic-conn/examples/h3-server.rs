@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! h3-server --listen ADDR:PORT --cert CERT.pem --key KEY.pem --www DIR [--retry]
-//!           [--alpn h3|hq-interop] [--keylog FILE] [--qlog-dir DIR]
+//!           [--alpn h3|hq-interop] [--keylog FILE] [--qlog-dir DIR] [--versions v2,v1]
 //! ```
 //!
 //! CERT.pem is the certificate chain (server certificate first), KEY.pem its private key.
@@ -12,7 +12,8 @@
 //! client addresses with a Retry packet first. `TESTCASE=v2` prefers QUIC version 2, so a
 //! client that offers it is moved there (compatible version negotiation, RFC 9368). Each
 //! handshake prints `h3-server: handshake done: version=0x........
-//! initial_version=0x........`. Runs until killed.
+//! initial_version=0x........`. `--versions v2,v1` lists the versions accepted, most
+//! preferred first (others get Version Negotiation). Runs until killed.
 //!
 //! Bodies are streamed from the file in chunks as the stream's send buffer has room, so
 //! memory stays bounded whatever the file sizes. The event loop itself is in
@@ -36,7 +37,8 @@ use quic_streams::StreamEvent;
 use quic_wire::{Dir, Instant, Side, StreamId, VarInt};
 
 const USAGE: &str = "usage: h3-server --listen ADDR:PORT --cert CERT.pem --key KEY.pem \
-                     --www DIR [--retry] [--alpn h3|hq-interop] [--keylog FILE] [--qlog-dir DIR]";
+                     --www DIR [--retry] [--alpn h3|hq-interop] [--keylog FILE] [--qlog-dir DIR] \
+                     [--versions v2,v1]";
 
 /// The most body bytes handed to a stream at once.
 const CHUNK: usize = 64 * 1024;
@@ -63,6 +65,7 @@ fn run(case: TestCase) -> Result<(), String> {
             "--alpn",
             "--keylog",
             "--qlog-dir",
+            "--versions",
         ],
         &["--retry"],
     )
@@ -79,8 +82,9 @@ fn run(case: TestCase) -> Result<(), String> {
         None => vec![Alpn::H3, Alpn::Hq],
     };
     let tls = common::tls::server_config(&args, case, &alpns)?;
+    let connection = common::apply_versions(case.connection_config(), args.value("--versions"))?;
     let config = EndpointConfig {
-        connection: case.connection_config(),
+        connection,
         server_tls: Some(Arc::new(tls)),
         retry: args.has("--retry") || case == TestCase::Retry,
         ..EndpointConfig::default()

@@ -245,6 +245,30 @@ impl TestCase {
     }
 }
 
+/// Applies `--versions v2,v1` (a comma-separated list, most preferred first) to `config`:
+/// a client starts in the first listed version and offers them all; a server accepts them
+/// and prefers them in this order (RFC 9368).
+pub fn apply_versions(
+    mut config: quic_conn::Config,
+    list: Option<&str>,
+) -> Result<quic_conn::Config, String> {
+    let Some(list) = list else {
+        return Ok(config);
+    };
+    let versions = list
+        .split(',')
+        .map(|v| match v.trim() {
+            "v1" | "1" => Ok(quic_wire::Version::V1),
+            "v2" | "2" => Ok(quic_wire::Version::V2),
+            other => Err(format!("--versions: unknown version {other:?} (v1, v2)")),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let first = *versions.first().ok_or("--versions: empty list")?;
+    config.version = first;
+    config.versions = quic_conn::conn::Versions::new(&versions).ok_or("--versions: too many")?;
+    Ok(config)
+}
+
 /// The line both examples print when a handshake completes, which the interop harness
 /// reads: the version in use (`0x6b3343cf` for v2) and the client's first version.
 pub fn handshake_line(who: &str, conn: &quic_conn::Connection) -> String {
