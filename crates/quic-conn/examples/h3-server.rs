@@ -83,12 +83,13 @@ fn run(case: TestCase) -> Result<(), String> {
     };
     let tls = common::tls::server_config(&args, case, &alpns)?;
     let connection = common::apply_versions(case.connection_config(), args.value("--versions"))?;
-    let config = EndpointConfig {
+    let mut config = EndpointConfig {
         connection,
         server_tls: Some(Arc::new(tls)),
         retry: args.has("--retry") || case == TestCase::Retry,
         ..EndpointConfig::default()
     };
+    common::qlog_accepted(&mut config, qlog_dir.as_deref());
     let mut ep = Endpoint::new(config, common::system_rng());
     let mut io = Io::bind(listen, common::Clock::new()).map_err(|e| format!("{listen}: {e}"))?;
     eprintln!("h3-server: listening on {}", io.local_addr());
@@ -99,9 +100,6 @@ fn run(case: TestCase) -> Result<(), String> {
         while let Some(event) = ep.poll_event() {
             match event {
                 EndpointEvent::Accepted(h) => {
-                    if let Some(c) = ep.connection(h) {
-                        common::start_qlog(qlog_dir.as_deref(), c, now, "h3-server");
-                    }
                     sessions.insert(h, Session::Handshaking);
                 }
                 EndpointEvent::Removed(h) => {

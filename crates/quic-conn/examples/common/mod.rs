@@ -397,6 +397,21 @@ pub fn start_qlog(dir: Option<&str>, conn: &mut quic_conn::Connection, now: Inst
 #[cfg(not(feature = "qlog"))]
 pub fn start_qlog(_: Option<&str>, _: &mut quic_conn::Connection, _: Instant, _: &str) {}
 
+/// Has the endpoint start a qlog trace in `dir` (when given) for every connection it
+/// accepts, before the connection handles the client's first Initial.
+#[cfg(feature = "qlog")]
+pub fn qlog_accepted(config: &mut quic_conn::endpoint::EndpointConfig, dir: Option<&str>) {
+    if let Some(dir) = dir {
+        config.qlog = Some(std::sync::Arc::new(quic_conn::qlog::file::QlogDir::new(
+            dir,
+        )));
+    }
+}
+
+/// Without the `qlog` feature there is nothing to start.
+#[cfg(not(feature = "qlog"))]
+pub fn qlog_accepted(_: &mut quic_conn::endpoint::EndpointConfig, _: Option<&str>) {}
+
 // ---- files ----
 
 /// The file name a request path names: its last segment, without a query. `None` for

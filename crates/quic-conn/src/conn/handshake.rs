@@ -76,10 +76,17 @@ pub(crate) fn local_params(
         .max_datagram_frame_size
         .map(|n| VarInt::from_u32(u32::from(n)));
     tp.grease_quic_bit = config.grease_quic_bit;
+    tp.disable_active_migration = side == Side::Server && config.disable_active_migration;
     tp.active_connection_id_limit = VarInt::from_u32(u32::from(config.active_cid_limit.max(2)));
     tp.ack_delay_exponent = config.recovery.ack.ack_delay_exponent;
     tp.max_ack_delay_ms =
         u16::try_from(config.recovery.ack.max_ack_delay.as_millis()).unwrap_or(25);
+    // ack-frequency §3: advertising min_ack_delay is what lets the peer send ACK_FREQUENCY
+    // and IMMEDIATE_ACK. It may not exceed max_ack_delay.
+    tp.min_ack_delay_us = config.recovery.ack.min_ack_delay.map(|d| {
+        let d = d.min(config.recovery.ack.max_ack_delay);
+        VarInt::from_u64_clamped(u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+    });
     tp
 }
 
@@ -211,6 +218,7 @@ impl Connection {
         self.validate_cids(&tp)?;
         self.check_version_information(&tp)?;
         self.apply_params(&tp);
+        self.note_preferred_address(&tp);
         self.peer_params = Some(tp);
         #[cfg(feature = "qlog")]
         {
@@ -272,6 +280,19 @@ impl Connection {
             p.recovery
                 .set_peer_ack_delay_exponent(tp.ack_delay_exponent);
         }
+        // ack-frequency §3: the peer's min_ack_delay says it takes ACK_FREQUENCY. Only the
+        // parameters of this handshake count: remembered ones never enable it (§3 "MUST NOT
+        // remember"), so nothing is sent in 0-RTT.
+        self.ack_frequency = match (self.config.ack_frequency, tp.min_ack_delay_us) {
+            (Some(policy), Some(min)) => Some(alloc::boxed::Box::new(
+                quic_recovery::AckFrequencySender::new(
+                    policy,
+                    core::time::Duration::from_micros(min.into_inner()),
+                    tp.max_ack_delay(),
+                ),
+            )),
+            _ => None,
+        };
         // RFC 9000 §10.1: the effective idle timeout is the smaller of the two advertised
         // values, a value of 0 meaning none.
         self.idle_timeout = match (self.config.idle_timeout, tp.max_idle_timeout()) {
@@ -325,6 +346,7 @@ impl Connection {
         }
         self.events.push_back(Event::HandshakeConfirmed);
         self.issue_cids();
+        self.try_preferred_address(now);
     }
 
     /// Drops the keys and state of `space` (RFC 9001 §4.9, RFC 9002 §6.4).

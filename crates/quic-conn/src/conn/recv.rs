@@ -50,16 +50,18 @@ impl Connection {
         }
         self.stats.datagrams_received += 1;
         self.stats.bytes_received += data.len() as u64;
+        // RFC 9000 §9: a server follows a client to a new address once the handshake is
+        // confirmed (migration before that is forbidden, §9); a client only talks to the
+        // addresses it chose.
+        let arrival = self.arrival(meta.local, meta.remote);
+        if arrival == super::migration::Arrival::Drop {
+            return;
+        }
+        let from_new_address = arrival == super::migration::Arrival::Other;
+        self.note_off_path(from_new_address.then_some((meta.local, meta.remote, data.len())));
         let Some(path) = self.paths.first_mut() else {
             return;
         };
-        let from_new_address = meta.remote != path.remote;
-        // RFC 9000 §9: a server follows a client to a new address once the handshake is
-        // confirmed (migration before that is forbidden, §9); a client only talks to the
-        // address it chose.
-        if from_new_address && (self.side == Side::Client || !self.handshake_confirmed) {
-            return;
-        }
         let datagram_len = data.len();
         let largest_before = path.largest_received(Space::Data);
         if !from_new_address {
@@ -122,11 +124,13 @@ impl Connection {
         // RFC 9000 §9.3: only a non-probing packet with the largest packet number so far
         // moves the connection to the new address.
         if from_new_address
+            && self.side == Side::Server
             && !self.is_closed()
             && non_probing.is_some_and(|pn| largest_before.is_none_or(|l| pn > l))
         {
-            self.migrate(meta.remote, datagram_len);
+            self.migrate(now, (meta.local, meta.remote), datagram_len, first_dcid);
         }
+        self.end_datagram(!from_new_address && non_probing.is_some(), first_dcid);
         if self.stats.packets_received == processed_before && !self.is_closed() {
             self.check_stateless_reset(tail);
         }
@@ -296,7 +300,10 @@ impl Connection {
         self.qlog_packet_received(now, h.ty, pn, &payload, packet_len);
         let mut frames = FrameIter::new(&payload, h.ty);
         for frame in frames.by_ref() {
-            let result = frame.and_then(|f| self.handle_frame(now, space, &f, &payload));
+            let result = frame.and_then(|f| {
+                self.stats.frames_received.record(&f);
+                self.handle_frame(now, space, &f, &payload)
+            });
             if let Err(e) = result {
                 self.close_with_error(now, e);
                 return None;

@@ -3,6 +3,8 @@
 //! handshake budget, answers unknown versions with Version Negotiation (§6.1), multiplexes
 //! the connections' timers, and transmits from the connections in round-robin order.
 
+mod tombstones;
+
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
@@ -16,6 +18,7 @@ use quic_wire::packet::{write_version_negotiation, Packet, ParseConfig};
 use quic_wire::{ConnectionId, Ecn, Instant, Version};
 use rand_core::CryptoRngCore;
 
+use crate::cid::{ConnectionIdGenerator, RandomCids};
 pub use crate::conn::ResetTokens;
 use crate::conn::{AcceptOptions, CidEvent, Config, Connection, RetryContext};
 use crate::io::{DatagramMeta, SansIo, Transmit};
@@ -63,6 +66,19 @@ pub struct EndpointConfig {
     /// connections advertise a token, and short-header datagrams for unknown connection
     /// IDs get a stateless reset (RFC 9000 §10.3).
     pub reset_tokens: Option<Arc<dyn ResetTokens>>,
+    /// Makes every connection ID the endpoint issues: handshake IDs, Retry IDs and the
+    /// spares of NEW_CONNECTION_ID (e.g. [`QuicLbPlaintext`](crate::cid::QuicLbPlaintext)
+    /// so a load balancer can route them). `None`: random IDs of `connection.cid_len`
+    /// bytes. With a generator, `connection.cid_len` is taken from it.
+    pub cid_generator: Option<Arc<dyn ConnectionIdGenerator>>,
+    /// How long the connection IDs of a removed connection stay reserved: datagrams for
+    /// them are dropped (long header) or answered with a stateless reset (short header)
+    /// instead of creating a connection. At most four per allowed connection are kept.
+    pub cid_tombstone_lifetime: core::time::Duration,
+    /// Starts a qlog trace for every new connection, client or server, before it handles
+    /// its first packet.
+    #[cfg(feature = "qlog")]
+    pub qlog: Option<Arc<dyn crate::qlog::file::QlogFactory>>,
 }
 
 /// [`ResetTokens`] as HMAC-SHA256(key, connection ID), truncated to 16 bytes.
@@ -130,8 +146,41 @@ impl Default for EndpointConfig {
             new_tokens: false,
             address_token_lifetime: core::time::Duration::from_secs(3600),
             reset_tokens: None,
+            cid_generator: None,
+            cid_tombstone_lifetime: core::time::Duration::from_secs(30),
+            #[cfg(feature = "qlog")]
+            qlog: None,
         }
     }
+}
+
+/// Endpoint-wide counters, for monitoring ([`Endpoint::stats`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EndpointStats {
+    /// Datagrams handed to [`SansIo::handle_datagram`].
+    pub datagrams_received: u64,
+    /// Their bytes.
+    pub bytes_received: u64,
+    /// Datagrams returned by [`SansIo::poll_transmit`] (a GSO batch counts its segments).
+    pub datagrams_sent: u64,
+    /// Their bytes.
+    pub bytes_sent: u64,
+    /// Server connections created from a client's Initial.
+    pub accepted: u64,
+    /// Client Initials dropped because the handshake or connection budget was full.
+    pub refused: u64,
+    /// Datagrams that matched no connection and started none (too small, not an
+    /// Initial, over budget, answered statelessly, for a removed connection ...).
+    pub unroutable: u64,
+    /// Version Negotiation packets queued.
+    pub version_negotiations: u64,
+    /// Retry packets queued.
+    pub retries: u64,
+    /// Stateless resets queued.
+    pub stateless_resets: u64,
+    /// Connections removed after draining.
+    pub removed: u64,
 }
 
 /// Something the application should know about the endpoint.
@@ -210,10 +259,16 @@ pub struct Endpoint {
     /// Start of the current one-second window of stateless replies, and their count.
     rate_window: Instant,
     rate_count: u32,
+    /// Connection IDs of removed connections, so their late packets are not taken for new
+    /// connections.
+    tombstones: tombstones::Tombstones,
+    stats: EndpointStats,
     /// NEW_TOKEN tokens given out: client IP and expiry.
     address_tokens: HashMap<[u8; TOKEN_LEN], (core::net::IpAddr, Instant)>,
     /// Server connections that got their NEW_TOKEN token.
     token_issued: hashbrown::HashSet<ConnectionHandle>,
+    /// Makes the connection IDs of every connection.
+    cid_generator: Arc<dyn ConnectionIdGenerator>,
 }
 
 /// Length of our tokens: a kind byte ([`RETRY_TOKEN`] or [`ADDRESS_TOKEN`]) and 16 random
@@ -269,15 +324,26 @@ impl core::fmt::Debug for Endpoint {
 
 impl Endpoint {
     /// An endpoint; `rng` makes each connection's RNG.
-    pub fn new(config: EndpointConfig, mut rng: RngFactory) -> Self {
+    pub fn new(mut config: EndpointConfig, mut rng: RngFactory) -> Self {
         let own_rng = rng();
+        let cid_generator = match &config.cid_generator {
+            Some(g) => g.clone(),
+            None => Arc::new(RandomCids::new(config.connection.cid_len)),
+        };
+        config.connection.cid_len = cid_generator.cid_len();
         Endpoint {
+            cid_generator,
             own_rng,
             tokens: HashMap::new(),
             rate_window: Instant::ZERO,
             rate_count: 0,
             address_tokens: HashMap::new(),
             token_issued: hashbrown::HashSet::new(),
+            stats: EndpointStats::default(),
+            tombstones: tombstones::Tombstones::new(
+                config.cid_tombstone_lifetime,
+                config.max_connections.saturating_mul(4),
+            ),
             config,
             rng,
             conns: HashMap::new(),
@@ -317,13 +383,48 @@ impl Endpoint {
         remote: SocketAddr,
     ) -> Result<ConnectionHandle, TlsError> {
         let rng = (self.rng)();
-        let conn = Connection::connect(config, tls, server_name, (local, remote), now, rng)?;
-        Ok(self.insert(conn))
+        let local_cid = self.new_cid();
+        let conn = Connection::connect_with_cid(
+            config,
+            tls,
+            server_name,
+            (local, remote),
+            now,
+            rng,
+            Some(local_cid),
+        )?;
+        Ok(self.insert(now, conn))
     }
 
-    fn insert(&mut self, mut conn: Connection) -> ConnectionHandle {
+    /// A fresh connection ID from the generator, not routed to any connection yet.
+    fn new_cid(&mut self) -> ConnectionId {
+        // Bounded: a collision among random IDs is rare; after a few tries the last one
+        // is used (the connection then simply shares no route with the other).
+        let mut cid = self.cid_generator.generate(self.own_rng.as_mut());
+        for _ in 0..4 {
+            if !self.cids.contains_key(&cid) {
+                break;
+            }
+            cid = self.cid_generator.generate(self.own_rng.as_mut());
+        }
+        cid
+    }
+
+    /// Registers `conn`; `now` starts its qlog trace, if the endpoint makes traces.
+    #[cfg_attr(not(feature = "qlog"), allow(unused_variables))]
+    fn insert(&mut self, now: Instant, mut conn: Connection) -> ConnectionHandle {
         if let Some(t) = &self.config.reset_tokens {
             conn.set_reset_tokens(t.clone());
+        }
+        conn.set_cid_generator(self.cid_generator.clone());
+        #[cfg(feature = "qlog")]
+        if let Some(q) = self
+            .config
+            .qlog
+            .as_ref()
+            .and_then(|f| f.start(conn.side(), &conn.original_dcid(), now))
+        {
+            conn.set_qlog(q);
         }
         let h = ConnectionHandle(self.next_handle);
         self.next_handle += 1;
@@ -331,6 +432,11 @@ impl Endpoint {
         self.order.push_back(h);
         self.conns.insert(h, conn);
         h
+    }
+
+    /// Endpoint-wide counters.
+    pub fn stats(&self) -> EndpointStats {
+        self.stats
     }
 
     /// A connection, while it exists.
@@ -396,6 +502,13 @@ impl Endpoint {
         if data.len() < 1200 {
             return;
         }
+        // A late Initial or 0-RTT packet of a connection that is gone must not start a
+        // new one.
+        if first_dcid(&data, self.config.connection.cid_len)
+            .is_some_and(|d| self.tombstones.contains(now, &d))
+        {
+            return;
+        }
         let parsed = Packet::parse(&data, &ParseConfig::new(self.config.connection.cid_len));
         match parsed {
             Ok((Packet::UnsupportedVersion(u), _)) => {
@@ -453,6 +566,10 @@ impl Endpoint {
         else {
             return;
         };
+        // Only IDs of our format could have been ours.
+        if !self.cid_generator.validate(&cid) {
+            return;
+        }
         // RFC 9000 §10.3: "An endpoint MUST NOT send a Stateless Reset that is three times
         // or more larger than the packet it receives"; one byte smaller rules out loops.
         let len = data.len().saturating_sub(1).min(43);
@@ -465,6 +582,7 @@ impl Endpoint {
         let split = len - ResetToken::LEN;
         bytes[0] = (bytes[0] & 0x3f) | 0x40; // short header, fixed bit set
         bytes[split..].copy_from_slice(&token.0);
+        self.stats.stateless_resets += 1;
         self.stateless.push_back(StatelessReply {
             destination: meta.remote,
             source: meta.local,
@@ -495,6 +613,7 @@ impl Endpoint {
         }
         let n = w.written();
         bytes.truncate(n);
+        self.stats.version_negotiations += 1;
         self.stateless.push_back(StatelessReply {
             destination: meta.remote,
             source: meta.local,
@@ -509,7 +628,9 @@ impl Endpoint {
         if self.conns.len() >= self.config.max_connections
             || self.handshaking() >= self.config.max_handshakes
         {
-            return; // Over budget: drop; the client retries and may find room later.
+            // Over budget: drop; the client retries and may find room later.
+            self.stats.refused += 1;
+            return;
         }
         let cid_len = self.config.connection.cid_len;
         let Some(info) = initial_info(&data, cid_len) else {
@@ -534,9 +655,24 @@ impl Endpoint {
             None
         };
         let rng = (self.rng)();
-        let local_cid =
-            crate::conn::random_cid(self.own_rng.as_mut(), self.config.connection.cid_len);
+        let local_cid = self.new_cid();
+        let preferred_cid = match self.config.connection.preferred_address {
+            Some(_) => {
+                let cid = self.new_cid();
+                let token = match &self.config.reset_tokens {
+                    Some(k) => k.token(&cid),
+                    None => {
+                        let mut t = [0u8; ResetToken::LEN];
+                        self.own_rng.fill_bytes(&mut t);
+                        ResetToken(t)
+                    }
+                };
+                Some((cid, token))
+            }
+            None => None,
+        };
         let opts = AcceptOptions {
+            preferred_cid,
             retry,
             local_cid: Some(local_cid),
             reset_token: self
@@ -549,8 +685,9 @@ impl Endpoint {
         let conn =
             Connection::accept_with(self.config.connection, tls, now, meta, &data, rng, opts);
         let Ok(conn) = conn else { return };
-        let h = self.insert(conn);
+        let h = self.insert(now, conn);
         self.cids.insert(info.dcid, h);
+        self.stats.accepted += 1;
         self.events.push_back(EndpointEvent::Accepted(h));
         if let Some(c) = self.conns.get_mut(&h) {
             c.handle_datagram(now, meta, data);
@@ -619,8 +756,7 @@ impl Endpoint {
         if self.tokens.len() >= self.config.max_retry_tokens {
             return;
         }
-        let retry_scid =
-            crate::conn::random_cid(self.own_rng.as_mut(), self.config.connection.cid_len);
+        let retry_scid = self.new_cid();
         let mut token = [RETRY_TOKEN; TOKEN_LEN];
         self.own_rng
             .fill_bytes(token.get_mut(1..).unwrap_or_default());
@@ -651,6 +787,7 @@ impl Endpoint {
                 expires,
             },
         );
+        self.stats.retries += 1;
         self.stateless.push_back(StatelessReply {
             destination: meta.remote,
             source: meta.local,
@@ -696,54 +833,8 @@ impl Endpoint {
         }
     }
 
-    /// Removes drained connections and their routes.
-    fn reap(&mut self) {
-        let dead: Vec<ConnectionHandle> = self
-            .conns
-            .iter()
-            .filter(|(_, c)| c.is_drained())
-            .map(|(&h, _)| h)
-            .collect();
-        for h in dead {
-            if let Some(mut c) = self.conns.remove(&h) {
-                // A removed connection's last events (why it closed, `Drained`) still
-                // reach the application.
-                while let Some(e) = c.poll_event() {
-                    self.final_events.push_back((h, e));
-                }
-            }
-            self.token_issued.remove(&h);
-            self.cids.retain(|_, v| *v != h);
-            self.order.retain(|&x| x != h);
-            self.events.push_back(EndpointEvent::Removed(h));
-        }
-    }
-}
-
-/// The Destination Connection ID that routes a datagram. The fixed bit is not checked
-/// here: peers may grease it (RFC 9287) and connections check it themselves.
-fn first_dcid(data: &[u8], cid_len: usize) -> Option<ConnectionId> {
-    let cfg = ParseConfig::new(cid_len).accept_zero_fixed_bit(true);
-    let (p, _) = Packet::parse(data, &cfg).ok()?;
-    ConnectionId::new(p.dcid()).ok()
-}
-
-impl SansIo for Endpoint {
-    fn handle_datagram(&mut self, now: Instant, meta: DatagramMeta, data: BytesMut) {
-        let route = first_dcid(&data, self.config.connection.cid_len)
-            .and_then(|d| self.cids.get(&d).copied());
-        match route.and_then(|h| self.conns.get_mut(&h).map(|c| (h, c))) {
-            Some((h, c)) => {
-                c.handle_datagram(now, meta, data);
-                self.sync_cids(h);
-                self.issue_address_token(now, h);
-            }
-            None => self.handle_unknown(now, meta, data),
-        }
-        self.reap();
-    }
-
-    fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+    /// The next datagram: stateless replies first, then the connections in turn.
+    fn next_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
         if let Some(r) = self.stateless.pop_front() {
             if let Some(dst) = buf.get_mut(..r.bytes.len()) {
                 dst.copy_from_slice(&r.bytes);
@@ -772,6 +863,76 @@ impl SansIo for Endpoint {
         None
     }
 
+    /// Removes drained connections and their routes (kept as tombstones for a while).
+    fn reap(&mut self, now: Instant) {
+        let dead: Vec<ConnectionHandle> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.is_drained())
+            .map(|(&h, _)| h)
+            .collect();
+        for h in dead {
+            if let Some(mut c) = self.conns.remove(&h) {
+                // A removed connection's last events (why it closed, `Drained`) still
+                // reach the application.
+                while let Some(e) = c.poll_event() {
+                    self.final_events.push_back((h, e));
+                }
+            }
+            self.token_issued.remove(&h);
+            let tombstones = &mut self.tombstones;
+            self.cids.retain(|cid, v| {
+                if *v == h {
+                    tombstones.bury(now, *cid);
+                }
+                *v != h
+            });
+            self.order.retain(|&x| x != h);
+            self.stats.removed += 1;
+            self.events.push_back(EndpointEvent::Removed(h));
+        }
+    }
+}
+
+/// The Destination Connection ID that routes a datagram. The fixed bit is not checked
+/// here: peers may grease it (RFC 9287) and connections check it themselves.
+fn first_dcid(data: &[u8], cid_len: usize) -> Option<ConnectionId> {
+    let cfg = ParseConfig::new(cid_len).accept_zero_fixed_bit(true);
+    let (p, _) = Packet::parse(data, &cfg).ok()?;
+    ConnectionId::new(p.dcid()).ok()
+}
+
+impl SansIo for Endpoint {
+    fn handle_datagram(&mut self, now: Instant, meta: DatagramMeta, data: BytesMut) {
+        self.stats.datagrams_received += 1;
+        self.stats.bytes_received += data.len() as u64;
+        let route = first_dcid(&data, self.config.connection.cid_len)
+            .and_then(|d| self.cids.get(&d).copied());
+        match route.and_then(|h| self.conns.get_mut(&h).map(|c| (h, c))) {
+            Some((h, c)) => {
+                c.handle_datagram(now, meta, data);
+                self.sync_cids(h);
+                self.issue_address_token(now, h);
+            }
+            None => {
+                let accepted = self.stats.accepted;
+                self.handle_unknown(now, meta, data);
+                if self.stats.accepted == accepted {
+                    self.stats.unroutable += 1;
+                }
+            }
+        }
+        self.reap(now);
+    }
+
+    fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        let t = self.next_transmit(now, buf)?;
+        let segments = t.segment_size.map_or(1, |s| t.size.div_ceil(s.max(1)));
+        self.stats.datagrams_sent += segments as u64;
+        self.stats.bytes_sent += t.size as u64;
+        Some(t)
+    }
+
     fn poll_timeout(&self) -> Option<Instant> {
         self.conns
             .values()
@@ -792,6 +953,6 @@ impl SansIo for Endpoint {
             }
             self.sync_cids(h);
         }
-        self.reap();
+        self.reap(now);
     }
 }
