@@ -675,16 +675,19 @@ fn our_programs() -> std::result::Result<(Program, Program), String> {
     ]))
     .map_err(|e| format!("not built: {e}"))?;
     let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
-    let bin = |name: &str| Program {
+    let bin = |name: &str, evidence| Program {
         argv: vec![Path::new(&target)
             .join("release/examples")
             .join(name)
             .to_string_lossy()
             .into_owned()],
         env: Vec::new(),
-        evidence: None,
+        evidence,
     };
-    Ok((bin("h3-client"), bin("h3-server")))
+    Ok((
+        bin("h3-client", None),
+        bin("h3-server", Some(ours_server_evidence)),
+    ))
 }
 
 /// The test PKI: `ca.pem` (trusted by clients), `cert.pem` (server chain) and `key.pem`.
@@ -1070,6 +1073,24 @@ fn aioquic_server_evidence(case: &str, dir: &Path) -> std::result::Result<(), St
         _ => return Ok(()),
     };
     Err(format!("{missing} (server evidence)"))
+}
+
+/// Evidence from h3-server's log ("handshake done" lines) that the test case took place;
+/// only v2 is checked: a connection ended in QUIC version 2 after starting in version 1
+/// (compatible version negotiation, RFC 9368 §2.3).
+fn ours_server_evidence(case: &str, dir: &Path) -> std::result::Result<(), String> {
+    let log = fs::read_to_string(dir.join("server.log")).unwrap_or_default();
+    let switched = log.lines().any(|l| {
+        l.starts_with("h3-server: handshake done:")
+            && l.contains(" version=0x6b3343cf")
+            && l.contains(" initial_version=0x00000001")
+    });
+    match case {
+        "v2" if !switched => {
+            Err("no connection moved from version 1 to version 2 (server evidence)".into())
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Prints the matrix: one block of rows per case (a row per client, a column per server).
@@ -1500,6 +1521,28 @@ mod tests {
         assert_eq!(a[0], json::Value::Number(1.0));
         assert!(json::parse("[1,]").is_err());
         assert!(json::parse("{} x").is_err());
+    }
+
+    #[test]
+    fn v2_evidence_needs_a_connection_moved_from_v1_to_v2() {
+        let dir = std::env::temp_dir().join(format!("xtask-v2-evidence-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let log = dir.join("server.log");
+        let check = |text: &str| {
+            fs::write(&log, text).unwrap();
+            ours_server_evidence("v2", &dir)
+        };
+        let switched = "h3-server: handshake done: version=0x6b3343cf initial_version=0x00000001\n";
+        assert!(check(switched).is_ok());
+        // v2 from the start, or staying in v1, is no compatible negotiation.
+        let v2_only = "h3-server: handshake done: version=0x6b3343cf initial_version=0x6b3343cf\n";
+        assert!(check(v2_only).is_err());
+        let v1 = "h3-server: handshake done: version=0x00000001 initial_version=0x00000001\n";
+        assert!(check(v1).is_err());
+        // Other cases are not checked here.
+        fs::write(&log, v1).unwrap();
+        assert!(ours_server_evidence("handshake", &dir).is_ok());
+        let _ = fs::remove_dir_all(&dir);
     }
 
     #[test]

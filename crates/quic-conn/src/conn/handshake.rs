@@ -69,6 +69,10 @@ pub(crate) fn local_params(
     tp.initial_source_connection_id = Some(local_cid);
     if side == Side::Server {
         tp.original_destination_connection_id = Some(orig_dcid);
+    } else {
+        // RFC 9368 §3, RFC 9369 §4: a client speaking v2 sends version_information; the
+        // server's is set once it chose the version (`conn::version`).
+        tp.version_information = super::version::client_version_information(config);
     }
     tp.max_datagram_frame_size = config
         .max_datagram_frame_size
@@ -121,6 +125,14 @@ impl Connection {
         offset: u64,
         data: &[u8],
     ) -> Result<(), TransportError> {
+        if self.side == Side::Client && space == Space::Initial {
+            // RFC 9369 §4: CRYPTO from the server settles the version.
+            self.vn.settled = true;
+        }
+        if self.collecting_hello(space) {
+            self.on_hello_crypto(now, offset, data)?;
+            return self.after_crypto(now);
+        }
         let limit = self.config.crypto_buffer;
         let level = level_of(space);
         let Connection { spaces, tls, .. } = self;
@@ -142,6 +154,11 @@ impl Connection {
             );
             return Err(TransportError::new(code, e.reason).with_frame(FrameType::CRYPTO));
         }
+        self.after_crypto(now)
+    }
+
+    /// After CRYPTO data went to TLS: its output, keys and parameters.
+    fn after_crypto(&mut self, now: Instant) -> Result<(), TransportError> {
         self.drive_tls(now);
         self.accept_zero_rtt();
         // A server takes the client's parameters from the ClientHello at once. A client
@@ -201,11 +218,19 @@ impl Connection {
         };
         let tp = TransportParameters::decode(raw, peer_side)?;
         self.validate_cids(&tp)?;
+        self.check_version_information(&tp)?;
         self.apply_params(&tp);
         self.note_preferred_address(&tp);
         self.peer_params = Some(tp);
         #[cfg(feature = "qlog")]
-        self.qlog_peer_params(now);
+        {
+            self.qlog_peer_params(now);
+            // A client knows the negotiated version for sure once the server's
+            // version_information checked out (a server logs it when it chooses).
+            if self.side == Side::Client {
+                self.qlog_version(now, None);
+            }
+        }
         #[cfg(not(feature = "qlog"))]
         let _ = now;
         Ok(())
@@ -337,6 +362,9 @@ impl Connection {
         s.discarded = true;
         s.send = Default::default();
         s.recv = Default::default();
+        if space == Space::Initial {
+            self.vn.chosen_initial_remote = None;
+        }
         if let Some(p) = self.paths.first_mut() {
             p.recovery.discard_space(now, space);
         }
