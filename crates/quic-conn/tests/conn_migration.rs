@@ -381,3 +381,49 @@ fn a_preferred_address_with_an_empty_connection_id_is_a_transport_parameter_erro
     }
     assert!(!pair.client.is_established());
 }
+
+/// RFC 9000 §8.2.1, §8.2.3: when the anti-amplification limit keeps the challenge to a new
+/// address below 1200 bytes, a second validation with a full-size datagram follows.
+#[test]
+fn a_challenge_cut_short_by_the_amplification_limit_is_repeated_at_full_size() {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    let mut pair = Pair::new(Config::default(), Config::default());
+    pair.connect();
+    // Sizes of the server's datagrams from now on.
+    let sizes: Rc<RefCell<Vec<usize>>> = Rc::new(RefCell::new(Vec::new()));
+    let s = sizes.clone();
+    pair.filter = Some(Box::new(move |to_server, d| {
+        if !to_server {
+            s.borrow_mut().push(d.len());
+        }
+        false
+    }));
+    // The client's first datagram from its new address is a small one.
+    pair.client_seen_as = "10.0.0.42:4433".parse().expect("addr");
+    let id = pair.client.open(Dir::Uni).expect("open");
+    pair.client.write(id, b"x").expect("write");
+    pair.drive();
+    assert_eq!(pair.server().remote_address(), Some(pair.client_seen_as));
+    assert!(pair.server().is_path_validated());
+    let sizes = sizes.borrow();
+    // The first answer is held to three times the small datagram; a full-size
+    // challenge datagram follows once the address is validated.
+    let short = sizes
+        .iter()
+        .position(|&n| n < 1200)
+        .expect("a short datagram");
+    assert!(sizes[short] <= 3 * 60, "{sizes:?}");
+    assert!(sizes[short + 1..].iter().any(|&n| n >= 1200), "{sizes:?}");
+    // (The first 1200-byte datagram is the server's probe of the client's old address,
+    // RFC 9000 §9.3.3.) The new address is reported validated once.
+    let new_address = pair.client_seen_as;
+    let events: Vec<_> = pair
+        .server_events
+        .iter()
+        .filter(|e| {
+            matches!(e, quic_conn::conn::Event::PathValidated { remote, .. } if *remote == new_address)
+        })
+        .collect();
+    assert_eq!(events.len(), 1, "{events:?}");
+}

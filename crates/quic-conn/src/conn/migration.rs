@@ -48,6 +48,11 @@ pub(crate) struct Challenge {
     pub(crate) pending: bool,
     /// When validation is abandoned (RFC 9000 §8.2.4).
     pub(crate) deadline: Instant,
+    /// Whether the anti-amplification budget let it go in a 1200-byte datagram; if not,
+    /// a second validation checks the path MTU (RFC 9000 §8.2.1).
+    pub(crate) full_size: bool,
+    /// It only checks the path MTU of a validated path: failing it does not undo the move.
+    pub(crate) mtu_recheck: bool,
 }
 
 /// Why a path is probed.
@@ -379,13 +384,23 @@ impl Connection {
 
     /// Starts validating the active path.
     fn start_challenge(&mut self, now: Instant) {
+        self.start_challenge_for(now, false);
+    }
+
+    fn start_challenge_for(&mut self, now: Instant, mtu_recheck: bool) {
         let mut data = [0u8; 8];
         self.rng.fill_bytes(&mut data);
         let deadline = now.checked_add(self.validation_timeout()).unwrap_or(now);
+        let full_size = self
+            .paths
+            .first()
+            .is_some_and(|p| p.amplification_budget() >= 1200);
         self.challenge = Some(Challenge {
             data,
             pending: true,
             deadline,
+            full_size,
+            mtu_recheck,
         });
         self.arm_path_timer();
     }
@@ -440,17 +455,25 @@ impl Connection {
     /// A PATH_RESPONSE arrived (RFC 9000 §8.2.3): "A PATH_RESPONSE frame received on any
     /// network path validates the path on which the PATH_CHALLENGE was sent."
     pub(crate) fn on_path_response(&mut self, now: Instant, data: [u8; 8]) {
-        if self.challenge.is_some_and(|c| c.data == data) {
+        if let Some(c) = self.challenge.filter(|c| c.data == data) {
             self.challenge = None;
             if let Some(p) = self.paths.first_mut() {
                 p.validated = true;
                 p.recovery.set_amplification_limited(now, false);
                 let tuple = (p.local, p.remote);
                 self.migration.last_validated = Some(tuple);
-                self.events.push_back(Event::PathValidated {
-                    local: tuple.0,
-                    remote: tuple.1,
-                });
+                if !c.mtu_recheck {
+                    self.events.push_back(Event::PathValidated {
+                        local: tuple.0,
+                        remote: tuple.1,
+                    });
+                }
+            }
+            if !c.full_size {
+                // RFC 9000 §8.2.3: "the path is validated but not the path MTU ... the
+                // endpoint MUST initiate another path validation with an expanded
+                // datagram".
+                self.start_challenge_for(now, true);
             }
         } else if let Some(i) = self.migration.probes.iter().position(|p| p.data == data) {
             let probe = self.migration.probes.remove(i);
@@ -497,9 +520,18 @@ impl Connection {
     /// [`Timer::PathValidation`] passed: resend challenges that are due, abandon the
     /// validations that ran out of time (RFC 9000 §8.2.4).
     pub(crate) fn on_path_timeout(&mut self, now: Instant) {
-        if self.challenge.is_some_and(|c| c.deadline <= now) {
+        if let Some(c) = self.challenge.filter(|c| c.deadline <= now) {
             self.challenge = None;
-            self.on_active_validation_failed(now);
+            if c.mtu_recheck {
+                // Only the path MTU was being checked: the address stays validated.
+                if let Some(p) = self.paths.first() {
+                    let (local, remote) = (p.local, p.remote);
+                    self.events
+                        .push_back(Event::PathValidationFailed { local, remote });
+                }
+            } else {
+                self.on_active_validation_failed(now);
+            }
         }
         // Probes whose `send_at` passed are due: `poll_transmit` sends them and sets the
         // next time, a PTO later (§8.2.1: not more often than an Initial would be sent).
