@@ -133,9 +133,12 @@ fn a_new_local_address_starts_from_initial_congestion_state_and_a_return_restore
         .migrate_local_address(now, moved)
         .expect("migration");
     pair.client_seen_as = moved;
-    // RFC 9000 §9.4: initial window and RTT on the new path.
+    // RFC 9000 §9.4: initial window and RTT on the new path, and the path MTU is
+    // searched again from the base size.
     let fresh = pair.client.stats();
-    assert_eq!(fresh.cwnd, initial_cwnd(&pair.client));
+    assert!(before.mtu > 1200, "the first path's MTU grew");
+    assert_eq!(fresh.mtu, 1200);
+    assert_eq!(fresh.cwnd, quic_recovery::cc::initial_window(1200));
     assert_eq!(fresh.rtt, Duration::from_millis(333));
     upload(&mut pair, 300_000);
     let moved_stats = pair.client.stats();
@@ -147,6 +150,7 @@ fn a_new_local_address_starts_from_initial_congestion_state_and_a_return_restore
         moved_stats.rtt < Duration::from_millis(100),
         "the RTT is sampled anew"
     );
+    assert_eq!(moved_stats.mtu, before.mtu, "the MTU search ran again");
     // The server also started over for the client's new address, and validated it.
     assert_eq!(pair.server().remote_address(), Some(moved));
     assert!(pair.server().is_path_validated());
@@ -158,6 +162,7 @@ fn a_new_local_address_starts_from_initial_congestion_state_and_a_return_restore
     pair.client_seen_as = home;
     assert_eq!(pair.client.stats().cwnd, before.cwnd);
     assert_eq!(pair.client.stats().rtt, before.rtt);
+    assert_eq!(pair.client.stats().mtu, before.mtu);
     let id = pair.client.open(Dir::Uni).expect("open");
     pair.client.write(id, b"home").expect("write");
     // Until the client's first packet from home reaches the server.
@@ -205,7 +210,8 @@ fn the_server_starts_over_for_a_new_client_ip_but_keeps_its_state_for_a_new_port
     }
     assert!(got == body);
     let grown = pair.server().stats().cwnd;
-    let initial = initial_cwnd(pair.server());
+    // A new path starts from the base datagram size (its MTU is searched again).
+    let initial = quic_recovery::cc::initial_window(1200);
     assert!(grown > initial);
     // A new port only: NAT rebinding, the state stays (RFC 9000 §9.4 allows it).
     pair.client_seen_as = "10.0.0.1:5555".parse().expect("addr");

@@ -30,6 +30,7 @@ use quic_recovery::CongestionState;
 use quic_wire::cid::ResetToken;
 use quic_wire::{ConnectionId, Instant, Side, Space};
 
+use super::mtu::MtuSearch;
 use super::{Connection, Event, Timer};
 
 /// Validated 4-tuples whose congestion state is kept for a return.
@@ -85,12 +86,13 @@ pub(crate) struct Probe {
     pub(crate) kind: ProbeKind,
 }
 
-/// A validated 4-tuple and the congestion state it had.
+/// A validated 4-tuple and the congestion state and path MTU it had (`None`: it shares
+/// the state of the path that followed it).
 #[derive(Debug)]
 struct Known {
     local: SocketAddr,
     remote: SocketAddr,
-    state: Option<CongestionState>,
+    state: Option<(CongestionState, u16, MtuSearch)>,
 }
 
 /// Migration state beyond path 0's.
@@ -353,18 +355,22 @@ impl Connection {
             .position(|k| (k.local, k.remote) == to)
             .map(|i| self.migration.known.remove(i));
         let revisit = known.is_some();
-        let mut recovery_config = self.config.recovery;
-        recovery_config.max_datagram_size = u64::from(path.mtu);
         let new_state = match known {
             // A path left with its state kept (a port change) shares the current state.
             Some(k) => k.state,
             None if keep_state => None,
-            None => Some(CongestionState::initial(&recovery_config)),
+            None => Some(self.initial_path_state()),
         };
         let Some(path) = self.paths.first_mut() else {
             return false;
         };
-        let old_state = new_state.map(|s| path.recovery.switch_network_path(now, s));
+        let old_state = new_state.map(|(s, mtu, search)| {
+            let old = path.recovery.switch_network_path(now, s);
+            let old_mtu = core::mem::replace(&mut path.mtu, mtu);
+            let old_search = core::mem::replace(&mut path.mtu_search, search);
+            path.recovery.set_max_datagram_size(u64::from(mtu));
+            (old, old_mtu, old_search)
+        });
         path.local = to.0;
         path.remote = to.1;
         if old_validated {
@@ -380,6 +386,21 @@ impl Connection {
             });
         }
         revisit
+    }
+
+    /// Initial values for a new network path (RFC 9000 §9.4): congestion controller and
+    /// RTT estimate, and the path MTU, searched again from the base size (RFC 8899 §5.2:
+    /// a new path starts from the base PLPMTU).
+    fn initial_path_state(&self) -> (CongestionState, u16, MtuSearch) {
+        let base = self.config.initial_mtu.max(1200);
+        let peer_max = self.peer_params.as_ref().map_or(u16::MAX, |p| {
+            u16::try_from(p.max_udp_payload_size.into_inner()).unwrap_or(u16::MAX)
+        });
+        let mut search = MtuSearch::new(base, self.config.max_udp_payload.max(base));
+        search.cap(peer_max.max(1200));
+        let mut recovery_config = self.config.recovery;
+        recovery_config.max_datagram_size = u64::from(base);
+        (CongestionState::initial(&recovery_config), base, search)
     }
 
     /// Starts validating the active path.
