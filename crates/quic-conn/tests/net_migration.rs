@@ -510,3 +510,39 @@ fn a_new_connection_id_contradicting_the_preferred_address_is_a_protocol_violati
         other => panic!("{other:?}"),
     }
 }
+
+/// RFC 9000 §9.5: "an endpoint MUST NOT reuse a connection ID when sending to more than
+/// one destination address": the server answers the client's probes from a new address,
+/// and then follows it there, under another of the client's IDs than it used before.
+#[test]
+fn the_server_uses_a_separate_client_id_towards_each_client_address() {
+    type Seen = Rc<RefCell<Vec<Vec<u8>>>>;
+    let to_c1: Seen = Rc::new(RefCell::new(Vec::new()));
+    let to_c2: Seen = Rc::new(RefCell::new(Vec::new()));
+    let (a, b) = (to_c1.clone(), to_c2.clone());
+    let mut w = World::with(&[C1, C2], &[S], Config::default(), move |sim| {
+        for (to, seen) in [(C1, a), (C2, b)] {
+            let link = sim.link_between(addr(S), addr(to)).expect("link");
+            sim.set_filter(link, move |_, d| {
+                if d.first().is_some_and(|b| b & 0x80 == 0) {
+                    if let Some(dcid) = d.get(1..9) {
+                        seen.borrow_mut().push(dcid.to_vec());
+                    }
+                }
+                true
+            });
+        }
+    });
+    let now = w.sim.now();
+    w.client_conn()
+        .probe_local_address(now, addr(C2), true)
+        .expect("probe");
+    assert!(w.run_until(ms(3000), |w| {
+        w.events.iter().any(|e| matches!(e, Event::Migrated { .. }))
+    }));
+    assert!(w.upload(20_000));
+    let (c1, c2) = (to_c1.borrow(), to_c2.borrow());
+    assert!(!c1.is_empty() && !c2.is_empty());
+    assert!(c2.iter().all(|d| !c1.contains(d)), "{c1:?} / {c2:?}");
+    assert_eq!(w.server_conn().expect("server").error(), None);
+}

@@ -190,6 +190,14 @@ impl PeerCids {
         true
     }
 
+    /// The reset token of the active ID of sequence `seq`.
+    pub(crate) fn token_of(&self, seq: u64) -> Option<ResetToken> {
+        self.active
+            .iter()
+            .find(|&&(s, _, _)| s == seq)
+            .and_then(|&(_, _, t)| t)
+    }
+
     fn queue_retire(&mut self, seq: u64, limit: u64) -> Result<(), TransportError> {
         // Bounded: a peer retiring faster than we can send is cut off.
         if self.retire_queue.len() as u64 >= limit.saturating_mul(4).max(8) {

@@ -112,6 +112,9 @@ pub(crate) struct Migration {
     /// The Destination Connection ID of the peer's latest non-probing datagram on the
     /// active path: a migration under another one is intentional (RFC 9000 §9.5).
     path_dcid: Option<ConnectionId>,
+    /// Connection IDs of the peer's set aside for answering on other 4-tuples (RFC 9000
+    /// §9.5: one ID per destination): (local, remote, sequence, ID).
+    pub(crate) response_cids: Vec<(SocketAddr, SocketAddr, u64, ConnectionId)>,
 }
 
 /// Why a migration or probe was refused.
@@ -279,7 +282,19 @@ impl Connection {
         let intentional =
             dcid.is_some() && self.migration.path_dcid.is_some_and(|d| Some(d) != dcid);
         self.migration.path_dcid = dcid.or(self.migration.path_dcid);
-        if local != old_local || intentional {
+        let answered = self
+            .migration
+            .response_cids
+            .iter()
+            .position(|&(l, r, _, _)| (l, r) == (local, remote))
+            .map(|i| self.migration.response_cids.remove(i));
+        if let Some((_, _, seq, cid)) = answered {
+            // We answered the peer's probes on this path under an ID of its: keep it.
+            if self.peer_cids.switch_to(seq, self.remote_cid) {
+                self.remote_cid = cid;
+                self.peer_reset_token = self.peer_cids.token_of(seq);
+            }
+        } else if local != old_local || intentional {
             // RFC 9000 §9.5: "An endpoint MUST NOT reuse a connection ID when sending from
             // more than one local address" nor "when sending to more than one destination
             // address" (unless the peer's move was not its own doing, when it "MAY
@@ -748,6 +763,29 @@ impl Connection {
             self.peer_cids
                 .add_preferred(current, pa.connection_id, pa.stateless_reset_token);
         }
+    }
+
+    /// The peer's connection ID to answer on the 4-tuple `(local, remote)` with: one set
+    /// aside for it (RFC 9000 §9.5: never one used towards another address), or the
+    /// current one when the peer offered no spare.
+    pub(crate) fn response_cid(&mut self, local: SocketAddr, remote: SocketAddr) -> ConnectionId {
+        let m = &mut self.migration;
+        if let Some(&(_, _, _, cid)) = m
+            .response_cids
+            .iter()
+            .find(|&&(l, r, _, _)| (l, r) == (local, remote))
+        {
+            return cid;
+        }
+        let Some((seq, cid, _)) = self.peer_cids.reserve(self.remote_cid) else {
+            return self.remote_cid;
+        };
+        if self.migration.response_cids.len() >= MAX_PROBES {
+            let (_, _, old, _) = self.migration.response_cids.remove(0);
+            self.peer_cids.release(old);
+        }
+        self.migration.response_cids.push((local, remote, seq, cid));
+        cid
     }
 
     /// Whether the peer's current address is validated.
