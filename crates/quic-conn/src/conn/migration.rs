@@ -4,22 +4,27 @@
 //!
 //! The network path is the 4-tuple; the packet-number space and loss recovery stay those
 //! of path 0 (RFC 9000 has one application space; multipath will key more by `PathId`).
-//! What changes with the 4-tuple is the congestion controller and RTT estimate
+//! What changes with the 4-tuple is the congestion controller, RTT estimate and path MTU
 //! (RFC 9000 §9.4): a new path starts from initial values unless only the peer's port
 //! changed, and the state of validated 4-tuples is kept (a few at most) for a return.
 //!
 //! - The active path's validation uses [`Challenge`] in ordinary packets; when it fails
-//!   (3 PTOs, §8.2.4) the connection returns to the last validated path (§9.3.2).
+//!   (3 PTOs, §8.2.4) the connection returns to the last validated path (§9.3.2). A
+//!   challenge the anti-amplification limit kept below 1200 bytes is repeated at full
+//!   size once the address is validated (§8.2.1).
 //! - Paths other than the active one are probed with [`Probe`]s: padded datagrams with a
 //!   PATH_CHALLENGE only (see `probe.rs`), e.g. a client trying a new local address before
 //!   moving to it (§9.1), the server's preferred address (§9.6.1), or the previously active
-//!   path after an apparent migration (§9.3.3).
-//! - A PATH_CHALLENGE is answered on the 4-tuple it came from (§8.2.2); responses owed
+//!   path after an apparent migration (§9.3.3). Retries back off like a PTO.
+//! - A PATH_CHALLENGE is answered on the 4-tuple it came from (§8.2.2), under a
+//!   connection ID of the peer's not used towards another address (§9.5); responses owed
 //!   are bounded, the excess dropped.
 //!
 //! Known simplifications: a server follows a non-probing packet to the client's preferred
 //! address path before that path is validated (sending within the anti-amplification
-//! limit) rather than waiting for validation (§9.6.2 says to wait).
+//! limit) rather than waiting for validation (§9.6.2 says to wait); ECN is not validated
+//! again on a new path (§9.2); a client whose active migration fails validation returns
+//! to its old address under the new connection ID.
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
