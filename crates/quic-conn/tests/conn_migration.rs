@@ -433,3 +433,39 @@ fn a_challenge_cut_short_by_the_amplification_limit_is_repeated_at_full_size() {
         .collect();
     assert_eq!(events.len(), 1, "{events:?}");
 }
+
+/// RFC 9000 §9.2: "The new path might not have the same ECN capability. Therefore, the
+/// endpoint validates ECN capability": a path that bleached ECN does not stop marking on
+/// the next one, and returning to it restores the failed state.
+#[test]
+fn ecn_is_validated_again_on_a_new_path() {
+    use quic_wire::Ecn;
+    let mut pair = Pair::new(Config::default(), Config::default());
+    pair.bleach_ecn = true;
+    pair.connect();
+    upload(&mut pair, 20_000);
+    let sent = pair.client_ecn.len();
+    upload(&mut pair, 20_000);
+    assert!(
+        pair.client_ecn[sent..].iter().all(|&e| e == Ecn::NotEct),
+        "validation failed on the bleaching path"
+    );
+    // A new local address whose path keeps the marks.
+    pair.bleach_ecn = false;
+    let moved: std::net::SocketAddr = "10.0.0.50:7000".parse().expect("addr");
+    let now = pair.now;
+    pair.client.migrate_local_address(now, moved).expect("move");
+    pair.client_seen_as = moved;
+    let sent = pair.client_ecn.len();
+    upload(&mut pair, 20_000);
+    assert!(pair.client_ecn[sent..].iter().all(|&e| e == Ecn::Ect0));
+    // Back on the bleaching path: known to fail, no marks.
+    let now = pair.now;
+    pair.client
+        .migrate_local_address(now, util::client_addr())
+        .expect("return");
+    pair.client_seen_as = util::client_addr();
+    let sent = pair.client_ecn.len();
+    upload(&mut pair, 5_000);
+    assert!(pair.client_ecn[sent..].iter().all(|&e| e == Ecn::NotEct));
+}

@@ -4,8 +4,8 @@
 //!
 //! The network path is the 4-tuple; the packet-number space and loss recovery stay those
 //! of path 0 (RFC 9000 has one application space; multipath will key more by `PathId`).
-//! What changes with the 4-tuple is the congestion controller, RTT estimate and path MTU
-//! (RFC 9000 §9.4): a new path starts from initial values unless only the peer's port
+//! What changes with the 4-tuple is the congestion controller, RTT estimate, path MTU and
+//! ECN validation (RFC 9000 §9.2, §9.4): a new path starts from initial values unless only the peer's port
 //! changed, and the state of validated 4-tuples is kept (a few at most) for a return.
 //!
 //! - The active path's validation uses [`Challenge`] in ordinary packets; when it fails
@@ -22,8 +22,7 @@
 //!
 //! Known simplifications: a server follows a non-probing packet to the client's preferred
 //! address path before that path is validated (sending within the anti-amplification
-//! limit) rather than waiting for validation (§9.6.2 says to wait); ECN is not validated
-//! again on a new path (§9.2); a client whose active migration fails validation returns
+//! limit) rather than waiting for validation (§9.6.2 says to wait); a client whose active migration fails validation returns
 //! to its old address under the new connection ID.
 
 use alloc::collections::VecDeque;
@@ -98,6 +97,8 @@ struct Known {
     local: SocketAddr,
     remote: SocketAddr,
     state: Option<(CongestionState, u16, MtuSearch)>,
+    /// Whether ECN validation had failed there.
+    ecn_failed: bool,
 }
 
 /// Migration state beyond path 0's.
@@ -375,11 +376,22 @@ impl Connection {
             .position(|k| (k.local, k.remote) == to)
             .map(|i| self.migration.known.remove(i));
         let revisit = known.is_some();
+        let old_ecn_failed = self.ecn_failed;
         let new_state = match known {
             // A path left with its state kept (a port change) shares the current state.
-            Some(k) => k.state,
+            Some(k) => {
+                if k.state.is_some() {
+                    self.ecn_failed = k.ecn_failed;
+                }
+                k.state
+            }
             None if keep_state => None,
-            None => Some(self.initial_path_state()),
+            None => {
+                // RFC 9000 §9.2: "The new path might not have the same ECN capability.
+                // Therefore, the endpoint validates ECN capability" (§13.4): from scratch.
+                self.ecn_failed = false;
+                Some(self.initial_path_state())
+            }
         };
         let Some(path) = self.paths.first_mut() else {
             return false;
@@ -403,6 +415,7 @@ impl Connection {
                 local: from.0,
                 remote: from.1,
                 state: old_state,
+                ecn_failed: old_ecn_failed,
             });
         }
         revisit
