@@ -469,3 +469,35 @@ fn ecn_is_validated_again_on_a_new_path() {
     upload(&mut pair, 5_000);
     assert!(pair.client_ecn[sent..].iter().all(|&e| e == Ecn::NotEct));
 }
+
+/// RFC 9000 §9.3.2 on the client side: a move whose path never validates is undone, under
+/// yet another connection ID of the server's (§9.5).
+#[test]
+fn a_client_move_that_does_not_validate_is_undone() {
+    let mut pair = Pair::new(Config::default(), Config::default());
+    pair.connect();
+    let home = util::client_addr();
+    let first_cid = pair.client.remote_cid();
+    let moved: std::net::SocketAddr = "10.0.0.50:7000".parse().expect("addr");
+    let now = pair.now;
+    pair.client.migrate_local_address(now, moved).expect("move");
+    let moved_cid = pair.client.remote_cid();
+    // Nothing from the new address gets through.
+    pair.filter = Some(Box::new(|to_server, _| to_server));
+    let undone = pair.drive_until(10_000, |p| p.client.local_address() == Some(home));
+    assert!(undone);
+    assert!(pair
+        .client_events
+        .contains(&quic_conn::conn::Event::PathValidationFailed {
+            local: moved,
+            remote: util::server_addr(),
+        }));
+    let cid = pair.client.remote_cid();
+    assert!(
+        cid != first_cid && cid != moved_cid,
+        "a third connection ID"
+    );
+    pair.filter = None;
+    upload(&mut pair, 10_000);
+    assert_eq!(pair.client.error(), None);
+}

@@ -22,8 +22,7 @@
 //!
 //! Known simplifications: a server follows a non-probing packet to the client's preferred
 //! address path before that path is validated (sending within the anti-amplification
-//! limit) rather than waiting for validation (§9.6.2 says to wait); a client whose active migration fails validation returns
-//! to its old address under the new connection ID.
+//! limit) rather than waiting for validation (§9.6.2 says to wait).
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
@@ -622,6 +621,17 @@ impl Connection {
         });
         match self.migration.last_validated.filter(|&t| t != failed) {
             Some(to) => {
+                if self.side == Side::Client {
+                    // The ID used on the failed path is not taken back to the old one
+                    // (RFC 9000 §9.5), when there is another.
+                    if let Some((cid, token)) = self
+                        .peer_cids
+                        .rotate(self.remote_cid, self.peer_reset_token)
+                    {
+                        self.remote_cid = cid;
+                        self.peer_reset_token = token;
+                    }
+                }
                 self.switch_path(now, to, false, false);
                 if let Some(p) = self.paths.first_mut() {
                     p.validated = true;
