@@ -23,6 +23,8 @@ struct Sink<'a> {
     mtu_acked: Option<u16>,
     mtu_lost: Option<u16>,
     acked_acks: AckedAcks,
+    /// Our ACK_FREQUENCY requests, told which of their packets arrived or were lost.
+    ack_frequency: Option<&'a mut quic_recovery::AckFrequencySender>,
     now: Instant,
     /// Where lost packets are reported.
     #[cfg(feature = "qlog")]
@@ -44,6 +46,11 @@ impl RecoverySink<Records> for Sink<'_> {
                     }
                 }
                 Record::MtuProbe(size) => self.mtu_acked = Some(size),
+                Record::AckFrequency(seq) => {
+                    if let Some(af) = self.ack_frequency.as_deref_mut() {
+                        af.on_acked(seq);
+                    }
+                }
                 Record::HandshakeDone
                 | Record::RetireCid(_)
                 | Record::PathChallenge(_)
@@ -87,6 +94,11 @@ impl RecoverySink<Records> for Sink<'_> {
                         self.retire_queue.push_back(seq);
                     }
                 }
+                Record::AckFrequency(seq) => {
+                    if let Some(af) = self.ack_frequency.as_deref_mut() {
+                        af.on_lost(seq);
+                    }
+                }
                 Record::Ack(_) | Record::NewToken => {}
             }
         }
@@ -110,6 +122,7 @@ impl Connection {
             zero_rtt,
             challenge,
             local_cids,
+            ack_frequency,
             #[cfg(feature = "qlog")]
             qlog,
             ..
@@ -128,6 +141,7 @@ impl Connection {
             mtu_acked: None,
             mtu_lost: None,
             acked_acks: AckedAcks::default(),
+            ack_frequency: ack_frequency.as_deref_mut(),
             now,
             #[cfg(feature = "qlog")]
             qlog,
@@ -140,6 +154,11 @@ impl Connection {
         }
         let acked = sink.acked_acks;
         let (mtu_acked, mtu_lost) = (sink.mtu_acked, sink.mtu_lost);
+        // ack-frequency §7: PTO allows for the largest max_ack_delay the peer may be using.
+        if let Some(af) = ack_frequency.as_deref() {
+            path.recovery
+                .set_peer_max_ack_delay(af.max_ack_delay_for_pto());
+        }
         for s in [Space::Initial, Space::Handshake, Space::Data] {
             if let Some(largest) = acked.largest.get(s as usize).copied().flatten() {
                 if let Some(t) = path.recovery.ack_tracker(s) {
@@ -239,6 +258,7 @@ impl Connection {
             zero_rtt,
             challenge,
             local_cids,
+            ack_frequency,
             #[cfg(feature = "qlog")]
             qlog,
             ..
@@ -257,6 +277,7 @@ impl Connection {
             mtu_acked: None,
             mtu_lost: None,
             acked_acks: AckedAcks::default(),
+            ack_frequency: ack_frequency.as_deref_mut(),
             now,
             #[cfg(feature = "qlog")]
             qlog,
@@ -264,6 +285,11 @@ impl Connection {
         // A probe is owed through `probes_owed`, which `poll_transmit` honours.
         let action = path.recovery.on_timeout(now, &mut sink);
         let (mtu_acked, mtu_lost) = (sink.mtu_acked, sink.mtu_lost);
+        // ack-frequency §7: PTO allows for the largest max_ack_delay the peer may be using.
+        if let Some(af) = ack_frequency.as_deref() {
+            path.recovery
+                .set_peer_max_ack_delay(af.max_ack_delay_for_pto());
+        }
         if let Some(TimeoutAction::Probe { space, .. }) = action {
             // RFC 9002 §6.2.4: a probe should carry data; resend unacknowledged CRYPTO
             // data of the space if there is any, PING otherwise.

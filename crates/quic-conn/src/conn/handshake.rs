@@ -77,6 +77,12 @@ pub(crate) fn local_params(
     tp.ack_delay_exponent = config.recovery.ack.ack_delay_exponent;
     tp.max_ack_delay_ms =
         u16::try_from(config.recovery.ack.max_ack_delay.as_millis()).unwrap_or(25);
+    // ack-frequency §3: advertising min_ack_delay is what lets the peer send ACK_FREQUENCY
+    // and IMMEDIATE_ACK. It may not exceed max_ack_delay.
+    tp.min_ack_delay_us = config.recovery.ack.min_ack_delay.map(|d| {
+        let d = d.min(config.recovery.ack.max_ack_delay);
+        VarInt::from_u64_clamped(u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+    });
     tp
 }
 
@@ -249,6 +255,19 @@ impl Connection {
             p.recovery
                 .set_peer_ack_delay_exponent(tp.ack_delay_exponent);
         }
+        // ack-frequency §3: the peer's min_ack_delay says it takes ACK_FREQUENCY. Only the
+        // parameters of this handshake count: remembered ones never enable it (§3 "MUST NOT
+        // remember"), so nothing is sent in 0-RTT.
+        self.ack_frequency = match (self.config.ack_frequency, tp.min_ack_delay_us) {
+            (Some(policy), Some(min)) => Some(alloc::boxed::Box::new(
+                quic_recovery::AckFrequencySender::new(
+                    policy,
+                    core::time::Duration::from_micros(min.into_inner()),
+                    tp.max_ack_delay(),
+                ),
+            )),
+            _ => None,
+        };
         // RFC 9000 §10.1: the effective idle timeout is the smaller of the two advertised
         // values, a value of 0 meaning none.
         self.idle_timeout = match (self.config.idle_timeout, tp.max_idle_timeout()) {

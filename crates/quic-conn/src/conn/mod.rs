@@ -232,6 +232,9 @@ pub struct Connection {
     packet_dcid: ConnectionId,
     /// Server: a NEW_TOKEN frame to send.
     new_token: Option<Vec<u8>>,
+    /// Our ACK_FREQUENCY requests, once the peer showed it takes them (ack-frequency §3);
+    /// boxed, as most connections never need one.
+    ack_frequency: Option<alloc::boxed::Box<quic_recovery::AckFrequencySender>>,
     /// Where this connection's qlog events go (disabled unless [`Connection::set_qlog`]).
     #[cfg(feature = "qlog")]
     qlog: crate::qlog::Qlog,

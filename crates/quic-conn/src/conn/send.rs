@@ -5,7 +5,7 @@
 
 use quic_wire::frame::DatagramFrameHeader;
 use quic_wire::packet::{LongHeader, PacketBuilder, ShortHeader};
-use quic_wire::{Frame, Instant, PacketNumber, PacketType, Side, Space};
+use quic_wire::{Frame, Instant, PacketNumber, PacketType, Side, Space, VarInt};
 
 use super::control::Control;
 use super::records::{Record, Records};
@@ -315,6 +315,7 @@ impl Connection {
             qlog,
             stats,
             config,
+            ack_frequency,
             ..
         } = self;
         let path = paths.first_mut()?;
@@ -371,6 +372,9 @@ impl Connection {
                 ping: ping_pending,
             };
             eliciting |= ctl.write(&mut b, &mut rec);
+            if let Some(af) = ack_frequency.as_deref_mut() {
+                eliciting |= write_ack_frequency(af, path, now, &mut b, &mut rec);
+            }
             if *handshake_confirmed {
                 if let Some(t) = new_token.as_deref() {
                     if b.push(&Frame::NewToken { token: t }).is_ok() {
@@ -665,4 +669,41 @@ fn write_datagrams(
         wrote = true;
     }
     wrote
+}
+
+/// Asks the peer for fewer ACKs when the sender policy has a new request
+/// (ack-frequency §4, §9). Returns whether a frame was written.
+fn write_ack_frequency(
+    af: &mut quic_recovery::AckFrequencySender,
+    path: &mut super::path::Path,
+    now: Instant,
+    b: &mut PacketBuilder<'_>,
+    rec: &mut Records,
+) -> bool {
+    // Room for the largest frame: type (2 bytes) and four 8-byte varints.
+    const MAX_LEN: usize = 2 + 4 * 8;
+    if b.remaining() < MAX_LEN {
+        return false;
+    }
+    let srtt = path.recovery.rtt().smoothed();
+    let slow_start = path.recovery.congestion_controller().in_slow_start();
+    let window = path.recovery.window();
+    let Some(r) = af.poll(now, window, u64::from(path.mtu), srtt, slow_start) else {
+        return false;
+    };
+    let frame = Frame::AckFrequency {
+        sequence: VarInt::from_u64_clamped(r.sequence),
+        ack_eliciting_threshold: VarInt::from_u64_clamped(r.ack_eliciting_threshold),
+        requested_max_ack_delay_us: VarInt::from_u64_clamped(r.requested_max_ack_delay_us()),
+        reordering_threshold: VarInt::from_u64_clamped(r.reordering_threshold),
+    };
+    if b.push(&frame).is_err() {
+        af.on_lost(r.sequence);
+        return false;
+    }
+    rec.push(Record::AckFrequency(r.sequence));
+    // ack-frequency §7: until acknowledged, PTO uses the larger of the old and new delays.
+    path.recovery
+        .set_peer_max_ack_delay(af.max_ack_delay_for_pto());
+    true
 }

@@ -323,6 +323,7 @@ impl Connection {
             local_cids,
             packet_dcid: ids.local,
             new_token: None,
+            ack_frequency: None,
             #[cfg(feature = "qlog")]
             qlog: crate::qlog::Qlog::disabled(),
         })
