@@ -207,6 +207,11 @@ fn a_client_probes_a_new_local_address_then_moves_to_it() {
         local: addr(C2),
         remote: addr(S)
     }));
+    // Probing packets alone did not move the server (RFC 9000 §9.1, §9.3).
+    assert_eq!(
+        w.server_conn().expect("server").remote_address(),
+        Some(addr(C1))
+    );
     assert_eq!(w.client_conn().local_address(), Some(addr(C2)));
     // RFC 9000 §8.2.1, §8.2.2: the probe and its response were padded to 1200 bytes.
     let seen = w.seen();
