@@ -150,6 +150,17 @@ pub enum MigrationError {
     SamePath,
 }
 
+/// A step of a probe or migration, for qlog's `quic:migration_state_updated`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    ProbingStarted,
+    ProbingAbandoned,
+    ProbingSuccessful,
+    MigrationStarted,
+    MigrationAbandoned,
+    MigrationComplete,
+}
+
 /// How a datagram relates to the active path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Arrival {
@@ -162,6 +173,38 @@ pub(crate) enum Arrival {
 }
 
 impl Connection {
+    /// Traces a migration step on the 4-tuple (local, remote) (with feature `qlog`).
+    #[cfg_attr(not(feature = "qlog"), allow(clippy::unused_self))]
+    fn trace_migration(
+        &mut self,
+        now: Instant,
+        step: Step,
+        (local, remote): (SocketAddr, SocketAddr),
+    ) {
+        #[cfg(feature = "qlog")]
+        {
+            use crate::qlog::events::data::{MigrationState, MigrationStateUpdated};
+            use crate::qlog::types::TupleEndpointInfo;
+            let new = match step {
+                Step::ProbingStarted => MigrationState::ProbingStarted,
+                Step::ProbingAbandoned => MigrationState::ProbingAbandoned,
+                Step::ProbingSuccessful => MigrationState::ProbingSuccessful,
+                Step::MigrationStarted => MigrationState::MigrationStarted,
+                Step::MigrationAbandoned => MigrationState::MigrationAbandoned,
+                Step::MigrationComplete => MigrationState::MigrationComplete,
+            };
+            self.qlog.emit(now, || MigrationStateUpdated {
+                old: None,
+                new,
+                tuple_id: None,
+                tuple_remote: Some(TupleEndpointInfo::from_addr(remote)),
+                tuple_local: Some(TupleEndpointInfo::from_addr(local)),
+            });
+        }
+        #[cfg(not(feature = "qlog"))]
+        let _ = (now, step, local, remote);
+    }
+
     /// The validation timeout of RFC 9000 §8.2.4: "three times the larger of the current
     /// PTO or the PTO for the new path (using kInitialRtt)".
     fn validation_timeout(&self) -> Duration {
@@ -320,6 +363,7 @@ impl Connection {
             .probes
             .retain(|p| (p.local, p.remote) != (local, remote));
         let revisit = self.switch_path(now, (local, remote), old_validated, port_only);
+        self.trace_migration(now, Step::MigrationStarted, (local, remote));
         let Some(path) = self.paths.first_mut() else {
             return;
         };
@@ -331,6 +375,7 @@ impl Connection {
             path.validated = true;
             self.challenge = None;
             self.migration.last_validated = Some((local, remote));
+            self.trace_migration(now, Step::MigrationComplete, (local, remote));
         } else {
             path.validated = false;
             // RFC 9000 §9: "An endpoint MUST perform path validation if it detects any
@@ -474,6 +519,7 @@ impl Connection {
         let mut data = [0u8; 8];
         self.rng.fill_bytes(&mut data);
         let deadline = now.checked_add(self.validation_timeout()).unwrap_or(now);
+        self.trace_migration(now, Step::ProbingStarted, (local, remote));
         self.migration.probes.push(Probe {
             local,
             remote,
@@ -520,6 +566,7 @@ impl Connection {
                         local: tuple.0,
                         remote: tuple.1,
                     });
+                    self.trace_migration(now, Step::MigrationComplete, tuple);
                 }
             }
             if !c.full_size {
@@ -534,6 +581,7 @@ impl Connection {
                 local: probe.local,
                 remote: probe.remote,
             });
+            self.trace_migration(now, Step::ProbingSuccessful, (probe.local, probe.remote));
             let moves = matches!(
                 probe.kind,
                 ProbeKind::Local { migrate: true } | ProbeKind::Preferred
@@ -568,6 +616,7 @@ impl Connection {
             local: to.0,
             remote: to.1,
         });
+        self.trace_migration(now, Step::MigrationComplete, to);
     }
 
     /// [`Timer::PathValidation`] passed: resend challenges that are due, abandon the
@@ -603,6 +652,7 @@ impl Connection {
             }
             self.events
                 .push_back(Event::PathValidationFailed { local, remote });
+            self.trace_migration(now, Step::ProbingAbandoned, (local, remote));
         }
         self.arm_path_timer();
     }
@@ -619,6 +669,7 @@ impl Connection {
             local: failed.0,
             remote: failed.1,
         });
+        self.trace_migration(now, Step::MigrationAbandoned, failed);
         match self.migration.last_validated.filter(|&t| t != failed) {
             Some(to) => {
                 if self.side == Side::Client {
@@ -669,6 +720,7 @@ impl Connection {
             self.migration.last_validated = Some((path.local, remote));
         }
         self.switch_path(now, (local, remote), validated, false);
+        self.trace_migration(now, Step::MigrationStarted, (local, remote));
         // A packet must go out from the new address so the server notices, and the new
         // path is validated (RFC 9000 §9.2).
         self.ping_pending = true;
