@@ -501,3 +501,59 @@ fn a_client_move_that_does_not_validate_is_undone() {
     upload(&mut pair, 10_000);
     assert_eq!(pair.client.error(), None);
 }
+
+/// Many moves in a row, of every kind, over a lossy link: rebinding to new ports and new
+/// addresses, returns to old ones, client moves and probes. Every upload arrives and the
+/// connection stays up.
+#[test]
+fn a_restless_client_keeps_its_connection() {
+    for seed in 0..4u64 {
+        let mut pair = Pair::seeded(
+            Config::default(),
+            Config::default(),
+            util::tls_configs(0),
+            seed,
+        );
+        pair.connect();
+        pair.loss_percent = 2;
+        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        let mut next = move |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let mut seen = Vec::new();
+        for round in 0..12u64 {
+            let now = pair.now;
+            let addr: std::net::SocketAddr =
+                format!("10.0.{}.{}:{}", next(3), 1 + next(3), 4000 + next(3))
+                    .parse()
+                    .expect("addr");
+            match next(4) {
+                // NAT rebinding: the server sees a new address, the client does not know.
+                0 => pair.client_seen_as = addr,
+                1 => {
+                    if pair.client.migrate_local_address(now, addr).is_ok() {
+                        pair.client_seen_as = addr;
+                    }
+                }
+                2 => {
+                    // A probe whose success moves the client: the Pair delivers everything
+                    // from the client as coming from `client_seen_as`.
+                    let _ = pair.client.probe_local_address(now, addr, false);
+                }
+                _ => pair.client_seen_as = util::client_addr(),
+            }
+            upload(&mut pair, 5_000 + 1_000 * round as usize);
+            assert_eq!(pair.client.error(), None, "seed {seed} round {round}");
+            assert_eq!(pair.server().error(), None, "seed {seed} round {round}");
+            if let Some(r) = pair.server().remote_address() {
+                if !seen.contains(&r) {
+                    seen.push(r);
+                }
+            }
+        }
+        assert!(seen.len() >= 3, "seed {seed}: the server followed {seen:?}");
+    }
+}
