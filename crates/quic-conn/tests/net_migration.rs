@@ -551,3 +551,29 @@ fn the_server_uses_a_separate_client_id_towards_each_client_address() {
     assert!(c2.iter().all(|d| !c1.contains(d)), "{c1:?} / {c2:?}");
     assert_eq!(w.server_conn().expect("server").error(), None);
 }
+
+/// Probing without moving, again and again: each probe validates, and the connection IDs
+/// it used are retired and replaced, so probes never run out of them.
+#[test]
+fn repeated_probes_without_moving_do_not_use_up_connection_ids() {
+    let mut w = World::new(&[C1, C2], &[S], Config::default());
+    for round in 0..8 {
+        let now = w.sim.now();
+        w.client_conn()
+            .probe_local_address(now, addr(C2), false)
+            .unwrap_or_else(|e| panic!("round {round}: {e}"));
+        let before = w.events.len();
+        let validated = w.run_until(ms(2000), |w| {
+            w.events[before..].contains(&Event::PathValidated {
+                local: addr(C2),
+                remote: addr(S),
+            })
+        });
+        assert!(validated, "round {round}");
+        // The replacement ID arrives.
+        w.run_for(ms(100));
+    }
+    assert_eq!(w.client_conn().local_address(), Some(addr(C1)));
+    assert!(!w.events.iter().any(|e| matches!(e, Event::Migrated { .. })));
+    assert!(w.upload(10_000));
+}

@@ -588,6 +588,10 @@ impl Connection {
             );
             if moves && !self.is_closed() {
                 self.move_to_probed(now, &probe);
+            } else if let Some(seq) = probe.cid_seq {
+                // Not moving there now: the ID used on that path is retired (§9.5), so
+                // the peer replaces it; a later move takes a fresh one.
+                self.peer_cids.release(seq);
             }
         }
         self.arm_path_timer();
