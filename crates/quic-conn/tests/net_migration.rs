@@ -577,3 +577,47 @@ fn repeated_probes_without_moving_do_not_use_up_connection_ids() {
     assert!(!w.events.iter().any(|e| matches!(e, Event::Migrated { .. })));
     assert!(w.upload(10_000));
 }
+
+/// RFC 9000 §9.6.2: a server on its preferred address is not taken back to the old one
+/// by a newer packet arriving there.
+#[test]
+fn a_newer_packet_on_the_old_server_address_does_not_move_the_server_back() {
+    let server_config = Config {
+        preferred_address: Some(addr(P)),
+        ..Config::default()
+    };
+    let mut w = World::new(&[C1], &[S, P], server_config);
+    assert!(w.run_until(ms(3000), |w| {
+        w.server_conn()
+            .is_some_and(|s| s.local_address() == Some(addr(P)) && s.is_path_validated())
+    }));
+    // The client's next packet to the preferred address is held back and a copy arrives
+    // at the old address instead.
+    let link = w.sim.link_between(addr(C1), addr(P)).expect("link");
+    let stash: Rc<RefCell<Option<BytesMut>>> = Rc::new(RefCell::new(None));
+    let s2 = stash.clone();
+    w.sim.set_filter(link, move |_, d| {
+        let mut s = s2.borrow_mut();
+        if s.is_none() && d.first().is_some_and(|b| b & 0x80 == 0) {
+            *s = Some(d.clone());
+            return false;
+        }
+        true
+    });
+    let id = w.client_conn().open(Dir::Uni).expect("open");
+    w.client_conn().write(id, b"ping").expect("write");
+    assert!(w.run_until(ms(1000), |_| stash.borrow().is_some()));
+    w.sim.clear_filter(link);
+    let copy = stash.borrow_mut().take().expect("stashed");
+    let now = w.sim.now();
+    w.sim.inject(now, addr(C1), addr(S), Ecn::NotEct, copy);
+    // Right after the copy (before the client's next packet could undo anything).
+    w.sim.run_for(ms(1)).expect("step");
+    let server = w.server_conn().expect("server");
+    assert_eq!(server.local_address(), Some(addr(P)));
+    w.run_for(ms(200));
+    let server = w.server_conn().expect("server");
+    assert_eq!(server.local_address(), Some(addr(P)));
+    assert_eq!(server.error(), None);
+    assert!(w.upload(10_000));
+}

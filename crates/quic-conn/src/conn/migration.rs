@@ -321,6 +321,15 @@ impl Connection {
         } else {
             local
         };
+        if self.side == Side::Server
+            && Some(old_local) == self.config.preferred_address
+            && local == path.local_original
+        {
+            // RFC 9000 §9.6.2: once on the preferred address, "The server SHOULD drop newer
+            // packets for this connection that are received on the old IP address": they
+            // never take the connection back there.
+            return;
+        }
         // RFC 9000 §9.4: "unless the only change in the peer's address is its port
         // number", the new path starts from initial values. A port change alone is taken
         // for NAT rebinding and keeps the state.
