@@ -4,12 +4,16 @@
 //!
 //! ```text
 //! h3-server --listen ADDR:PORT --cert CERT.pem --key KEY.pem --www DIR [--retry]
-//!           [--alpn h3|hq-interop] [--keylog FILE] [--qlog-dir DIR]
+//!           [--alpn h3|hq-interop] [--keylog FILE] [--qlog-dir DIR] [--versions v2,v1]
 //! ```
 //!
 //! CERT.pem is the certificate chain (server certificate first), KEY.pem its private key.
 //! Without `--alpn` both protocols are offered. `--retry` (or `TESTCASE=retry`) validates
-//! client addresses with a Retry packet first. Runs until killed.
+//! client addresses with a Retry packet first. `TESTCASE=v2` prefers QUIC version 2, so a
+//! client that offers it is moved there (compatible version negotiation, RFC 9368). Each
+//! handshake prints `h3-server: handshake done: version=0x........
+//! initial_version=0x........`. `--versions v2,v1` lists the versions accepted, most
+//! preferred first (others get Version Negotiation). Runs until killed.
 //!
 //! Bodies are streamed from the file in chunks as the stream's send buffer has room, so
 //! memory stays bounded whatever the file sizes. The event loop itself is in
@@ -33,7 +37,8 @@ use quic_streams::StreamEvent;
 use quic_wire::{Dir, Instant, Side, StreamId, VarInt};
 
 const USAGE: &str = "usage: h3-server --listen ADDR:PORT --cert CERT.pem --key KEY.pem \
-                     --www DIR [--retry] [--alpn h3|hq-interop] [--keylog FILE] [--qlog-dir DIR]";
+                     --www DIR [--retry] [--alpn h3|hq-interop] [--keylog FILE] [--qlog-dir DIR] \
+                     [--versions v2,v1]";
 
 /// The most body bytes handed to a stream at once.
 const CHUNK: usize = 64 * 1024;
@@ -60,6 +65,7 @@ fn run(case: TestCase) -> Result<(), String> {
             "--alpn",
             "--keylog",
             "--qlog-dir",
+            "--versions",
         ],
         &["--retry"],
     )
@@ -76,7 +82,9 @@ fn run(case: TestCase) -> Result<(), String> {
         None => vec![Alpn::H3, Alpn::Hq],
     };
     let tls = common::tls::server_config(&args, case, &alpns)?;
+    let connection = common::apply_versions(case.connection_config(), args.value("--versions"))?;
     let mut config = EndpointConfig {
+        connection,
         server_tls: Some(Arc::new(tls)),
         retry: args.has("--retry") || case == TestCase::Retry,
         ..EndpointConfig::default()
@@ -139,6 +147,10 @@ impl Session {
                     Session::H3(s) => s.on_stream_event(conn, e, www),
                     _ => Ok(()),
                 },
+                Event::Connected => {
+                    eprintln!("{}", common::handshake_line("h3-server", conn));
+                    Ok(())
+                }
                 Event::Closed(e) => {
                     if !matches!(e, quic_conn::ConnectionError::PeerApplication { .. }) {
                         eprintln!("h3-server: connection closed: {e}");

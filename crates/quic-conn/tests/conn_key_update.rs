@@ -2,6 +2,8 @@
 
 mod util;
 
+use std::time::Duration;
+
 use quic_conn::conn::{Config, ConnectionError};
 use quic_streams::StreamRef;
 use quic_wire::{Dir, TransportErrorCode};
@@ -129,4 +131,44 @@ fn a_second_update_after_our_acknowledgement_is_followed() {
         !pair.server().key_phase(),
         "the server followed the second update"
     );
+}
+
+/// Regression (found by the quinn interop cells): the key-discard timer armed by a key
+/// update (RFC 9001 §6.5) stayed set when the connection closed, and `poll_timeout` kept
+/// reporting it although `handle_timeout` serves only the end of the closing period then,
+/// so a driver spun on a deadline that never cleared.
+#[test]
+fn a_closing_connection_reports_no_deadline_it_will_not_serve() {
+    let mut pair = Pair::new(Config::default(), Config::default());
+    pair.connect();
+    send_and_check(&mut pair, 10_000);
+    let now = pair.now;
+    assert!(pair.client.initiate_key_update(now));
+    let Ok(StreamRef::Id(id)) = pair.client.open(Dir::Uni) else {
+        panic!("cannot open a stream");
+    };
+    assert_eq!(pair.client.write(id, &pattern(5000)).expect("write"), 5000);
+    // Let the update go round (the server answers in the new phase), but not the timers.
+    assert!(pair.drive_until(1_000, |p| p.server().key_phase()));
+    pair.drive_bounded(1_000, Duration::from_millis(30));
+    // Close a little later, so that the closing period outlasts the old key's grace period.
+    let now = pair
+        .now
+        .checked_add(Duration::from_millis(100))
+        .expect("time");
+    pair.client
+        .close(now, quic_wire::VarInt::from_u32(0), b"bye");
+    // Bounded: every deadline served must move on, until the connection is drained.
+    for _ in 0..100 {
+        let Some(t) = pair.client.poll_timeout() else {
+            break;
+        };
+        pair.client.handle_timeout(t);
+        let next = pair.client.poll_timeout();
+        assert!(
+            next.is_none_or(|n| n > t),
+            "deadline {t:?} served but still due"
+        );
+    }
+    assert!(pair.client.is_drained());
 }

@@ -179,6 +179,10 @@ pub struct PathRecovery<F> {
     rate: RateSampler,
     mds: u64,
     bytes_in_flight: u64,
+    /// The part of `bytes_in_flight` sent on earlier network paths: RFC 9000 §9.4 "Packets
+    /// sent on the old path MUST NOT contribute to congestion control ... for the new
+    /// path", so it does not count against this path's window.
+    earlier_path_in_flight: u64,
     pto_count: u32,
     loss_timer: Option<(Instant, Timer)>,
     peer_max_ack_delay: Duration,
@@ -291,6 +295,7 @@ impl<F> PathRecovery<F> {
             rate: RateSampler::new(),
             mds: config.max_datagram_size,
             bytes_in_flight: 0,
+            earlier_path_in_flight: 0,
             pto_count: 0,
             loss_timer: None,
             peer_max_ack_delay: config.peer_max_ack_delay,
@@ -318,6 +323,8 @@ impl<F> PathRecovery<F> {
         self.path_start = Some(now);
         self.pto_count = 0;
         self.undo = None;
+        // Everything outstanding now was sent on an earlier path.
+        self.earlier_path_in_flight = self.bytes_in_flight;
         let old = CongestionState {
             rtt: core::mem::replace(&mut self.rtt, state.rtt),
             cc: core::mem::replace(&mut self.cc, state.cc),
@@ -355,7 +362,10 @@ impl<F> PathRecovery<F> {
 
     /// Whether the congestion window has room for `bytes` more.
     pub fn can_send(&self, bytes: u64) -> bool {
-        self.bytes_in_flight + bytes <= self.cc.window()
+        self.bytes_in_flight
+            .saturating_sub(self.earlier_path_in_flight)
+            + bytes
+            <= self.cc.window()
     }
 
     /// Probe packets owed in `space` after a PTO; they are sent even when the window is full.
@@ -461,6 +471,7 @@ impl<F> PathRecovery<F> {
             cc,
             rate,
             bytes_in_flight,
+            earlier_path_in_flight,
             undo,
             stats,
             acked_scratch,
@@ -487,6 +498,9 @@ impl<F> PathRecovery<F> {
                 if p.in_flight {
                     let size = u64::from(p.size);
                     *bytes_in_flight -= size;
+                    if path_start.is_some_and(|start| p.time_sent < start) {
+                        *earlier_path_in_flight = earlier_path_in_flight.saturating_sub(size);
+                    }
                     rate.on_acked(now, p.time_sent, size, &p.delivery);
                     // The controller hears of it after the RTT sample and loss detection;
                     // packets of an earlier network path do not grow this path's window
@@ -607,10 +621,12 @@ impl<F> PathRecovery<F> {
         let loss_delay = self.rtt.loss_delay();
         let pc_duration = self.persistent_congestion_duration();
         let first_sample = self.rtt.first_sample_at();
+        let path_start = self.path_start;
         let Self {
             spaces,
             rate,
             bytes_in_flight,
+            earlier_path_in_flight,
             ..
         } = self;
         let Some(st) = spaces.get_mut(idx(space)).and_then(Option::as_mut) else {
@@ -625,6 +641,10 @@ impl<F> PathRecovery<F> {
             |p| {
                 if p.in_flight {
                     *bytes_in_flight -= u64::from(p.size);
+                    if path_start.is_some_and(|start| p.time_sent < start) {
+                        *earlier_path_in_flight =
+                            earlier_path_in_flight.saturating_sub(u64::from(p.size));
+                    }
                     rate.on_lost(u64::from(p.size));
                 }
                 sink.on_lost(space, p);
@@ -858,6 +878,7 @@ impl<F> PathRecovery<F> {
         if let Some(mut st) = slot.take() {
             let bytes = st.sent.discard();
             self.bytes_in_flight = self.bytes_in_flight.saturating_sub(bytes);
+            self.earlier_path_in_flight = self.earlier_path_in_flight.min(self.bytes_in_flight);
         }
         // A.11: "pto_count = 0" when Initial or Handshake keys are discarded.
         self.pto_count = 0;

@@ -495,3 +495,39 @@ fn a_new_network_path_starts_from_initial_values_and_the_old_one_can_return() {
     assert_eq!(r.window(), grown);
     assert_eq!(r.rtt().smoothed(), old_rtt);
 }
+
+/// RFC 9000 §9.4: "Packets sent on the old path MUST NOT contribute to congestion control
+/// ... for the new path": what is still in flight from the old path does not fill the new
+/// path's initial window (found by the quinn interop cell, where the new path could not
+/// even carry its PATH_CHALLENGE).
+#[test]
+fn old_path_bytes_in_flight_do_not_block_the_new_path() {
+    use quic_recovery::CongestionState;
+    let mut r = with_rtt_sample(CcConfig::NewReno);
+    // Fill more than an initial window on the first path.
+    let mut n = 0;
+    while r.can_send(MDS) {
+        send(&mut r, at(100 + n), Space::Data);
+        n += 1;
+    }
+    let old_in_flight = r.bytes_in_flight();
+    assert!(old_in_flight >= initial_window(MDS));
+    r.switch_network_path(
+        at(300),
+        CongestionState::initial(&config(CcConfig::NewReno)),
+    );
+    // Still in flight (they may yet be acknowledged), but not against the new window.
+    assert_eq!(r.bytes_in_flight(), old_in_flight);
+    assert!(r.can_send(MDS));
+    let mut sent_new = 0;
+    while r.can_send(MDS) {
+        send(&mut r, at(301 + sent_new), Space::Data);
+        sent_new += 1;
+    }
+    assert_eq!(sent_new * MDS, initial_window(MDS));
+    // The old packets leave flight (acknowledged late): the new path's room is unchanged,
+    // it is still full with its own packets.
+    ack(&mut r, at(400), Space::Data, &[1..=n], 0);
+    assert_eq!(r.bytes_in_flight(), sent_new * MDS);
+    assert!(!r.can_send(MDS));
+}

@@ -181,21 +181,25 @@ impl Connection {
 
     /// The next time [`Connection::handle_timeout`] must be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
+        if !matches!(self.state, State::Handshaking | State::Established) {
+            // Closing or draining: only the end of that period is served (see
+            // `handle_timeout`); reporting another timer left set (pacing, key discard,
+            // idle) would hand the driver a deadline that never clears, and it would spin.
+            return self.timers.get(Timer::Close);
+        }
         let mut best = self.timers.next().map(|(t, _)| t);
-        if matches!(self.state, State::Handshaking | State::Established) {
-            let recovery = self.paths.first().and_then(|p| {
-                // An ACK owed while the anti-amplification budget is spent cannot go before
-                // more bytes arrive (an input of its own): only the loss timer counts then,
-                // so a driver never spins on a deadline that cannot be served.
-                if p.amplification_budget() < super::send::MIN_PACKET_ROOM as u64 {
-                    p.recovery.loss_detection_timer()
-                } else {
-                    p.recovery.poll_timeout()
-                }
-            });
-            if let Some((t, _)) = recovery {
-                best = Some(best.map_or(t, |b| b.min(t)));
+        let recovery = self.paths.first().and_then(|p| {
+            // An ACK owed while the anti-amplification budget is spent cannot go before
+            // more bytes arrive (an input of its own): only the loss timer counts then,
+            // so a driver never spins on a deadline that cannot be served.
+            if p.amplification_budget() < super::send::MIN_PACKET_ROOM as u64 {
+                p.recovery.loss_detection_timer()
+            } else {
+                p.recovery.poll_timeout()
             }
+        });
+        if let Some((t, _)) = recovery {
+            best = Some(best.map_or(t, |b| b.min(t)));
         }
         best
     }

@@ -22,15 +22,17 @@ pub(crate) struct ClientInitial {
     pub(crate) scid: ConnectionId,
 }
 
-/// Reads the first packet of a datagram as a client Initial a server may accept.
-pub(crate) fn parse_client_initial(datagram: &[u8]) -> Option<ClientInitial> {
+/// Reads the first packet of a datagram as a client Initial a server may accept. `grease`:
+/// the server advertises grease_quic_bit, so the fixed bit may be 0 (RFC 9287 §3).
+pub(crate) fn parse_client_initial(datagram: &[u8], grease: bool) -> Option<ClientInitial> {
     // RFC 9000 §14.1: "A server MUST discard an Initial packet that is carried in a UDP
     // datagram with a payload that is smaller than the smallest allowed maximum datagram
     // size of 1200 bytes."
     if datagram.len() < 1200 {
         return None;
     }
-    let (packet, _) = Packet::parse(datagram, &ParseConfig::new(0)).ok()?;
+    let cfg = ParseConfig::new(0).accept_zero_fixed_bit(grease);
+    let (packet, _) = Packet::parse(datagram, &cfg).ok()?;
     let Packet::Protected(p) = packet else {
         return None;
     };
@@ -67,6 +69,10 @@ pub(crate) fn local_params(
     tp.initial_source_connection_id = Some(local_cid);
     if side == Side::Server {
         tp.original_destination_connection_id = Some(orig_dcid);
+    } else {
+        // RFC 9368 §3, RFC 9369 §4: a client speaking v2 sends version_information; the
+        // server's is set once it chose the version (`conn::version`).
+        tp.version_information = super::version::client_version_information(config);
     }
     tp.max_datagram_frame_size = config
         .max_datagram_frame_size
@@ -119,6 +125,14 @@ impl Connection {
         offset: u64,
         data: &[u8],
     ) -> Result<(), TransportError> {
+        if self.side == Side::Client && space == Space::Initial {
+            // RFC 9369 §4: CRYPTO from the server settles the version.
+            self.vn.settled = true;
+        }
+        if self.collecting_hello(space) {
+            self.on_hello_crypto(now, offset, data)?;
+            return self.after_crypto(now);
+        }
         let limit = self.config.crypto_buffer;
         let level = level_of(space);
         let Connection { spaces, tls, .. } = self;
@@ -140,6 +154,11 @@ impl Connection {
             );
             return Err(TransportError::new(code, e.reason).with_frame(FrameType::CRYPTO));
         }
+        self.after_crypto(now)
+    }
+
+    /// After CRYPTO data went to TLS: its output, keys and parameters.
+    fn after_crypto(&mut self, now: Instant) -> Result<(), TransportError> {
         self.drive_tls(now);
         self.accept_zero_rtt();
         // A server takes the client's parameters from the ClientHello at once. A client
@@ -199,11 +218,19 @@ impl Connection {
         };
         let tp = TransportParameters::decode(raw, peer_side)?;
         self.validate_cids(&tp)?;
+        self.check_version_information(&tp)?;
         self.apply_params(&tp);
         self.note_preferred_address(&tp);
         self.peer_params = Some(tp);
         #[cfg(feature = "qlog")]
-        self.qlog_peer_params(now);
+        {
+            self.qlog_peer_params(now);
+            // A client knows the negotiated version for sure once the server's
+            // version_information checked out (a server logs it when it chooses).
+            if self.side == Side::Client {
+                self.qlog_version(now, None);
+            }
+        }
         #[cfg(not(feature = "qlog"))]
         let _ = now;
         Ok(())
@@ -335,6 +362,9 @@ impl Connection {
         s.discarded = true;
         s.send = Default::default();
         s.recv = Default::default();
+        if space == Space::Initial {
+            self.vn.chosen_initial_remote = None;
+        }
         if let Some(p) = self.paths.first_mut() {
             p.recovery.discard_space(now, space);
         }

@@ -39,9 +39,10 @@ mod retry;
 mod send;
 mod setup;
 mod timer;
+mod version;
 mod zero_rtt;
 
-pub use config::Config;
+pub use config::{Config, VersionNegotiated, Versions};
 pub use error::{AcceptError, ConnectionError, DatagramError};
 pub use frame_stats::FrameStats;
 pub use local_cids::{CidEvent, ResetTokens, MAX_ISSUED};
@@ -161,7 +162,11 @@ struct SpaceCrypto {
 /// client moving on purpose ([`Connection::migrate_local_address`]) or after validating
 /// the new path ([`Connection::probe_local_address`]), the server's preferred address,
 /// disable_active_migration, and the defences against spoofed migrations; the spin bit
-/// and the greased fixed bit.
+/// and the greased fixed bit; QUIC v1 and v2 with version negotiation (RFC 9368, RFC
+/// 9369): compatible negotiation moves a connection between v1 and v2 without a round
+/// trip, a Version Negotiation packet closes a client with
+/// [`ConnectionError::VersionNegotiation`] naming the version to connect with next, and
+/// version_information is checked against downgrades (see [`Config::versions`]).
 ///
 /// ## Not yet supported
 /// Multipath (RFC 10069; per-path state is keyed by `PathId` but only path 0 exists),
@@ -232,6 +237,8 @@ pub struct Connection {
     packet_dcid: ConnectionId,
     /// Server: a NEW_TOKEN frame to send.
     new_token: Option<Vec<u8>>,
+    /// Version negotiation (RFC 9368).
+    vn: version::VersionState,
     /// Our ACK_FREQUENCY requests, once the peer showed it takes them (ack-frequency §3);
     /// boxed, as most connections never need one.
     ack_frequency: Option<alloc::boxed::Box<quic_recovery::AckFrequencySender>>,
@@ -315,9 +322,16 @@ impl Connection {
         self.side
     }
 
-    /// The QUIC version in use.
+    /// The QUIC version in use: once the handshake completed, the Negotiated Version
+    /// (RFC 9368 §4).
     pub fn version(&self) -> quic_wire::Version {
         self.version
+    }
+
+    /// The version of the client's first flight (its Chosen Version, RFC 9368 §1.2),
+    /// which differs from [`Connection::version`] after compatible version negotiation.
+    pub fn initial_version(&self) -> quic_wire::Version {
+        self.vn.chosen
     }
 
     /// Whether the handshake completed and the connection is not closing.

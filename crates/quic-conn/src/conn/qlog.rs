@@ -174,6 +174,41 @@ impl Connection {
         });
     }
 
+    /// The version was chosen (`quic:version_information`): a server logs the client's
+    /// offer (`client`) and its own list, a client its own offer.
+    pub(crate) fn qlog_version(
+        &mut self,
+        now: Instant,
+        client: Option<&quic_wire::transport_params::VersionInformation>,
+    ) {
+        use crate::qlog::events::transport::VersionInformation;
+        use crate::qlog::types::QuicVersion;
+        let list = match self.side {
+            quic_wire::Side::Server => self.config.accepted_versions(),
+            quic_wire::Side::Client => self.config.offered_versions(),
+        };
+        let ours: Vec<QuicVersion> = list.as_slice().iter().copied().map(QuicVersion).collect();
+        let theirs: Option<Vec<QuicVersion>> =
+            client.map(|vi| vi.available().iter().copied().map(QuicVersion).collect());
+        let chosen = Some(QuicVersion(self.version));
+        let server = self.side == quic_wire::Side::Server;
+        self.qlog.emit(now, || {
+            if server {
+                VersionInformation {
+                    server_versions: Some(ours),
+                    client_versions: theirs,
+                    chosen_version: chosen,
+                }
+            } else {
+                VersionInformation {
+                    server_versions: None,
+                    client_versions: Some(ours),
+                    chosen_version: chosen,
+                }
+            }
+        });
+    }
+
     /// The connection closed with `error`.
     pub(crate) fn qlog_closed(&mut self, now: Instant, error: &ConnectionError) {
         self.qlog.emit(now, || match error {
@@ -200,10 +235,12 @@ impl Connection {
                 trigger: Some(ConnectionClosedTrigger::StatelessReset),
                 ..Default::default()
             },
-            ConnectionError::VersionMismatch => ConnectionClosed {
-                trigger: Some(ConnectionClosedTrigger::VersionMismatch),
-                ..Default::default()
-            },
+            ConnectionError::VersionMismatch | ConnectionError::VersionNegotiation(_) => {
+                ConnectionClosed {
+                    trigger: Some(ConnectionClosedTrigger::VersionMismatch),
+                    ..Default::default()
+                }
+            }
         });
         // Make what was logged so far reach the file even if the connection is dropped.
         self.qlog.with(|s| s.flush());

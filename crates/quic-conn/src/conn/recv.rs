@@ -98,7 +98,7 @@ impl Connection {
                     (p.len(), Some(h))
                 }
                 Ok((Packet::VersionNegotiation(vn), _)) => {
-                    self.on_version_negotiation(vn.versions());
+                    self.on_version_negotiation(vn.versions(), (vn.dcid, vn.scid));
                     return;
                 }
                 Ok((Packet::Retry(r), _)) => {
@@ -183,19 +183,6 @@ impl Connection {
         diff == 0
     }
 
-    fn on_version_negotiation(&mut self, mut versions: quic_wire::packet::VersionIter<'_>) {
-        // RFC 9000 §6.2: a client that receives Version Negotiation before any other packet
-        // and does not find its version listed gives up; one that lists our version is
-        // ignored (it can only be forged or stale).
-        let any_received = self
-            .paths
-            .first()
-            .is_some_and(|p| p.largest_received.iter().any(Option::is_some));
-        if self.side == Side::Client && !any_received && !versions.any(|v| v == self.version) {
-            self.drain(Some(ConnectionError::VersionMismatch));
-        }
-    }
-
     fn handle_packet(
         &mut self,
         now: Instant,
@@ -209,8 +196,19 @@ impl Connection {
         {
             return None; // Early data not accepted (or over): drop (RFC 9001 §5.7).
         }
-        if h.version.is_some_and(|v| v != self.version) {
-            return None;
+        // RFC 9369 §4: Handshake and 1-RTT packets of another version are dropped; a
+        // server still opens the client's Initials of its first version, a client may
+        // learn the server switched versions (`conn::version`).
+        let mut switch = None;
+        let mut chosen_keys = false;
+        if let Some(v) = h.version.filter(|&v| v != self.version) {
+            chosen_keys = self.side == Side::Server
+                && h.ty == PacketType::Initial
+                && v == self.vn.chosen
+                && self.vn.chosen_initial_remote.is_some();
+            if !chosen_keys {
+                switch = Some(self.begin_switch(v, h.ty)?);
+            }
         }
         if self.side == Side::Client && h.scid.is_some() {
             // RFC 9000 §7.2: "Once a client has received a valid Initial packet from the
@@ -240,7 +238,12 @@ impl Connection {
             )
         } else {
             let sc = self.space(space);
-            let Some(remote) = sc.remote.as_ref() else {
+            let keys = if chosen_keys {
+                self.vn.chosen_initial_remote.as_ref()
+            } else {
+                sc.remote.as_ref()
+            };
+            let Some(remote) = keys else {
                 return None; // No keys (yet, or any more): drop (RFC 9001 §5.7).
             };
             open_in_place(
@@ -253,6 +256,11 @@ impl Connection {
                 |_| Some(remote.packet.as_ref()),
             )
         };
+        if let Some(t) = switch {
+            if !self.end_switch(t, opened.is_ok()) {
+                return None;
+            }
+        }
         let opened = match opened {
             Ok(o) => o,
             Err(OpenError::Violation(e)) => {

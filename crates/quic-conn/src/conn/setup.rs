@@ -179,7 +179,13 @@ impl Connection {
         opts: AcceptOptions,
     ) -> Result<Connection, AcceptError> {
         let retry = opts.retry;
-        let first = handshake::parse_client_initial(datagram).ok_or(AcceptError::NotInitial)?;
+        let first = handshake::parse_client_initial(datagram, config.grease_quic_bit)
+            .ok_or(AcceptError::NotInitial)?;
+        // A server accepts the versions it is configured for (RFC 9368 §2: its Acceptable
+        // Versions); an endpoint answers others with Version Negotiation.
+        if !config.accepted_versions().contains(first.version) {
+            return Err(AcceptError::NotInitial);
+        }
         if retry.is_some_and(|r| r.retry_scid != first.dcid) {
             return Err(AcceptError::NotInitial);
         }
@@ -250,8 +256,15 @@ impl Connection {
             }
             _ => None,
         };
-        let encoded = handshake::encode_params(&local_params);
-        let session = tls.start_session(side, version, &encoded, server_name)?;
+        let session: Box<dyn crate::tls::Session> = match side {
+            Side::Client => {
+                let encoded = handshake::encode_params(&local_params);
+                tls.start_session(side, version, &encoded, server_name)?
+            }
+            // The server's session starts once the ClientHello is in and the version is
+            // chosen (RFC 9368 §2.3, see `conn::version`).
+            Side::Server => Box::new(super::version::NotStarted),
+        };
         let initial = tls.initial_keys(version, &ids.initial, side)?;
         let mtu = config.initial_mtu.max(1200);
         let path = Path::new(
@@ -323,6 +336,7 @@ impl Connection {
             local_cids,
             packet_dcid: ids.local,
             new_token: None,
+            vn: super::version::VersionState::new(side, version, ids.initial),
             ack_frequency: None,
             #[cfg(feature = "qlog")]
             qlog: crate::qlog::Qlog::disabled(),

@@ -114,7 +114,9 @@ impl Connection {
     ) -> Option<Built> {
         let hdr = Header {
             token: &[],
-            version: self.version,
+            // RFC 9369 §4: "The client MUST NOT send 0-RTT packets using the negotiated
+            // version": they stay in the version of its first flight.
+            version: self.vn.chosen,
             dcid: self.remote_cid,
             scid: self.local_cid,
             spin: false,

@@ -302,8 +302,12 @@ struct InitialInfo {
     token: Option<[u8; TOKEN_LEN]>,
 }
 
-fn initial_info(data: &[u8], cid_len: usize) -> Option<InitialInfo> {
-    let (p, _) = Packet::parse(data, &ParseConfig::new(cid_len)).ok()?;
+/// `grease`: we advertise grease_quic_bit, so an Initial may have its fixed bit cleared
+/// (RFC 9287 §3: such an endpoint "MUST accept packets with the QUIC Bit set to a value of
+/// 0"; §3.1 lets a client clear it in Initials).
+fn initial_info(data: &[u8], cid_len: usize, grease: bool) -> Option<InitialInfo> {
+    let cfg = ParseConfig::new(cid_len).accept_zero_fixed_bit(grease);
+    let (p, _) = Packet::parse(data, &cfg).ok()?;
     let Packet::Protected(p) = p else { return None };
     let quic_wire::packet::ProtectedHeader::Long(h) = p.header else {
         return None;
@@ -370,10 +374,27 @@ impl Endpoint {
         local: SocketAddr,
         remote: SocketAddr,
     ) -> Result<ConnectionHandle, TlsError> {
+        let config = self.config.connection;
+        self.connect_with(config, now, tls, server_name, local, remote)
+    }
+
+    /// Starts a client connection with its own settings instead of
+    /// [`EndpointConfig::connection`]: for example the attempt that follows a Version
+    /// Negotiation packet, with
+    /// [`Config::after_version_negotiation`](crate::Config::after_version_negotiation).
+    pub fn connect_with(
+        &mut self,
+        config: Config,
+        now: Instant,
+        tls: Arc<dyn TlsConfig>,
+        server_name: &str,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) -> Result<ConnectionHandle, TlsError> {
         let rng = (self.rng)();
         let local_cid = self.new_cid();
         let conn = Connection::connect_with_cid(
-            self.config.connection,
+            config,
             tls,
             server_name,
             (local, remote),
@@ -497,12 +518,30 @@ impl Endpoint {
         {
             return;
         }
-        let parsed = Packet::parse(&data, &ParseConfig::new(self.config.connection.cid_len));
+        // RFC 9287 §3: we advertise grease_quic_bit on every connection, so a client's
+        // Initial with the fixed bit cleared is accepted as on an existing connection.
+        let cfg = ParseConfig::new(self.config.connection.cid_len)
+            .accept_zero_fixed_bit(self.config.connection.grease_quic_bit);
+        let parsed = Packet::parse(&data, &cfg);
         match parsed {
             Ok((Packet::UnsupportedVersion(u), _)) => {
                 self.version_negotiation(now, meta, u.scid, u.dcid);
             }
-            Ok((Packet::Protected(_), _)) => self.accept(now, meta, data),
+            Ok((Packet::Protected(p), _)) => match p.header {
+                // RFC 9368 §2.1: versions we can parse but are not configured to accept
+                // get Version Negotiation too.
+                quic_wire::packet::ProtectedHeader::Long(h)
+                    if !self
+                        .config
+                        .connection
+                        .accepted_versions()
+                        .contains(h.version) =>
+                {
+                    let (scid, dcid) = (h.scid, h.dcid);
+                    self.version_negotiation(now, meta, scid.as_bytes(), dcid.as_bytes());
+                }
+                _ => self.accept(now, meta, data),
+            },
             _ => {}
         }
     }
@@ -574,13 +613,15 @@ impl Endpoint {
         if self.config.server_tls.is_none() || !self.stateless_allowed(now) {
             return;
         }
-        let mut bytes = alloc::vec![0u8; 1 + 4 + 2 + their_dcid.len() + their_scid.len() + 4 * Version::SUPPORTED.len()];
+        // RFC 9368 §2.1: the packet lists the server's Offered Versions: the configured ones.
+        let versions = self.config.connection.accepted_versions();
+        let versions: &[Version] = versions.as_slice();
+        let mut bytes =
+            alloc::vec![0u8; 1 + 4 + 2 + their_dcid.len() + their_scid.len() + 4 * versions.len()];
         let mut w = Writer::new(&mut bytes);
         let random = self.own_rng.next_u32() as u8;
         // RFC 9000 §17.2.1: our Destination CID is their Source CID and vice versa.
-        if write_version_negotiation(&mut w, their_scid, their_dcid, &Version::SUPPORTED, random)
-            .is_err()
-        {
+        if write_version_negotiation(&mut w, their_scid, their_dcid, versions, random).is_err() {
             return;
         }
         let n = w.written();
@@ -605,7 +646,8 @@ impl Endpoint {
             return;
         }
         let cid_len = self.config.connection.cid_len;
-        let Some(info) = initial_info(&data, cid_len) else {
+        let grease = self.config.connection.grease_quic_bit;
+        let Some(info) = initial_info(&data, cid_len, grease) else {
             return;
         };
         // RFC 9000 §8.1.3: a valid NEW_TOKEN token validates the address; an invalid one
