@@ -287,6 +287,27 @@ fn the_client_moves_to_the_servers_preferred_address() {
             .is_some_and(|s| s.local_address() == Some(addr(P)) && s.is_path_validated())
     });
     assert!(server_moved);
+    // The server validated the path from its preferred address before moving (RFC 9000
+    // §9.6.2), and its first datagrams from there were padded probes and responses.
+    let server_events: Vec<Event> = {
+        let s = w.server_conn().expect("server");
+        std::iter::from_fn(|| s.poll_event()).collect()
+    };
+    assert!(
+        server_events.contains(&Event::Migrated {
+            local: addr(P),
+            remote: addr(C1)
+        }),
+        "{server_events:?}"
+    );
+    let from_p: Vec<usize> = w
+        .seen()
+        .iter()
+        .filter(|(_, kind, src, ..)| *kind == TraceKind::Sent && *src == addr(P))
+        .map(|s| s.4)
+        .take(2)
+        .collect();
+    assert!(from_p.iter().all(|&n| n >= 1200), "{from_p:?}");
     let switched_at = Duration::from_nanos(w.sim.now().as_nanos());
     assert!(w.upload(100_000));
     // From then on, everything goes through the preferred address.

@@ -20,9 +20,9 @@
 //!   connection ID of the peer's not used towards another address (§9.5); responses owed
 //!   are bounded, the excess dropped.
 //!
-//! Known simplifications: a server follows a non-probing packet to the client's preferred
-//! address path before that path is validated (sending within the anti-amplification
-//! limit) rather than waiting for validation (§9.6.2 says to wait).
+//! A server whose client sends a non-probing packet to its preferred address probes the
+//! path from there and moves once it is validated, sending from its original address
+//! until then (§9.6.2).
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
@@ -68,6 +68,9 @@ pub(crate) enum ProbeKind {
     Preferred,
     /// The previously active path after an apparent migration (RFC 9000 §9.3.3).
     Previous,
+    /// Server: the path from our preferred address to the client, which sent a
+    /// non-probing packet there; moved to on success (RFC 9000 §9.6.2).
+    ServerPreferred,
 }
 
 /// A path other than the active one being validated.
@@ -330,6 +333,14 @@ impl Connection {
             // never take the connection back there.
             return;
         }
+        if self.side == Side::Server && local != old_local && remote == old_remote {
+            // RFC 9000 §9.6.2: "The server MUST send non-probing packets from its original
+            // address until it receives a non-probing packet from the client at its
+            // preferred address and until the server has validated the new path", and "MUST
+            // probe on the path toward the client from its preferred address".
+            self.probe_preferred_path(now, local, remote);
+            return;
+        }
         // RFC 9000 §9.4: "unless the only change in the peer's address is its port
         // number", the new path starts from initial values. A port change alone is taken
         // for NAT rebinding and keeps the state.
@@ -406,6 +417,45 @@ impl Connection {
                 ProbeKind::Previous,
             );
         }
+    }
+
+    /// Server: validates the path from our preferred address `local` to the client before
+    /// moving there, under the client ID set aside for that path if we answered there.
+    fn probe_preferred_path(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr) {
+        if self
+            .migration
+            .probes
+            .iter()
+            .any(|p| (p.local, p.remote) == (local, remote))
+        {
+            return;
+        }
+        let reserved = self
+            .migration
+            .response_cids
+            .iter()
+            .position(|&(l, r, _, _)| (l, r) == (local, remote))
+            .map(|i| self.migration.response_cids.remove(i))
+            .map(|(_, _, seq, cid)| (seq, cid))
+            .or_else(|| {
+                self.peer_cids
+                    .reserve(self.remote_cid)
+                    .map(|(seq, cid, _)| (seq, cid))
+            });
+        let (cid, seq) = match reserved {
+            Some((seq, cid)) => (cid, Some(seq)),
+            None => (self.remote_cid, None),
+        };
+        let token = match seq {
+            Some(s) => self.peer_cids.token_of(s),
+            None => self.peer_reset_token,
+        };
+        self.add_probe(
+            now,
+            (local, remote),
+            (cid, seq, token),
+            ProbeKind::ServerPreferred,
+        );
     }
 
     /// Moves the active path to `to`, storing the old path's congestion state when it was
@@ -593,7 +643,9 @@ impl Connection {
             self.trace_migration(now, Step::ProbingSuccessful, (probe.local, probe.remote));
             let moves = matches!(
                 probe.kind,
-                ProbeKind::Local { migrate: true } | ProbeKind::Preferred
+                ProbeKind::Local { migrate: true }
+                    | ProbeKind::Preferred
+                    | ProbeKind::ServerPreferred
             );
             if moves && !self.is_closed() {
                 self.move_to_probed(now, &probe);
@@ -609,12 +661,18 @@ impl Connection {
     /// Client: moves to a path a probe validated, under the probe's connection ID (RFC
     /// 9000 §9.2, §9.6.1).
     fn move_to_probed(&mut self, now: Instant, probe: &Probe) {
-        let Some(seq) = probe.cid_seq else { return };
-        if !self.peer_cids.switch_to(seq, self.remote_cid) {
-            return;
+        match probe.cid_seq {
+            Some(seq) => {
+                if !self.peer_cids.switch_to(seq, self.remote_cid) {
+                    return;
+                }
+                self.remote_cid = probe.cid;
+                self.peer_reset_token = probe.token;
+            }
+            // A server probing under the current ID (the client offered no spare).
+            None if probe.kind == ProbeKind::ServerPreferred => {}
+            None => return,
         }
-        self.remote_cid = probe.cid;
-        self.peer_reset_token = probe.token;
         let validated = self.paths.first().is_some_and(|p| p.validated);
         let to = (probe.local, probe.remote);
         self.switch_path(now, to, validated, false);

@@ -91,8 +91,9 @@ pub enum Event {
         /// The peer's address on the path.
         remote: SocketAddr,
     },
-    /// Client: the connection moved to a path it validated first (a probed local
-    /// address, or the server's preferred address).
+    /// The connection moved to a path it validated first: a client to a probed local
+    /// address or the server's preferred address, a server to its preferred address
+    /// once the client used it.
     Migrated {
         /// Our address on the new path.
         local: SocketAddr,
