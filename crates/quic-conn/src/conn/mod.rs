@@ -141,8 +141,9 @@ struct SpaceCrypto {
 ///   [`Connection::read`], [`Connection::finish`], [`Connection::reset`],
 ///   [`Connection::stop_sending`], or the whole [`Streams`] API through
 ///   [`Connection::streams`]), datagrams ([`Connection::send_datagram`],
-///   [`Connection::recv_datagram`]) and [`Connection::close`]. Misuse is a typed error,
-///   never a panic.
+///   [`Connection::recv_datagram`]), client migration
+///   ([`Connection::probe_local_address`], [`Connection::migrate_local_address`]) and
+///   [`Connection::close`]. Misuse is a typed error, never a panic.
 /// - **Getters**: [`Connection::side`], [`Connection::is_established`],
 ///   [`Connection::is_drained`], [`Connection::error`], [`Connection::stats`],
 ///   [`Connection::alpn`], [`Connection::peer_params`].
