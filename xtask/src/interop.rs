@@ -881,10 +881,34 @@ fn run_cell(
     certs: &Certs,
     dir: &Path,
 ) -> Outcome {
-    match try_run_cell(case, client, server, www, certs, dir) {
+    let first = match try_run_cell(case, client, server, www, certs, dir) {
         Ok(outcome) => outcome,
         Err(e) => Outcome::Fail(e),
-    }
+    };
+    // Cells run real processes over UDP on a shared machine: a failure is run once more,
+    // and both the failure and the second outcome are reported, so that a flaky cell is
+    // visible without failing the build on one bad scheduling moment. The first run's
+    // files are kept next to the second's.
+    let Outcome::Fail(why) = first else {
+        return first;
+    };
+    let kept = dir.with_extension("first-run");
+    let _ = fs::remove_dir_all(&kept);
+    let _ = fs::rename(dir, &kept);
+    let second = match try_run_cell(case, client, server, www, certs, dir) {
+        Ok(outcome) => outcome,
+        Err(e) => Outcome::Fail(e),
+    };
+    let pair = dir
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    println!(
+        "interop: {} {pair} failed once ({why}; files in {}), second run: {}",
+        case.name,
+        kept.display(),
+        second.label()
+    );
+    second
 }
 
 /// [`run_cell`] with `?`: an `Err` is a failure of the harness for this cell (no port, cannot

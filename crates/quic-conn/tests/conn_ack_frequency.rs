@@ -6,6 +6,7 @@
 mod netutil;
 mod util;
 
+#[cfg(feature = "sim")]
 use std::time::Duration;
 
 use quic_conn::conn::{Config, ConnectionError};
