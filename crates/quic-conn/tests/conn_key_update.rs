@@ -172,3 +172,47 @@ fn a_closing_connection_reports_no_deadline_it_will_not_serve() {
     }
     assert!(pair.client.is_drained());
 }
+
+/// RFC 9001 §6.6: keys are updated on our own well before the AEAD's confidentiality
+/// limit; with a short interval the client updates many times during one transfer, the
+/// server follows every time and nothing is lost or refused.
+#[test]
+fn periodic_key_updates_follow_the_configured_interval() {
+    let client = Config {
+        key_update_interval: 64,
+        ..Config::default()
+    };
+    let mut pair = Pair::new(client, Config::default());
+    pair.connect();
+    let Ok(StreamRef::Id(id)) = pair.client.open(Dir::Uni) else {
+        panic!("cannot open a stream");
+    };
+    let data = pattern(1_500_000);
+    let (mut written, mut got) = (0, Vec::new());
+    for _ in 0..10_000 {
+        if written < data.len() {
+            written += pair.client.write(id, &data[written..]).expect("write");
+            if written == data.len() {
+                pair.client.finish(id).expect("finish");
+            }
+        }
+        pair.drive_bounded(50, Duration::from_millis(100));
+        if read_all(pair.server(), id, &mut got) {
+            break;
+        }
+    }
+    assert!(got == data, "transfer incomplete");
+    pair.drive();
+    let (c, s) = (pair.client.stats(), pair.server().stats());
+    // About 1,100 packets of 1,200+ bytes: an update every 64 sent packets at most, fewer
+    // when waiting for an acknowledgement of the current phase (§6.1).
+    assert!(c.key_updates >= 5, "{} updates", c.key_updates);
+    assert!(c.key_updates <= c.packets_sent / 64 + 1);
+    assert_eq!(
+        s.key_updates, c.key_updates,
+        "the server followed each update"
+    );
+    assert_eq!(pair.server().error(), None);
+    assert_eq!(pair.client.error(), None);
+    assert_eq!(c.decrypt_failures + s.decrypt_failures, 0);
+}

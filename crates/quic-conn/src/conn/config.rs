@@ -199,6 +199,10 @@ pub struct Config {
     ///
     /// [`Stats::frames_sent`]: super::Stats::frames_sent
     pub frame_stats: bool,
+    /// Packets sent under one 1-RTT key before we update keys on our own (RFC 9001 §6);
+    /// at most half the AEAD's confidentiality limit is used (§6.6: 2^23 packets for
+    /// AES-GCM). Default 2^22.
+    pub key_update_interval: u64,
     /// As a data sender, ask a peer that supports the ack-frequency extension (it sent
     /// min_ack_delay) for fewer ACKs with this policy; `None` (the default) never sends
     /// ACK_FREQUENCY. Whether we accept the peer's requests is
@@ -244,6 +248,7 @@ impl Default for Config {
             disable_active_migration: false,
             preferred_address: None,
             frame_stats: false,
+            key_update_interval: 1 << 22,
             ack_frequency: None,
         }
     }

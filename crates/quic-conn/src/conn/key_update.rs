@@ -11,9 +11,9 @@ use quic_wire::{Instant, PacketNumber, PathId, Space, TransportError, TransportE
 use super::{Connection, Timer};
 use crate::tls::PacketKeyPair;
 
-/// Packets sent with one key before we update on our own: well below the AES-GCM
-/// confidentiality limit of 2^23 (RFC 9001 §6.6).
-const AUTO_UPDATE_AFTER: u64 = 1 << 22;
+/// Packets left under the confidentiality limit when we give up waiting for a key update
+/// to become possible and close instead (RFC 9001 §6.6).
+const LIMIT_MARGIN: u64 = 1 << 10;
 
 /// The key-phase state of the application space.
 #[derive(Default)]
@@ -210,6 +210,8 @@ impl Connection {
         let kp = &mut self.key_phase;
         kp.prev_remote = Some(old_remote);
         kp.phase = !kp.phase;
+        self.stats.key_updates += 1;
+        let kp = &mut self.key_phase;
         kp.first_recv_pn = None;
         kp.first_sent_pn = None;
         kp.sent = 0;
@@ -258,8 +260,31 @@ impl Connection {
         let kp = &mut self.key_phase;
         kp.first_sent_pn.get_or_insert(pn);
         kp.sent += 1;
-        if kp.sent >= AUTO_UPDATE_AFTER {
-            self.initiate_key_update(now);
+        let sent = kp.sent;
+        // RFC 9001 §6.6: a key protects at most its AEAD's confidentiality limit of packets
+        // (2^23 for AES-GCM); we update well before, after `key_update_interval` packets
+        // (at most half the limit).
+        let limit = self
+            .space(Space::Data)
+            .local
+            .as_ref()
+            .map_or(u64::MAX, |k| k.packet.confidentiality_limit());
+        let interval = self.config.key_update_interval.clamp(1, limit / 2);
+        if sent < interval || self.initiate_key_update(now) {
+            return;
+        }
+        // The update is not possible yet (no packet of this phase acknowledged). Close
+        // before the limit rather than use the key beyond it: "It is RECOMMENDED that
+        // endpoints immediately close the connection with a connection error of type
+        // AEAD_LIMIT_REACHED before reaching a state where key updates are not possible."
+        if sent >= limit.saturating_sub(LIMIT_MARGIN) {
+            self.close_with_error(
+                now,
+                TransportError::new(
+                    TransportErrorCode::AEAD_LIMIT_REACHED,
+                    "confidentiality limit reached without a key update",
+                ),
+            );
         }
     }
 

@@ -285,6 +285,8 @@ pub struct Stats {
     pub mtu: u16,
     /// Received packets that failed authentication (RFC 9001 §6.6).
     pub decrypt_failures: u64,
+    /// 1-RTT key updates (ours and the peer's, RFC 9001 §6).
+    pub key_updates: u64,
     /// Frames received, by kind (in packets that were processed).
     pub frames_received: FrameStats,
     /// Frames sent, by kind; counted only with [`Config::frame_stats`], which costs a
