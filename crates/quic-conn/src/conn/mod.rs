@@ -199,6 +199,8 @@ pub struct Connection {
     packet_dcid: ConnectionId,
     /// Server: a NEW_TOKEN frame to send.
     new_token: Option<Vec<u8>>,
+    /// Client: the latest NEW_TOKEN token received, for the endpoint's token store.
+    received_token: Option<Bytes>,
     /// Where this connection's qlog events go (disabled unless [`Connection::set_qlog`]).
     #[cfg(feature = "qlog")]
     qlog: crate::qlog::Qlog,
@@ -469,6 +471,13 @@ impl Connection {
         if self.side == Side::Server && !token.is_empty() {
             self.new_token = Some(token.to_vec());
         }
+    }
+
+    /// Client: takes the latest token a NEW_TOKEN frame brought (RFC 9000 §8.1.3), which
+    /// was also reported as [`Event::NewToken`]. The [`Endpoint`](crate::endpoint::Endpoint)
+    /// takes it to keep for the next connection to the same server name.
+    pub fn take_new_token(&mut self) -> Option<Bytes> {
+        self.received_token.take()
     }
 
     /// Testing and fuzzing hook: puts `frames` (encoded frames, written as they are) in

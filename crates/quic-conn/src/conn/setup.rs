@@ -262,6 +262,7 @@ impl Connection {
             local_cids: super::local_cids::LocalCids::new(ids.local, first_token),
             packet_dcid: ids.local,
             new_token: None,
+            received_token: None,
             #[cfg(feature = "qlog")]
             qlog: crate::qlog::Qlog::disabled(),
         })
