@@ -180,10 +180,26 @@ impl Net {
         down: LinkConfig,
         client_config: Config,
         server_config: Config,
+        tls: (Arc<dyn TlsConfig>, Arc<dyn TlsConfig>),
+    ) -> Net {
+        Net::build_at(
+            seed,
+            (addr(CLIENT), addr(SERVER)),
+            (up, down),
+            (client_config, server_config),
+            tls,
+        )
+    }
+
+    /// [`Net::build_with_tls`] with the client and server at the given addresses (IPv6
+    /// ones, for example).
+    pub fn build_at(
+        seed: u64,
+        (client_addr, server_addr): (SocketAddr, SocketAddr),
+        (up, down): (LinkConfig, LinkConfig),
+        (client_config, server_config): (Config, Config),
         (client_tls, server_tls): (Arc<dyn TlsConfig>, Arc<dyn TlsConfig>),
     ) -> Net {
-        let client_addr = addr(CLIENT);
-        let server_addr = addr(SERVER);
         let mut sim = Sim::new(seed);
         let client_rng = sim.fork_rng();
         let server_rng = sim.fork_rng();
