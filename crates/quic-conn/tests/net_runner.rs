@@ -527,18 +527,31 @@ fn goodput() {
     let len = 40_000_000;
     let start = net.sim.now();
     net.upload(h, Arc::new(pattern(len, 812)));
+    // Slow start takes about 140 ms of the transfer; the second half shows the steady
+    // state.
+    let half = net.run_until(
+        |n| received_per_connection(n).values().sum::<usize>() >= len / 2,
+        Duration::from_secs(60),
+    );
+    let at_half: usize = received_per_connection(&net).values().sum();
     let done = net.run_uploads(Duration::from_secs(60));
     net.assert_uploads_delivered();
     let took = done.saturating_duration_since(start);
-    let fraction = len as f64 * 8.0 / secs(took) / rate as f64;
+    let whole = len as f64 * 8.0 / secs(took) / rate as f64;
+    let steady =
+        (len - at_half) as f64 * 8.0 / secs(done.saturating_duration_since(half)) / rate as f64;
     eprintln!(
-        "goodput (1 Gbit/s, 10 ms RTT, {} MB upload): {:.3} s, {:.0} Mbit/s = {:.2} of the link",
+        "goodput (1 Gbit/s, 10 ms RTT, {} MB upload): {:.3} s, {:.0} Mbit/s = {:.2} of the \
+         link over the whole transfer (slow start included), {:.2} over its second half",
         len / 1_000_000,
         secs(took),
         len as f64 * 8.0 / secs(took) / 1e6,
-        fraction
+        whole,
+        steady,
     );
-    assert!(fraction >= 0.7, "goodput {fraction:.2} of the link");
+    assert!(whole >= 0.7, "goodput {whole:.2} of the link");
+    // Stream payload over link bytes (headers, AEAD tags, ACKs aside) is about 0.97.
+    assert!(steady >= 0.9, "steady goodput {steady:.2} of the link");
 }
 
 #[test]

@@ -63,7 +63,7 @@ pub struct EndpointConfig {
     /// their tokens validate anywhere. When `None` and [`EndpointConfig::retry`] or
     /// [`EndpointConfig::new_tokens`] is set, a random key is made at start (feature
     /// `rustls`), whose tokens die with the endpoint; without `rustls`, tokens are then
-    /// neither issued nor accepted.
+    /// neither issued nor accepted, and no Retry is sent.
     pub token_key: Option<Arc<dyn TokenKey>>,
     /// Nonces of redeemed tokens remembered to refuse replays (RFC 9000 §8.1.4); the
     /// oldest is forgotten beyond this many, so single use is best effort.
