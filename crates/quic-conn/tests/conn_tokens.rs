@@ -459,3 +459,52 @@ fn an_invalid_retry_token_closes_with_invalid_token() {
         "no state for invalid tokens"
     );
 }
+
+/// RFC 9000 §8.1.4: a Retry token is accepted once. The client's Initial carrying it,
+/// replayed after its connection is gone (within the token's lifetime, from the same
+/// address and port, to the same connection ID), is refused with INVALID_TOKEN instead of
+/// creating a second connection.
+#[test]
+fn a_replayed_retry_token_is_refused() {
+    let (client_tls, server_tls) = tls(0);
+    let mut net = Net::new(server_cfg(&server_tls, 1, true));
+    let t0 = net.now;
+    let h = net.connect_from(&client_tls, client_addr());
+    let first = net.take_client_datagrams();
+    net.deliver_to_server(first);
+    net.server_to_client();
+    assert!(net.retried_since(0));
+    // The client's Initial with the Retry token: captured on its way.
+    let with_token = net.take_client_datagrams();
+    assert!(!with_token.is_empty());
+    net.deliver_to_server(with_token.clone());
+    net.drive();
+    assert!(net.established(h));
+    assert_eq!(net.server.connection_count(), 1);
+    net.client.connection(h).expect("client").close(
+        net.now,
+        quic_wire::VarInt::from_u32(0),
+        b"bye",
+    );
+    net.drive();
+    assert_eq!(net.server.connection_count(), 0, "the connection is gone");
+    assert!(
+        net.now.saturating_duration_since(t0) < Duration::from_secs(10),
+        "still within the Retry token's lifetime"
+    );
+    let mark = net.server_sent.len();
+    net.deliver_to_server(with_token);
+    let mut buf = vec![0u8; 1500];
+    let reply = net
+        .server
+        .poll_transmit(net.now, &mut buf)
+        .expect("a close");
+    assert_eq!(buf[0] & 0xf0, 0xc0, "an Initial packet");
+    assert!(
+        reply.size < 200,
+        "a bare CONNECTION_CLOSE, {} bytes",
+        reply.size
+    );
+    assert_eq!(net.server.connection_count(), 0, "no second connection");
+    assert_eq!(net.server_sent.len(), mark);
+}
