@@ -369,12 +369,14 @@ fn rebinding(seed: u64, publics: &[&str], at_ms: &[u64]) -> (Net, u64) {
     let last_rebind = Instant::ZERO + Duration::from_millis(*at_ms.last().expect("a rebind"));
     assert!(done > last_rebind, "the upload spans the rebindings");
     let s = net.app.accepted[0];
-    let remote = net
-        .server_ep()
-        .connection(s)
-        .expect("server")
-        .remote_address();
-    assert_eq!(remote, Some(last), "the server follows the client");
+    let sc = net.server_ep().connection(s).expect("server");
+    assert_eq!(
+        sc.remote_address(),
+        Some(last),
+        "the server follows the client"
+    );
+    // RFC 9000 §9.3: the server validated the new address before trusting it.
+    assert!(sc.is_path_validated());
     let n = *from_last.borrow();
     (net, n)
 }
