@@ -7,7 +7,9 @@
 //!   client between the real server's datagrams, from the server's address or another;
 //! - 3: the real server's datagrams are mutated (XOR at offsets the input names);
 //! - 4: the input is a Retry (Source Connection ID and token) with a valid integrity tag,
-//!   after which the handshake runs against the real server.
+//!   after which the handshake runs against the real server, which knows nothing of it:
+//!   if the client took the Retry, the transport parameters cannot match (RFC 9000 §7.3)
+//!   and the client must never report the handshake complete.
 //!
 //! Nothing may panic or loop; a close must carry a transport error code, and the client
 //! never sends an Initial datagram below 1200 bytes (RFC 9000 §14.1).
@@ -241,6 +243,9 @@ fuzz_target!(|data: &[u8]| {
         Box::new(Rng(1)),
     )
     .unwrap();
+    // The client took the fuzzer's Retry: the real server never sent it, so its transport
+    // parameters cannot match (RFC 9000 §7.3) and the handshake must not complete.
+    let mut retried = false;
     let mode = match selector % 5 {
         0 => Mode::Frames(Space::Initial, input),
         1 => Mode::Frames(Space::Handshake, input),
@@ -253,12 +258,22 @@ fuzz_target!(|data: &[u8]| {
                 check_client_datagram(&buf[..t.size]);
             }
             if let Some(r) = retry(&client, input) {
+                let before = client.remote_cid();
                 client.handle_datagram(now, meta(S, C), BytesMut::from(&r[..]));
+                retried = client.remote_cid() != before;
             }
             Mode::Plain
         }
     };
     drive(&mut now, &mut client, mode, 1000);
+    if retried {
+        while let Some(e) = client.poll_event() {
+            assert!(
+                e != quic_conn::Event::Connected,
+                "connected after a Retry the server did not send"
+            );
+        }
+    }
     if let Some(quic_conn::ConnectionError::Transport(e)) = client.error() {
         assert!(
             e.code.0 <= 0x01ff || e.code.0 >= 0x3e,
