@@ -161,6 +161,9 @@ pub struct Connection {
     handshake_complete: bool,
     handshake_confirmed: bool,
     handshake_done_pending: bool,
+    /// Server: a packet carrying HANDSHAKE_DONE was acknowledged (RFC 9000 §13.3: it is
+    /// retransmitted until then, probes included).
+    handshake_done_acked: bool,
     ping_pending: bool,
     path_responses: VecDeque<[u8; 8]>,
     datagrams_in: VecDeque<Bytes>,

@@ -237,6 +237,7 @@ impl Connection {
             handshake_complete: false,
             handshake_confirmed: false,
             handshake_done_pending: false,
+            handshake_done_acked: false,
             ping_pending: false,
             path_responses: VecDeque::new(),
             datagrams_in: VecDeque::new(),
