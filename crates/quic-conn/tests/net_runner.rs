@@ -15,12 +15,43 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use netutil::{addr, delay_ms, pattern, tls, tls_with_big_cert, Net};
+use netutil::{addr, delay_ms, pattern, tls_with_big_cert, Net, ALPN};
 use quic_conn::conn::Config;
 use quic_conn::endpoint::ConnectionHandle;
 use quic_conn::sim::{LinkConfig, Loss, TraceEvent, TraceKind};
+use quic_conn::tls::rustls::RustlsConfig;
+use quic_conn::tls::TlsConfig;
 use quic_wire::packet::{Packet, ParseConfig, ProtectedHeader};
 use quic_wire::{Instant, PacketType};
+
+/// TLS configurations of their own for each test (an Ed25519 certificate, so datagram
+/// sizes do not depend on the signer's randomness): the shared ones of `netutil::tls`
+/// carry a session cache from test to test when a runner puts several tests in one
+/// process, which would make a scenario's handshakes depend on which tests ran before.
+fn fresh_tls() -> (Arc<dyn TlsConfig>, Arc<dyn TlsConfig>) {
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).expect("key");
+    let params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).expect("params");
+    let cert = params.self_signed(&key).expect("certificate");
+    let der = cert.der().clone();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(der.clone()).expect("root");
+    let client = RustlsConfig::client(roots, &[ALPN]).expect("client config");
+    let server = RustlsConfig::server(vec![der], key, &[ALPN]).expect("server config");
+    (Arc::new(client), Arc::new(server))
+}
+
+/// Client and server on `link` both ways, default settings, TLS of their own.
+fn net(seed: u64, link: LinkConfig) -> Net {
+    Net::build_with_tls(
+        seed,
+        link.clone(),
+        link,
+        Config::default(),
+        Config::default(),
+        fresh_tls(),
+    )
+}
 
 /// Virtual time as seconds, for printing.
 fn secs(d: Duration) -> f64 {
@@ -126,11 +157,53 @@ fn handshakeloss() {
         loss: Loss::Random(0.30),
         ..delay_ms(15)
     };
-    let mut net = Net::new(801, link);
+    let mut net = net(801, link);
     let times = handshakes(&mut net, 50, Duration::from_secs(300));
     report_handshakes("handshakeloss (30% loss)", &times);
     assert!(net.sim.link_stats(net.up).lost > 20);
     assert!(net.sim.link_stats(net.down).lost > 20);
+}
+
+/// handshakeloss with the server validating every client with a Retry (sealed tokens, a
+/// key of its own): the extra round trip crosses the same 30% loss.
+#[test]
+fn handshakeloss_with_retry() {
+    let link = LinkConfig {
+        loss: Loss::Random(0.30),
+        ..delay_ms(15)
+    };
+    let (client_tls, server_tls) = fresh_tls();
+    let mut net = Net::build_with_tls(
+        814,
+        link.clone(),
+        link,
+        Config::default(),
+        Config::default(),
+        (client_tls, server_tls.clone()),
+    );
+    let cfg = quic_conn::endpoint::EndpointConfig {
+        server_tls: Some(server_tls),
+        retry: true,
+        token_key: Some(Arc::new(quic_conn::endpoint::AesGcmTokenKey::new(&[7; 32]))),
+        max_handshakes: 2000,
+        max_stateless_per_second: 100_000,
+        ..Default::default()
+    };
+    let rng = net.sim.fork_rng();
+    *net.server_ep() = netutil::endpoint(cfg, rng);
+    let times = handshakes(&mut net, 50, Duration::from_secs(300));
+    report_handshakes("handshakeloss with Retry (30% loss)", &times);
+    // Every connection went through a Retry: the server's transport parameters carry the
+    // Retry's connection ID (RFC 9000 §7.3), which the client checked.
+    let handles: Vec<ConnectionHandle> = net.uploads.iter().map(|(h, _)| *h).collect();
+    for h in handles {
+        let c = net.client_ep().connection(h).expect("client connection");
+        let tp = c.peer_params().expect("server parameters");
+        assert!(
+            tp.retry_source_connection_id.is_some(),
+            "{h:?} skipped Retry"
+        );
+    }
 }
 
 #[test]
@@ -140,7 +213,7 @@ fn handshakecorruption() {
         corrupt: 0.30,
         ..delay_ms(15)
     };
-    let mut net = Net::new(802, link);
+    let mut net = net(802, link);
     let times = handshakes(&mut net, 50, Duration::from_secs(300));
     report_handshakes("handshakecorruption (30% corrupted)", &times);
     assert!(net.sim.link_stats(net.up).corrupted > 20);
@@ -155,7 +228,7 @@ fn transferloss() {
         queue_bytes: 256 * 1024,
         ..delay_ms(15)
     };
-    let mut net = Net::new(803, link);
+    let mut net = net(803, link);
     let took = transfer_both_ways(&mut net, 803, 3_000_000, Duration::from_secs(120));
     eprintln!(
         "transferloss (2% loss): 3 MB up and 3 MB down in {:.2} s",
@@ -173,7 +246,7 @@ fn transfercorruption() {
         queue_bytes: 256 * 1024,
         ..delay_ms(15)
     };
-    let mut net = Net::new(804, link);
+    let mut net = net(804, link);
     let took = transfer_both_ways(&mut net, 804, 3_000_000, Duration::from_secs(120));
     eprintln!(
         "transfercorruption (2% corrupted): 3 MB up and 3 MB down in {:.2} s",
@@ -199,7 +272,7 @@ fn blackhole() {
         blackholes: vec![hole],
         ..delay_ms(20)
     };
-    let mut net = Net::new(805, link);
+    let mut net = net(805, link);
     let h = net.connect();
     net.upload(h, Arc::new(pattern(4_000_000, 805)));
     let done = net.run_uploads(Duration::from_secs(60));
@@ -224,7 +297,7 @@ fn blackhole() {
 fn longrtt() {
     // 1.5 s round trip (750 ms each way): longer than the default initial RTT (333 ms),
     // so the client's first probe timeouts fire before any answer can arrive.
-    let mut net = Net::new(806, delay_ms(750));
+    let mut net = net(806, delay_ms(750));
     let times = handshakes(&mut net, 1, Duration::from_secs(60));
     let rtt = Duration::from_millis(1500);
     let t = times[0];
@@ -346,7 +419,7 @@ fn rebinding(seed: u64, publics: &[&str], at_ms: &[u64]) -> (Net, u64) {
         queue_bytes: 128 * 1024,
         ..delay_ms(15)
     };
-    let mut net = Net::new(seed, link);
+    let mut net = net(seed, link);
     let first = addr(publics[0]);
     net.sim.nat(net.client_addr, first);
     for (p, ms) in publics[1..].iter().zip(at_ms) {
@@ -424,7 +497,7 @@ fn connectionmigration() {
         queue_bytes: 128 * 1024,
         ..delay_ms(15)
     };
-    let mut net = Net::new(810, link.clone());
+    let mut net = net(810, link.clone());
     let new_local = addr("10.0.1.1:50001");
     let client_host = net.client;
     net.sim.add_address(client_host, new_local);
@@ -481,7 +554,7 @@ fn ipv6() {
         (client, server),
         (link.clone(), link),
         (Config::default(), Config::default()),
-        tls(),
+        fresh_tls(),
     );
     let took = transfer_both_ways(&mut net, 811, 2_000_000, Duration::from_secs(60));
     let s = net.app.accepted[0];
@@ -517,7 +590,7 @@ fn goodput() {
         queue_bytes: bdp,
         ..delay_ms(5)
     };
-    let mut net = Net::new(812, link);
+    let mut net = net(812, link);
     let h = net.connect();
     net.run_until(
         |n| {
@@ -568,7 +641,7 @@ fn crosstraffic() {
         queue_bytes: 100 * 1024,
         ..delay_ms(20)
     };
-    let mut net = Net::new(813, link);
+    let mut net = net(813, link);
     let a = net.connect();
     net.upload(a, Arc::new(pattern(60_000_000, 1)));
     net.run_for(Duration::from_secs(1));
