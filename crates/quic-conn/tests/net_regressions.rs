@@ -155,3 +155,39 @@ fn a_retry_resets_the_probe_backoff() {
         "established at {done:?}"
     );
 }
+
+/// RFC 9000 §10.1: a Retry is a packet received and processed, so it restarts the client's
+/// idle timer. Found with handshakeloss and Retry: a client whose Retry came late still
+/// counted its 30 s idle timeout from its very first Initial and gave up while its
+/// retried Initials were being lost.
+#[test]
+fn a_retry_restarts_the_idle_timer() {
+    let mut net = Net::new(23, delay_ms(15));
+    let cfg = quic_conn::endpoint::EndpointConfig {
+        server_tls: Some(tls().1),
+        retry: true,
+        // The retried Initial that gets through is 15 s after the Retry.
+        retry_token_lifetime: Duration::from_secs(30),
+        ..Default::default()
+    };
+    let rng = net.sim.fork_rng();
+    *net.server_ep() = endpoint(cfg, rng);
+    // The client's probes come at about 1, 3, 7 and 15 s: only the one at 15 s gets
+    // through (a Retry answers it at 15.015 s). Then everything it sends is lost until
+    // 29 s: its retried Initial and the probes after it (16, 18, 22 s); the one at 30 s
+    // passes, which a client still counting its idle timeout from 0 s never sends.
+    let t = |ms| quic_wire::Instant::ZERO + Duration::from_millis(ms);
+    net.sim.set_filter(net.up, move |now, _| {
+        (now >= t(14_000) && now < t(15_000)) || now >= t(29_000)
+    });
+    let h = net.connect();
+    let done = net.run_until(
+        |n| {
+            n.client_ep()
+                .connection(h)
+                .is_some_and(|c| c.is_established())
+        },
+        Duration::from_secs(60),
+    );
+    assert!(done > t(30_000), "established at {done:?}");
+}

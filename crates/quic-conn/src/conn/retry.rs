@@ -52,5 +52,9 @@ impl Connection {
         if let Some(p) = self.paths.first_mut() {
             p.recovery.on_retry(now);
         }
+        // RFC 9000 §10.1: "An endpoint restarts its idle timer when a packet from its peer
+        // is received and processed successfully" (a Retry with a valid tag is one).
+        self.sent_eliciting_since_recv = false;
+        self.arm_idle(now);
     }
 }
