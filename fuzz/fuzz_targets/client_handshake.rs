@@ -1,8 +1,9 @@
 //! A client connection during its handshake fed arbitrary server input. The first byte
 //! picks how the input reaches the client:
 //!
-//! - 0, 1: a real server puts the input, as raw frames, in its first Initial or Handshake
-//!   packet (genuinely encrypted), so the client's frame handling at those levels sees it;
+//! - 0, 1, 5: a real server puts the input, as raw frames, in its first Initial,
+//!   Handshake or 1-RTT (0.5-RTT) packet (genuinely encrypted), so the client's frame
+//!   handling at those levels sees it;
 //! - 2: the input, cut into datagrams (two-byte length prefixes), is delivered to the
 //!   client between the real server's datagrams, from the server's address or another;
 //! - 3: the real server's datagrams are mutated (XOR at offsets the input names);
@@ -246,9 +247,10 @@ fuzz_target!(|data: &[u8]| {
     // The client took the fuzzer's Retry: the real server never sent it, so its transport
     // parameters cannot match (RFC 9000 §7.3) and the handshake must not complete.
     let mut retried = false;
-    let mode = match selector % 5 {
+    let mode = match selector % 6 {
         0 => Mode::Frames(Space::Initial, input),
         1 => Mode::Frames(Space::Handshake, input),
+        5 => Mode::Frames(Space::Data, input),
         2 => Mode::Datagrams(datagrams(input)),
         3 => Mode::Mutate(input),
         _ => {
