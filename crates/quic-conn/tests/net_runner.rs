@@ -1,7 +1,7 @@
 //! The QUIC interop runner's network scenarios (handshakeloss, transferloss,
 //! handshakecorruption, transfercorruption, blackhole, longrtt, amplificationlimit,
-//! rebind-port, rebind-addr, connectionmigration, ipv6, goodput, crosstraffic), played in
-//! the simulator with fixed seeds. Every transfer is checked byte for byte; each scenario
+//! rebind-port, rebind-addr, connectionmigration, ipv6, goodput, crosstraffic), plus
+//! handshakeloss with Retry, played in the simulator with fixed seeds. Every transfer is checked byte for byte; each scenario
 //! prints its figure (`cargo nextest run -p quic-conn --all-features --test net_runner
 //! --no-capture`), and the assertions bound it.
 #![cfg(all(feature = "sim", feature = "rustls"))]
