@@ -4,12 +4,16 @@
 //!
 //! ```text
 //! h3-server --listen ADDR:PORT --cert CERT.pem --key KEY.pem --www DIR [--retry]
-//!           [--alpn h3|hq-interop] [--keylog FILE] [--qlog-dir DIR]
+//!           [--alpn h3|hq-interop] [--keylog FILE] [--qlog-dir DIR] [--versions v2,v1]
 //! ```
 //!
 //! CERT.pem is the certificate chain (server certificate first), KEY.pem its private key.
 //! Without `--alpn` both protocols are offered. `--retry` (or `TESTCASE=retry`) validates
-//! client addresses with a Retry packet first. Runs until killed.
+//! client addresses with a Retry packet first. `TESTCASE=v2` prefers QUIC version 2, so a
+//! client that offers it is moved there (compatible version negotiation, RFC 9368). Each
+//! handshake prints `h3-server: handshake done: version=0x........
+//! initial_version=0x........`. `--versions v2,v1` lists the versions accepted, most
+//! preferred first (others get Version Negotiation). Runs until killed.
 //!
 //! Bodies are streamed from the file in chunks as the stream's send buffer has room, so
 //! memory stays bounded whatever the file sizes. The event loop itself is in
@@ -33,7 +37,8 @@ use quic_streams::StreamEvent;
 use quic_wire::{Dir, Instant, Side, StreamId, VarInt};
 
 const USAGE: &str = "usage: h3-server --listen ADDR:PORT --cert CERT.pem --key KEY.pem \
-                     --www DIR [--retry] [--alpn h3|hq-interop] [--keylog FILE] [--qlog-dir DIR]";
+                     --www DIR [--retry] [--alpn h3|hq-interop] [--keylog FILE] [--qlog-dir DIR] \
+                     [--versions v2,v1]";
 
 /// The most body bytes handed to a stream at once.
 const CHUNK: usize = 64 * 1024;
@@ -60,6 +65,7 @@ fn run(case: TestCase) -> Result<(), String> {
             "--alpn",
             "--keylog",
             "--qlog-dir",
+            "--versions",
         ],
         &["--retry"],
     )
@@ -76,11 +82,14 @@ fn run(case: TestCase) -> Result<(), String> {
         None => vec![Alpn::H3, Alpn::Hq],
     };
     let tls = common::tls::server_config(&args, case, &alpns)?;
-    let config = EndpointConfig {
+    let connection = common::apply_versions(case.connection_config(), args.value("--versions"))?;
+    let mut config = EndpointConfig {
+        connection,
         server_tls: Some(Arc::new(tls)),
         retry: args.has("--retry") || case == TestCase::Retry,
         ..EndpointConfig::default()
     };
+    common::qlog_accepted(&mut config, qlog_dir.as_deref());
     let mut ep = Endpoint::new(config, common::system_rng());
     let mut io = Io::bind(listen, common::Clock::new()).map_err(|e| format!("{listen}: {e}"))?;
     eprintln!("h3-server: listening on {}", io.local_addr());
@@ -91,9 +100,6 @@ fn run(case: TestCase) -> Result<(), String> {
         while let Some(event) = ep.poll_event() {
             match event {
                 EndpointEvent::Accepted(h) => {
-                    if let Some(c) = ep.connection(h) {
-                        common::start_qlog(qlog_dir.as_deref(), c, now, "h3-server");
-                    }
                     sessions.insert(h, Session::Handshaking);
                 }
                 EndpointEvent::Removed(h) => {
@@ -141,6 +147,10 @@ impl Session {
                     Session::H3(s) => s.on_stream_event(conn, e, www),
                     _ => Ok(()),
                 },
+                Event::Connected => {
+                    eprintln!("{}", common::handshake_line("h3-server", conn));
+                    Ok(())
+                }
                 Event::Closed(e) => {
                     if !matches!(e, quic_conn::ConnectionError::PeerApplication { .. }) {
                         eprintln!("h3-server: connection closed: {e}");

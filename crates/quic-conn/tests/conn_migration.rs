@@ -4,7 +4,7 @@ mod util;
 
 use std::time::Duration;
 
-use quic_conn::conn::Config;
+use quic_conn::conn::{Config, MigrationError};
 use quic_streams::StreamRef;
 use quic_wire::Dir;
 use util::{pattern, read_all, Pair};
@@ -14,6 +14,7 @@ fn the_server_follows_a_rebound_client_and_validates_the_new_path() {
     let mut pair = Pair::new(Config::default(), Config::default());
     pair.connect();
     assert!(pair.server().is_path_validated());
+    let server_sends_to = pair.server().remote_cid();
     let rebound: std::net::SocketAddr = "10.0.0.99:60000".parse().expect("addr");
     pair.client_seen_as = rebound;
     let id = match pair.client.open(Dir::Bi).expect("open") {
@@ -37,6 +38,8 @@ fn the_server_follows_a_rebound_client_and_validates_the_new_path() {
     assert_eq!(pair.server().remote_address(), Some(rebound));
     assert!(pair.server().is_path_validated(), "PATH_CHALLENGE answered");
     assert!(pair.server().is_established());
+    // RFC 9000 §9.5: a rebinding (same connection ID from the client) may keep the ID.
+    assert_eq!(pair.server().remote_cid(), server_sends_to);
 }
 
 #[test]
@@ -44,8 +47,12 @@ fn a_client_moves_to_a_new_address_with_a_fresh_connection_id() {
     let mut pair = Pair::new(Config::default(), Config::default());
     pair.connect();
     let old_cid = pair.client.remote_cid();
+    let server_sends_to = pair.server().remote_cid();
     let moved: std::net::SocketAddr = "10.0.0.50:7000".parse().expect("addr");
-    assert!(pair.client.migrate_local_address(moved));
+    let now = pair.now;
+    pair.client
+        .migrate_local_address(now, moved)
+        .expect("migration allowed");
     pair.client_seen_as = moved;
     let id = match pair.client.open(Dir::Uni).expect("open") {
         StreamRef::Id(id) => id,
@@ -59,6 +66,8 @@ fn a_client_moves_to_a_new_address_with_a_fresh_connection_id() {
     assert!(read_all(pair.server(), id, &mut got));
     assert!(got == data);
     assert_ne!(pair.client.remote_cid(), old_cid, "a new connection ID");
+    // RFC 9000 §9.5: the server does not reuse its ID for the client on the new path.
+    assert_ne!(pair.server().remote_cid(), server_sends_to);
     assert_eq!(pair.server().remote_address(), Some(moved));
     assert!(pair.server().is_path_validated());
     assert_eq!(pair.server().error(), None);
@@ -68,5 +77,307 @@ fn a_client_moves_to_a_new_address_with_a_fresh_connection_id() {
 fn migration_is_refused_before_the_handshake_is_confirmed() {
     let mut pair = Pair::new(Config::default(), Config::default());
     let moved: std::net::SocketAddr = "10.0.0.50:7000".parse().expect("addr");
-    assert!(!pair.client.migrate_local_address(moved));
+    let now = pair.now;
+    assert_eq!(
+        pair.client.migrate_local_address(now, moved),
+        Err(MigrationError::NotConfirmed)
+    );
+}
+
+/// The client uploads `len` bytes on a new stream and the server reads them all.
+fn upload(pair: &mut Pair, len: usize) {
+    let id = match pair.client.open(Dir::Uni).expect("open") {
+        StreamRef::Id(id) => id,
+        other => panic!("{other:?}"),
+    };
+    let data = pattern(len);
+    let mut written = 0;
+    let mut got = Vec::new();
+    // Bounded: the data goes within a few hundred rounds on a clean link.
+    for _ in 0..1000 {
+        if written < data.len() {
+            written += pair.client.write(id, &data[written..]).expect("write");
+            if written == data.len() {
+                pair.client.finish(id).expect("finish");
+            }
+        }
+        pair.drive_bounded(20, Duration::from_secs(1));
+        if read_all(pair.server(), id, &mut got) {
+            break;
+        }
+    }
+    assert!(got == data, "upload delivered");
+}
+
+/// The initial window (RFC 9002 §7.2) for `conn`'s datagram size.
+fn initial_cwnd(conn: &quic_conn::conn::Connection) -> u64 {
+    quic_recovery::cc::initial_window(u64::from(conn.stats().mtu))
+}
+
+#[test]
+fn a_new_local_address_starts_from_initial_congestion_state_and_a_return_restores_it() {
+    let mut pair = Pair::new(Config::default(), Config::default());
+    pair.connect();
+    upload(&mut pair, 300_000);
+    let before = pair.client.stats();
+    let server_home = pair.server().stats();
+    assert!(
+        before.cwnd > initial_cwnd(&pair.client),
+        "the window grew: {}",
+        before.cwnd
+    );
+    let home = util::client_addr();
+    let moved: std::net::SocketAddr = "10.0.0.50:7000".parse().expect("addr");
+    let now = pair.now;
+    pair.client
+        .migrate_local_address(now, moved)
+        .expect("migration");
+    pair.client_seen_as = moved;
+    // RFC 9000 §9.4: initial window and RTT on the new path.
+    let fresh = pair.client.stats();
+    assert_eq!(fresh.cwnd, initial_cwnd(&pair.client));
+    assert_eq!(fresh.rtt, Duration::from_millis(333));
+    upload(&mut pair, 300_000);
+    let moved_stats = pair.client.stats();
+    assert!(
+        moved_stats.cwnd > initial_cwnd(&pair.client),
+        "the window recovers"
+    );
+    assert!(
+        moved_stats.rtt < Duration::from_millis(100),
+        "the RTT is sampled anew"
+    );
+    // The server also started over for the client's new address, and validated it.
+    assert_eq!(pair.server().remote_address(), Some(moved));
+    assert!(pair.server().is_path_validated());
+    // Back home: the state of the validated old path returns, on both sides.
+    let now = pair.now;
+    pair.client
+        .migrate_local_address(now, home)
+        .expect("return");
+    pair.client_seen_as = home;
+    assert_eq!(pair.client.stats().cwnd, before.cwnd);
+    assert_eq!(pair.client.stats().rtt, before.rtt);
+    let id = pair.client.open(Dir::Uni).expect("open");
+    pair.client.write(id, b"home").expect("write");
+    // Until the client's first packet from home reaches the server.
+    assert!(pair.drive_until(100, |p| p.server().remote_address() == Some(home)));
+    assert!(
+        pair.server().is_path_validated(),
+        "a known address skips validation"
+    );
+    assert_eq!(pair.server().stats().cwnd, server_home.cwnd);
+    // (The ACK in the client's first datagram from its new address still sampled the home
+    // path, whose packets it acknowledged.)
+    let rtt = pair.server().stats().rtt;
+    assert!(
+        rtt.abs_diff(server_home.rtt) < Duration::from_millis(1),
+        "{rtt:?}"
+    );
+    upload(&mut pair, 1000);
+    assert_eq!(pair.server().error(), None);
+    assert_eq!(pair.client.error(), None);
+}
+
+#[test]
+fn the_server_starts_over_for_a_new_client_ip_but_keeps_its_state_for_a_new_port() {
+    let mut pair = Pair::new(Config::default(), Config::default());
+    pair.connect();
+    // Server-to-client data grows the server's window: the client asks, the server sends.
+    let id = match pair.client.open(Dir::Bi).expect("open") {
+        StreamRef::Id(id) => id,
+        other => panic!("{other:?}"),
+    };
+    pair.client.write(id, b"get").expect("write");
+    pair.drive();
+    let body = pattern(300_000);
+    let mut sent = 0;
+    let mut got = Vec::new();
+    for _ in 0..1000 {
+        if sent < body.len() {
+            sent += pair.server().write(id, &body[sent..]).expect("write");
+        }
+        pair.drive_bounded(20, Duration::from_secs(1));
+        read_all(&mut pair.client, id, &mut got);
+        if got.len() == body.len() {
+            break;
+        }
+    }
+    assert!(got == body);
+    let grown = pair.server().stats().cwnd;
+    let initial = initial_cwnd(pair.server());
+    assert!(grown > initial);
+    // A new port only: NAT rebinding, the state stays (RFC 9000 §9.4 allows it).
+    pair.client_seen_as = "10.0.0.1:5555".parse().expect("addr");
+    pair.client.write(id, b"more").expect("write");
+    pair.drive();
+    assert_eq!(pair.server().remote_address(), Some(pair.client_seen_as));
+    assert!(pair.server().stats().cwnd >= grown, "not reset");
+    // A new IP address: initial values until the new path proves itself.
+    pair.client_seen_as = "10.0.0.77:5555".parse().expect("addr");
+    pair.client.write(id, b"again").expect("write");
+    pair.drive_bounded(3, Duration::from_secs(1));
+    assert_eq!(pair.server().remote_address(), Some(pair.client_seen_as));
+    assert_eq!(pair.server().stats().cwnd, initial);
+    pair.drive();
+    assert!(pair.server().is_path_validated());
+    assert_eq!(pair.server().error(), None);
+}
+
+#[test]
+fn with_disable_active_migration_the_client_does_not_move_and_a_new_ip_is_ignored() {
+    let server_config = Config {
+        disable_active_migration: true,
+        ..Config::default()
+    };
+    let mut pair = Pair::new(Config::default(), server_config);
+    pair.connect();
+    assert!(
+        pair.client
+            .peer_params()
+            .expect("params")
+            .disable_active_migration
+    );
+    let moved: std::net::SocketAddr = "10.0.0.50:7000".parse().expect("addr");
+    let now = pair.now;
+    assert_eq!(
+        pair.client.migrate_local_address(now, moved),
+        Err(MigrationError::Disabled)
+    );
+    assert_eq!(
+        pair.client.probe_local_address(now, moved, true),
+        Err(MigrationError::Disabled)
+    );
+    // A client that moves anyway: its packets from the new IP address are dropped, with
+    // no stateless reset and no close (RFC 9000 §9).
+    let home = util::client_addr();
+    pair.client_seen_as = moved;
+    let id = match pair.client.open(Dir::Uni).expect("open") {
+        StreamRef::Id(id) => id,
+        other => panic!("{other:?}"),
+    };
+    pair.client.write(id, b"hello").expect("write");
+    pair.client.finish(id).expect("finish");
+    pair.drive_bounded(50, Duration::from_millis(200));
+    let mut got = Vec::new();
+    assert!(!read_all(pair.server(), id, &mut got));
+    assert!(got.is_empty());
+    assert_eq!(pair.server().remote_address(), Some(home));
+    assert_eq!(pair.server().error(), None);
+    // NAT rebinding (a new port only) is still followed.
+    pair.client_seen_as = "10.0.0.1:6000".parse().expect("addr");
+    pair.drive();
+    assert!(read_all(pair.server(), id, &mut got));
+    assert_eq!(got, b"hello");
+    assert_eq!(pair.server().remote_address(), Some(pair.client_seen_as));
+}
+
+#[test]
+fn a_path_challenge_flood_is_answered_within_a_bounded_queue() {
+    use bytes::BytesMut;
+    use quic_conn::DatagramMeta;
+    let mut pair = Pair::new(Config::default(), Config::default());
+    pair.connect();
+    let mut buf = vec![0u8; 1500];
+    let mut frames = Vec::new();
+    for i in 0..100u8 {
+        frames.push(0x1a); // PATH_CHALLENGE
+        frames.extend_from_slice(&[i; 8]);
+    }
+    // 50 datagrams of 100 challenges each, the server sending nothing in between: on the
+    // active path and, probing, from a new address.
+    for round in 0..50 {
+        let now = pair.now;
+        pair.client
+            .inject_raw_frames(quic_wire::Space::Data, frames.clone());
+        let t = pair.client.poll_transmit(now, &mut buf).expect("datagram");
+        let remote = if round % 2 == 0 {
+            util::client_addr()
+        } else {
+            "10.0.0.66:1234".parse().expect("addr")
+        };
+        let meta = DatagramMeta {
+            remote,
+            local: util::server_addr(),
+            ecn: quic_wire::Ecn::NotEct,
+        };
+        pair.server()
+            .handle_datagram(now, meta, BytesMut::from(&buf[..t.size]));
+        assert!(pair.server().pending_path_responses() <= 8);
+    }
+    assert_eq!(pair.server().error(), None);
+    // The responses owed go out in a few datagrams, then nothing more.
+    let now = pair.now;
+    let mut datagrams = 0;
+    while pair.server().poll_transmit(now, &mut buf).is_some() {
+        datagrams += 1;
+        assert!(datagrams <= 4, "bounded output");
+    }
+    assert_eq!(pair.server().pending_path_responses(), 0);
+}
+
+/// A TLS configuration that edits our transport parameters before they are sent: a
+/// server misbehaving on purpose.
+struct RewriteParams {
+    inner: quic_conn::tls::rustls::RustlsConfig,
+    rewrite: fn(&mut quic_wire::TransportParameters),
+}
+
+impl quic_conn::tls::TlsConfig for RewriteParams {
+    fn start_session(
+        &self,
+        side: quic_wire::Side,
+        version: quic_wire::Version,
+        params: &[u8],
+        server_name: Option<&str>,
+    ) -> Result<Box<dyn quic_conn::tls::Session>, quic_conn::tls::TlsError> {
+        let mut tp = quic_wire::TransportParameters::decode(params, side).expect("our params");
+        (self.rewrite)(&mut tp);
+        let mut out = vec![0u8; tp.encoded_len()];
+        let mut w = quic_wire::codec::Writer::new(&mut out);
+        tp.encode(&mut w).expect("encode");
+        let n = w.written();
+        self.inner
+            .start_session(side, version, &out[..n], server_name)
+    }
+
+    fn initial_keys(
+        &self,
+        version: quic_wire::Version,
+        dcid: &quic_wire::ConnectionId,
+        side: quic_wire::Side,
+    ) -> Result<quic_conn::tls::Keys, quic_conn::tls::TlsError> {
+        self.inner.initial_keys(version, dcid, side)
+    }
+}
+
+/// RFC 9000 §18.2: "a server MUST NOT include a zero-length connection ID in this
+/// transport parameter. A client MUST treat a violation of these requirements as a
+/// connection error of type TRANSPORT_PARAMETER_ERROR."
+#[test]
+fn a_preferred_address_with_an_empty_connection_id_is_a_transport_parameter_error() {
+    use quic_conn::conn::ConnectionError;
+    use quic_wire::TransportErrorCode;
+    let (client_tls, server_tls) = util::tls_configs(0);
+    let server_tls = RewriteParams {
+        inner: server_tls,
+        rewrite: |tp| {
+            if let Some(pa) = tp.preferred_address.as_mut() {
+                pa.connection_id = quic_wire::ConnectionId::EMPTY;
+            }
+        },
+    };
+    let server_config = Config {
+        preferred_address: Some("10.0.0.3:443".parse().expect("addr")),
+        ..Config::default()
+    };
+    let mut pair = Pair::with_tls(Config::default(), server_config, (client_tls, server_tls));
+    pair.drive();
+    match pair.client.error() {
+        Some(ConnectionError::Transport(e)) => {
+            assert_eq!(e.code, TransportErrorCode::TRANSPORT_PARAMETER_ERROR);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!pair.client.is_established());
 }

@@ -521,11 +521,12 @@ fn connectionmigration() {
     net.upload(h, Arc::new(pattern(4_000_000, 810)));
     let move_at = Instant::ZERO + Duration::from_millis(500);
     net.run_until(|n| n.sim.now() >= move_at, Duration::from_secs(5));
-    assert!(net
-        .client_ep()
+    let now = net.sim.now();
+    net.client_ep()
         .connection(h)
         .expect("client")
-        .migrate_local_address(new_local));
+        .migrate_local_address(now, new_local)
+        .expect("the client moves");
     // The old interface is gone.
     let old = net.client_addr;
     let (up, down) = (net.up, net.down);

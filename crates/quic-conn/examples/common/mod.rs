@@ -227,13 +227,56 @@ impl TestCase {
             "v2" => TestCase::V2,
             _ => unsupported(who, &name),
         };
-        // Not in the library yet: compatible version negotiation (no version_information
-        // transport parameter, so a v1 client cannot be moved to v2).
-        if matches!(case, TestCase::V2) {
-            unsupported(who, &name);
-        }
         case
     }
+
+    /// The connection settings of this test case. `v2`: a client starts in version 1 and
+    /// offers version 2 first in its version_information; a server prefers version 2, so
+    /// compatible version negotiation (RFC 9368 §2.3) moves the connection to it.
+    pub fn connection_config(self) -> quic_conn::Config {
+        let mut config = quic_conn::Config::default();
+        if self == TestCase::V2 {
+            config.version = quic_wire::Version::V1;
+            config.versions =
+                quic_conn::conn::Versions::new(&[quic_wire::Version::V2, quic_wire::Version::V1])
+                    .unwrap_or_default();
+        }
+        config
+    }
+}
+
+/// Applies `--versions v2,v1` (a comma-separated list, most preferred first) to `config`:
+/// a client starts in the first listed version and offers them all; a server accepts them
+/// and prefers them in this order (RFC 9368).
+pub fn apply_versions(
+    mut config: quic_conn::Config,
+    list: Option<&str>,
+) -> Result<quic_conn::Config, String> {
+    let Some(list) = list else {
+        return Ok(config);
+    };
+    let versions = list
+        .split(',')
+        .map(|v| match v.trim() {
+            "v1" | "1" => Ok(quic_wire::Version::V1),
+            "v2" | "2" => Ok(quic_wire::Version::V2),
+            other => Err(format!("--versions: unknown version {other:?} (v1, v2)")),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let first = *versions.first().ok_or("--versions: empty list")?;
+    config.version = first;
+    config.versions = quic_conn::conn::Versions::new(&versions).ok_or("--versions: too many")?;
+    Ok(config)
+}
+
+/// The line both examples print when a handshake completes, which the interop harness
+/// reads: the version in use (`0x6b3343cf` for v2) and the client's first version.
+pub fn handshake_line(who: &str, conn: &quic_conn::Connection) -> String {
+    format!(
+        "{who}: handshake done: version={:#010x} initial_version={:#010x}",
+        conn.version().0,
+        conn.initial_version().0
+    )
 }
 
 /// Exits with 127: the harness shows the test case as unsupported.
@@ -353,6 +396,21 @@ pub fn start_qlog(dir: Option<&str>, conn: &mut quic_conn::Connection, now: Inst
 /// Without the `qlog` feature there is nothing to start.
 #[cfg(not(feature = "qlog"))]
 pub fn start_qlog(_: Option<&str>, _: &mut quic_conn::Connection, _: Instant, _: &str) {}
+
+/// Has the endpoint start a qlog trace in `dir` (when given) for every connection it
+/// accepts, before the connection handles the client's first Initial.
+#[cfg(feature = "qlog")]
+pub fn qlog_accepted(config: &mut quic_conn::endpoint::EndpointConfig, dir: Option<&str>) {
+    if let Some(dir) = dir {
+        config.qlog = Some(std::sync::Arc::new(quic_conn::qlog::file::QlogDir::new(
+            dir,
+        )));
+    }
+}
+
+/// Without the `qlog` feature there is nothing to start.
+#[cfg(not(feature = "qlog"))]
+pub fn qlog_accepted(_: &mut quic_conn::endpoint::EndpointConfig, _: Option<&str>) {}
 
 // ---- files ----
 

@@ -24,6 +24,8 @@ struct Sink<'a> {
     mtu_acked: Option<u16>,
     mtu_lost: Option<u16>,
     acked_acks: AckedAcks,
+    /// Our ACK_FREQUENCY requests, told which of their packets arrived or were lost.
+    ack_frequency: Option<&'a mut quic_recovery::AckFrequencySender>,
     now: Instant,
     /// Where lost packets are reported.
     #[cfg(feature = "qlog")]
@@ -45,6 +47,11 @@ impl RecoverySink<Records> for Sink<'_> {
                     }
                 }
                 Record::MtuProbe(size) => self.mtu_acked = Some(size),
+                Record::AckFrequency(seq) => {
+                    if let Some(af) = self.ack_frequency.as_deref_mut() {
+                        af.on_acked(seq);
+                    }
+                }
                 Record::HandshakeDone => *self.handshake_done_acked = true,
                 Record::RetireCid(_)
                 | Record::PathChallenge(_)
@@ -88,6 +95,11 @@ impl RecoverySink<Records> for Sink<'_> {
                         self.retire_queue.push_back(seq);
                     }
                 }
+                Record::AckFrequency(seq) => {
+                    if let Some(af) = self.ack_frequency.as_deref_mut() {
+                        af.on_lost(seq);
+                    }
+                }
                 Record::Ack(_) | Record::NewToken => {}
             }
         }
@@ -112,6 +124,7 @@ impl Connection {
             zero_rtt,
             challenge,
             local_cids,
+            ack_frequency,
             #[cfg(feature = "qlog")]
             qlog,
             ..
@@ -131,6 +144,7 @@ impl Connection {
             mtu_acked: None,
             mtu_lost: None,
             acked_acks: AckedAcks::default(),
+            ack_frequency: ack_frequency.as_deref_mut(),
             now,
             #[cfg(feature = "qlog")]
             qlog,
@@ -143,6 +157,11 @@ impl Connection {
         }
         let acked = sink.acked_acks;
         let (mtu_acked, mtu_lost) = (sink.mtu_acked, sink.mtu_lost);
+        // ack-frequency §7: PTO allows for the largest max_ack_delay the peer may be using.
+        if let Some(af) = ack_frequency.as_deref() {
+            path.recovery
+                .set_peer_max_ack_delay(af.max_ack_delay_for_pto());
+        }
         for s in [Space::Initial, Space::Handshake, Space::Data] {
             if let Some(largest) = acked.largest.get(s as usize).copied().flatten() {
                 if let Some(t) = path.recovery.ack_tracker(s) {
@@ -165,21 +184,25 @@ impl Connection {
 
     /// The next time [`Connection::handle_timeout`] must be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
+        if !matches!(self.state, State::Handshaking | State::Established) {
+            // Closing or draining: only the end of that period is served (see
+            // `handle_timeout`); reporting another timer left set (pacing, key discard,
+            // idle) would hand the driver a deadline that never clears, and it would spin.
+            return self.timers.get(Timer::Close);
+        }
         let mut best = self.timers.next().map(|(t, _)| t);
-        if matches!(self.state, State::Handshaking | State::Established) {
-            let recovery = self.paths.first().and_then(|p| {
-                // An ACK owed while the anti-amplification budget is spent cannot go before
-                // more bytes arrive (an input of its own): only the loss timer counts then,
-                // so a driver never spins on a deadline that cannot be served.
-                if p.amplification_budget() < super::send::MIN_PACKET_ROOM as u64 {
-                    p.recovery.loss_detection_timer()
-                } else {
-                    p.recovery.poll_timeout()
-                }
-            });
-            if let Some((t, _)) = recovery {
-                best = Some(best.map_or(t, |b| b.min(t)));
+        let recovery = self.paths.first().and_then(|p| {
+            // An ACK owed while the anti-amplification budget is spent cannot go before
+            // more bytes arrive (an input of its own): only the loss timer counts then,
+            // so a driver never spins on a deadline that cannot be served.
+            if p.amplification_budget() < super::send::MIN_PACKET_ROOM as u64 {
+                p.recovery.loss_detection_timer()
+            } else {
+                p.recovery.poll_timeout()
             }
+        });
+        if let Some((t, _)) = recovery {
+            best = Some(best.map_or(t, |b| b.min(t)));
         }
         best
     }
@@ -222,6 +245,13 @@ impl Connection {
         {
             self.discard_old_key();
         }
+        if self
+            .timers
+            .get(Timer::PathValidation)
+            .is_some_and(|at| at <= now)
+        {
+            self.on_path_timeout(now);
+        }
         self.on_recovery_timeout(now);
     }
 
@@ -236,6 +266,7 @@ impl Connection {
             zero_rtt,
             challenge,
             local_cids,
+            ack_frequency,
             #[cfg(feature = "qlog")]
             qlog,
             ..
@@ -255,6 +286,7 @@ impl Connection {
             mtu_acked: None,
             mtu_lost: None,
             acked_acks: AckedAcks::default(),
+            ack_frequency: ack_frequency.as_deref_mut(),
             now,
             #[cfg(feature = "qlog")]
             qlog,
@@ -262,6 +294,11 @@ impl Connection {
         // A probe is owed through `probes_owed`, which `poll_transmit` honours.
         let action = path.recovery.on_timeout(now, &mut sink);
         let (mtu_acked, mtu_lost) = (sink.mtu_acked, sink.mtu_lost);
+        // ack-frequency §7: PTO allows for the largest max_ack_delay the peer may be using.
+        if let Some(af) = ack_frequency.as_deref() {
+            path.recovery
+                .set_peer_max_ack_delay(af.max_ack_delay_for_pto());
+        }
         if let Some(TimeoutAction::Probe { space, .. }) = action {
             // RFC 9002 §6.2.4: a probe should carry data; resend unacknowledged CRYPTO
             // data of the space if there is any, PING otherwise.

@@ -19,6 +19,8 @@ pub(crate) struct PeerCids {
     retire_prior_to: u64,
     /// RETIRE_CONNECTION_ID frames owed.
     pub(crate) retire_queue: VecDeque<u64>,
+    /// IDs set aside for a path being probed (RFC 9000 §9.5: one ID per path).
+    reserved: Vec<u64>,
 }
 
 fn limit_error(reason: &'static str) -> TransportError {
@@ -97,10 +99,11 @@ impl PeerCids {
         if self.active.is_empty() && self.retire_prior_to == 0 {
             self.active.push((0, current, token));
         }
+        let reserved = &self.reserved;
         let &(_, next, next_token) = self
             .active
             .iter()
-            .filter(|&&(_, c, _)| c != current)
+            .filter(|&&(s, c, _)| c != current && !reserved.contains(&s))
             .min_by_key(|&&(s, _, _)| s)?;
         if let Some(i) = self.active.iter().position(|&(_, c, _)| c == current) {
             let (seq, _, _) = self.active.remove(i);
@@ -109,6 +112,82 @@ impl PeerCids {
             }
         }
         Some((next, next_token))
+    }
+
+    /// Client: the connection ID of the server's preferred address, sequence number 1
+    /// (RFC 9000 §5.1.1), next to `current` (sequence 0) with its token.
+    pub(crate) fn add_preferred(
+        &mut self,
+        (current, token): (ConnectionId, Option<ResetToken>),
+        cid: ConnectionId,
+        reset: ResetToken,
+    ) {
+        if self.active.is_empty() && self.retire_prior_to == 0 {
+            self.active.push((0, current, token));
+        }
+        if !self.active.iter().any(|&(s, _, _)| s == 1) {
+            self.active.push((1, cid, Some(reset)));
+        }
+    }
+
+    /// Sets an unused ID aside for a new path: the lowest sequence number that is neither
+    /// `current` nor reserved.
+    pub(crate) fn reserve(
+        &mut self,
+        current: ConnectionId,
+    ) -> Option<(u64, ConnectionId, Option<ResetToken>)> {
+        let reserved = &self.reserved;
+        let &(seq, cid, token) = self
+            .active
+            .iter()
+            .filter(|&&(s, c, _)| c != current && !reserved.contains(&s))
+            .min_by_key(|&&(s, _, _)| s)?;
+        self.reserved.push(seq);
+        Some((seq, cid, token))
+    }
+
+    /// Sets the ID of sequence `seq` aside for a new path, if unused.
+    pub(crate) fn reserve_seq(
+        &mut self,
+        seq: u64,
+        current: ConnectionId,
+    ) -> Option<(u64, ConnectionId, Option<ResetToken>)> {
+        if self.reserved.contains(&seq) {
+            return None;
+        }
+        let &(s, cid, token) = self
+            .active
+            .iter()
+            .find(|&&(s, c, _)| s == seq && c != current)?;
+        self.reserved.push(s);
+        Some((s, cid, token))
+    }
+
+    /// A reserved ID's path was given up: retire it (it must not serve another path).
+    pub(crate) fn release(&mut self, seq: u64) {
+        self.reserved.retain(|&s| s != seq);
+        if let Some(i) = self.active.iter().position(|&(s, _, _)| s == seq) {
+            self.active.remove(i);
+            if !self.retire_queue.contains(&seq) {
+                self.retire_queue.push_back(seq);
+            }
+        }
+    }
+
+    /// Moves to the reserved ID `seq`, retiring `current`. `false` when `seq` is no
+    /// longer active (the peer retired it meanwhile).
+    pub(crate) fn switch_to(&mut self, seq: u64, current: ConnectionId) -> bool {
+        self.reserved.retain(|&s| s != seq);
+        if !self.active.iter().any(|&(s, _, _)| s == seq) {
+            return false;
+        }
+        if let Some(i) = self.active.iter().position(|&(_, c, _)| c == current) {
+            let (old, _, _) = self.active.remove(i);
+            if !self.retire_queue.contains(&old) {
+                self.retire_queue.push_back(old);
+            }
+        }
+        true
     }
 
     fn queue_retire(&mut self, seq: u64, limit: u64) -> Result<(), TransportError> {

@@ -40,6 +40,7 @@ impl Connection {
         };
         self.token = r.header.token.to_vec();
         self.retry_scid = Some(r.header.scid);
+        self.vn.initial_dcid = r.header.scid;
         self.remote_cid = r.header.scid;
         let s = self.space_mut(Space::Initial);
         s.local = Some(keys.local);

@@ -3,6 +3,8 @@
 //! handshake budget, answers unknown versions with Version Negotiation (§6.1), multiplexes
 //! the connections' timers, and transmits from the connections in round-robin order.
 
+mod tombstones;
+
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
@@ -16,6 +18,7 @@ use quic_wire::packet::{write_version_negotiation, Packet, ParseConfig};
 use quic_wire::{ConnectionId, Ecn, Instant, Version};
 use rand_core::CryptoRngCore;
 
+use crate::cid::{ConnectionIdGenerator, RandomCids};
 pub use crate::conn::ResetTokens;
 use crate::conn::{AcceptOptions, CidEvent, Config, Connection};
 use crate::io::{DatagramMeta, SansIo, Transmit};
@@ -80,6 +83,19 @@ pub struct EndpointConfig {
     /// connections advertise a token, and short-header datagrams for unknown connection
     /// IDs get a stateless reset (RFC 9000 §10.3).
     pub reset_tokens: Option<Arc<dyn ResetTokens>>,
+    /// Makes every connection ID the endpoint issues: handshake IDs, Retry IDs and the
+    /// spares of NEW_CONNECTION_ID (e.g. [`QuicLbPlaintext`](crate::cid::QuicLbPlaintext)
+    /// so a load balancer can route them). `None`: random IDs of `connection.cid_len`
+    /// bytes. With a generator, `connection.cid_len` is taken from it.
+    pub cid_generator: Option<Arc<dyn ConnectionIdGenerator>>,
+    /// How long the connection IDs of a removed connection stay reserved: datagrams for
+    /// them are dropped (long header) or answered with a stateless reset (short header)
+    /// instead of creating a connection. At most four per allowed connection are kept.
+    pub cid_tombstone_lifetime: core::time::Duration,
+    /// Starts a qlog trace for every new connection, client or server, before it handles
+    /// its first packet.
+    #[cfg(feature = "qlog")]
+    pub qlog: Option<Arc<dyn crate::qlog::file::QlogFactory>>,
 }
 
 /// [`ResetTokens`] as HMAC-SHA256(key, connection ID), truncated to 16 bytes.
@@ -148,8 +164,41 @@ impl Default for EndpointConfig {
             new_tokens: false,
             address_token_lifetime: core::time::Duration::from_secs(3600),
             reset_tokens: None,
+            cid_generator: None,
+            cid_tombstone_lifetime: core::time::Duration::from_secs(30),
+            #[cfg(feature = "qlog")]
+            qlog: None,
         }
     }
+}
+
+/// Endpoint-wide counters, for monitoring ([`Endpoint::stats`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EndpointStats {
+    /// Datagrams handed to [`SansIo::handle_datagram`].
+    pub datagrams_received: u64,
+    /// Their bytes.
+    pub bytes_received: u64,
+    /// Datagrams returned by [`SansIo::poll_transmit`] (a GSO batch counts its segments).
+    pub datagrams_sent: u64,
+    /// Their bytes.
+    pub bytes_sent: u64,
+    /// Server connections created from a client's Initial.
+    pub accepted: u64,
+    /// Client Initials dropped because the handshake or connection budget was full.
+    pub refused: u64,
+    /// Datagrams that matched no connection and started none (too small, not an
+    /// Initial, over budget, answered statelessly, for a removed connection ...).
+    pub unroutable: u64,
+    /// Version Negotiation packets queued.
+    pub version_negotiations: u64,
+    /// Retry packets queued.
+    pub retries: u64,
+    /// Stateless resets queued.
+    pub stateless_resets: u64,
+    /// Connections removed after draining.
+    pub removed: u64,
 }
 
 /// Something the application should know about the endpoint.
@@ -239,8 +288,14 @@ pub struct Endpoint {
     /// Start of the current one-second window of stateless replies, and their count.
     rate_window: Instant,
     rate_count: u32,
+    /// Connection IDs of removed connections, so their late packets are not taken for new
+    /// connections.
+    tombstones: tombstones::Tombstones,
+    stats: EndpointStats,
     /// Server connections that got their NEW_TOKEN token.
     token_issued: hashbrown::HashSet<ConnectionHandle>,
+    /// Makes the connection IDs of every connection.
+    cid_generator: Arc<dyn ConnectionIdGenerator>,
 }
 
 /// The fields of a client Initial the endpoint looks at.
@@ -251,8 +306,12 @@ struct InitialInfo<'a> {
     token: &'a [u8],
 }
 
-fn initial_info(data: &[u8], cid_len: usize) -> Option<InitialInfo<'_>> {
-    let (p, _) = Packet::parse(data, &ParseConfig::new(cid_len)).ok()?;
+/// `grease`: we advertise grease_quic_bit, so an Initial may have its fixed bit cleared
+/// (RFC 9287 §3: such an endpoint "MUST accept packets with the QUIC Bit set to a value of
+/// 0"; §3.1 lets a client clear it in Initials).
+fn initial_info(data: &[u8], cid_len: usize, grease: bool) -> Option<InitialInfo<'_>> {
+    let cfg = ParseConfig::new(cid_len).accept_zero_fixed_bit(grease);
+    let (p, _) = Packet::parse(data, &cfg).ok()?;
     let Packet::Protected(p) = p else { return None };
     let quic_wire::packet::ProtectedHeader::Long(h) = p.header else {
         return None;
@@ -278,14 +337,20 @@ impl core::fmt::Debug for Endpoint {
 
 impl Endpoint {
     /// An endpoint; `rng` makes each connection's RNG.
-    pub fn new(config: EndpointConfig, mut rng: RngFactory) -> Self {
+    pub fn new(mut config: EndpointConfig, mut rng: RngFactory) -> Self {
         let mut own_rng = rng();
         let token_key = config.token_key.clone().or_else(|| {
             (config.retry || config.new_tokens)
                 .then(|| random_token_key(own_rng.as_mut()))
                 .flatten()
         });
+        let cid_generator = match &config.cid_generator {
+            Some(g) => g.clone(),
+            None => Arc::new(RandomCids::new(config.connection.cid_len)),
+        };
+        config.connection.cid_len = cid_generator.cid_len();
         Endpoint {
+            cid_generator,
             own_rng,
             token_key,
             replay: ReplayFilter::new(config.token_replay_capacity),
@@ -294,6 +359,11 @@ impl Endpoint {
             rate_window: Instant::ZERO,
             rate_count: 0,
             token_issued: hashbrown::HashSet::new(),
+            stats: EndpointStats::default(),
+            tombstones: tombstones::Tombstones::new(
+                config.cid_tombstone_lifetime,
+                config.max_connections.saturating_mul(4),
+            ),
             config,
             rng,
             conns: HashMap::new(),
@@ -315,28 +385,73 @@ impl Endpoint {
         local: SocketAddr,
         remote: SocketAddr,
     ) -> Result<ConnectionHandle, TlsError> {
+        let config = self.config.connection;
+        self.connect_with(config, now, tls, server_name, local, remote)
+    }
+
+    /// Starts a client connection with its own settings instead of
+    /// [`EndpointConfig::connection`]: for example the attempt that follows a Version
+    /// Negotiation packet, with
+    /// [`Config::after_version_negotiation`](crate::Config::after_version_negotiation).
+    pub fn connect_with(
+        &mut self,
+        config: Config,
+        now: Instant,
+        tls: Arc<dyn TlsConfig>,
+        server_name: &str,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) -> Result<ConnectionHandle, TlsError> {
         let rng = (self.rng)();
-        let mut conn = Connection::connect(
-            self.config.connection,
+        let local_cid = self.new_cid();
+        let mut conn = Connection::connect_with_cid(
+            config,
             tls,
             server_name,
             (local, remote),
             now,
             rng,
+            Some(local_cid),
         )?;
         // RFC 9000 §8.1.3: "When connecting to a server for which the client retains an
         // applicable and unused token, it SHOULD include that token".
         if let Some(token) = self.client_tokens.take(server_name) {
             conn.set_initial_token(&token);
         }
-        let h = self.insert(conn);
+        let h = self.insert(now, conn);
         self.client_names.insert(h, server_name.into());
         Ok(h)
     }
 
-    fn insert(&mut self, mut conn: Connection) -> ConnectionHandle {
+    /// A fresh connection ID from the generator, not routed to any connection yet.
+    fn new_cid(&mut self) -> ConnectionId {
+        // Bounded: a collision among random IDs is rare; after a few tries the last one
+        // is used (the connection then simply shares no route with the other).
+        let mut cid = self.cid_generator.generate(self.own_rng.as_mut());
+        for _ in 0..4 {
+            if !self.cids.contains_key(&cid) {
+                break;
+            }
+            cid = self.cid_generator.generate(self.own_rng.as_mut());
+        }
+        cid
+    }
+
+    /// Registers `conn`; `now` starts its qlog trace, if the endpoint makes traces.
+    #[cfg_attr(not(feature = "qlog"), allow(unused_variables))]
+    fn insert(&mut self, now: Instant, mut conn: Connection) -> ConnectionHandle {
         if let Some(t) = &self.config.reset_tokens {
             conn.set_reset_tokens(t.clone());
+        }
+        conn.set_cid_generator(self.cid_generator.clone());
+        #[cfg(feature = "qlog")]
+        if let Some(q) = self
+            .config
+            .qlog
+            .as_ref()
+            .and_then(|f| f.start(conn.side(), &conn.original_dcid(), now))
+        {
+            conn.set_qlog(q);
         }
         let h = ConnectionHandle(self.next_handle);
         self.next_handle += 1;
@@ -344,6 +459,11 @@ impl Endpoint {
         self.order.push_back(h);
         self.conns.insert(h, conn);
         h
+    }
+
+    /// Endpoint-wide counters.
+    pub fn stats(&self) -> EndpointStats {
+        self.stats
     }
 
     /// A connection, while it exists.
@@ -409,12 +529,37 @@ impl Endpoint {
         if data.len() < 1200 {
             return;
         }
-        let parsed = Packet::parse(&data, &ParseConfig::new(self.config.connection.cid_len));
+        // A late Initial or 0-RTT packet of a connection that is gone must not start a
+        // new one.
+        if first_dcid(&data, self.config.connection.cid_len)
+            .is_some_and(|d| self.tombstones.contains(now, &d))
+        {
+            return;
+        }
+        // RFC 9287 §3: we advertise grease_quic_bit on every connection, so a client's
+        // Initial with the fixed bit cleared is accepted as on an existing connection.
+        let cfg = ParseConfig::new(self.config.connection.cid_len)
+            .accept_zero_fixed_bit(self.config.connection.grease_quic_bit);
+        let parsed = Packet::parse(&data, &cfg);
         match parsed {
             Ok((Packet::UnsupportedVersion(u), _)) => {
                 self.version_negotiation(now, meta, u.scid, u.dcid);
             }
-            Ok((Packet::Protected(_), _)) => self.accept(now, meta, data),
+            Ok((Packet::Protected(p), _)) => match p.header {
+                // RFC 9368 §2.1: versions we can parse but are not configured to accept
+                // get Version Negotiation too.
+                quic_wire::packet::ProtectedHeader::Long(h)
+                    if !self
+                        .config
+                        .connection
+                        .accepted_versions()
+                        .contains(h.version) =>
+                {
+                    let (scid, dcid) = (h.scid, h.dcid);
+                    self.version_negotiation(now, meta, scid.as_bytes(), dcid.as_bytes());
+                }
+                _ => self.accept(now, meta, data),
+            },
             _ => {}
         }
     }
@@ -452,6 +597,10 @@ impl Endpoint {
         else {
             return;
         };
+        // Only IDs of our format could have been ours.
+        if !self.cid_generator.validate(&cid) {
+            return;
+        }
         // RFC 9000 §10.3: "An endpoint MUST NOT send a Stateless Reset that is three times
         // or more larger than the packet it receives"; one byte smaller rules out loops.
         let len = data.len().saturating_sub(1).min(43);
@@ -464,6 +613,7 @@ impl Endpoint {
         let split = len - ResetToken::LEN;
         bytes[0] = (bytes[0] & 0x3f) | 0x40; // short header, fixed bit set
         bytes[split..].copy_from_slice(&token.0);
+        self.stats.stateless_resets += 1;
         self.stateless.push_back(StatelessReply {
             destination: meta.remote,
             source: meta.local,
@@ -481,17 +631,20 @@ impl Endpoint {
         if self.config.server_tls.is_none() || !self.stateless_allowed(now) {
             return;
         }
-        let mut bytes = alloc::vec![0u8; 1 + 4 + 2 + their_dcid.len() + their_scid.len() + 4 * Version::SUPPORTED.len()];
+        // RFC 9368 §2.1: the packet lists the server's Offered Versions: the configured ones.
+        let versions = self.config.connection.accepted_versions();
+        let versions: &[Version] = versions.as_slice();
+        let mut bytes =
+            alloc::vec![0u8; 1 + 4 + 2 + their_dcid.len() + their_scid.len() + 4 * versions.len()];
         let mut w = Writer::new(&mut bytes);
         let random = self.own_rng.next_u32() as u8;
         // RFC 9000 §17.2.1: our Destination CID is their Source CID and vice versa.
-        if write_version_negotiation(&mut w, their_scid, their_dcid, &Version::SUPPORTED, random)
-            .is_err()
-        {
+        if write_version_negotiation(&mut w, their_scid, their_dcid, versions, random).is_err() {
             return;
         }
         let n = w.written();
         bytes.truncate(n);
+        self.stats.version_negotiations += 1;
         self.stateless.push_back(StatelessReply {
             destination: meta.remote,
             source: meta.local,
@@ -506,10 +659,13 @@ impl Endpoint {
         if self.conns.len() >= self.config.max_connections
             || self.handshaking() >= self.config.max_handshakes
         {
-            return; // Over budget: drop; the client retries and may find room later.
+            // Over budget: drop; the client retries and may find room later.
+            self.stats.refused += 1;
+            return;
         }
         let cid_len = self.config.connection.cid_len;
-        let Some(info) = initial_info(&data, cid_len) else {
+        let grease = self.config.connection.grease_quic_bit;
+        let Some(info) = initial_info(&data, cid_len, grease) else {
             return;
         };
         // RFC 9000 §8.1.3: a valid NEW_TOKEN token validates the address; an invalid one
@@ -528,9 +684,24 @@ impl Endpoint {
             Checked::None => (None, false, None),
         };
         let rng = (self.rng)();
-        let local_cid =
-            crate::conn::random_cid(self.own_rng.as_mut(), self.config.connection.cid_len);
+        let local_cid = self.new_cid();
+        let preferred_cid = match self.config.connection.preferred_address {
+            Some(_) => {
+                let cid = self.new_cid();
+                let token = match &self.config.reset_tokens {
+                    Some(k) => k.token(&cid),
+                    None => {
+                        let mut t = [0u8; ResetToken::LEN];
+                        self.own_rng.fill_bytes(&mut t);
+                        ResetToken(t)
+                    }
+                };
+                Some((cid, token))
+            }
+            None => None,
+        };
         let opts = AcceptOptions {
+            preferred_cid,
             retry,
             local_cid: Some(local_cid),
             reset_token: self
@@ -547,8 +718,9 @@ impl Endpoint {
         if let Some(n) = nonce {
             self.replay.insert(n);
         }
-        let h = self.insert(conn);
+        let h = self.insert(now, conn);
         self.cids.insert(info.dcid, h);
+        self.stats.accepted += 1;
         self.events.push_back(EndpointEvent::Accepted(h));
         if let Some(c) = self.conns.get_mut(&h) {
             c.handle_datagram(now, meta, data);
@@ -599,7 +771,7 @@ impl Endpoint {
         if !self.stateless_allowed(now) {
             return;
         }
-        let scid = crate::conn::random_cid(self.own_rng.as_mut(), self.config.connection.cid_len);
+        let scid = self.new_cid();
         if let Some(bytes) = tokens::initial_close(tls, info.version, info.dcid, info.scid, scid) {
             self.stateless.push_back(StatelessReply {
                 destination: meta.remote,
@@ -646,8 +818,7 @@ impl Endpoint {
         if !self.stateless_allowed(now) {
             return;
         }
-        let retry_scid =
-            crate::conn::random_cid(self.own_rng.as_mut(), self.config.connection.cid_len);
+        let retry_scid = self.new_cid();
         let nonce = self.nonce();
         let binding = RetryBinding {
             original_dcid: info.dcid,
@@ -674,6 +845,7 @@ impl Endpoint {
             return;
         };
         bytes.extend_from_slice(&tag);
+        self.stats.retries += 1;
         self.stateless.push_back(StatelessReply {
             destination: meta.remote,
             source: meta.local,
@@ -702,59 +874,8 @@ impl Endpoint {
         }
     }
 
-    /// Removes drained connections and their routes.
-    fn reap(&mut self) {
-        let dead: Vec<ConnectionHandle> = self
-            .conns
-            .iter()
-            .filter(|(_, c)| c.is_drained())
-            .map(|(&h, _)| h)
-            .collect();
-        for h in dead {
-            if let Some(mut c) = self.conns.remove(&h) {
-                // A removed connection's last events (why it closed, `Drained`) still
-                // reach the application.
-                while let Some(e) = c.poll_event() {
-                    self.final_events.push_back((h, e));
-                }
-            }
-            self.token_issued.remove(&h);
-            self.client_names.remove(&h);
-            self.cids.retain(|_, v| *v != h);
-            self.order.retain(|&x| x != h);
-            self.events.push_back(EndpointEvent::Removed(h));
-        }
-    }
-}
-
-/// The Destination Connection ID that routes a datagram. The fixed bit is not checked
-/// here: peers may grease it (RFC 9287) and connections check it themselves.
-fn first_dcid(data: &[u8], cid_len: usize) -> Option<ConnectionId> {
-    let cfg = ParseConfig::new(cid_len).accept_zero_fixed_bit(true);
-    let (p, _) = Packet::parse(data, &cfg).ok()?;
-    ConnectionId::new(p.dcid()).ok()
-}
-
-impl SansIo for Endpoint {
-    fn handle_datagram(&mut self, now: Instant, meta: DatagramMeta, data: BytesMut) {
-        let route = first_dcid(&data, self.config.connection.cid_len)
-            .and_then(|d| self.cids.get(&d).copied());
-        match route.and_then(|h| self.conns.get_mut(&h).map(|c| (h, c))) {
-            Some((h, c)) => {
-                c.handle_datagram(now, meta, data);
-                let token = c.take_new_token();
-                self.sync_cids(h);
-                self.issue_address_token(now, h);
-                if let (Some(t), Some(name)) = (token, self.client_names.get(&h)) {
-                    self.client_tokens.store(name, t);
-                }
-            }
-            None => self.handle_unknown(now, meta, data),
-        }
-        self.reap();
-    }
-
-    fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+    /// The next datagram: stateless replies first, then the connections in turn.
+    fn next_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
         if let Some(r) = self.stateless.pop_front() {
             if let Some(dst) = buf.get_mut(..r.bytes.len()) {
                 dst.copy_from_slice(&r.bytes);
@@ -783,6 +904,81 @@ impl SansIo for Endpoint {
         None
     }
 
+    /// Removes drained connections and their routes (kept as tombstones for a while).
+    fn reap(&mut self, now: Instant) {
+        let dead: Vec<ConnectionHandle> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.is_drained())
+            .map(|(&h, _)| h)
+            .collect();
+        for h in dead {
+            if let Some(mut c) = self.conns.remove(&h) {
+                // A removed connection's last events (why it closed, `Drained`) still
+                // reach the application.
+                while let Some(e) = c.poll_event() {
+                    self.final_events.push_back((h, e));
+                }
+            }
+            self.token_issued.remove(&h);
+            self.client_names.remove(&h);
+            let tombstones = &mut self.tombstones;
+            self.cids.retain(|cid, v| {
+                if *v == h {
+                    tombstones.bury(now, *cid);
+                }
+                *v != h
+            });
+            self.order.retain(|&x| x != h);
+            self.stats.removed += 1;
+            self.events.push_back(EndpointEvent::Removed(h));
+        }
+    }
+}
+
+/// The Destination Connection ID that routes a datagram. The fixed bit is not checked
+/// here: peers may grease it (RFC 9287) and connections check it themselves.
+fn first_dcid(data: &[u8], cid_len: usize) -> Option<ConnectionId> {
+    let cfg = ParseConfig::new(cid_len).accept_zero_fixed_bit(true);
+    let (p, _) = Packet::parse(data, &cfg).ok()?;
+    ConnectionId::new(p.dcid()).ok()
+}
+
+impl SansIo for Endpoint {
+    fn handle_datagram(&mut self, now: Instant, meta: DatagramMeta, data: BytesMut) {
+        self.stats.datagrams_received += 1;
+        self.stats.bytes_received += data.len() as u64;
+        let route = first_dcid(&data, self.config.connection.cid_len)
+            .and_then(|d| self.cids.get(&d).copied());
+        match route.and_then(|h| self.conns.get_mut(&h).map(|c| (h, c))) {
+            Some((h, c)) => {
+                c.handle_datagram(now, meta, data);
+                let token = c.take_new_token();
+                self.sync_cids(h);
+                self.issue_address_token(now, h);
+                if let (Some(t), Some(name)) = (token, self.client_names.get(&h)) {
+                    self.client_tokens.store(name, t);
+                }
+            }
+            None => {
+                let accepted = self.stats.accepted;
+                self.handle_unknown(now, meta, data);
+                if self.stats.accepted == accepted {
+                    self.stats.unroutable += 1;
+                }
+            }
+        }
+        self.reap(now);
+    }
+
+    fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        let t = self.next_transmit(now, buf)?;
+        let segments = t.segment_size.map_or(1, |s| t.size.div_ceil(s.max(1)));
+        self.stats.datagrams_sent += segments as u64;
+        self.stats.bytes_sent += t.size as u64;
+        Some(t)
+    }
+
     fn poll_timeout(&self) -> Option<Instant> {
         self.conns
             .values()
@@ -803,7 +999,7 @@ impl SansIo for Endpoint {
             }
             self.sync_cids(h);
         }
-        self.reap();
+        self.reap(now);
     }
 }
 
