@@ -133,9 +133,12 @@ fn a_new_local_address_starts_from_initial_congestion_state_and_a_return_restore
         .migrate_local_address(now, moved)
         .expect("migration");
     pair.client_seen_as = moved;
-    // RFC 9000 §9.4: initial window and RTT on the new path.
+    // RFC 9000 §9.4: initial window and RTT on the new path, and the path MTU is
+    // searched again from the base size.
     let fresh = pair.client.stats();
-    assert_eq!(fresh.cwnd, initial_cwnd(&pair.client));
+    assert!(before.mtu > 1200, "the first path's MTU grew");
+    assert_eq!(fresh.mtu, 1200);
+    assert_eq!(fresh.cwnd, quic_recovery::cc::initial_window(1200));
     assert_eq!(fresh.rtt, Duration::from_millis(333));
     upload(&mut pair, 300_000);
     let moved_stats = pair.client.stats();
@@ -147,6 +150,7 @@ fn a_new_local_address_starts_from_initial_congestion_state_and_a_return_restore
         moved_stats.rtt < Duration::from_millis(100),
         "the RTT is sampled anew"
     );
+    assert_eq!(moved_stats.mtu, before.mtu, "the MTU search ran again");
     // The server also started over for the client's new address, and validated it.
     assert_eq!(pair.server().remote_address(), Some(moved));
     assert!(pair.server().is_path_validated());
@@ -158,6 +162,7 @@ fn a_new_local_address_starts_from_initial_congestion_state_and_a_return_restore
     pair.client_seen_as = home;
     assert_eq!(pair.client.stats().cwnd, before.cwnd);
     assert_eq!(pair.client.stats().rtt, before.rtt);
+    assert_eq!(pair.client.stats().mtu, before.mtu);
     let id = pair.client.open(Dir::Uni).expect("open");
     pair.client.write(id, b"home").expect("write");
     // Until the client's first packet from home reaches the server.
@@ -205,7 +210,8 @@ fn the_server_starts_over_for_a_new_client_ip_but_keeps_its_state_for_a_new_port
     }
     assert!(got == body);
     let grown = pair.server().stats().cwnd;
-    let initial = initial_cwnd(pair.server());
+    // A new path starts from the base datagram size (its MTU is searched again).
+    let initial = quic_recovery::cc::initial_window(1200);
     assert!(grown > initial);
     // A new port only: NAT rebinding, the state stays (RFC 9000 §9.4 allows it).
     pair.client_seen_as = "10.0.0.1:5555".parse().expect("addr");
@@ -380,4 +386,174 @@ fn a_preferred_address_with_an_empty_connection_id_is_a_transport_parameter_erro
         other => panic!("{other:?}"),
     }
     assert!(!pair.client.is_established());
+}
+
+/// RFC 9000 §8.2.1, §8.2.3: when the anti-amplification limit keeps the challenge to a new
+/// address below 1200 bytes, a second validation with a full-size datagram follows.
+#[test]
+fn a_challenge_cut_short_by_the_amplification_limit_is_repeated_at_full_size() {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    let mut pair = Pair::new(Config::default(), Config::default());
+    pair.connect();
+    // Sizes of the server's datagrams from now on.
+    let sizes: Rc<RefCell<Vec<usize>>> = Rc::new(RefCell::new(Vec::new()));
+    let s = sizes.clone();
+    pair.filter = Some(Box::new(move |to_server, d| {
+        if !to_server {
+            s.borrow_mut().push(d.len());
+        }
+        false
+    }));
+    // The client's first datagram from its new address is a small one.
+    pair.client_seen_as = "10.0.0.42:4433".parse().expect("addr");
+    let id = pair.client.open(Dir::Uni).expect("open");
+    pair.client.write(id, b"x").expect("write");
+    pair.drive();
+    assert_eq!(pair.server().remote_address(), Some(pair.client_seen_as));
+    assert!(pair.server().is_path_validated());
+    let sizes = sizes.borrow();
+    // The first answer is held to three times the small datagram; a full-size
+    // challenge datagram follows once the address is validated.
+    let short = sizes
+        .iter()
+        .position(|&n| n < 1200)
+        .expect("a short datagram");
+    assert!(sizes[short] <= 3 * 60, "{sizes:?}");
+    assert!(sizes[short + 1..].iter().any(|&n| n >= 1200), "{sizes:?}");
+    // (The first 1200-byte datagram is the server's probe of the client's old address,
+    // RFC 9000 §9.3.3.) The new address is reported validated once.
+    let new_address = pair.client_seen_as;
+    let events: Vec<_> = pair
+        .server_events
+        .iter()
+        .filter(|e| {
+            matches!(e, quic_conn::conn::Event::PathValidated { remote, .. } if *remote == new_address)
+        })
+        .collect();
+    assert_eq!(events.len(), 1, "{events:?}");
+}
+
+/// RFC 9000 §9.2: "The new path might not have the same ECN capability. Therefore, the
+/// endpoint validates ECN capability": a path that bleached ECN does not stop marking on
+/// the next one, and returning to it restores the failed state.
+#[test]
+fn ecn_is_validated_again_on_a_new_path() {
+    use quic_wire::Ecn;
+    let mut pair = Pair::new(Config::default(), Config::default());
+    pair.bleach_ecn = true;
+    pair.connect();
+    upload(&mut pair, 20_000);
+    let sent = pair.client_ecn.len();
+    upload(&mut pair, 20_000);
+    assert!(
+        pair.client_ecn[sent..].iter().all(|&e| e == Ecn::NotEct),
+        "validation failed on the bleaching path"
+    );
+    // A new local address whose path keeps the marks.
+    pair.bleach_ecn = false;
+    let moved: std::net::SocketAddr = "10.0.0.50:7000".parse().expect("addr");
+    let now = pair.now;
+    pair.client.migrate_local_address(now, moved).expect("move");
+    pair.client_seen_as = moved;
+    let sent = pair.client_ecn.len();
+    upload(&mut pair, 20_000);
+    assert!(pair.client_ecn[sent..].iter().all(|&e| e == Ecn::Ect0));
+    // Back on the bleaching path: known to fail, no marks.
+    let now = pair.now;
+    pair.client
+        .migrate_local_address(now, util::client_addr())
+        .expect("return");
+    pair.client_seen_as = util::client_addr();
+    let sent = pair.client_ecn.len();
+    upload(&mut pair, 5_000);
+    assert!(pair.client_ecn[sent..].iter().all(|&e| e == Ecn::NotEct));
+}
+
+/// RFC 9000 §9.3.2 on the client side: a move whose path never validates is undone, under
+/// yet another connection ID of the server's (§9.5).
+#[test]
+fn a_client_move_that_does_not_validate_is_undone() {
+    let mut pair = Pair::new(Config::default(), Config::default());
+    pair.connect();
+    let home = util::client_addr();
+    let first_cid = pair.client.remote_cid();
+    let moved: std::net::SocketAddr = "10.0.0.50:7000".parse().expect("addr");
+    let now = pair.now;
+    pair.client.migrate_local_address(now, moved).expect("move");
+    let moved_cid = pair.client.remote_cid();
+    // Nothing from the new address gets through.
+    pair.filter = Some(Box::new(|to_server, _| to_server));
+    let undone = pair.drive_until(10_000, |p| p.client.local_address() == Some(home));
+    assert!(undone);
+    assert!(pair
+        .client_events
+        .contains(&quic_conn::conn::Event::PathValidationFailed {
+            local: moved,
+            remote: util::server_addr(),
+        }));
+    let cid = pair.client.remote_cid();
+    assert!(
+        cid != first_cid && cid != moved_cid,
+        "a third connection ID"
+    );
+    pair.filter = None;
+    upload(&mut pair, 10_000);
+    assert_eq!(pair.client.error(), None);
+}
+
+/// Many moves in a row, of every kind, over a lossy link: rebinding to new ports and new
+/// addresses, returns to old ones, client moves and probes. Every upload arrives and the
+/// connection stays up.
+#[test]
+fn a_restless_client_keeps_its_connection() {
+    for seed in 0..4u64 {
+        let mut pair = Pair::seeded(
+            Config::default(),
+            Config::default(),
+            util::tls_configs(0),
+            seed,
+        );
+        pair.connect();
+        pair.loss_percent = 2;
+        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        let mut next = move |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let mut seen = Vec::new();
+        for round in 0..12u64 {
+            let now = pair.now;
+            let addr: std::net::SocketAddr =
+                format!("10.0.{}.{}:{}", next(3), 1 + next(3), 4000 + next(3))
+                    .parse()
+                    .expect("addr");
+            match next(4) {
+                // NAT rebinding: the server sees a new address, the client does not know.
+                0 => pair.client_seen_as = addr,
+                1 => {
+                    if pair.client.migrate_local_address(now, addr).is_ok() {
+                        pair.client_seen_as = addr;
+                    }
+                }
+                2 => {
+                    // A probe whose success moves the client: the Pair delivers everything
+                    // from the client as coming from `client_seen_as`.
+                    let _ = pair.client.probe_local_address(now, addr, false);
+                }
+                _ => pair.client_seen_as = util::client_addr(),
+            }
+            upload(&mut pair, 5_000 + 1_000 * round as usize);
+            assert_eq!(pair.client.error(), None, "seed {seed} round {round}");
+            assert_eq!(pair.server().error(), None, "seed {seed} round {round}");
+            if let Some(r) = pair.server().remote_address() {
+                if !seen.contains(&r) {
+                    seen.push(r);
+                }
+            }
+        }
+        assert!(seen.len() >= 3, "seed {seed}: the server followed {seen:?}");
+    }
 }

@@ -207,6 +207,11 @@ fn a_client_probes_a_new_local_address_then_moves_to_it() {
         local: addr(C2),
         remote: addr(S)
     }));
+    // Probing packets alone did not move the server (RFC 9000 §9.1, §9.3).
+    assert_eq!(
+        w.server_conn().expect("server").remote_address(),
+        Some(addr(C1))
+    );
     assert_eq!(w.client_conn().local_address(), Some(addr(C2)));
     // RFC 9000 §8.2.1, §8.2.2: the probe and its response were padded to 1200 bytes.
     let seen = w.seen();
@@ -282,6 +287,27 @@ fn the_client_moves_to_the_servers_preferred_address() {
             .is_some_and(|s| s.local_address() == Some(addr(P)) && s.is_path_validated())
     });
     assert!(server_moved);
+    // The server validated the path from its preferred address before moving (RFC 9000
+    // §9.6.2), and its first datagrams from there were padded probes and responses.
+    let server_events: Vec<Event> = {
+        let s = w.server_conn().expect("server");
+        std::iter::from_fn(|| s.poll_event()).collect()
+    };
+    assert!(
+        server_events.contains(&Event::Migrated {
+            local: addr(P),
+            remote: addr(C1)
+        }),
+        "{server_events:?}"
+    );
+    let from_p: Vec<usize> = w
+        .seen()
+        .iter()
+        .filter(|(_, kind, src, ..)| *kind == TraceKind::Sent && *src == addr(P))
+        .map(|s| s.4)
+        .take(2)
+        .collect();
+    assert!(from_p.iter().all(|&n| n >= 1200), "{from_p:?}");
     let switched_at = Duration::from_nanos(w.sim.now().as_nanos());
     assert!(w.upload(100_000));
     // From then on, everything goes through the preferred address.
@@ -509,4 +535,110 @@ fn a_new_connection_id_contradicting_the_preferred_address_is_a_protocol_violati
         }
         other => panic!("{other:?}"),
     }
+}
+
+/// RFC 9000 §9.5: "an endpoint MUST NOT reuse a connection ID when sending to more than
+/// one destination address": the server answers the client's probes from a new address,
+/// and then follows it there, under another of the client's IDs than it used before.
+#[test]
+fn the_server_uses_a_separate_client_id_towards_each_client_address() {
+    type Seen = Rc<RefCell<Vec<Vec<u8>>>>;
+    let to_c1: Seen = Rc::new(RefCell::new(Vec::new()));
+    let to_c2: Seen = Rc::new(RefCell::new(Vec::new()));
+    let (a, b) = (to_c1.clone(), to_c2.clone());
+    let mut w = World::with(&[C1, C2], &[S], Config::default(), move |sim| {
+        for (to, seen) in [(C1, a), (C2, b)] {
+            let link = sim.link_between(addr(S), addr(to)).expect("link");
+            sim.set_filter(link, move |_, d| {
+                if d.first().is_some_and(|b| b & 0x80 == 0) {
+                    if let Some(dcid) = d.get(1..9) {
+                        seen.borrow_mut().push(dcid.to_vec());
+                    }
+                }
+                true
+            });
+        }
+    });
+    let now = w.sim.now();
+    w.client_conn()
+        .probe_local_address(now, addr(C2), true)
+        .expect("probe");
+    assert!(w.run_until(ms(3000), |w| {
+        w.events.iter().any(|e| matches!(e, Event::Migrated { .. }))
+    }));
+    assert!(w.upload(20_000));
+    let (c1, c2) = (to_c1.borrow(), to_c2.borrow());
+    assert!(!c1.is_empty() && !c2.is_empty());
+    assert!(c2.iter().all(|d| !c1.contains(d)), "{c1:?} / {c2:?}");
+    assert_eq!(w.server_conn().expect("server").error(), None);
+}
+
+/// Probing without moving, again and again: each probe validates, and the connection IDs
+/// it used are retired and replaced, so probes never run out of them.
+#[test]
+fn repeated_probes_without_moving_do_not_use_up_connection_ids() {
+    let mut w = World::new(&[C1, C2], &[S], Config::default());
+    for round in 0..8 {
+        let now = w.sim.now();
+        w.client_conn()
+            .probe_local_address(now, addr(C2), false)
+            .unwrap_or_else(|e| panic!("round {round}: {e}"));
+        let before = w.events.len();
+        let validated = w.run_until(ms(2000), |w| {
+            w.events[before..].contains(&Event::PathValidated {
+                local: addr(C2),
+                remote: addr(S),
+            })
+        });
+        assert!(validated, "round {round}");
+        // The replacement ID arrives.
+        w.run_for(ms(100));
+    }
+    assert_eq!(w.client_conn().local_address(), Some(addr(C1)));
+    assert!(!w.events.iter().any(|e| matches!(e, Event::Migrated { .. })));
+    assert!(w.upload(10_000));
+}
+
+/// RFC 9000 §9.6.2: a server on its preferred address is not taken back to the old one
+/// by a newer packet arriving there.
+#[test]
+fn a_newer_packet_on_the_old_server_address_does_not_move_the_server_back() {
+    let server_config = Config {
+        preferred_address: Some(addr(P)),
+        ..Config::default()
+    };
+    let mut w = World::new(&[C1], &[S, P], server_config);
+    assert!(w.run_until(ms(3000), |w| {
+        w.server_conn()
+            .is_some_and(|s| s.local_address() == Some(addr(P)) && s.is_path_validated())
+    }));
+    // The client's next packet to the preferred address is held back and a copy arrives
+    // at the old address instead.
+    let link = w.sim.link_between(addr(C1), addr(P)).expect("link");
+    let stash: Rc<RefCell<Option<BytesMut>>> = Rc::new(RefCell::new(None));
+    let s2 = stash.clone();
+    w.sim.set_filter(link, move |_, d| {
+        let mut s = s2.borrow_mut();
+        if s.is_none() && d.first().is_some_and(|b| b & 0x80 == 0) {
+            *s = Some(d.clone());
+            return false;
+        }
+        true
+    });
+    let id = w.client_conn().open(Dir::Uni).expect("open");
+    w.client_conn().write(id, b"ping").expect("write");
+    assert!(w.run_until(ms(1000), |_| stash.borrow().is_some()));
+    w.sim.clear_filter(link);
+    let copy = stash.borrow_mut().take().expect("stashed");
+    let now = w.sim.now();
+    w.sim.inject(now, addr(C1), addr(S), Ecn::NotEct, copy);
+    // Right after the copy (before the client's next packet could undo anything).
+    w.sim.run_for(ms(1)).expect("step");
+    let server = w.server_conn().expect("server");
+    assert_eq!(server.local_address(), Some(addr(P)));
+    w.run_for(ms(200));
+    let server = w.server_conn().expect("server");
+    assert_eq!(server.local_address(), Some(addr(P)));
+    assert_eq!(server.error(), None);
+    assert!(w.upload(10_000));
 }

@@ -23,6 +23,9 @@ pub(crate) struct PeerCids {
     reserved: Vec<u64>,
 }
 
+/// RETIRE_CONNECTION_ID frames owed at most before we stop switching IDs on our own.
+const MAX_RETIRE_OWED: usize = 16;
+
 fn limit_error(reason: &'static str) -> TransportError {
     TransportError::new(TransportErrorCode::CONNECTION_ID_LIMIT_ERROR, reason)
         .with_frame(FrameType::NEW_CONNECTION_ID)
@@ -99,6 +102,11 @@ impl PeerCids {
         if self.active.is_empty() && self.retire_prior_to == 0 {
             self.active.push((0, current, token));
         }
+        // Bounded: with this many RETIRE_CONNECTION_ID frames still unsent (a path that
+        // cannot send), a peer moving again and again does not make us switch again.
+        if self.retire_queue.len() >= MAX_RETIRE_OWED {
+            return None;
+        }
         let reserved = &self.reserved;
         let &(_, next, next_token) = self
             .active
@@ -136,6 +144,9 @@ impl PeerCids {
         &mut self,
         current: ConnectionId,
     ) -> Option<(u64, ConnectionId, Option<ResetToken>)> {
+        if self.retire_queue.len() >= MAX_RETIRE_OWED {
+            return None; // See `rotate`.
+        }
         let reserved = &self.reserved;
         let &(seq, cid, token) = self
             .active
@@ -190,6 +201,14 @@ impl PeerCids {
         true
     }
 
+    /// The reset token of the active ID of sequence `seq`.
+    pub(crate) fn token_of(&self, seq: u64) -> Option<ResetToken> {
+        self.active
+            .iter()
+            .find(|&&(s, _, _)| s == seq)
+            .and_then(|&(_, _, t)| t)
+    }
+
     fn queue_retire(&mut self, seq: u64, limit: u64) -> Result<(), TransportError> {
         // Bounded: a peer retiring faster than we can send is cut off.
         if self.retire_queue.len() as u64 >= limit.saturating_mul(4).max(8) {
@@ -238,6 +257,43 @@ mod tests {
             ))
         );
         assert_eq!(p.retire_queue, [0]);
+    }
+
+    #[test]
+    fn reserved_ids_serve_one_path_and_are_retired_when_given_up() {
+        let mut p = PeerCids::default();
+        let cur = ConnectionId::new(&[0; 8]).unwrap();
+        p.on_new(&ncid(1, 0, 1), (cur, None), 4).unwrap();
+        p.on_new(&ncid(2, 0, 2), (cur, None), 4).unwrap();
+        let (seq, cid, _) = p.reserve(cur).expect("a spare");
+        assert_eq!((seq, cid), (1, ConnectionId::new(&[1; 8]).unwrap()));
+        // A reserved ID is not handed out again, neither by `reserve` nor by `rotate`.
+        assert_eq!(p.reserve(cur).map(|r| r.0), Some(2));
+        assert_eq!(p.reserve(cur), None);
+        assert_eq!(p.rotate(cur, None), None);
+        // Given up: retired. Moved to: the old current one is retired.
+        p.release(2);
+        assert!(p.switch_to(1, cur));
+        assert_eq!(p.retire_queue, [2, 0]);
+        assert!(!p.switch_to(2, ConnectionId::new(&[1; 8]).unwrap()));
+    }
+
+    #[test]
+    fn switching_stops_while_many_retirements_are_owed() {
+        let mut p = PeerCids::default();
+        let mut cur = ConnectionId::new(&[0; 8]).unwrap();
+        let mut switches = 0;
+        // The peer keeps offering IDs and we keep moving, but nothing is ever sent.
+        for i in 1..100u32 {
+            p.on_new(&ncid(i, 0, i as u8), (cur, None), 100).unwrap();
+            if let Some((next, _)) = p.rotate(cur, None) {
+                cur = next;
+                switches += 1;
+            }
+        }
+        assert_eq!(switches, MAX_RETIRE_OWED);
+        assert_eq!(p.retire_queue.len(), MAX_RETIRE_OWED);
+        assert_eq!(p.reserve(cur), None);
     }
 
     #[test]

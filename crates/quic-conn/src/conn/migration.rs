@@ -4,22 +4,25 @@
 //!
 //! The network path is the 4-tuple; the packet-number space and loss recovery stay those
 //! of path 0 (RFC 9000 has one application space; multipath will key more by `PathId`).
-//! What changes with the 4-tuple is the congestion controller and RTT estimate
-//! (RFC 9000 §9.4): a new path starts from initial values unless only the peer's port
+//! What changes with the 4-tuple is the congestion controller, RTT estimate, path MTU and
+//! ECN validation (RFC 9000 §9.2, §9.4): a new path starts from initial values unless only the peer's port
 //! changed, and the state of validated 4-tuples is kept (a few at most) for a return.
 //!
 //! - The active path's validation uses [`Challenge`] in ordinary packets; when it fails
-//!   (3 PTOs, §8.2.4) the connection returns to the last validated path (§9.3.2).
+//!   (3 PTOs, §8.2.4) the connection returns to the last validated path (§9.3.2). A
+//!   challenge the anti-amplification limit kept below 1200 bytes is repeated at full
+//!   size once the address is validated (§8.2.1).
 //! - Paths other than the active one are probed with [`Probe`]s: padded datagrams with a
 //!   PATH_CHALLENGE only (see `probe.rs`), e.g. a client trying a new local address before
 //!   moving to it (§9.1), the server's preferred address (§9.6.1), or the previously active
-//!   path after an apparent migration (§9.3.3).
-//! - A PATH_CHALLENGE is answered on the 4-tuple it came from (§8.2.2); responses owed
+//!   path after an apparent migration (§9.3.3). Retries back off like a PTO.
+//! - A PATH_CHALLENGE is answered on the 4-tuple it came from (§8.2.2), under a
+//!   connection ID of the peer's not used towards another address (§9.5); responses owed
 //!   are bounded, the excess dropped.
 //!
-//! Known simplifications: a server follows a non-probing packet to the client's preferred
-//! address path before that path is validated (sending within the anti-amplification
-//! limit) rather than waiting for validation (§9.6.2 says to wait).
+//! A server whose client sends a non-probing packet to its preferred address probes the
+//! path from there and moves once it is validated, sending from its original address
+//! until then (§9.6.2).
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
@@ -30,6 +33,7 @@ use quic_recovery::CongestionState;
 use quic_wire::cid::ResetToken;
 use quic_wire::{ConnectionId, Instant, Side, Space};
 
+use super::mtu::MtuSearch;
 use super::{Connection, Event, Timer};
 
 /// Validated 4-tuples whose congestion state is kept for a return.
@@ -48,6 +52,11 @@ pub(crate) struct Challenge {
     pub(crate) pending: bool,
     /// When validation is abandoned (RFC 9000 §8.2.4).
     pub(crate) deadline: Instant,
+    /// Whether the anti-amplification budget let it go in a 1200-byte datagram; if not,
+    /// a second validation checks the path MTU (RFC 9000 §8.2.1).
+    pub(crate) full_size: bool,
+    /// It only checks the path MTU of a validated path: failing it does not undo the move.
+    pub(crate) mtu_recheck: bool,
 }
 
 /// Why a path is probed.
@@ -59,6 +68,9 @@ pub(crate) enum ProbeKind {
     Preferred,
     /// The previously active path after an apparent migration (RFC 9000 §9.3.3).
     Previous,
+    /// Server: the path from our preferred address to the client, which sent a
+    /// non-probing packet there; moved to on success (RFC 9000 §9.6.2).
+    ServerPreferred,
 }
 
 /// A path other than the active one being validated.
@@ -80,12 +92,15 @@ pub(crate) struct Probe {
     pub(crate) kind: ProbeKind,
 }
 
-/// A validated 4-tuple and the congestion state it had.
+/// A validated 4-tuple and the congestion state and path MTU it had (`None`: it shares
+/// the state of the path that followed it).
 #[derive(Debug)]
 struct Known {
     local: SocketAddr,
     remote: SocketAddr,
-    state: Option<CongestionState>,
+    state: Option<(CongestionState, u16, MtuSearch)>,
+    /// Whether ECN validation had failed there.
+    ecn_failed: bool,
 }
 
 /// Migration state beyond path 0's.
@@ -105,6 +120,9 @@ pub(crate) struct Migration {
     /// The Destination Connection ID of the peer's latest non-probing datagram on the
     /// active path: a migration under another one is intentional (RFC 9000 §9.5).
     path_dcid: Option<ConnectionId>,
+    /// Connection IDs of the peer's set aside for answering on other 4-tuples (RFC 9000
+    /// §9.5: one ID per destination): (local, remote, sequence, ID).
+    pub(crate) response_cids: Vec<(SocketAddr, SocketAddr, u64, ConnectionId)>,
 }
 
 /// Why a migration or probe was refused.
@@ -135,6 +153,17 @@ pub enum MigrationError {
     SamePath,
 }
 
+/// A step of a probe or migration, for qlog's `quic:migration_state_updated`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    ProbingStarted,
+    ProbingAbandoned,
+    ProbingSuccessful,
+    MigrationStarted,
+    MigrationAbandoned,
+    MigrationComplete,
+}
+
 /// How a datagram relates to the active path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Arrival {
@@ -147,6 +176,38 @@ pub(crate) enum Arrival {
 }
 
 impl Connection {
+    /// Traces a migration step on the 4-tuple (local, remote) (with feature `qlog`).
+    #[cfg_attr(not(feature = "qlog"), allow(clippy::unused_self))]
+    fn trace_migration(
+        &mut self,
+        now: Instant,
+        step: Step,
+        (local, remote): (SocketAddr, SocketAddr),
+    ) {
+        #[cfg(feature = "qlog")]
+        {
+            use crate::qlog::events::data::{MigrationState, MigrationStateUpdated};
+            use crate::qlog::types::TupleEndpointInfo;
+            let new = match step {
+                Step::ProbingStarted => MigrationState::ProbingStarted,
+                Step::ProbingAbandoned => MigrationState::ProbingAbandoned,
+                Step::ProbingSuccessful => MigrationState::ProbingSuccessful,
+                Step::MigrationStarted => MigrationState::MigrationStarted,
+                Step::MigrationAbandoned => MigrationState::MigrationAbandoned,
+                Step::MigrationComplete => MigrationState::MigrationComplete,
+            };
+            self.qlog.emit(now, || MigrationStateUpdated {
+                old: None,
+                new,
+                tuple_id: None,
+                tuple_remote: Some(TupleEndpointInfo::from_addr(remote)),
+                tuple_local: Some(TupleEndpointInfo::from_addr(local)),
+            });
+        }
+        #[cfg(not(feature = "qlog"))]
+        let _ = (now, step, local, remote);
+    }
+
     /// The validation timeout of RFC 9000 §8.2.4: "three times the larger of the current
     /// PTO or the PTO for the new path (using kInitialRtt)".
     fn validation_timeout(&self) -> Duration {
@@ -263,6 +324,23 @@ impl Connection {
         } else {
             local
         };
+        if self.side == Side::Server
+            && Some(old_local) == self.config.preferred_address
+            && local == path.local_original
+        {
+            // RFC 9000 §9.6.2: once on the preferred address, "The server SHOULD drop newer
+            // packets for this connection that are received on the old IP address": they
+            // never take the connection back there.
+            return;
+        }
+        if self.side == Side::Server && local != old_local && remote == old_remote {
+            // RFC 9000 §9.6.2: "The server MUST send non-probing packets from its original
+            // address until it receives a non-probing packet from the client at its
+            // preferred address and until the server has validated the new path", and "MUST
+            // probe on the path toward the client from its preferred address".
+            self.probe_preferred_path(now, local, remote);
+            return;
+        }
         // RFC 9000 §9.4: "unless the only change in the peer's address is its port
         // number", the new path starts from initial values. A port change alone is taken
         // for NAT rebinding and keeps the state.
@@ -272,7 +350,19 @@ impl Connection {
         let intentional =
             dcid.is_some() && self.migration.path_dcid.is_some_and(|d| Some(d) != dcid);
         self.migration.path_dcid = dcid.or(self.migration.path_dcid);
-        if local != old_local || intentional {
+        let answered = self
+            .migration
+            .response_cids
+            .iter()
+            .position(|&(l, r, _, _)| (l, r) == (local, remote))
+            .map(|i| self.migration.response_cids.remove(i));
+        if let Some((_, _, seq, cid)) = answered {
+            // We answered the peer's probes on this path under an ID of its: keep it.
+            if self.peer_cids.switch_to(seq, self.remote_cid) {
+                self.remote_cid = cid;
+                self.peer_reset_token = self.peer_cids.token_of(seq);
+            }
+        } else if local != old_local || intentional {
             // RFC 9000 §9.5: "An endpoint MUST NOT reuse a connection ID when sending from
             // more than one local address" nor "when sending to more than one destination
             // address" (unless the peer's move was not its own doing, when it "MAY
@@ -293,6 +383,7 @@ impl Connection {
             .probes
             .retain(|p| (p.local, p.remote) != (local, remote));
         let revisit = self.switch_path(now, (local, remote), old_validated, port_only);
+        self.trace_migration(now, Step::MigrationStarted, (local, remote));
         let Some(path) = self.paths.first_mut() else {
             return;
         };
@@ -304,6 +395,7 @@ impl Connection {
             path.validated = true;
             self.challenge = None;
             self.migration.last_validated = Some((local, remote));
+            self.trace_migration(now, Step::MigrationComplete, (local, remote));
         } else {
             path.validated = false;
             // RFC 9000 §9: "An endpoint MUST perform path validation if it detects any
@@ -327,6 +419,45 @@ impl Connection {
         }
     }
 
+    /// Server: validates the path from our preferred address `local` to the client before
+    /// moving there, under the client ID set aside for that path if we answered there.
+    fn probe_preferred_path(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr) {
+        if self
+            .migration
+            .probes
+            .iter()
+            .any(|p| (p.local, p.remote) == (local, remote))
+        {
+            return;
+        }
+        let reserved = self
+            .migration
+            .response_cids
+            .iter()
+            .position(|&(l, r, _, _)| (l, r) == (local, remote))
+            .map(|i| self.migration.response_cids.remove(i))
+            .map(|(_, _, seq, cid)| (seq, cid))
+            .or_else(|| {
+                self.peer_cids
+                    .reserve(self.remote_cid)
+                    .map(|(seq, cid, _)| (seq, cid))
+            });
+        let (cid, seq) = match reserved {
+            Some((seq, cid)) => (cid, Some(seq)),
+            None => (self.remote_cid, None),
+        };
+        let token = match seq {
+            Some(s) => self.peer_cids.token_of(s),
+            None => self.peer_reset_token,
+        };
+        self.add_probe(
+            now,
+            (local, remote),
+            (cid, seq, token),
+            ProbeKind::ServerPreferred,
+        );
+    }
+
     /// Moves the active path to `to`, storing the old path's congestion state when it was
     /// validated and taking the state `to` had if it was validated before. Returns whether
     /// `to` is such a validated 4-tuple.
@@ -348,18 +479,33 @@ impl Connection {
             .position(|k| (k.local, k.remote) == to)
             .map(|i| self.migration.known.remove(i));
         let revisit = known.is_some();
-        let mut recovery_config = self.config.recovery;
-        recovery_config.max_datagram_size = u64::from(path.mtu);
+        let old_ecn_failed = self.ecn_failed;
         let new_state = match known {
             // A path left with its state kept (a port change) shares the current state.
-            Some(k) => k.state,
+            Some(k) => {
+                if k.state.is_some() {
+                    self.ecn_failed = k.ecn_failed;
+                }
+                k.state
+            }
             None if keep_state => None,
-            None => Some(CongestionState::initial(&recovery_config)),
+            None => {
+                // RFC 9000 §9.2: "The new path might not have the same ECN capability.
+                // Therefore, the endpoint validates ECN capability" (§13.4): from scratch.
+                self.ecn_failed = false;
+                Some(self.initial_path_state())
+            }
         };
         let Some(path) = self.paths.first_mut() else {
             return false;
         };
-        let old_state = new_state.map(|s| path.recovery.switch_network_path(now, s));
+        let old_state = new_state.map(|(s, mtu, search)| {
+            let old = path.recovery.switch_network_path(now, s);
+            let old_mtu = core::mem::replace(&mut path.mtu, mtu);
+            let old_search = core::mem::replace(&mut path.mtu_search, search);
+            path.recovery.set_max_datagram_size(u64::from(mtu));
+            (old, old_mtu, old_search)
+        });
         path.local = to.0;
         path.remote = to.1;
         if old_validated {
@@ -372,20 +518,46 @@ impl Connection {
                 local: from.0,
                 remote: from.1,
                 state: old_state,
+                ecn_failed: old_ecn_failed,
             });
         }
         revisit
     }
 
+    /// Initial values for a new network path (RFC 9000 §9.4): congestion controller and
+    /// RTT estimate, and the path MTU, searched again from the base size (RFC 8899 §5.2:
+    /// a new path starts from the base PLPMTU).
+    fn initial_path_state(&self) -> (CongestionState, u16, MtuSearch) {
+        let base = self.config.initial_mtu.max(1200);
+        let peer_max = self.peer_params.as_ref().map_or(u16::MAX, |p| {
+            u16::try_from(p.max_udp_payload_size.into_inner()).unwrap_or(u16::MAX)
+        });
+        let mut search = MtuSearch::new(base, self.config.max_udp_payload.max(base));
+        search.cap(peer_max.max(1200));
+        let mut recovery_config = self.config.recovery;
+        recovery_config.max_datagram_size = u64::from(base);
+        (CongestionState::initial(&recovery_config), base, search)
+    }
+
     /// Starts validating the active path.
     fn start_challenge(&mut self, now: Instant) {
+        self.start_challenge_for(now, false);
+    }
+
+    fn start_challenge_for(&mut self, now: Instant, mtu_recheck: bool) {
         let mut data = [0u8; 8];
         self.rng.fill_bytes(&mut data);
         let deadline = now.checked_add(self.validation_timeout()).unwrap_or(now);
+        let full_size = self
+            .paths
+            .first()
+            .is_some_and(|p| p.amplification_budget() >= 1200);
         self.challenge = Some(Challenge {
             data,
             pending: true,
             deadline,
+            full_size,
+            mtu_recheck,
         });
         self.arm_path_timer();
     }
@@ -406,6 +578,7 @@ impl Connection {
         let mut data = [0u8; 8];
         self.rng.fill_bytes(&mut data);
         let deadline = now.checked_add(self.validation_timeout()).unwrap_or(now);
+        self.trace_migration(now, Step::ProbingStarted, (local, remote));
         self.migration.probes.push(Probe {
             local,
             remote,
@@ -440,17 +613,26 @@ impl Connection {
     /// A PATH_RESPONSE arrived (RFC 9000 §8.2.3): "A PATH_RESPONSE frame received on any
     /// network path validates the path on which the PATH_CHALLENGE was sent."
     pub(crate) fn on_path_response(&mut self, now: Instant, data: [u8; 8]) {
-        if self.challenge.is_some_and(|c| c.data == data) {
+        if let Some(c) = self.challenge.filter(|c| c.data == data) {
             self.challenge = None;
             if let Some(p) = self.paths.first_mut() {
                 p.validated = true;
                 p.recovery.set_amplification_limited(now, false);
                 let tuple = (p.local, p.remote);
                 self.migration.last_validated = Some(tuple);
-                self.events.push_back(Event::PathValidated {
-                    local: tuple.0,
-                    remote: tuple.1,
-                });
+                if !c.mtu_recheck {
+                    self.events.push_back(Event::PathValidated {
+                        local: tuple.0,
+                        remote: tuple.1,
+                    });
+                    self.trace_migration(now, Step::MigrationComplete, tuple);
+                }
+            }
+            if !c.full_size {
+                // RFC 9000 §8.2.3: "the path is validated but not the path MTU ... the
+                // endpoint MUST initiate another path validation with an expanded
+                // datagram".
+                self.start_challenge_for(now, true);
             }
         } else if let Some(i) = self.migration.probes.iter().position(|p| p.data == data) {
             let probe = self.migration.probes.remove(i);
@@ -458,12 +640,19 @@ impl Connection {
                 local: probe.local,
                 remote: probe.remote,
             });
+            self.trace_migration(now, Step::ProbingSuccessful, (probe.local, probe.remote));
             let moves = matches!(
                 probe.kind,
-                ProbeKind::Local { migrate: true } | ProbeKind::Preferred
+                ProbeKind::Local { migrate: true }
+                    | ProbeKind::Preferred
+                    | ProbeKind::ServerPreferred
             );
             if moves && !self.is_closed() {
                 self.move_to_probed(now, &probe);
+            } else if let Some(seq) = probe.cid_seq {
+                // Not moving there now: the ID used on that path is retired (§9.5), so
+                // the peer replaces it; a later move takes a fresh one.
+                self.peer_cids.release(seq);
             }
         }
         self.arm_path_timer();
@@ -472,12 +661,18 @@ impl Connection {
     /// Client: moves to a path a probe validated, under the probe's connection ID (RFC
     /// 9000 §9.2, §9.6.1).
     fn move_to_probed(&mut self, now: Instant, probe: &Probe) {
-        let Some(seq) = probe.cid_seq else { return };
-        if !self.peer_cids.switch_to(seq, self.remote_cid) {
-            return;
+        match probe.cid_seq {
+            Some(seq) => {
+                if !self.peer_cids.switch_to(seq, self.remote_cid) {
+                    return;
+                }
+                self.remote_cid = probe.cid;
+                self.peer_reset_token = probe.token;
+            }
+            // A server probing under the current ID (the client offered no spare).
+            None if probe.kind == ProbeKind::ServerPreferred => {}
+            None => return,
         }
-        self.remote_cid = probe.cid;
-        self.peer_reset_token = probe.token;
         let validated = self.paths.first().is_some_and(|p| p.validated);
         let to = (probe.local, probe.remote);
         self.switch_path(now, to, validated, false);
@@ -492,14 +687,24 @@ impl Connection {
             local: to.0,
             remote: to.1,
         });
+        self.trace_migration(now, Step::MigrationComplete, to);
     }
 
     /// [`Timer::PathValidation`] passed: resend challenges that are due, abandon the
     /// validations that ran out of time (RFC 9000 §8.2.4).
     pub(crate) fn on_path_timeout(&mut self, now: Instant) {
-        if self.challenge.is_some_and(|c| c.deadline <= now) {
+        if let Some(c) = self.challenge.filter(|c| c.deadline <= now) {
             self.challenge = None;
-            self.on_active_validation_failed(now);
+            if c.mtu_recheck {
+                // Only the path MTU was being checked: the address stays validated.
+                if let Some(p) = self.paths.first() {
+                    let (local, remote) = (p.local, p.remote);
+                    self.events
+                        .push_back(Event::PathValidationFailed { local, remote });
+                }
+            } else {
+                self.on_active_validation_failed(now);
+            }
         }
         // Probes whose `send_at` passed are due: `poll_transmit` sends them and sets the
         // next time, a PTO later (§8.2.1: not more often than an Initial would be sent).
@@ -518,6 +723,7 @@ impl Connection {
             }
             self.events
                 .push_back(Event::PathValidationFailed { local, remote });
+            self.trace_migration(now, Step::ProbingAbandoned, (local, remote));
         }
         self.arm_path_timer();
     }
@@ -534,8 +740,20 @@ impl Connection {
             local: failed.0,
             remote: failed.1,
         });
+        self.trace_migration(now, Step::MigrationAbandoned, failed);
         match self.migration.last_validated.filter(|&t| t != failed) {
             Some(to) => {
+                if self.side == Side::Client {
+                    // The ID used on the failed path is not taken back to the old one
+                    // (RFC 9000 §9.5), when there is another.
+                    if let Some((cid, token)) = self
+                        .peer_cids
+                        .rotate(self.remote_cid, self.peer_reset_token)
+                    {
+                        self.remote_cid = cid;
+                        self.peer_reset_token = token;
+                    }
+                }
                 self.switch_path(now, to, false, false);
                 if let Some(p) = self.paths.first_mut() {
                     p.validated = true;
@@ -573,6 +791,7 @@ impl Connection {
             self.migration.last_validated = Some((path.local, remote));
         }
         self.switch_path(now, (local, remote), validated, false);
+        self.trace_migration(now, Step::MigrationStarted, (local, remote));
         // A packet must go out from the new address so the server notices, and the new
         // path is validated (RFC 9000 §9.2).
         self.ping_pending = true;
@@ -695,6 +914,29 @@ impl Connection {
             self.peer_cids
                 .add_preferred(current, pa.connection_id, pa.stateless_reset_token);
         }
+    }
+
+    /// The peer's connection ID to answer on the 4-tuple `(local, remote)` with: one set
+    /// aside for it (RFC 9000 §9.5: never one used towards another address), or the
+    /// current one when the peer offered no spare.
+    pub(crate) fn response_cid(&mut self, local: SocketAddr, remote: SocketAddr) -> ConnectionId {
+        let m = &mut self.migration;
+        if let Some(&(_, _, _, cid)) = m
+            .response_cids
+            .iter()
+            .find(|&&(l, r, _, _)| (l, r) == (local, remote))
+        {
+            return cid;
+        }
+        let Some((seq, cid, _)) = self.peer_cids.reserve(self.remote_cid) else {
+            return self.remote_cid;
+        };
+        if self.migration.response_cids.len() >= MAX_PROBES {
+            let (_, _, old, _) = self.migration.response_cids.remove(0);
+            self.peer_cids.release(old);
+        }
+        self.migration.response_cids.push((local, remote, seq, cid));
+        cid
     }
 
     /// Whether the peer's current address is validated.

@@ -91,8 +91,9 @@ pub enum Event {
         /// The peer's address on the path.
         remote: SocketAddr,
     },
-    /// Client: the connection moved to a path it validated first (a probed local
-    /// address, or the server's preferred address).
+    /// The connection moved to a path it validated first: a client to a probed local
+    /// address or the server's preferred address, a server to its preferred address
+    /// once the client used it.
     Migrated {
         /// Our address on the new path.
         local: SocketAddr,
@@ -140,8 +141,9 @@ struct SpaceCrypto {
 ///   [`Connection::read`], [`Connection::finish`], [`Connection::reset`],
 ///   [`Connection::stop_sending`], or the whole [`Streams`] API through
 ///   [`Connection::streams`]), datagrams ([`Connection::send_datagram`],
-///   [`Connection::recv_datagram`]) and [`Connection::close`]. Misuse is a typed error,
-///   never a panic.
+///   [`Connection::recv_datagram`]), client migration
+///   ([`Connection::probe_local_address`], [`Connection::migrate_local_address`]) and
+///   [`Connection::close`]. Misuse is a typed error, never a panic.
 /// - **Getters**: [`Connection::side`], [`Connection::is_established`],
 ///   [`Connection::is_drained`], [`Connection::error`], [`Connection::stats`],
 ///   [`Connection::alpn`], [`Connection::peer_params`].

@@ -101,7 +101,10 @@ impl Connection {
             .iter()
             .find(|p| (p.local, p.remote) == (local, remote));
         let challenge = probe.filter(|p| p.send_at <= now).map(|p| p.data);
-        let dcid = probe.map_or(self.remote_cid, |p| p.cid);
+        let dcid = match probe {
+            Some(p) => p.cid,
+            None => self.response_cid(local, remote),
+        };
         Some(ProbeDatagram {
             local,
             remote,

@@ -246,7 +246,12 @@ struct StatelessReply {
 /// ## Connection IDs
 /// Each connection's own IDs (the handshake one and the spares it issues, reported through
 /// [`Connection::poll_cid_event`]) and, for a server, the client's original Destination
-/// Connection ID route to it.
+/// Connection ID route to it. Every ID the endpoint or its connections issue (handshake,
+/// Retry, preferred address, NEW_CONNECTION_ID) comes from one
+/// [`ConnectionIdGenerator`] ([`EndpointConfig::cid_generator`]; random by default, or
+/// [`QuicLbPlaintext`](crate::cid::QuicLbPlaintext) for a QUIC-LB load balancer); short
+/// headers for unknown IDs get a stateless reset only when the ID has the generator's
+/// format.
 ///
 /// ## NEW_TOKEN
 /// With [`EndpointConfig::new_tokens`], each server connection gives its client a sealed
