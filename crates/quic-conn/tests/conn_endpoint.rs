@@ -390,14 +390,16 @@ fn initial_with_token(token: &[u8]) -> Vec<u8> {
 }
 
 #[test]
-fn initials_with_forged_tokens_are_dropped_without_reply() {
+fn initials_with_forged_retry_tokens_get_a_stateless_invalid_token_close() {
     let (mut cfg, _) = server_config(8);
     cfg.retry = true;
     let mut server = Endpoint::new(cfg, rng_factory(1));
     let now = Instant::from_nanos(1);
-    // Shaped like one of our Retry tokens (kind byte 0, 16 bytes) but never issued.
-    let mut forged_token = vec![0u8];
-    forged_token.extend_from_slice(&[0xab; 16]);
+    // Shaped like one of our Retry tokens (kind byte 'R', nonce, sealed part, tag) but
+    // never issued: RFC 9000 §8.1.2, the server closes with INVALID_TOKEN at once, in a
+    // small Initial packet, keeping no state.
+    let mut forged_token = vec![b'R'];
+    forged_token.extend_from_slice(&[0xab; 60]);
     let forged = initial_with_token(&forged_token);
     server.handle_datagram(
         now,
@@ -405,7 +407,11 @@ fn initials_with_forged_tokens_are_dropped_without_reply() {
         BytesMut::from(&forged[..]),
     );
     assert_eq!(server.connection_count(), 0);
-    assert!(server.poll_transmit(now, &mut vec![0u8; 1500]).is_none());
+    let mut buf = vec![0u8; 1500];
+    let t = server.poll_transmit(now, &mut buf).expect("a close");
+    assert_eq!(buf[0] & 0xf0, 0xc0, "an Initial packet");
+    assert!(t.size < 200, "{} bytes", t.size);
+    assert!(server.poll_transmit(now, &mut buf).is_none());
     // An unknown token of another kind counts as none (RFC 9000 §8.1.3): a Retry, like
     // an Initial without a token.
     let unknown = initial_with_token(&[0xcd; 16]);

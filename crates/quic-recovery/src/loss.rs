@@ -869,6 +869,25 @@ impl<F> PathRecovery<F> {
         self.set_loss_timer(now);
     }
 
+    /// A client accepted a Retry (RFC 9002 §6.3: "Clients that receive a Retry packet reset
+    /// congestion control and loss recovery state, including resetting any pending
+    /// timers"). The Initial packets sent so far leave flight without being acknowledged
+    /// or declared lost (the caller sends their CRYPTO data again), packet numbers carry
+    /// on (RFC 9000 §17.2.5.3), and the probe backoff starts over, so a Retry that came
+    /// after several probe timeouts does not leave the retried Initial waiting for the
+    /// backed-off timer. The congestion controller saw no acknowledgement yet and keeps
+    /// its state.
+    pub fn on_retry(&mut self, now: Instant) {
+        if let Some(st) = self.st(Space::Initial) {
+            let bytes = st.sent.discard();
+            st.loss_time = None;
+            st.probes = 0;
+            self.bytes_in_flight = self.bytes_in_flight.saturating_sub(bytes);
+        }
+        self.pto_count = 0;
+        self.set_loss_timer(now);
+    }
+
     /// Discards a space when its keys are dropped (RFC 9002 §6.4, A.11, B.9): its packets
     /// leave bytes in flight without being acknowledged or lost; its receive state goes too.
     pub fn discard_space(&mut self, now: Instant, space: Space) {

@@ -14,6 +14,7 @@ struct Sink<'a> {
     streams: &'a mut Streams,
     spaces: &'a mut [SpaceCrypto; 3],
     handshake_done_pending: &'a mut bool,
+    handshake_done_acked: &'a mut bool,
     retire_queue: &'a mut alloc::collections::VecDeque<u64>,
     /// Refused 0-RTT packets: their frames were already handed back.
     void: &'a super::zero_rtt::ZeroRtt,
@@ -51,8 +52,8 @@ impl RecoverySink<Records> for Sink<'_> {
                         af.on_acked(seq);
                     }
                 }
-                Record::HandshakeDone
-                | Record::RetireCid(_)
+                Record::HandshakeDone => *self.handshake_done_acked = true,
+                Record::RetireCid(_)
                 | Record::PathChallenge(_)
                 | Record::NewCid(_)
                 | Record::NewToken => {}
@@ -118,6 +119,7 @@ impl Connection {
             streams,
             spaces,
             handshake_done_pending,
+            handshake_done_acked,
             peer_cids,
             zero_rtt,
             challenge,
@@ -134,6 +136,7 @@ impl Connection {
             streams,
             spaces,
             handshake_done_pending,
+            handshake_done_acked,
             retire_queue: &mut peer_cids.retire_queue,
             void: zero_rtt,
             challenge,
@@ -258,6 +261,7 @@ impl Connection {
             streams,
             spaces,
             handshake_done_pending,
+            handshake_done_acked,
             peer_cids,
             zero_rtt,
             challenge,
@@ -274,6 +278,7 @@ impl Connection {
             streams,
             spaces,
             handshake_done_pending,
+            handshake_done_acked,
             retire_queue: &mut peer_cids.retire_queue,
             void: zero_rtt,
             challenge,
@@ -299,6 +304,17 @@ impl Connection {
             // data of the space if there is any, PING otherwise.
             if let Some(s) = self.spaces.get_mut(space as usize) {
                 s.send.requeue_unacked();
+            }
+            // RFC 9000 §13.3: "HANDSHAKE_DONE frames MUST be retransmitted until they are
+            // acknowledged." Loss detection alone needs acknowledgements of later packets;
+            // when those are lost too, only the probe can carry it (the client, not
+            // confirmed, probes in the Handshake space the server has discarded).
+            if space == Space::Data
+                && self.side == quic_wire::Side::Server
+                && self.handshake_confirmed
+                && !self.handshake_done_acked
+            {
+                self.handshake_done_pending = true;
             }
         }
         self.on_mtu_probe(mtu_acked, mtu_lost);

@@ -35,8 +35,9 @@ impl Connection {
                 }
                 // For the application to keep for a later connection to this server
                 // (RFC 9000 §8.1.3); bounded by the packet it came in.
-                self.events
-                    .push_back(Event::NewToken(Bytes::copy_from_slice(token)));
+                let token = Bytes::copy_from_slice(token);
+                self.received_token = Some(token.clone());
+                self.events.push_back(Event::NewToken(token));
                 Ok(())
             }
             Frame::Stream(_)

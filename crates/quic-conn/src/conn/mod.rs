@@ -199,6 +199,9 @@ pub struct Connection {
     handshake_complete: bool,
     handshake_confirmed: bool,
     handshake_done_pending: bool,
+    /// Server: a packet carrying HANDSHAKE_DONE was acknowledged (RFC 9000 §13.3: it is
+    /// retransmitted until then, probes included).
+    handshake_done_acked: bool,
     ping_pending: bool,
     path_responses: VecDeque<[u8; 8]>,
     datagrams_in: VecDeque<Bytes>,
@@ -239,6 +242,8 @@ pub struct Connection {
     packet_dcid: ConnectionId,
     /// Server: a NEW_TOKEN frame to send.
     new_token: Option<Vec<u8>>,
+    /// Client: the latest NEW_TOKEN token received, for the endpoint's token store.
+    received_token: Option<Bytes>,
     /// Version negotiation (RFC 9368).
     vn: version::VersionState,
     /// Our ACK_FREQUENCY requests, once the peer showed it takes them (ack-frequency §3);
@@ -528,6 +533,13 @@ impl Connection {
         if self.side == Side::Server && !token.is_empty() {
             self.new_token = Some(token.to_vec());
         }
+    }
+
+    /// Client: takes the latest token a NEW_TOKEN frame brought (RFC 9000 §8.1.3), which
+    /// was also reported as [`Event::NewToken`]. The [`Endpoint`](crate::endpoint::Endpoint)
+    /// takes it to keep for the next connection to the same server name.
+    pub fn take_new_token(&mut self) -> Option<Bytes> {
+        self.received_token.take()
     }
 
     /// Testing and fuzzing hook: puts `frames` (encoded frames, written as they are) in

@@ -102,7 +102,7 @@ impl Connection {
                     return;
                 }
                 Ok((Packet::Retry(r), _)) => {
-                    self.on_retry(&r);
+                    self.on_retry(now, &r);
                     return; // A Retry takes the rest of the datagram.
                 }
                 // Unknown versions: dropped.

@@ -310,6 +310,7 @@ impl Connection {
             handshake_complete: false,
             handshake_confirmed: false,
             handshake_done_pending: false,
+            handshake_done_acked: false,
             ping_pending: false,
             path_responses: VecDeque::new(),
             datagrams_in: VecDeque::new(),
@@ -336,6 +337,7 @@ impl Connection {
             local_cids,
             packet_dcid: ids.local,
             new_token: None,
+            received_token: None,
             vn: super::version::VersionState::new(side, version, ids.initial),
             ack_frequency: None,
             #[cfg(feature = "qlog")]

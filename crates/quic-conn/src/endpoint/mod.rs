@@ -20,10 +20,16 @@ use rand_core::CryptoRngCore;
 
 use crate::cid::{ConnectionIdGenerator, RandomCids};
 pub use crate::conn::ResetTokens;
-use crate::conn::{AcceptOptions, CidEvent, Config, Connection, RetryContext};
+use crate::conn::{AcceptOptions, CidEvent, Config, Connection};
 use crate::io::{DatagramMeta, SansIo, Transmit};
 use crate::tls::{TlsConfig, TlsError};
 use quic_wire::cid::ResetToken;
+
+mod tokens;
+#[cfg(feature = "rustls")]
+pub use tokens::AesGcmTokenKey;
+use tokens::{Checked, ClientTokens, ReplayFilter, RetryBinding, Tokens};
+pub use tokens::{TokenKey, TOKEN_NONCE_LEN, TOKEN_TAG_LEN};
 
 /// Makes the RNG each new connection owns (the endpoint's embedder decides: a system RNG,
 /// or seeded generators for reproducible simulations).
@@ -48,19 +54,30 @@ pub struct EndpointConfig {
     /// Stateless replies (Version Negotiation, Retry) waiting to be sent at most; more
     /// are not generated, so a flood cannot grow memory.
     pub max_stateless_queue: usize,
-    /// Validate client addresses with Retry before creating any state but a token
-    /// (RFC 9000 §8.1.2).
+    /// Validate client addresses with Retry before creating any state (RFC 9000 §8.1.2).
+    /// The token is sealed under [`EndpointConfig::token_key`], so the endpoint keeps
+    /// nothing per Retry.
     pub retry: bool,
-    /// How long a Retry token stays valid.
+    /// How long a Retry token stays valid: short, since clients return it at once
+    /// (RFC 9000 §8.1.4).
     pub retry_token_lifetime: core::time::Duration,
-    /// Outstanding Retry tokens at most; Initials that would need more are dropped.
-    pub max_retry_tokens: usize,
+    /// Seals Retry and NEW_TOKEN tokens (see [`TokenKey`]). A secret the embedder keeps
+    /// across restarts and shares with the servers behind one load balancer, so that
+    /// their tokens validate anywhere. When `None` and [`EndpointConfig::retry`] or
+    /// [`EndpointConfig::new_tokens`] is set, a random key is made at start (feature
+    /// `rustls`), whose tokens die with the endpoint; without `rustls`, tokens are then
+    /// neither issued nor accepted, and no Retry is sent.
+    pub token_key: Option<Arc<dyn TokenKey>>,
+    /// Nonces of redeemed tokens remembered to refuse replays (RFC 9000 §8.1.4); the
+    /// oldest is forgotten beyond this many, so single use is best effort.
+    pub token_replay_capacity: usize,
     /// Stateless replies (Version Negotiation, Retry, stateless reset) per second at most.
     pub max_stateless_per_second: u32,
     /// Give clients NEW_TOKEN tokens so their next connection skips address validation
-    /// (RFC 9000 §8.1.3). Tokens are remembered (bounded by `max_retry_tokens`).
+    /// (RFC 9000 §8.1.3), sealed under [`EndpointConfig::token_key`].
     pub new_tokens: bool,
-    /// How long a NEW_TOKEN token stays valid.
+    /// How long a NEW_TOKEN token stays valid (RFC 9000 §8.1.3 "a token SHOULD have an
+    /// expiration time").
     pub address_token_lifetime: core::time::Duration,
     /// Derives the stateless reset tokens of our connection IDs. With it, server
     /// connections advertise a token, and short-header datagrams for unknown connection
@@ -141,7 +158,8 @@ impl Default for EndpointConfig {
             max_stateless_queue: 64,
             retry: false,
             retry_token_lifetime: core::time::Duration::from_secs(10),
-            max_retry_tokens: 4096,
+            token_key: None,
+            token_replay_capacity: 4096,
             max_stateless_per_second: 1000,
             new_tokens: false,
             address_token_lifetime: core::time::Duration::from_secs(3600),
@@ -212,10 +230,12 @@ struct StatelessReply {
 ///   [`Endpoint::connection`].
 ///
 /// ## Retry
-/// With [`EndpointConfig::retry`], a client's first Initial gets a Retry carrying a random
-/// token the endpoint remembers (bounded, expiring); the Initial that returns it creates the
-/// connection with its address validated. Tokens are kept in a table rather than sealed,
-/// so they do not survive a restart and do not serve NEW_TOKEN.
+/// With [`EndpointConfig::retry`], a client's first Initial gets a Retry carrying a token
+/// sealed under [`EndpointConfig::token_key`] (client address and port, issue time, the
+/// original and Retry connection IDs); the Initial that returns it creates the connection
+/// with its address validated, and an Initial with a Retry token that does not validate is
+/// answered with a stateless CONNECTION_CLOSE (INVALID_TOKEN, RFC 9000 §8.1.2). Nothing is
+/// kept per Retry, so tokens survive a restart and work across servers sharing the key.
 ///
 /// ## Stateless resets
 /// With [`EndpointConfig::reset_tokens`], server connections advertise a token derived from
@@ -234,15 +254,17 @@ struct StatelessReply {
 /// format.
 ///
 /// ## NEW_TOKEN
-/// With [`EndpointConfig::new_tokens`], each server connection gives its client a token
-/// (remembered, bounded, expiring, single use, bound to the client's IP address); an
-/// Initial carrying it is accepted with the address validated, without Retry.
+/// With [`EndpointConfig::new_tokens`], each server connection gives its client a sealed
+/// token (bound to the client's IP address, expiring, single use as far as a bounded
+/// replay filter remembers); an Initial carrying it is accepted with the address
+/// validated, without Retry. A NEW_TOKEN token that does not validate counts as none
+/// (RFC 9000 §8.1.3). A client endpoint keeps the tokens its connections receive per
+/// server name and gives each one to one later [`Endpoint::connect`] to that name.
 ///
 /// Stateless replies are bounded by a queue and a per-second rate.
 ///
 /// ## Not yet supported
-/// Sealed (stateless) tokens that survive a restart; timers are found by a scan over the
-/// connections (fine for hundreds).
+/// Timers are found by a scan over the connections (fine for hundreds).
 pub struct Endpoint {
     config: EndpointConfig,
     rng: RngFactory,
@@ -260,7 +282,14 @@ pub struct Endpoint {
     final_events: VecDeque<(ConnectionHandle, crate::conn::Event)>,
     /// The endpoint's own randomness (connection IDs, tokens).
     own_rng: Box<dyn CryptoRngCore + Send>,
-    tokens: HashMap<[u8; TOKEN_LEN], TokenEntry>,
+    /// The key tokens are sealed with: the configured one, or a random one.
+    token_key: Option<Arc<dyn TokenKey>>,
+    /// Nonces of redeemed tokens (RFC 9000 §8.1.4).
+    replay: ReplayFilter,
+    /// Client: NEW_TOKEN tokens per server name, and the server name of each client
+    /// connection.
+    client_tokens: ClientTokens,
+    client_names: HashMap<ConnectionHandle, alloc::string::String>,
     /// Start of the current one-second window of stateless replies, and their count.
     rate_window: Instant,
     rate_count: u32,
@@ -268,44 +297,24 @@ pub struct Endpoint {
     /// connections.
     tombstones: tombstones::Tombstones,
     stats: EndpointStats,
-    /// NEW_TOKEN tokens given out: client IP and expiry.
-    address_tokens: HashMap<[u8; TOKEN_LEN], (core::net::IpAddr, Instant)>,
     /// Server connections that got their NEW_TOKEN token.
     token_issued: hashbrown::HashSet<ConnectionHandle>,
     /// Makes the connection IDs of every connection.
     cid_generator: Arc<dyn ConnectionIdGenerator>,
 }
 
-/// Length of our tokens: a kind byte ([`RETRY_TOKEN`] or [`ADDRESS_TOKEN`]) and 16 random
-/// bytes.
-const TOKEN_LEN: usize = 17;
-/// Kind byte of a Retry token.
-const RETRY_TOKEN: u8 = 0;
-/// Kind byte of a NEW_TOKEN token.
-const ADDRESS_TOKEN: u8 = 1;
-
-/// What a Retry token stands for.
-#[derive(Debug, Clone, Copy)]
-struct TokenEntry {
-    original_dcid: ConnectionId,
-    retry_scid: ConnectionId,
-    remote: SocketAddr,
-    expires: Instant,
-}
-
 /// The fields of a client Initial the endpoint looks at.
-struct InitialInfo {
+struct InitialInfo<'a> {
     version: Version,
     dcid: ConnectionId,
     scid: ConnectionId,
-    /// The token, when it has our length.
-    token: Option<[u8; TOKEN_LEN]>,
+    token: &'a [u8],
 }
 
 /// `grease`: we advertise grease_quic_bit, so an Initial may have its fixed bit cleared
 /// (RFC 9287 §3: such an endpoint "MUST accept packets with the QUIC Bit set to a value of
 /// 0"; §3.1 lets a client clear it in Initials).
-fn initial_info(data: &[u8], cid_len: usize, grease: bool) -> Option<InitialInfo> {
+fn initial_info(data: &[u8], cid_len: usize, grease: bool) -> Option<InitialInfo<'_>> {
     let cfg = ParseConfig::new(cid_len).accept_zero_fixed_bit(grease);
     let (p, _) = Packet::parse(data, &cfg).ok()?;
     let Packet::Protected(p) = p else { return None };
@@ -319,7 +328,7 @@ fn initial_info(data: &[u8], cid_len: usize, grease: bool) -> Option<InitialInfo
         version: h.version,
         dcid: h.dcid,
         scid: h.scid,
-        token: h.token.try_into().ok(),
+        token: h.token,
     })
 }
 
@@ -334,7 +343,12 @@ impl core::fmt::Debug for Endpoint {
 impl Endpoint {
     /// An endpoint; `rng` makes each connection's RNG.
     pub fn new(mut config: EndpointConfig, mut rng: RngFactory) -> Self {
-        let own_rng = rng();
+        let mut own_rng = rng();
+        let token_key = config.token_key.clone().or_else(|| {
+            (config.retry || config.new_tokens)
+                .then(|| random_token_key(own_rng.as_mut()))
+                .flatten()
+        });
         let cid_generator = match &config.cid_generator {
             Some(g) => g.clone(),
             None => Arc::new(RandomCids::new(config.connection.cid_len)),
@@ -343,10 +357,12 @@ impl Endpoint {
         Endpoint {
             cid_generator,
             own_rng,
-            tokens: HashMap::new(),
+            token_key,
+            replay: ReplayFilter::new(config.token_replay_capacity),
+            client_tokens: ClientTokens::default(),
+            client_names: HashMap::new(),
             rate_window: Instant::ZERO,
             rate_count: 0,
-            address_tokens: HashMap::new(),
             token_issued: hashbrown::HashSet::new(),
             stats: EndpointStats::default(),
             tombstones: tombstones::Tombstones::new(
@@ -393,7 +409,7 @@ impl Endpoint {
     ) -> Result<ConnectionHandle, TlsError> {
         let rng = (self.rng)();
         let local_cid = self.new_cid();
-        let conn = Connection::connect_with_cid(
+        let mut conn = Connection::connect_with_cid(
             config,
             tls,
             server_name,
@@ -402,7 +418,14 @@ impl Endpoint {
             rng,
             Some(local_cid),
         )?;
-        Ok(self.insert(now, conn))
+        // RFC 9000 §8.1.3: "When connecting to a server for which the client retains an
+        // applicable and unused token, it SHOULD include that token".
+        if let Some(token) = self.client_tokens.take(server_name) {
+            conn.set_initial_token(&token);
+        }
+        let h = self.insert(now, conn);
+        self.client_names.insert(h, server_name.into());
+        Ok(h)
     }
 
     /// A fresh connection ID from the generator, not routed to any connection yet.
@@ -651,22 +674,19 @@ impl Endpoint {
             return;
         };
         // RFC 9000 §8.1.3: a valid NEW_TOKEN token validates the address; an invalid one
-        // counts as none.
-        let validated = self.redeem_address_token(now, meta, &info);
-        let is_retry_token = info.token.is_some_and(|t| t[0] == RETRY_TOKEN);
-        let retry = if self.config.retry && !validated {
-            if !is_retry_token {
+        // counts as none. A valid Retry token validates it too; an invalid one closes.
+        let (retry, validated, nonce) = match self.check_token(now, meta, &info) {
+            Checked::Address(n) => (None, true, Some(n)),
+            Checked::Retry(ctx, n) => (Some(ctx), false, Some(n)),
+            Checked::InvalidRetry => {
+                self.invalid_token_close(now, meta, &info, tls.as_ref());
+                return;
+            }
+            Checked::None if self.config.retry && self.token_key.is_some() => {
                 self.send_retry(now, meta, &info, tls.as_ref());
                 return;
             }
-            // A Retry token we did not issue, expired, or from elsewhere: dropped
-            // (RFC 9000 §8.1.2 allows closing with INVALID_TOKEN or discarding).
-            let Some(ctx) = self.redeem(now, meta, &info) else {
-                return;
-            };
-            Some(ctx)
-        } else {
-            None
+            Checked::None => (None, false, None),
         };
         let rng = (self.rng)();
         let local_cid = self.new_cid();
@@ -699,6 +719,10 @@ impl Endpoint {
         let conn =
             Connection::accept_with(self.config.connection, tls, now, meta, &data, rng, opts);
         let Ok(conn) = conn else { return };
+        // The token is used up only once it created a connection (RFC 9000 §8.1.4).
+        if let Some(n) = nonce {
+            self.replay.insert(n);
+        }
         let h = self.insert(now, conn);
         self.cids.insert(info.dcid, h);
         self.stats.accepted += 1;
@@ -709,20 +733,57 @@ impl Endpoint {
         self.sync_cids(h);
     }
 
-    /// Takes back a NEW_TOKEN token: once, from the IP address it was given to (the port
-    /// may have changed), before it expires.
-    fn redeem_address_token(
+    /// The tokens under our key, if we have one.
+    fn tokens(&self) -> Option<Tokens<'_>> {
+        Some(Tokens {
+            key: self.token_key.as_deref()?,
+            retry_lifetime: self.config.retry_token_lifetime,
+            address_lifetime: self.config.address_token_lifetime,
+        })
+    }
+
+    /// Checks the token of a client Initial (RFC 9000 §8.1.3: "it MUST attempt to
+    /// validate the token").
+    fn check_token(&self, now: Instant, meta: DatagramMeta, info: &InitialInfo<'_>) -> Checked {
+        if info.token.is_empty() {
+            return Checked::None;
+        }
+        match self.tokens() {
+            Some(t) => t.check(info.token, now, meta.remote, &info.dcid, &self.replay),
+            None => Checked::None,
+        }
+    }
+
+    fn nonce(&mut self) -> [u8; TOKEN_NONCE_LEN] {
+        let mut n = [0u8; TOKEN_NONCE_LEN];
+        self.own_rng.fill_bytes(&mut n);
+        n
+    }
+
+    /// Answers an Initial whose Retry token does not validate with an Initial carrying
+    /// CONNECTION_CLOSE (INVALID_TOKEN), without creating any state (RFC 9000 §8.1.2: "the
+    /// server SHOULD immediately close ... the connection with an INVALID_TOKEN error.
+    /// Note that a server has not established any state for the connection at this point
+    /// and so does not enter the closing period"). Subject to the stateless-reply limits,
+    /// and far smaller than the 1200-byte Initial that caused it.
+    fn invalid_token_close(
         &mut self,
         now: Instant,
         meta: DatagramMeta,
-        info: &InitialInfo,
-    ) -> bool {
-        let Some(token) = info.token.filter(|t| t[0] == ADDRESS_TOKEN) else {
-            return false;
-        };
-        self.address_tokens
-            .remove(&token)
-            .is_some_and(|(ip, expires)| ip == meta.remote.ip() && now <= expires)
+        info: &InitialInfo<'_>,
+        tls: &dyn TlsConfig,
+    ) {
+        if !self.stateless_allowed(now) {
+            return;
+        }
+        let scid = self.new_cid();
+        if let Some(bytes) = tokens::initial_close(tls, info.version, info.dcid, info.scid, scid) {
+            self.stateless.push_back(StatelessReply {
+                destination: meta.remote,
+                source: meta.local,
+                bytes,
+            });
+        }
     }
 
     /// Gives each server connection, once its handshake is confirmed, a NEW_TOKEN token
@@ -738,17 +799,13 @@ impl Endpoint {
         if c.side() != quic_wire::Side::Server || !c.is_handshake_confirmed() {
             return;
         }
-        self.address_tokens.retain(|_, (_, e)| *e > now);
-        let Some(expires) = now.checked_add(self.config.address_token_lifetime) else {
+        let nonce = self.nonce();
+        let Some(token) = self
+            .tokens()
+            .and_then(|t| t.address_token(nonce, now, remote))
+        else {
             return;
         };
-        if self.address_tokens.len() >= self.config.max_retry_tokens {
-            return;
-        }
-        let mut token = [ADDRESS_TOKEN; TOKEN_LEN];
-        self.own_rng
-            .fill_bytes(token.get_mut(1..).unwrap_or_default());
-        self.address_tokens.insert(token, (remote.ip(), expires));
         self.token_issued.insert(h);
         if let Some(c) = self.conns.get_mut(&h) {
             c.send_new_token(&token);
@@ -760,20 +817,24 @@ impl Endpoint {
         &mut self,
         now: Instant,
         meta: DatagramMeta,
-        info: &InitialInfo,
+        info: &InitialInfo<'_>,
         tls: &dyn TlsConfig,
     ) {
         if !self.stateless_allowed(now) {
             return;
         }
-        self.tokens.retain(|_, e| e.expires > now);
-        if self.tokens.len() >= self.config.max_retry_tokens {
-            return;
-        }
         let retry_scid = self.new_cid();
-        let mut token = [RETRY_TOKEN; TOKEN_LEN];
-        self.own_rng
-            .fill_bytes(token.get_mut(1..).unwrap_or_default());
+        let nonce = self.nonce();
+        let binding = RetryBinding {
+            original_dcid: info.dcid,
+            retry_scid,
+        };
+        let Some(token) = self
+            .tokens()
+            .and_then(|t| t.retry_token(nonce, now, meta.remote, binding))
+        else {
+            return;
+        };
         let header = quic_wire::packet::RetryHeader {
             version: info.version,
             dcid: info.scid,
@@ -789,41 +850,12 @@ impl Endpoint {
             return;
         };
         bytes.extend_from_slice(&tag);
-        let Some(expires) = now.checked_add(self.config.retry_token_lifetime) else {
-            return;
-        };
-        self.tokens.insert(
-            token,
-            TokenEntry {
-                original_dcid: info.dcid,
-                retry_scid,
-                remote: meta.remote,
-                expires,
-            },
-        );
         self.stats.retries += 1;
         self.stateless.push_back(StatelessReply {
             destination: meta.remote,
             source: meta.local,
             bytes,
         });
-    }
-
-    /// Takes back a Retry token: valid once, from the address it was sent to, before it
-    /// expires, on an Initial sent to the Retry's connection ID.
-    fn redeem(
-        &mut self,
-        now: Instant,
-        meta: DatagramMeta,
-        info: &InitialInfo,
-    ) -> Option<RetryContext> {
-        let e = self.tokens.remove(&info.token?)?;
-        (e.remote == meta.remote && now <= e.expires && info.dcid == e.retry_scid).then_some(
-            RetryContext {
-                original_dcid: e.original_dcid,
-                retry_scid: e.retry_scid,
-            },
-        )
     }
 
     /// Routes the connection IDs connection `h` issued, and stops routing retired ones.
@@ -894,6 +926,7 @@ impl Endpoint {
                 }
             }
             self.token_issued.remove(&h);
+            self.client_names.remove(&h);
             let tombstones = &mut self.tombstones;
             self.cids.retain(|cid, v| {
                 if *v == h {
@@ -925,8 +958,12 @@ impl SansIo for Endpoint {
         match route.and_then(|h| self.conns.get_mut(&h).map(|c| (h, c))) {
             Some((h, c)) => {
                 c.handle_datagram(now, meta, data);
+                let token = c.take_new_token();
                 self.sync_cids(h);
                 self.issue_address_token(now, h);
+                if let (Some(t), Some(name)) = (token, self.client_names.get(&h)) {
+                    self.client_tokens.store(name, t);
+                }
             }
             None => {
                 let accepted = self.stats.accepted;
@@ -969,4 +1006,19 @@ impl SansIo for Endpoint {
         }
         self.reap(now);
     }
+}
+
+/// A random token key, for an endpoint configured without one (its tokens do not outlive
+/// it).
+#[cfg(feature = "rustls")]
+fn random_token_key(rng: &mut (dyn CryptoRngCore + Send)) -> Option<Arc<dyn TokenKey>> {
+    let mut secret = [0u8; 32];
+    rng.fill_bytes(&mut secret);
+    Some(Arc::new(AesGcmTokenKey::new(&secret)))
+}
+
+/// Without a built-in AEAD there is no key to make: tokens need the embedder's.
+#[cfg(not(feature = "rustls"))]
+fn random_token_key(_rng: &mut (dyn CryptoRngCore + Send)) -> Option<Arc<dyn TokenKey>> {
+    None
 }
