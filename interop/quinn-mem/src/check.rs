@@ -266,7 +266,10 @@ fn preferred_address(
     facts: &mut Vec<String>,
 ) -> Result<(), String> {
     let c = &r.client_notes[0];
-    need(c.migrated, "the client did not move to the preferred address")?;
+    need(
+        c.migrated,
+        "the client did not move to the preferred address",
+    )?;
     need(
         c.peer == Some(preferred),
         &format!(
@@ -354,6 +357,21 @@ mod tests {
         assert!(check(&r).unwrap_err().contains("token"));
         r.up.initials_with_token = 1;
         assert!(check(&r).is_ok());
+    }
+
+    #[test]
+    fn the_preferred_address_variant_needs_the_client_there() {
+        let preferred = addr::server_preferred();
+        let mut r = report(Case::ConnectionMigration);
+        r.preferred = Some(preferred);
+        assert!(check(&r).unwrap_err().contains("did not move"));
+        r.client_notes[0].migrated = true;
+        r.client_notes[0].peer = Some(addr::server());
+        assert!(check(&r).unwrap_err().contains("not the preferred address"));
+        r.client_notes[0].peer = Some(preferred);
+        assert!(check(&r).unwrap_err().contains("reached the preferred address"));
+        r.up_at_done.delivered_to = [3, 40];
+        assert!(check(&r).unwrap().contains("40 of 43 datagrams"));
     }
 
     #[test]

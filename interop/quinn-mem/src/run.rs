@@ -215,7 +215,12 @@ pub fn collect(opts: &Options) -> Result<Report, String> {
     let preferred = case.preferred_address(opts.client);
     let offer = preferred.then(addr::server_preferred);
     let mut server: Box<dyn Server> = match opts.server {
-        Impl::Ours => Box::new(ours::OurServer::new(server_tls, files.clone(), retry, offer)?),
+        Impl::Ours => Box::new(ours::OurServer::new(
+            server_tls,
+            files.clone(),
+            retry,
+            offer,
+        )?),
         Impl::Quinn => Box::new(quinn::QuinnServer::new(
             server_tls,
             files.clone(),

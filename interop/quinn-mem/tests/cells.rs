@@ -206,7 +206,11 @@ fn ecn_bleaching_link_fails_the_cell_both_ways() {
 fn connection_migration_moves_the_client_both_ways() {
     let files = files("migrate", &[MIB, 2 * MIB]);
     for (client, server, evidence) in [
-        (Impl::Ours, Impl::Quinn, "client moved to the preferred address"),
+        (
+            Impl::Ours,
+            Impl::Quinn,
+            "client moved to the preferred address",
+        ),
         (Impl::Quinn, Impl::Ours, "path validated"),
     ] {
         match cell(Case::ConnectionMigration, client, server, &files) {
