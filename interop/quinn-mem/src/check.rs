@@ -369,7 +369,9 @@ mod tests {
         r.client_notes[0].peer = Some(addr::server());
         assert!(check(&r).unwrap_err().contains("not the preferred address"));
         r.client_notes[0].peer = Some(preferred);
-        assert!(check(&r).unwrap_err().contains("reached the preferred address"));
+        assert!(check(&r)
+            .unwrap_err()
+            .contains("reached the preferred address"));
         r.up_at_done.delivered_to = [3, 40];
         assert!(check(&r).unwrap().contains("40 of 43 datagrams"));
     }
