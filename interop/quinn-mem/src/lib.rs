@@ -183,6 +183,9 @@ pub struct Options {
     pub keylog: Option<PathBuf>,
     /// Clear ECN marks on the link (shows that ECN validation can fail).
     pub bleach_ecn: bool,
+    /// Whether the server offers a preferred address (connectionmigration); `None` for the
+    /// case's own choice, [`Case::preferred_address`].
+    pub offer_preferred: Option<bool>,
 }
 
 /// How a cell ended.

@@ -212,7 +212,9 @@ pub fn collect(opts: &Options) -> Result<Report, String> {
     let client_tls = crate::tls::client_config(&pki, case, &hooks, keylog)?;
     let server_tls = crate::tls::server_config(&pki, case, &hooks, keylog)?;
     let retry = case == Case::Retry;
-    let preferred = case.preferred_address(opts.client);
+    let preferred = opts
+        .offer_preferred
+        .unwrap_or_else(|| case.preferred_address(opts.client));
     let offer = preferred.then(addr::server_preferred);
     let mut server: Box<dyn Server> = match opts.server {
         Impl::Ours => Box::new(ours::OurServer::new(
