@@ -170,5 +170,5 @@ if __name__ == "__main__":
     peer_common.add_common_options(parser)
     arguments = parser.parse_args()
     testcase = peer_common.test_case()
-    peer_common.exit_if_unsupported(testcase, "aioquic_server")
+    peer_common.exit_if_unsupported(testcase, "aioquic_server", "server")
     asyncio.run(main(arguments, testcase))

@@ -155,8 +155,9 @@ const CASES: &[Case] = &[
         urls_as_args: false,
     },
     Case {
-        // The runner's case has the server offer a preferred_address the client moves to;
-        // the quinn cells run the active-migration variant (see interop/README.md).
+        // The runner's case: the server offers a preferred_address (RFC 9000 §9.6) that the
+        // client moves to. On loopback our server's preferred address is another port.
+        // quinn -> ours runs the active-migration variant (see interop/README.md).
         name: "connectionmigration",
         files: || files("migration", 2, &[MIB, 2 * MIB]),
         timeout: LONG,
@@ -1099,9 +1100,10 @@ fn aioquic_server_evidence(case: &str, dir: &Path) -> std::result::Result<(), St
     Err(format!("{missing} (server evidence)"))
 }
 
-/// Evidence from h3-server's log ("handshake done" lines) that the test case took place;
-/// only v2 is checked: a connection ended in QUIC version 2 after starting in version 1
-/// (compatible version negotiation, RFC 9368 §2.3).
+/// Evidence from h3-server's log that the test case took place. v2: a connection ended in
+/// QUIC version 2 after starting in version 1 (compatible version negotiation, RFC 9368
+/// §2.3). connectionmigration: a client's connection moved to the server's preferred
+/// address and the server validated the client's address there (RFC 9000 §9.6.2).
 fn ours_server_evidence(case: &str, dir: &Path) -> std::result::Result<(), String> {
     let log = fs::read_to_string(dir.join("server.log")).unwrap_or_default();
     let switched = log.lines().any(|l| {
@@ -1109,10 +1111,17 @@ fn ours_server_evidence(case: &str, dir: &Path) -> std::result::Result<(), Strin
             && l.contains(" version=0x6b3343cf")
             && l.contains(" initial_version=0x00000001")
     });
+    let on_preferred = log.lines().any(|l| {
+        l.starts_with("h3-server: preferred address in use:") && l.ends_with(" path validated")
+    });
     match case {
         "v2" if !switched => {
             Err("no connection moved from version 1 to version 2 (server evidence)".into())
         }
+        "connectionmigration" if !on_preferred => Err(
+            "no client moved to the preferred address with its path validated (server evidence)"
+                .into(),
+        ),
         _ => Ok(()),
     }
 }
@@ -1566,6 +1575,23 @@ mod tests {
         // Other cases are not checked here.
         fs::write(&log, v1).unwrap();
         assert!(ours_server_evidence("handshake", &dir).is_ok());
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn migration_evidence_needs_the_preferred_address_validated() {
+        let dir = std::env::temp_dir().join(format!("xtask-cm-evidence-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let log = dir.join("server.log");
+        let check = |text: &str| {
+            fs::write(&log, text).unwrap();
+            ours_server_evidence("connectionmigration", &dir)
+        };
+        let hs = "h3-server: handshake done: version=0x00000001 initial_version=0x00000001\n";
+        assert!(check(hs).is_err());
+        let moved = "h3-server: preferred address in use: local=127.0.0.1:2 \
+                     remote=127.0.0.1:3 path validated\n";
+        assert!(check(&format!("{hs}{moved}")).is_ok());
         let _ = fs::remove_dir_all(&dir);
     }
 

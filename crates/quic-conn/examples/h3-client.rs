@@ -13,7 +13,10 @@
 //! starts a key update once the handshake is confirmed, `resumption` fetches the first URL
 //! on a first connection and the others on a second one that resumes the TLS session, `v2`
 //! starts in QUIC version 1 offering version 2 and fails unless the server moved the
-//! connection to version 2 (compatible version negotiation, RFC 9368). Each handshake
+//! connection to version 2 (compatible version negotiation, RFC 9368), `connectionmigration`
+//! downloads as usual while the library moves the connection to the server's preferred
+//! address (RFC 9000 §9.6) once the handshake is confirmed; it prints `h3-client: migrated
+//! to ADDR` then and fails unless the downloads ended with the connection there. Each handshake
 //! prints `h3-client: handshake done: version=0x........ initial_version=0x........`.
 //! `--versions` lists the QUIC versions to offer, the first one used for the first flight;
 //! a Version Negotiation packet naming another of them makes the client connect again in
@@ -45,6 +48,9 @@ const USAGE: &str = "usage: h3-client [--ca CA.pem | --insecure] --downloads DIR
 
 /// How long to wait for a session ticket before starting the resumed connection anyway.
 const TICKET_WAIT: Duration = Duration::from_secs(2);
+/// connectionmigration: how long to wait after the downloads for the move to the server's
+/// preferred address, if it has not happened yet.
+const MIGRATION_WAIT: Duration = Duration::from_secs(2);
 /// How long the program stays after closing, at least and at most (see `linger`).
 const MIN_LINGER: Duration = Duration::from_millis(300);
 const MAX_LINGER: Duration = Duration::from_secs(1);
@@ -282,6 +288,9 @@ impl Fetch<'_> {
         }
         let mut key_update_pending = self.case == TestCase::KeyUpdate;
         let mut announced = false;
+        // Where the library moved the connection (Event::Migrated), if it did.
+        let mut migrated = None;
+        let migration_wanted = self.case == TestCase::ConnectionMigration;
         let mut done_at = None;
         loop {
             let now = io.clock.now();
@@ -297,7 +306,7 @@ impl Fetch<'_> {
                 }
                 return Err("connection removed".into());
             };
-            if let Err(e) = step(conn, app.as_mut(), negotiated) {
+            if let Err(e) = step(conn, app.as_mut(), negotiated, &mut migrated) {
                 let code = app.close_code();
                 conn.close(now, code, e.as_bytes());
                 io.flush(ep);
@@ -327,10 +336,32 @@ impl Fetch<'_> {
                     && self.tickets.count() == 0
                     && !conn.is_closed()
                     && now.saturating_duration_since(since) < TICKET_WAIT;
-                if !ticket_wait && !key_update_pending {
+                let waited = now.saturating_duration_since(since);
+                let migration_wait = migration_wanted
+                    && migrated.is_none()
+                    && !conn.is_closed()
+                    && waited < MIGRATION_WAIT;
+                if !ticket_wait && !key_update_pending && !migration_wait {
+                    let on_preferred = migration_wanted.then(|| {
+                        // RFC 9000 §9.6.1: after a successful validation "the client SHOULD
+                        // begin sending all future packets to the new server address".
+                        conn.remote_address()
+                            .filter(|r| migrated == Some(*r) && *r != self.target.remote)
+                    });
                     conn.close(now, VarInt::from_u32(0), b"done");
                     linger(io, ep, h)?;
-                    return Ok(());
+                    return match on_preferred {
+                        Some(Some(remote)) => {
+                            eprintln!("h3-client: ended on the preferred address {remote}");
+                            Ok(())
+                        }
+                        Some(None) => Err(format!(
+                            "the connection did not end on the server's preferred address \
+                             (moved to {migrated:?}, started at {})",
+                            self.target.remote
+                        )),
+                        None => Ok(()),
+                    };
                 }
             }
             io.flush(ep);
@@ -359,16 +390,24 @@ fn linger(io: &mut Io, ep: &mut Endpoint, h: ConnectionHandle) -> Result<(), Str
 }
 
 /// Step 2 of the loop: the connection's events, then application calls.
+/// `migrated` is set to the server address the connection moved to, if it did.
 fn step(
     conn: &mut Connection,
     app: &mut dyn Fetcher,
     negotiated: &mut Option<VersionNegotiated>,
+    migrated: &mut Option<SocketAddr>,
 ) -> Result<(), String> {
     while let Some(event) = conn.poll_event() {
         if let Event::Closed(ConnectionError::VersionNegotiation(vn)) = &event {
             *negotiated = Some(*vn);
         }
         match event {
+            // The library validated a new path and moved there: the server's preferred
+            // address (RFC 9000 §9.6.1) is the only move this client does not make itself.
+            Event::Migrated { local, remote } => {
+                eprintln!("h3-client: migrated to {remote} (local {local})");
+                *migrated = Some(remote);
+            }
             Event::Connected => app.start(conn, false)?,
             Event::Stream(e) => app.on_stream_event(conn, e)?,
             // Closed after the last download is fine (the server may close first).

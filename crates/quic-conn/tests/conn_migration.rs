@@ -557,3 +557,51 @@ fn a_restless_client_keeps_its_connection() {
         assert!(seen.len() >= 3, "seed {seed}: the server followed {seen:?}");
     }
 }
+
+/// Regression (the quinn connectionmigration cell, quinn-proto 0.11 as the server): a
+/// server that offered a preferred address answers the client there but keeps sending
+/// from the address of the handshake (this pair delivers everything as from
+/// `server_addr()`). The client moved to the preferred address and dropped those packets
+/// as coming from an unknown address, and the transfer stalled. The handshake address is
+/// known (RFC 9000 §9 only discards unknown ones): its packets are processed, and the
+/// client stays on the preferred address.
+#[test]
+fn a_client_on_the_preferred_address_accepts_packets_from_the_original_one() {
+    let preferred: std::net::SocketAddr = "192.0.2.99:443".parse().expect("addr");
+    let server_config = Config {
+        preferred_address: Some(preferred),
+        ..Config::default()
+    };
+    let mut pair = Pair::new(Config::default(), server_config);
+    pair.connect();
+    let moved = pair.drive_until(10_000, |p| {
+        p.client_events
+            .iter()
+            .any(|e| matches!(e, quic_conn::Event::Migrated { remote, .. } if *remote == preferred))
+    });
+    assert!(moved, "events: {:?}", pair.client_events);
+    let id = match pair.server().open(Dir::Uni).expect("open") {
+        StreamRef::Id(id) => id,
+        other => panic!("{other:?}"),
+    };
+    let data = pattern(200_000);
+    let mut written = 0;
+    let mut got = Vec::new();
+    let mut done = false;
+    for _ in 0..1000 {
+        if written < data.len() {
+            written += pair.server().write(id, &data[written..]).expect("write");
+            if written == data.len() {
+                pair.server().finish(id).expect("finish");
+            }
+        }
+        pair.drive_bounded(20, Duration::from_secs(1));
+        done = read_all(&mut pair.client, id, &mut got);
+        if done {
+            break;
+        }
+    }
+    assert!(done && got == data, "{} of {} bytes", got.len(), data.len());
+    assert_eq!(pair.client.remote_address(), Some(preferred));
+    assert_eq!(pair.client.error(), None);
+}

@@ -228,8 +228,12 @@ fn ecn(r: &Report, facts: &mut Vec<String>) -> Result<(), String> {
     Ok(())
 }
 
-/// RFC 9000 §9: the client moved, the server followed and validated the new path.
+/// RFC 9000 §9: the client moved, the server followed and validated the new path; or,
+/// with a preferred address offered (§9.6), the client validated it and moved there.
 fn migration(r: &Report, facts: &mut Vec<String>) -> Result<(), String> {
+    if let Some(preferred) = r.preferred {
+        return preferred_address(r, preferred, facts);
+    }
     let c = &r.client_notes[0];
     let s = &r.server_notes[0];
     need(c.migrated, "the client did not migrate")?;
@@ -249,6 +253,43 @@ fn migration(r: &Report, facts: &mut Vec<String>) -> Result<(), String> {
     facts.push(format!(
         "migrated to {new}, {} datagrams delivered there, path validated",
         r.down.delivered_to[1]
+    ));
+    Ok(())
+}
+
+/// RFC 9000 §9.6.1: the client moved to the server's preferred address (its peer address
+/// is that address when the downloads completed) and sent datagrams there that the server
+/// received.
+fn preferred_address(
+    r: &Report,
+    preferred: SocketAddr,
+    facts: &mut Vec<String>,
+) -> Result<(), String> {
+    let c = &r.client_notes[0];
+    need(
+        c.migrated,
+        "the client did not move to the preferred address",
+    )?;
+    need(
+        c.peer == Some(preferred),
+        &format!(
+            "the client's peer address is {:?}, not the preferred address {preferred}",
+            c.peer
+        ),
+    )?;
+    let there = r.up_at_done.delivered_to[1];
+    need(
+        there > 0,
+        "no datagram of the client reached the preferred address",
+    )?;
+    // Not required: RFC 9000 §9.6.2 has the server send from its preferred address once
+    // it validated the client there, but quinn-proto 0.11 sends every datagram from the
+    // local IP a connection was accepted on.
+    facts.push(format!(
+        "client moved to the preferred address {preferred}, {there} of {} datagrams to it, \
+         {} server datagrams from it",
+        there + r.up_at_done.delivered_to[0],
+        r.down_at_done.sent_from_other
     ));
     Ok(())
 }
@@ -284,6 +325,7 @@ mod tests {
             tickets_offered: 0,
             server_resumed: 0,
             virtual_time: Duration::from_millis(100),
+            preferred: None,
         }
     }
 
@@ -315,6 +357,23 @@ mod tests {
         assert!(check(&r).unwrap_err().contains("token"));
         r.up.initials_with_token = 1;
         assert!(check(&r).is_ok());
+    }
+
+    #[test]
+    fn the_preferred_address_variant_needs_the_client_there() {
+        let preferred = addr::server_preferred();
+        let mut r = report(Case::ConnectionMigration);
+        r.preferred = Some(preferred);
+        assert!(check(&r).unwrap_err().contains("did not move"));
+        r.client_notes[0].migrated = true;
+        r.client_notes[0].peer = Some(addr::server());
+        assert!(check(&r).unwrap_err().contains("not the preferred address"));
+        r.client_notes[0].peer = Some(preferred);
+        assert!(check(&r)
+            .unwrap_err()
+            .contains("reached the preferred address"));
+        r.up_at_done.delivered_to = [3, 40];
+        assert!(check(&r).unwrap().contains("40 of 43 datagrams"));
     }
 
     #[test]

@@ -57,7 +57,9 @@ pub enum Case {
     V2,
     /// ECN marks carried end to end and validated (RFC 9000 §13.4).
     Ecn,
-    /// The client moves to a new local address during the transfer (RFC 9000 §9).
+    /// The server offers a preferred address (RFC 9000 §9.6) that the client moves to;
+    /// where the client cannot, the client moves to a new local address during the
+    /// transfer instead (RFC 9000 §9.2, see [`Case::preferred_address`]).
     ConnectionMigration,
 }
 
@@ -94,6 +96,15 @@ impl Case {
             Case::Ecn => "ecn",
             Case::ConnectionMigration => "connectionmigration",
         }
+    }
+
+    /// connectionmigration as the interop runner means it (the server offers a
+    /// preferred_address and the client moves there) when the client can do that: ours.
+    /// quinn-proto 0.11's client only takes the preferred address's connection ID (its
+    /// `set_peer_params` adds it as sequence number 1) and never probes the address, so a
+    /// quinn client migrates actively instead.
+    pub fn preferred_address(self, client: Impl) -> bool {
+        self == Case::ConnectionMigration && client == Impl::Ours
     }
 
     /// The case with the runner's name `name`.
@@ -172,6 +183,9 @@ pub struct Options {
     pub keylog: Option<PathBuf>,
     /// Clear ECN marks on the link (shows that ECN validation can fail).
     pub bleach_ecn: bool,
+    /// Whether the server offers a preferred address (connectionmigration); `None` for the
+    /// case's own choice, [`Case::preferred_address`].
+    pub offer_preferred: Option<bool>,
 }
 
 /// How a cell ended.
@@ -202,6 +216,13 @@ pub mod addr {
     /// The client's second address (connectionmigration): another IP and port.
     pub fn client_migrated() -> SocketAddr {
         SocketAddr::from(([10, 0, 0, 3], 50_001))
+    }
+
+    /// The server's preferred address (connectionmigration, RFC 9000 §9.6): another IP
+    /// on the server's port, as a host with two addresses and one socket has (a quinn
+    /// endpoint is one socket).
+    pub fn server_preferred() -> SocketAddr {
+        SocketAddr::from(([10, 0, 0, 9], 4433))
     }
 }
 

@@ -51,6 +51,7 @@ fn parse() -> Result<Options, String> {
         downloads: downloads.ok_or(USAGE)?,
         keylog,
         bleach_ecn: false,
+        offer_preferred: None,
     })
 }
 

@@ -68,8 +68,12 @@ pub struct WireStats {
     pub zero_rtt: u64,
     /// Retry packets (§17.2.5).
     pub retries: u64,
-    /// Datagrams delivered to the client at each address it had (first, after migrating).
+    /// Datagrams delivered at the receiver's first address and at any other: down, the
+    /// client after migrating; up, the server's preferred address.
     pub delivered_to: [u64; 2],
+    /// Datagrams sent from another address than the sender's first one (the client after
+    /// migrating, the server from its preferred address).
+    pub sent_from_other: u64,
 }
 
 /// A datagram waiting on the link.
@@ -140,6 +144,11 @@ impl Net {
             Way::Down => &mut self.down,
         };
         observe(stats, way, &d);
+        let first = match way {
+            Way::Up => self.client_first_addr,
+            Way::Down => crate::addr::server(),
+        };
+        stats.sent_from_other += u64::from(d.src != first);
         if d.data.len() > self.mtu {
             stats.dropped += 1;
             return;
@@ -171,17 +180,17 @@ impl Net {
         self.queue.peek().map(|f| f.0.at)
     }
 
-    /// Counts a datagram the receiver did not own as dropped, or a delivery to the client.
+    /// Counts a datagram the receiver did not own as dropped, or a delivery at the
+    /// receiver's first address or another one.
     pub fn note_delivery(&mut self, way: Way, dst: SocketAddr, delivered: bool) {
-        let stats = match way {
-            Way::Up => &mut self.up,
-            Way::Down => &mut self.down,
+        let (stats, first) = match way {
+            Way::Up => (&mut self.up, crate::addr::server()),
+            Way::Down => (&mut self.down, self.client_first_addr),
         };
         if !delivered {
             stats.dropped += 1;
-        } else if way == Way::Down {
-            let i = usize::from(dst != self.client_first_addr);
-            stats.delivered_to[i] += 1;
+        } else {
+            stats.delivered_to[usize::from(dst != first)] += 1;
         }
     }
 }

@@ -191,6 +191,8 @@ impl Session for RecordingSession {
 struct End {
     ep: Endpoint,
     local: SocketAddr,
+    /// A server's second address: its preferred address (RFC 9000 §9.6).
+    other: Option<SocketAddr>,
     buf: Vec<u8>,
     suites: Arc<Mutex<Vec<Suite>>>,
 }
@@ -215,9 +217,10 @@ impl End {
             };
             let segment = t.segment_size.unwrap_or(t.size).max(1);
             for d in data.chunks(segment) {
+                let src = t.source.filter(|s| Some(*s) == self.other);
                 out.push((
                     Datagram {
-                        src: self.local,
+                        src: src.unwrap_or(self.local),
                         dst: t.destination,
                         ecn: t.ecn,
                         data: d.to_vec(),
@@ -249,18 +252,24 @@ fn note(c: &Connection, suite: Option<Suite>, n: &mut Notes) {
 }
 
 /// An endpoint on `local` with `tls` wrapped in a [`Recording`]; also returns that wrapper.
+/// `(retry, preferred)`: a server's Retry and preferred address.
 fn end(
     tls: RustlsConfig,
     local: SocketAddr,
     server: bool,
-    retry: bool,
+    (retry, preferred): (bool, Option<SocketAddr>),
 ) -> (End, Arc<dyn TlsConfig>) {
     let suites = Arc::new(Mutex::new(Vec::new()));
     let tls: Arc<dyn TlsConfig> = Arc::new(Recording {
         inner: tls,
         suites: suites.clone(),
     });
+    let connection = quic_conn::Config {
+        preferred_address: preferred,
+        ..quic_conn::Config::default()
+    };
     let config = EndpointConfig {
+        connection,
         server_tls: server.then(|| tls.clone()),
         retry,
         // With the `qlog` feature, our end is traced into QLOGDIR (when set).
@@ -275,6 +284,7 @@ fn end(
         End {
             ep,
             local,
+            other: None,
             buf: vec![0; BUF],
             suites,
         },
@@ -314,7 +324,7 @@ impl OurClient {
             RustlsConfig::Client(Arc::new(tls)),
             addr::client(),
             false,
-            false,
+            (false, None),
         );
         Ok(OurClient {
             end,
@@ -506,6 +516,9 @@ impl run::Client for OurClient {
                 Event::Closed(e) if fetch.remaining > 0 => {
                     return Err(format!("connection closed: {e}"))
                 }
+                // The library validated the server's preferred address and moved there
+                // (RFC 9000 §9.6.1).
+                Event::Migrated { .. } => n.migrated = true,
                 _ => {}
             }
         }
@@ -571,18 +584,21 @@ struct Serve {
 }
 
 impl OurServer {
-    /// A server endpoint serving `files`, validating addresses with Retry when `retry`.
+    /// A server endpoint serving `files`, validating addresses with Retry when `retry` and
+    /// offering `preferred` as its preferred address (RFC 9000 §9.6).
     pub fn new(
         tls: rustls::ServerConfig,
         files: BTreeMap<String, Bytes>,
         retry: bool,
+        preferred: Option<SocketAddr>,
     ) -> Result<Self, String> {
-        let (end, _) = end(
+        let (mut end, _) = end(
             RustlsConfig::Server(Arc::new(tls)),
             addr::server(),
             true,
-            retry,
+            (retry, preferred),
         );
+        end.other = preferred;
         Ok(OurServer {
             end,
             files,
@@ -694,7 +710,7 @@ impl Host for OurServer {
     }
 
     fn owns(&self, addr: SocketAddr) -> bool {
-        addr == self.end.local
+        addr == self.end.local || Some(addr) == self.end.other
     }
 }
 

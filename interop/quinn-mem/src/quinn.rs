@@ -73,7 +73,8 @@ impl Conn {
         }
     }
 
-    /// Appends the connection's datagrams from `local`.
+    /// Appends the connection's datagrams from `local`; a server's datagrams leave from
+    /// the IP quinn names (`Transmit::src_ip`) on `local`'s port.
     fn transmit(
         &mut self,
         ep: &mut Endpoint,
@@ -89,9 +90,13 @@ impl Conn {
             let Some(t) = self.conn.poll_transmit(now, 1, buf) else {
                 break;
             };
+            let src = match t.src_ip {
+                Some(ip) => SocketAddr::new(ip, local.port()),
+                None => local,
+            };
             out.push((
                 Datagram {
-                    src: local,
+                    src,
                     dst: t.destination,
                     ecn: ecn_out(t.ecn),
                     data: buf[..t.size].to_vec(),
@@ -433,6 +438,8 @@ pub struct QuinnServer {
     files: BTreeMap<String, Bytes>,
     retry: bool,
     sessions: Vec<Serve>,
+    /// The preferred address offered (RFC 9000 §9.6), where datagrams reach us too.
+    preferred: Option<SocketAddr>,
     /// Datagrams the endpoint itself produced (Retry, refusals).
     stateless: VecDeque<Datagram>,
     buf: Vec<u8>,
@@ -451,18 +458,25 @@ struct Serve {
 }
 
 impl QuinnServer {
-    /// A server endpoint serving `files`, validating addresses with Retry when `retry`.
+    /// A server endpoint serving `files`, validating addresses with Retry when `retry` and
+    /// offering `preferred` as its preferred address (RFC 9000 §9.6).
     pub fn new(
         tls: rustls::ServerConfig,
         files: BTreeMap<String, Bytes>,
         retry: bool,
+        preferred: Option<SocketAddr>,
     ) -> Result<Self, String> {
         let quic = QuicServerConfig::try_from(tls).map_err(|e| e.to_string())?;
         let keys = Sessions::default();
-        let config = ServerConfig::with_crypto(Arc::new(WatchedServer {
+        let mut config = ServerConfig::with_crypto(Arc::new(WatchedServer {
             inner: Arc::new(quic),
             sessions: keys.clone(),
         }));
+        match preferred {
+            Some(SocketAddr::V4(a)) => config.preferred_address_v4(Some(a)),
+            Some(SocketAddr::V6(a)) => config.preferred_address_v6(Some(a)),
+            None => &mut config,
+        };
         let ep = Endpoint::new(
             Arc::new(EndpointConfig::default()),
             Some(Arc::new(config)),
@@ -476,6 +490,7 @@ impl QuinnServer {
             files,
             retry,
             sessions: Vec::new(),
+            preferred,
             stateless: VecDeque::new(),
             buf: Vec::with_capacity(BUF),
         })
@@ -668,7 +683,7 @@ impl Host for QuinnServer {
     }
 
     fn owns(&self, addr: SocketAddr) -> bool {
-        addr == addr::server()
+        addr == addr::server() || Some(addr) == self.preferred
     }
 }
 

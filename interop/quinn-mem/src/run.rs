@@ -71,7 +71,7 @@ pub struct Notes {
     pub integrity_limit: Option<u64>,
     /// quinn: key updates its crypto session went through.
     pub key_updates: Option<usize>,
-    /// Client: moved to its new local address.
+    /// Client: moved to its new local address, or to the server's preferred address.
     pub migrated: bool,
     /// The peer's address as this end last saw it.
     pub peer: Option<SocketAddr>,
@@ -136,6 +136,8 @@ pub struct Report {
     pub server_resumed: usize,
     /// Virtual time the cell took.
     pub virtual_time: Duration,
+    /// The server offered this preferred address (connectionmigration, RFC 9000 §9.6).
+    pub preferred: Option<SocketAddr>,
 }
 
 /// Runs one cell.
@@ -172,12 +174,18 @@ fn read_www(www: &Path) -> Result<BTreeMap<String, Bytes>, String> {
 }
 
 /// The connections of a case: one, or two for resumption and zerortt.
-fn jobs(case: Case, names: Vec<String>, downloads: &Path) -> Result<Vec<Job>, String> {
+/// `preferred`: the server offers a preferred address, so the client does not move by itself.
+fn jobs(
+    case: Case,
+    names: Vec<String>,
+    downloads: &Path,
+    preferred: bool,
+) -> Result<Vec<Job>, String> {
     let job = |files: Vec<String>, early: bool| Job {
         files,
         early,
         key_update: case == Case::KeyUpdate,
-        migrate_to: (case == Case::ConnectionMigration).then(addr::client_migrated),
+        migrate_to: (case == Case::ConnectionMigration && !preferred).then(addr::client_migrated),
         downloads: downloads.to_path_buf(),
     };
     if matches!(case, Case::Resumption | Case::ZeroRtt) {
@@ -204,9 +212,23 @@ pub fn collect(opts: &Options) -> Result<Report, String> {
     let client_tls = crate::tls::client_config(&pki, case, &hooks, keylog)?;
     let server_tls = crate::tls::server_config(&pki, case, &hooks, keylog)?;
     let retry = case == Case::Retry;
+    let preferred = opts
+        .offer_preferred
+        .unwrap_or_else(|| case.preferred_address(opts.client));
+    let offer = preferred.then(addr::server_preferred);
     let mut server: Box<dyn Server> = match opts.server {
-        Impl::Ours => Box::new(ours::OurServer::new(server_tls, files.clone(), retry)?),
-        Impl::Quinn => Box::new(quinn::QuinnServer::new(server_tls, files.clone(), retry)?),
+        Impl::Ours => Box::new(ours::OurServer::new(
+            server_tls,
+            files.clone(),
+            retry,
+            offer,
+        )?),
+        Impl::Quinn => Box::new(quinn::QuinnServer::new(
+            server_tls,
+            files.clone(),
+            retry,
+            offer,
+        )?),
     };
     let mut client: Box<dyn Client> = match opts.client {
         Impl::Ours => Box::new(ours::OurClient::new(client_tls)?),
@@ -215,7 +237,12 @@ pub fn collect(opts: &Options) -> Result<Report, String> {
     let mut net = Net::new(crate::LINK_DELAY, addr::client());
     net.bleach_ecn = opts.bleach_ecn;
 
-    let jobs = jobs(case, files.keys().cloned().collect(), &opts.downloads)?;
+    let jobs = jobs(
+        case,
+        files.keys().cloned().collect(),
+        &opts.downloads,
+        preferred,
+    )?;
     let wait_ticket = jobs.len() > 1;
     let mut at_done = (net.up, net.down);
     for (i, job) in jobs.iter().enumerate() {
@@ -271,6 +298,7 @@ pub fn collect(opts: &Options) -> Result<Report, String> {
         tickets_offered: Hooks::get(&hooks.tickets_offered),
         server_resumed: Hooks::get(&hooks.server_resumed),
         virtual_time: net.now,
+        preferred: offer,
     })
 }
 

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use quinn_interop::{run, Case, Impl, Options, Outcome};
+use quinn_interop::{addr, check, run, Case, Impl, Options, Outcome};
 
 /// Deterministic, incompressible content: xorshift64* seeded from the name.
 fn content(name: &str, len: usize) -> Vec<u8> {
@@ -63,6 +63,7 @@ fn cell_with(
         downloads: downloads.clone(),
         keylog: None,
         bleach_ecn,
+        offer_preferred: None,
     });
     if let Outcome::Pass(_) = outcome {
         for (name, size) in files {
@@ -199,12 +200,63 @@ fn ecn_bleaching_link_fails_the_cell_both_ways() {
     }
 }
 
+/// The runner's meaning where the client can: our client moves to the preferred address
+/// a quinn server offers (RFC 9000 §9.6). quinn's client cannot, so it moves to a new
+/// local address itself and our server follows (§9.2, §9.3).
 #[test]
-fn connection_migration_is_followed_by_the_server_both_ways() {
-    passes_both_ways(
-        Case::ConnectionMigration,
-        &files("migrate", &[MIB, 2 * MIB]),
-        "path validated",
+fn connection_migration_moves_the_client_both_ways() {
+    let files = files("migrate", &[MIB, 2 * MIB]);
+    for (client, server, evidence) in [
+        (
+            Impl::Ours,
+            Impl::Quinn,
+            "client moved to the preferred address",
+        ),
+        (Impl::Quinn, Impl::Ours, "path validated"),
+    ] {
+        match cell(Case::ConnectionMigration, client, server, &files) {
+            Outcome::Pass(summary) => assert!(summary.contains(evidence), "{summary}"),
+            other => panic!("{client:?} -> {server:?}: {other:?}"),
+        }
+    }
+}
+
+/// Why quinn -> ours runs the active-migration variant: quinn-proto's client reads the
+/// preferred_address our server offers (the transfer completes with it in the transport
+/// parameters) but never moves there. When quinn learns to, this fails and the cell can
+/// switch to the runner's meaning.
+#[test]
+fn a_quinn_client_does_not_move_to_our_servers_preferred_address() {
+    let dir = scratch("quinn-ignores-preferred");
+    let www = dir.join("www");
+    std::fs::create_dir_all(&www).unwrap();
+    for (name, size) in files("p", &[300_000, 30]) {
+        std::fs::write(www.join(&name), content(&name, size)).unwrap();
+    }
+    let report = run::collect(&Options {
+        case: Case::ConnectionMigration,
+        client: Impl::Quinn,
+        server: Impl::Ours,
+        www,
+        downloads: dir.join("downloads"),
+        keylog: None,
+        bleach_ecn: false,
+        offer_preferred: Some(true),
+    })
+    .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(report.preferred, Some(addr::server_preferred()));
+    assert_eq!(report.client_notes[0].files, 2);
+    assert!(!report.client_notes[0].migrated);
+    assert_eq!(report.client_notes[0].peer, Some(addr::server()));
+    assert_eq!(
+        report.up.delivered_to[1], 0,
+        "nothing sent to the preferred address"
+    );
+    let why = check::check(&report).unwrap_err();
+    assert!(
+        why.contains("did not move to the preferred address"),
+        "{why}"
     );
 }
 
@@ -232,6 +284,7 @@ fn a_missing_www_fails_the_cell() {
         downloads: scratch("missing-dl"),
         keylog: None,
         bleach_ecn: false,
+        offer_preferred: None,
     });
     assert!(matches!(out, Outcome::Fail(_)), "{out:?}");
 }
@@ -254,6 +307,7 @@ fn quinn_key_notes_tell_cases_apart() {
             downloads: dir.join("downloads"),
             keylog: None,
             bleach_ecn: false,
+            offer_preferred: None,
         })
         .unwrap();
         let _ = std::fs::remove_dir_all(&dir);
@@ -294,6 +348,7 @@ fn a_cell_repeats_itself_exactly() {
                 downloads: dir.join("downloads"),
                 keylog: None,
                 bleach_ecn: false,
+                offer_preferred: None,
             })
             .unwrap();
             let _ = std::fs::remove_dir_all(&dir);

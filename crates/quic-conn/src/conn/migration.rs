@@ -238,9 +238,15 @@ impl Connection {
         }
         match self.side {
             // RFC 9000 §9: "If a client receives packets from an unknown server address,
-            // the client MUST discard these packets"; addresses it probes are known.
+            // the client MUST discard these packets"; addresses it probes are known, and
+            // so is the address of the handshake: after a move to the preferred address a
+            // server may go on sending from there (quinn-proto 0.11 keeps one local IP per
+            // connection). Those packets are processed without moving back (§9.6.2 asks
+            // the server, not the client, to send from the preferred address only).
             Side::Client => {
-                if self.migration.probes.iter().any(|p| p.remote == remote) {
+                let known = remote == path.remote_original
+                    || self.migration.probes.iter().any(|p| p.remote == remote);
+                if known {
                     Arrival::Other
                 } else {
                     Arrival::Drop
