@@ -420,7 +420,7 @@ impl Endpoint {
         )?;
         // RFC 9000 §8.1.3: "When connecting to a server for which the client retains an
         // applicable and unused token, it SHOULD include that token".
-        if let Some(token) = self.client_tokens.take(server_name) {
+        if let Some(token) = self.client_tokens.take(server_name, conn.version()) {
             conn.set_initial_token(&token);
         }
         let h = self.insert(now, conn);
@@ -749,7 +749,14 @@ impl Endpoint {
             return Checked::None;
         }
         match self.tokens() {
-            Some(t) => t.check(info.token, now, meta.remote, &info.dcid, &self.replay),
+            Some(t) => t.check(
+                info.token,
+                now,
+                meta.remote,
+                &info.dcid,
+                &self.replay,
+                info.version,
+            ),
             None => Checked::None,
         }
     }
@@ -799,10 +806,12 @@ impl Endpoint {
         if c.side() != quic_wire::Side::Server || !c.is_handshake_confirmed() {
             return;
         }
+        // RFC 9369 §5: the token belongs to the negotiated version.
+        let version = c.version();
         let nonce = self.nonce();
         let Some(token) = self
             .tokens()
-            .and_then(|t| t.address_token(nonce, now, remote))
+            .and_then(|t| t.address_token(nonce, now, remote, version))
         else {
             return;
         };
@@ -831,7 +840,7 @@ impl Endpoint {
         };
         let Some(token) = self
             .tokens()
-            .and_then(|t| t.retry_token(nonce, now, meta.remote, binding))
+            .and_then(|t| t.retry_token(nonce, now, meta.remote, binding, info.version))
         else {
             return;
         };
@@ -958,11 +967,11 @@ impl SansIo for Endpoint {
         match route.and_then(|h| self.conns.get_mut(&h).map(|c| (h, c))) {
             Some((h, c)) => {
                 c.handle_datagram(now, meta, data);
-                let token = c.take_new_token();
+                let token = c.take_new_token().map(|t| (c.version(), t));
                 self.sync_cids(h);
                 self.issue_address_token(now, h);
-                if let (Some(t), Some(name)) = (token, self.client_names.get(&h)) {
-                    self.client_tokens.store(name, t);
+                if let (Some((version, t)), Some(name)) = (token, self.client_names.get(&h)) {
+                    self.client_tokens.store(name, version, t);
                 }
             }
             None => {

@@ -53,7 +53,7 @@ use core::net::{IpAddr, SocketAddr};
 use core::time::Duration;
 
 use hashbrown::HashSet;
-use quic_wire::{ConnectionId, Instant};
+use quic_wire::{ConnectionId, Instant, Version};
 
 use crate::conn::RetryContext;
 
@@ -269,6 +269,14 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// The associated data of a token: its kind and the QUIC version it is valid in (the
+/// version of the Initial a Retry token returns in, the negotiated version of the
+/// connection that gave a NEW_TOKEN token; RFC 9369 §5).
+fn aad(kind: Kind, version: Version) -> [u8; 5] {
+    let v = version.0.to_be_bytes();
+    [kind.byte(), v[0], v[1], v[2], v[3]]
+}
+
 /// A Retry token's bindings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct RetryBinding {
@@ -285,6 +293,7 @@ impl Tokens<'_> {
         now: Instant,
         client: SocketAddr,
         retry: Option<RetryBinding>,
+        version: Version,
     ) -> Option<Vec<u8>> {
         let mut plain = Vec::with_capacity(MAX_PLAINTEXT);
         plain.extend_from_slice(&now.as_nanos().to_be_bytes());
@@ -294,7 +303,7 @@ impl Tokens<'_> {
             put_cid(&mut plain, &r.original_dcid);
             put_cid(&mut plain, &r.retry_scid);
         }
-        let aad = [kind.byte()];
+        let aad = aad(kind, version);
         let tag = self.key.seal(&nonce, &aad, &mut plain)?;
         let mut token = Vec::with_capacity(1 + TOKEN_NONCE_LEN + plain.len() + TOKEN_TAG_LEN);
         token.push(kind.byte());
@@ -312,8 +321,9 @@ impl Tokens<'_> {
         now: Instant,
         client: SocketAddr,
         binding: RetryBinding,
+        version: Version,
     ) -> Option<Vec<u8>> {
-        self.seal(Kind::Retry, nonce, now, client, Some(binding))
+        self.seal(Kind::Retry, nonce, now, client, Some(binding), version)
     }
 
     /// A NEW_TOKEN token (§8.1.3) for a client at `client` (its IP address only).
@@ -322,8 +332,9 @@ impl Tokens<'_> {
         nonce: [u8; TOKEN_NONCE_LEN],
         now: Instant,
         client: SocketAddr,
+        version: Version,
     ) -> Option<Vec<u8>> {
-        self.seal(Kind::NewToken, nonce, now, client, None)
+        self.seal(Kind::NewToken, nonce, now, client, None, version)
     }
 
     /// Checks the token of an Initial from `client` sent to `dcid` (§8.1.3: "When a server
@@ -336,6 +347,7 @@ impl Tokens<'_> {
         client: SocketAddr,
         dcid: &ConnectionId,
         replay: &ReplayFilter,
+        version: Version,
     ) -> Checked {
         let Some((&kind_byte, rest)) = token.split_first() else {
             return Checked::None;
@@ -363,7 +375,9 @@ impl Tokens<'_> {
             return invalid;
         };
         plain.copy_from_slice(sealed);
-        if !self.key.open(&nonce, &[kind.byte()], plain, &tag) {
+        // RFC 9369 §5: "Servers MUST validate the originating version of any ... token and
+        // not accept one issued from a different version": the version is authenticated.
+        if !self.key.open(&nonce, &aad(kind, version), plain, &tag) {
             return invalid;
         }
         if replay.contains(&nonce) {
@@ -503,32 +517,41 @@ impl ReplayFilter {
 /// unused token is most likely to be effective").
 #[derive(Debug, Default)]
 pub(crate) struct ClientTokens {
-    tokens: VecDeque<(alloc::string::String, bytes::Bytes)>,
+    tokens: VecDeque<(alloc::string::String, Version, bytes::Bytes)>,
 }
 
 /// Tokens a client endpoint keeps at most, over all server names.
 const MAX_CLIENT_TOKENS: usize = 256;
 
 impl ClientTokens {
-    pub(crate) fn store(&mut self, server_name: &str, token: bytes::Bytes) {
+    /// Keeps `token` from `server_name`, given on a connection of `version` (RFC 9369 §5:
+    /// it may only start a connection of that version).
+    pub(crate) fn store(&mut self, server_name: &str, version: Version, token: bytes::Bytes) {
         if token.is_empty() {
             return;
         }
         if self.tokens.len() >= MAX_CLIENT_TOKENS {
             self.tokens.pop_front();
         }
-        self.tokens.push_back((server_name.into(), token));
+        self.tokens.push_back((server_name.into(), version, token));
     }
 
-    pub(crate) fn take(&mut self, server_name: &str) -> Option<bytes::Bytes> {
-        let i = self.tokens.iter().rposition(|(n, _)| n == server_name)?;
-        self.tokens.remove(i).map(|(_, t)| t)
+    /// The most recent unused token of `server_name` for a connection starting in
+    /// `version`.
+    pub(crate) fn take(&mut self, server_name: &str, version: Version) -> Option<bytes::Bytes> {
+        let i = self
+            .tokens
+            .iter()
+            .rposition(|(n, v, _)| n == server_name && *v == version)?;
+        self.tokens.remove(i).map(|(_, _, t)| t)
     }
 }
 
 #[cfg(all(test, feature = "rustls"))]
 mod tests {
     use super::*;
+
+    const V1: Version = Version::V1;
 
     const LIFE: Duration = Duration::from_secs(10);
 
@@ -562,9 +585,9 @@ mod tests {
         let key = AesGcmTokenKey::new(&[9; 32]);
         let t = tokens(&key);
         let c = addr("10.0.0.1:4000");
-        let token = t.retry_token([1; 12], T0, c, binding()).expect("seal");
+        let token = t.retry_token([1; 12], T0, c, binding(), V1).expect("seal");
         let replay = ReplayFilter::new(8);
-        let got = t.check(&token, T0, c, &cid(2), &replay);
+        let got = t.check(&token, T0, c, &cid(2), &replay, V1);
         assert_eq!(
             got,
             Checked::Retry(
@@ -582,24 +605,24 @@ mod tests {
         let key = AesGcmTokenKey::new(&[9; 32]);
         let t = tokens(&key);
         let c = addr("10.0.0.1:4000");
-        let token = t.retry_token([1; 12], T0, c, binding()).expect("seal");
+        let token = t.retry_token([1; 12], T0, c, binding(), V1).expect("seal");
         let replay = ReplayFilter::new(8);
         let bad = Checked::InvalidRetry;
         assert_eq!(
-            t.check(&token, T0, addr("10.0.0.1:4001"), &cid(2), &replay),
+            t.check(&token, T0, addr("10.0.0.1:4001"), &cid(2), &replay, V1),
             bad
         );
         assert_eq!(
-            t.check(&token, T0, addr("10.0.0.2:4000"), &cid(2), &replay),
+            t.check(&token, T0, addr("10.0.0.2:4000"), &cid(2), &replay, V1),
             bad
         );
-        assert_eq!(t.check(&token, T0, c, &cid(3), &replay), bad);
+        assert_eq!(t.check(&token, T0, c, &cid(3), &replay, V1), bad);
         let late = T0
             .checked_add(LIFE + Duration::from_nanos(1))
             .expect("time");
-        assert_eq!(t.check(&token, late, c, &cid(2), &replay), bad);
+        assert_eq!(t.check(&token, late, c, &cid(2), &replay, V1), bad);
         let early = Instant::from_nanos(T0.as_nanos() - 1);
-        assert_eq!(t.check(&token, early, c, &cid(2), &replay), bad);
+        assert_eq!(t.check(&token, early, c, &cid(2), &replay, V1), bad);
     }
 
     #[test]
@@ -607,27 +630,34 @@ mod tests {
         let key = AesGcmTokenKey::new(&[9; 32]);
         let t = tokens(&key);
         let token = t
-            .address_token([4; 12], T0, addr("[2001:db8::1]:4000"))
+            .address_token([4; 12], T0, addr("[2001:db8::1]:4000"), V1)
             .expect("seal");
         let mut replay = ReplayFilter::new(8);
         let any = cid(7);
         let later = T0.checked_add(Duration::from_secs(3000)).expect("time");
         assert_eq!(
-            t.check(&token, later, addr("[2001:db8::1]:5555"), &any, &replay),
+            t.check(&token, later, addr("[2001:db8::1]:5555"), &any, &replay, V1),
             Checked::Address([4; 12])
         );
         assert_eq!(
-            t.check(&token, later, addr("[2001:db8::2]:4000"), &any, &replay),
+            t.check(&token, later, addr("[2001:db8::2]:4000"), &any, &replay, V1),
             Checked::None
         );
         let expired = T0.checked_add(Duration::from_secs(3601)).expect("time");
         assert_eq!(
-            t.check(&token, expired, addr("[2001:db8::1]:4000"), &any, &replay),
+            t.check(
+                &token,
+                expired,
+                addr("[2001:db8::1]:4000"),
+                &any,
+                &replay,
+                V1
+            ),
             Checked::None
         );
         replay.insert([4; 12]);
         assert_eq!(
-            t.check(&token, later, addr("[2001:db8::1]:4000"), &any, &replay),
+            t.check(&token, later, addr("[2001:db8::1]:4000"), &any, &replay, V1),
             Checked::None
         );
     }
@@ -638,37 +668,37 @@ mod tests {
         let t = tokens(&key);
         let c = addr("10.0.0.1:4000");
         let replay = ReplayFilter::new(8);
-        let token = t.address_token([4; 12], T0, c).expect("seal");
+        let token = t.address_token([4; 12], T0, c, V1).expect("seal");
         for i in 0..token.len() * 8 {
             let mut f = token.clone();
             f[i / 8] ^= 1 << (i % 8);
             assert_eq!(
-                t.check(&f, T0, c, &cid(1), &replay),
+                t.check(&f, T0, c, &cid(1), &replay, V1),
                 Checked::None,
                 "bit {i}"
             );
         }
-        let retry = t.retry_token([5; 12], T0, c, binding()).expect("seal");
+        let retry = t.retry_token([5; 12], T0, c, binding(), V1).expect("seal");
         for i in 8..retry.len() * 8 {
             let mut f = retry.clone();
             f[i / 8] ^= 1 << (i % 8);
             assert_eq!(
-                t.check(&f, T0, c, &cid(2), &replay),
+                t.check(&f, T0, c, &cid(2), &replay, V1),
                 Checked::InvalidRetry,
                 "bit {i}"
             );
         }
         let other = AesGcmTokenKey::new(&[8; 32]);
         let o = tokens(&other);
-        assert_eq!(o.check(&token, T0, c, &cid(1), &replay), Checked::None);
+        assert_eq!(o.check(&token, T0, c, &cid(1), &replay, V1), Checked::None);
         assert_eq!(
-            o.check(&retry, T0, c, &cid(2), &replay),
+            o.check(&retry, T0, c, &cid(2), &replay, V1),
             Checked::InvalidRetry
         );
         // Truncated and oversized tokens are refused, not a panic.
         for n in 0..retry.len() {
             assert_ne!(
-                t.check(&retry[..n], T0, c, &cid(2), &replay),
+                t.check(&retry[..n], T0, c, &cid(2), &replay, V1),
                 Checked::Retry(
                     RetryContext {
                         original_dcid: cid(1),
@@ -681,7 +711,7 @@ mod tests {
         let mut long = retry.clone();
         long.resize(MAX_TOKEN_LEN + 1, 0);
         assert_eq!(
-            t.check(&long, T0, c, &cid(2), &replay),
+            t.check(&long, T0, c, &cid(2), &replay, V1),
             Checked::InvalidRetry
         );
     }
@@ -699,16 +729,37 @@ mod tests {
     }
 
     #[test]
+    fn a_token_is_valid_only_in_the_version_it_was_issued_for() {
+        let key = AesGcmTokenKey::new(&[7; 32]);
+        let t = tokens(&key);
+        let replay = ReplayFilter::new(8);
+        let c = addr("10.0.0.1:4000");
+        let token = t.address_token([9; 12], T0, c, Version::V2).expect("seal");
+        assert_eq!(t.check(&token, T0, c, &cid(1), &replay, V1), Checked::None);
+        assert!(matches!(
+            t.check(&token, T0, c, &cid(1), &replay, Version::V2),
+            Checked::Address(_)
+        ));
+        let retry = t.retry_token([5; 12], T0, c, binding(), V1).expect("seal");
+        assert_eq!(
+            t.check(&retry, T0, c, &cid(2), &replay, Version::V2),
+            Checked::InvalidRetry
+        );
+    }
+
+    #[test]
     fn client_tokens_are_used_once_most_recent_first() {
         let mut c = ClientTokens::default();
-        c.store("a", bytes::Bytes::from_static(b"1"));
-        c.store("b", bytes::Bytes::from_static(b"2"));
-        c.store("a", bytes::Bytes::from_static(b"3"));
-        assert_eq!(c.take("a").as_deref(), Some(&b"3"[..]));
-        assert_eq!(c.take("a").as_deref(), Some(&b"1"[..]));
-        assert_eq!(c.take("a"), None);
+        c.store("a", V1, bytes::Bytes::from_static(b"1"));
+        c.store("b", V1, bytes::Bytes::from_static(b"2"));
+        c.store("a", V1, bytes::Bytes::from_static(b"3"));
+        // RFC 9369 §5: a v1 token never starts a v2 connection.
+        assert_eq!(c.take("a", Version::V2), None);
+        assert_eq!(c.take("a", V1).as_deref(), Some(&b"3"[..]));
+        assert_eq!(c.take("a", V1).as_deref(), Some(&b"1"[..]));
+        assert_eq!(c.take("a", V1), None);
         for i in 0..MAX_CLIENT_TOKENS + 1 {
-            c.store("x", bytes::Bytes::from(alloc::vec![1u8; i % 7 + 1]));
+            c.store("x", V1, bytes::Bytes::from(alloc::vec![1u8; i % 7 + 1]));
         }
         assert_eq!(c.tokens.len(), MAX_CLIENT_TOKENS);
     }
