@@ -263,6 +263,17 @@ struct StatelessReply {
 ///
 /// Stateless replies are bounded by a queue and a per-second rate.
 ///
+/// ## Removed connections
+/// The connection IDs of a removed connection stay reserved for
+/// [`EndpointConfig::cid_tombstone_lifetime`] (bounded in number), so a late Initial or
+/// 0-RTT packet of it does not start a new connection.
+///
+/// ## Versions and qlog
+/// Initials in the versions [`Config::accepted_versions`] lists create connections;
+/// others get a Version Negotiation packet listing them (RFC 9000 §6, RFC 9368).
+/// With [`EndpointConfig::qlog`] every new connection gets its trace before its first
+/// packet. [`Endpoint::stats`] counts datagrams, bytes and the endpoint's decisions.
+///
 /// ## Not yet supported
 /// Timers are found by a scan over the connections (fine for hundreds).
 pub struct Endpoint {
