@@ -299,11 +299,14 @@ impl Connection {
             path.recovery
                 .set_peer_max_ack_delay(af.max_ack_delay_for_pto());
         }
-        if let Some(TimeoutAction::Probe { space, .. }) = action {
+        if let Some(TimeoutAction::Probe { space, count }) = action {
             // RFC 9002 §6.2.4: a probe should carry data; resend unacknowledged CRYPTO
             // data of the space if there is any, PING otherwise.
             if let Some(s) = self.spaces.get_mut(space as usize) {
                 s.send.requeue_unacked();
+            }
+            if space == Space::Data {
+                self.probe_with_old_data(now, count);
             }
             // RFC 9000 §13.3: "HANDSHAKE_DONE frames MUST be retransmitted until they are
             // acknowledged." Loss detection alone needs acknowledgements of later packets;
@@ -320,6 +323,40 @@ impl Connection {
         self.on_mtu_probe(mtu_acked, mtu_lost);
         if matches!(action, Some(TimeoutAction::Probe { .. })) {
             self.check_black_hole();
+        }
+    }
+
+    /// RFC 9002 §6.2.4: "An endpoint SHOULD include new data in packets that are sent on
+    /// PTO expiration. Previously sent data MAY be sent if no new data can be sent." With
+    /// no new stream data waiting, the STREAM frames of the oldest unacknowledged packets
+    /// (one per probe owed) are queued again, so the probe repairs the tail instead of
+    /// only eliciting an ACK. Whichever copy is acknowledged first settles the range.
+    fn probe_with_old_data(&mut self, now: Instant, count: u8) {
+        if self.streams.wants_to_send() {
+            return;
+        }
+        let Connection {
+            paths,
+            streams,
+            zero_rtt,
+            ..
+        } = self;
+        let Some(sent) = paths
+            .first()
+            .and_then(|p| p.recovery.sent_packets(Space::Data))
+        else {
+            return;
+        };
+        for p in sent
+            .unacked()
+            .filter(|p| p.ack_eliciting && !zero_rtt.is_void(p.pn))
+            .take(usize::from(count.max(1)))
+        {
+            for r in p.frames.iter() {
+                if let Record::Stream(f) = r {
+                    streams.on_frame_lost(f, now);
+                }
+            }
         }
     }
 }
