@@ -251,34 +251,59 @@ pub struct OurStack {
     max_udp_payload: usize,
 }
 
+/// Our client and server endpoints as the benchmark configures them, and the client's TLS
+/// configuration (for [`Endpoint::connect`]). Tests drive these directly.
+pub struct Endpoints {
+    /// The client endpoint (no server TLS).
+    pub client: Endpoint,
+    /// The server endpoint.
+    pub server: Endpoint,
+    /// What the client connects with.
+    pub client_tls: Arc<dyn TlsConfig>,
+}
+
+/// Builds both endpoints from the shared settings, exactly as [`OurStack`] does.
+pub fn endpoints(config: &StackConfig) -> Result<Endpoints, String> {
+    let conn = connection_config(config);
+    let mut seeds = crate::loss::SplitMix64::new(config.seed);
+    let mut reset_key = [0u8; 32];
+    for chunk in reset_key.chunks_mut(8) {
+        chunk.copy_from_slice(&seeds.next_u64().to_le_bytes());
+    }
+    let server_config = EndpointConfig {
+        connection: conn,
+        server_tls: Some(Arc::new(server_tls(config)?)),
+        retry: false,
+        reset_tokens: Some(Arc::new(HmacResetTokens::new(reset_key))),
+        ..EndpointConfig::default()
+    };
+    let client_config = EndpointConfig {
+        connection: conn,
+        server_tls: None,
+        retry: false,
+        ..EndpointConfig::default()
+    };
+    let server = Endpoint::new(server_config, rng_factory(seeds.next_u64()));
+    let client = Endpoint::new(client_config, rng_factory(seeds.next_u64()));
+    Ok(Endpoints {
+        client,
+        server,
+        client_tls: Arc::new(client_tls(config)?),
+    })
+}
+
 impl OurStack {
     /// Builds both endpoints from the shared settings.
     pub fn new(config: &StackConfig) -> Result<Self, String> {
-        let conn = connection_config(config);
-        let mut seeds = crate::loss::SplitMix64::new(config.seed);
-        let mut reset_key = [0u8; 32];
-        for chunk in reset_key.chunks_mut(8) {
-            chunk.copy_from_slice(&seeds.next_u64().to_le_bytes());
-        }
-        let server_config = EndpointConfig {
-            connection: conn,
-            server_tls: Some(Arc::new(server_tls(config)?)),
-            retry: false,
-            reset_tokens: Some(Arc::new(HmacResetTokens::new(reset_key))),
-            ..EndpointConfig::default()
-        };
-        let client_config = EndpointConfig {
-            connection: conn,
-            server_tls: None,
-            retry: false,
-            ..EndpointConfig::default()
-        };
-        let server = Endpoint::new(server_config, rng_factory(seeds.next_u64()));
-        let client = Endpoint::new(client_config, rng_factory(seeds.next_u64()));
+        let Endpoints {
+            client,
+            server,
+            client_tls,
+        } = endpoints(config)?;
         Ok(Self {
             client: End::new(client, CLIENT_ADDR, SERVER_ADDR),
             server: End::new(server, SERVER_ADDR, CLIENT_ADDR),
-            client_tls: Arc::new(client_tls(config)?),
+            client_tls,
             server_name: config.server_name.clone(),
             origin: Instant::now(),
             max_udp_payload: usize::from(config.max_udp_payload),

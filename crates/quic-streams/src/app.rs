@@ -109,18 +109,31 @@ impl Streams {
     /// [`StreamEvent::Writable`] follows once room frees up.
     pub fn write(&mut self, s: impl Into<StreamRef>, data: &[u8]) -> Result<usize, StreamError> {
         let limit = self.ideal_send_buffer();
-        let (id, h) = self.send_half(s.into())?;
-        Self::writable(h)?;
+        // Out of `self` while the stream is borrowed; an empty Vec moves without allocating.
+        let mut pool = core::mem::take(&mut self.seg_pool);
+        let found = self.send_half(s.into());
+        let (id, h) = match found {
+            Ok(x) => x,
+            Err(e) => {
+                self.seg_pool = pool;
+                return Err(e);
+            }
+        };
+        if let Err(e) = Self::writable(h) {
+            self.seg_pool = pool;
+            return Err(e);
+        }
         let room = usize::try_from(limit.saturating_sub(h.buf.held())).unwrap_or(usize::MAX);
         let n = data.len().min(room);
         // Offsets and lengths stay below 2^62 (RFC 9000 §4.5): cap what the stream can hold.
         let n = n.min(
             usize::try_from(quic_wire::frame::MAX_OFFSET - h.buf.written()).unwrap_or(usize::MAX),
         );
-        h.buf.write_copy(&data[..n]);
+        h.buf.write_copy(&data[..n], &mut pool);
         if n < data.len() {
             h.want_writable = true;
         }
+        self.seg_pool = pool;
         if let Some(id) = id {
             self.refresh(id);
         }

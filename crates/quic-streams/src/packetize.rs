@@ -341,7 +341,9 @@ impl Streams {
         if !h.state.may_send_data() {
             return;
         }
-        let moved = h.buf.on_acked(offset..offset + len, fin);
+        let moved = h
+            .buf
+            .on_acked(offset..offset + len, fin, &mut self.seg_pool);
         let mut events = [None, None, None];
         if moved && h.notify_acked {
             events[0] = Some(StreamEvent::Acked {

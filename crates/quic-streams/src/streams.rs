@@ -4,6 +4,7 @@
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
 use core::time::Duration;
+use hashbrown::HashMap;
 use quic_wire::{Dir, Instant, Side, StreamId, TransportError, TransportErrorCode, VarInt};
 
 use crate::flow::{RecvCredit, SendCredit};
@@ -201,7 +202,9 @@ pub(crate) const DIRS: [Dir; 2] = [Dir::Bi, Dir::Uni];
 pub struct Streams {
     pub(crate) side: Side,
     pub(crate) config: Config,
-    pub(crate) map: BTreeMap<StreamId, Box<Stream>>,
+    /// Live streams by ID. A hash map: every frame, write and acknowledgement looks its
+    /// stream up, often several times, and no caller needs the streams in ID order.
+    pub(crate) map: HashMap<StreamId, Box<Stream>>,
     pub(crate) pending: [VecDeque<(PendingId, Stream)>; 2],
     pub(crate) started: BTreeMap<PendingId, StreamId>,
     pub(crate) next_pending: u64,
@@ -217,6 +220,8 @@ pub struct Streams {
     pub(crate) rtt: Duration,
     pub(crate) bdp: u64,
     pub(crate) now: Instant,
+    /// Send-buffer segments released by acknowledgements, for the next writes.
+    pub(crate) seg_pool: crate::send::SegmentPool,
 }
 
 impl Streams {
@@ -227,7 +232,7 @@ impl Streams {
         Streams {
             side,
             config,
-            map: BTreeMap::new(),
+            map: HashMap::new(),
             pending: [VecDeque::new(), VecDeque::new()],
             started: BTreeMap::new(),
             next_pending: 0,
@@ -246,6 +251,7 @@ impl Streams {
             rtt: Duration::from_millis(100),
             bdp: 0,
             now: Instant::ZERO,
+            seg_pool: crate::send::SegmentPool::default(),
         }
     }
 
@@ -276,7 +282,9 @@ impl Streams {
     pub fn set_peer_limits(&mut self, p: PeerLimits) {
         self.peer = p;
         self.conn_send.raise(p.max_data);
-        let ids: alloc::vec::Vec<StreamId> = self.map.keys().copied().collect();
+        let mut ids: alloc::vec::Vec<StreamId> = self.map.keys().copied().collect();
+        // In ID order, so the scheduler and the events see the same sequence on every run.
+        ids.sort_unstable_by_key(|id| id.into_inner());
         for id in ids {
             let initial = self.initial_send_credit(id);
             if let Some(s) = self.map.get_mut(&id).and_then(|s| s.send.as_mut()) {
@@ -413,16 +421,6 @@ impl Streams {
         }
     }
 
-    /// Puts a stream in the control-frame queue if it has a control frame to send.
-    pub(crate) fn queue_control(&mut self, id: StreamId) {
-        if let Some(s) = self.map.get_mut(&id) {
-            if !s.ctl_queued && s.has_control() {
-                s.ctl_queued = true;
-                self.ctl.push_back(id);
-            }
-        }
-    }
-
     /// Brings derived state up to date after anything changed on stream `id`: its place
     /// in the scheduler, blocked signals, control frames, and freeing it once closed.
     pub(crate) fn refresh(&mut self, id: StreamId) {
@@ -450,8 +448,10 @@ impl Streams {
         }
         if s.is_closed() {
             self.free(id);
-        } else {
-            self.queue_control(id);
+        } else if !s.ctl_queued && s.has_control() {
+            // Into the control-frame queue, once.
+            s.ctl_queued = true;
+            self.ctl.push_back(id);
         }
     }
 
