@@ -1,9 +1,9 @@
 //! Receive-side reassembly for one stream, with bounded memory.
 //!
-//! Chunks are kept in a map keyed by stream offset, never overlapping, all at or above the
+//! Chunks are kept in a deque sorted by stream offset, never overlapping, all at or above the
 //! read offset. Data given as `Bytes` is kept zero-copy when the piece is at least
-//! [`ZERO_COPY_MIN`] bytes long; smaller pieces are copied (so a one-byte frame cannot pin a
-//! whole datagram buffer), and a small copied piece that continues the chunk before it is
+//! [`ZERO_COPY_MIN`] bytes long, or when it is the only piece and readable at once; other
+//! small pieces are copied (so one-byte frames cannot pin whole datagram buffers), and a small copied piece that continues the chunk before it is
 //! appended to it, so a trickle of tiny in-order frames makes one chunk, not thousands.
 //!
 //! ## Memory bound
@@ -20,10 +20,9 @@
 //! PROTOCOL_VIOLATION." We do, for every byte still buffered (bytes already handed to the
 //! application are gone and cannot be compared).
 
-use alloc::collections::BTreeMap;
+use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use bytes::Bytes;
-use core::ops::Bound;
 use quic_wire::{TransportError, TransportErrorCode};
 
 /// Pieces at least this long are kept zero-copy when given as `Bytes`.
@@ -78,7 +77,10 @@ impl Chunk {
 /// Out-of-order reassembly for one stream.
 #[derive(Debug)]
 pub(crate) struct RecvBuffer {
-    chunks: BTreeMap<u64, Chunk>,
+    /// Buffered chunks by stream offset, sorted, not overlapping, all at or above `read`.
+    /// A deque rather than a tree: data mostly arrives in order (a push at the back, a pop
+    /// at the front), and the deque keeps its memory, so steady receiving allocates nothing.
+    chunks: VecDeque<(u64, Chunk)>,
     /// Everything below has been consumed by the application.
     read: u64,
     /// Bytes held in `chunks`.
@@ -99,7 +101,7 @@ impl RecvBuffer {
     /// An empty buffer holding at most `max_chunks` separate chunks.
     pub(crate) fn new(max_chunks: usize) -> Self {
         RecvBuffer {
-            chunks: BTreeMap::new(),
+            chunks: VecDeque::new(),
             read: 0,
             buffered: 0,
             max_chunks: max_chunks.max(1),
@@ -131,8 +133,8 @@ impl RecvBuffer {
     /// End of the data readable without a gap from the read offset.
     pub(crate) fn contiguous_end(&self) -> u64 {
         let mut end = self.read;
-        for (&start, c) in self.chunks.range(self.read..) {
-            if start != end {
+        for (start, c) in &self.chunks {
+            if *start != end {
                 break;
             }
             end += c.len() as u64;
@@ -142,7 +144,17 @@ impl RecvBuffer {
 
     /// Whether data is readable at the read offset.
     pub(crate) fn is_readable(&self) -> bool {
-        self.chunks.contains_key(&self.read)
+        self.chunks.front().is_some_and(|(s, _)| *s == self.read)
+    }
+
+    /// Index of the first chunk starting after `offset` with `inclusive` (so chunks
+    /// starting at `offset` come before it), or at or after `offset` without.
+    fn after(&self, offset: u64, inclusive: bool) -> usize {
+        if inclusive {
+            self.chunks.partition_point(|(s, _)| *s <= offset)
+        } else {
+            self.chunks.partition_point(|(s, _)| *s < offset)
+        }
     }
 
     /// Inserts `data` at `offset`, dropping what was already received.
@@ -152,11 +164,11 @@ impl RecvBuffer {
         let mut cursor = offset.max(self.read);
         while cursor < end {
             // The chunk holding `cursor`, if any: the last one starting at or before it.
-            let covering = self
-                .chunks
-                .range(..=cursor)
-                .next_back()
-                .map(|(&s, c)| (s, s + c.len() as u64))
+            let next = self.after(cursor, true);
+            let covering = next
+                .checked_sub(1)
+                .and_then(|i| self.chunks.get(i))
+                .map(|(s, c)| (*s, *s + c.len() as u64))
                 .filter(|&(_, e)| e > cursor);
             if let Some((s, e)) = covering {
                 let upto = e.min(end);
@@ -164,11 +176,7 @@ impl RecvBuffer {
                 cursor = upto;
                 continue;
             }
-            let next_start = self
-                .chunks
-                .range((Bound::Excluded(cursor), Bound::Unbounded))
-                .next()
-                .map_or(end, |(&s, _)| s.min(end));
+            let next_start = self.chunks.get(next).map_or(end, |(s, _)| (*s).min(end));
             self.put_piece(cursor, next_start, data, offset)?;
             cursor = next_start;
         }
@@ -185,7 +193,8 @@ impl RecvBuffer {
         incoming: &[u8],
         incoming_start: u64,
     ) -> Result<(), TransportError> {
-        let Some(chunk) = self.chunks.get(&chunk_start) else {
+        let i = self.after(chunk_start, false);
+        let Some((_, chunk)) = self.chunks.get(i).filter(|(s, _)| *s == chunk_start) else {
             return Ok(());
         };
         // Offsets lie within both the chunk and the incoming data by construction.
@@ -213,7 +222,11 @@ impl RecvBuffer {
             return Ok(());
         }
         if let Incoming::Shared(bytes) = data {
-            if len >= ZERO_COPY_MIN {
+            // A small piece is kept zero-copy too when it is readable at once and nothing
+            // else is buffered: it pins at most one datagram per stream, and it spares an
+            // allocation for the short frames of an in-order transfer.
+            let next_to_read = from == self.read && self.chunks.is_empty();
+            if len >= ZERO_COPY_MIN || next_to_read {
                 if let Some(piece) = bytes.get(a..b).map(|_| bytes.slice(a..b)) {
                     return self.add_chunk(from, Chunk::Shared(piece));
                 }
@@ -223,8 +236,9 @@ impl RecvBuffer {
             return Ok(());
         };
         // Append to the chunk just before when it is a small owned one ending here.
-        if let Some((&s, Chunk::Owned(v))) = self.chunks.range_mut(..from).next_back() {
-            if s + v.len() as u64 == from && v.len() + piece.len() <= OWNED_APPEND_MAX {
+        let before = self.after(from, false).checked_sub(1);
+        if let Some((s, Chunk::Owned(v))) = before.and_then(|i| self.chunks.get_mut(i)) {
+            if *s + v.len() as u64 == from && v.len() + piece.len() <= OWNED_APPEND_MAX {
                 v.extend_from_slice(piece);
                 self.buffered += piece.len();
                 return Ok(());
@@ -238,20 +252,29 @@ impl RecvBuffer {
             return Err(FRAGMENTED);
         }
         self.buffered += c.len();
-        self.chunks.insert(at, c);
+        // Callers only add where no chunk starts; in-order data goes at the back.
+        if self.chunks.back().is_none_or(|(s, _)| *s < at) {
+            self.chunks.push_back((at, c));
+        } else {
+            let i = self.after(at, false);
+            self.chunks.insert(i, (at, c));
+        }
         Ok(())
     }
 
     /// Takes up to `max` contiguous bytes at the read offset as one chunk, zero-copy.
     pub(crate) fn read_chunk(&mut self, max: usize) -> Option<Bytes> {
-        let chunk = self.chunks.remove(&self.read)?;
+        if !self.is_readable() {
+            return None;
+        }
+        let (_, chunk) = self.chunks.pop_front()?;
         let mut bytes = chunk.into_bytes();
         self.buffered -= bytes.len();
         if bytes.len() > max {
             let rest = bytes.split_off(max);
             self.buffered += rest.len();
             self.chunks
-                .insert(self.read + max as u64, Chunk::Shared(rest));
+                .push_front((self.read + max as u64, Chunk::Shared(rest)));
         }
         self.read += bytes.len() as u64;
         Some(bytes)
@@ -259,7 +282,10 @@ impl RecvBuffer {
 
     /// The contiguous chunk at the read offset, without consuming it.
     pub(crate) fn peek(&self) -> Option<&[u8]> {
-        self.chunks.get(&self.read).map(Chunk::as_slice)
+        self.chunks
+            .front()
+            .filter(|(s, _)| *s == self.read)
+            .map(|(_, c)| c.as_slice())
     }
 
     /// Copies contiguous bytes into `buf`; returns how many.

@@ -22,6 +22,9 @@ use crate::io::{DatagramMeta, SansIo, Transmit};
 use crate::tls::{TlsConfig, TlsError};
 use quic_wire::cid::ResetToken;
 
+mod timers;
+use timers::Schedule;
+
 /// Makes the RNG each new connection owns (the endpoint's embedder decides: a system RNG,
 /// or seeded generators for reproducible simulations).
 pub type RngFactory = Box<dyn FnMut() -> Box<dyn CryptoRngCore + Send> + Send>;
@@ -186,9 +189,14 @@ struct StatelessReply {
 ///
 /// Stateless replies are bounded by a queue and a per-second rate.
 ///
+/// ## Timers and transmission across connections
+/// Connection deadlines sit in a heap and the connections that may have something to send
+/// in a round-robin queue (`endpoint/timers.rs`): `poll_timeout` is O(1), `handle_timeout`
+/// O(log n) per due connection, and `poll_transmit` never visits idle connections. A
+/// connection changed through [`Endpoint::connection`] is looked at again on the next call.
+///
 /// ## Not yet supported
-/// Sealed (stateless) tokens that survive a restart; timers are found by a scan over the
-/// connections (fine for hundreds).
+/// Sealed (stateless) tokens that survive a restart.
 pub struct Endpoint {
     config: EndpointConfig,
     rng: RngFactory,
@@ -196,8 +204,12 @@ pub struct Endpoint {
     /// Every connection ID routed to a connection: its own, and for a server the client's
     /// original Destination Connection ID.
     cids: HashMap<ConnectionId, ConnectionHandle>,
-    /// Round-robin order of transmission.
+    /// Every connection, in the order they were made.
     order: VecDeque<ConnectionHandle>,
+    /// Deadlines and ready-to-send queue across connections (see `timers.rs`).
+    schedule: Schedule,
+    /// Connections whose deadline passed, reused by `handle_timeout`.
+    due: Vec<ConnectionHandle>,
     next_handle: u64,
     stateless: VecDeque<StatelessReply>,
     events: VecDeque<EndpointEvent>,
@@ -283,6 +295,8 @@ impl Endpoint {
             conns: HashMap::new(),
             cids: HashMap::new(),
             order: VecDeque::new(),
+            schedule: Schedule::default(),
+            due: Vec::new(),
             next_handle: 0,
             stateless: VecDeque::new(),
             events: VecDeque::new(),
@@ -320,12 +334,32 @@ impl Endpoint {
         self.cids.insert(conn.local_cid(), h);
         self.order.push_back(h);
         self.conns.insert(h, conn);
+        self.schedule.add(h);
         h
     }
 
-    /// A connection, while it exists.
+    /// A connection, while it exists. What the application does with it is taken into
+    /// account by the endpoint's next `poll_timeout`, `poll_transmit` or input.
     pub fn connection(&mut self, h: ConnectionHandle) -> Option<&mut Connection> {
-        self.conns.get_mut(&h)
+        let c = self.conns.get_mut(&h)?;
+        self.schedule.touch(h);
+        Some(c)
+    }
+
+    /// Reads the deadlines of the connections the application touched.
+    fn flush_touched(&mut self) {
+        let conns = &self.conns;
+        self.schedule
+            .flush(|h| conns.get(&h).and_then(Connection::poll_timeout));
+    }
+
+    /// Connection `h` had an input or a timer: record its deadline, queue it to transmit,
+    /// route its connection IDs and remove it if it is over.
+    fn after_input(&mut self, h: ConnectionHandle) {
+        let deadline = self.conns.get(&h).and_then(Connection::poll_timeout);
+        self.schedule.update(h, deadline);
+        self.sync_cids(h);
+        self.reap_one(h);
     }
 
     /// The handles of every connection.
@@ -576,6 +610,7 @@ impl Endpoint {
         if let Some(c) = self.conns.get_mut(&h) {
             c.send_new_token(&token);
         }
+        self.schedule.touch(h);
     }
 
     /// Answers a token-less Initial with a Retry (RFC 9000 §17.2.5, §8.1.2).
@@ -670,7 +705,8 @@ impl Endpoint {
         }
     }
 
-    /// Removes drained connections and their routes.
+    /// Removes drained connections and their routes (a scan: only where an input may have
+    /// ended connections the endpoint cannot name, such as a stateless reset).
     fn reap(&mut self) {
         let dead: Vec<ConnectionHandle> = self
             .conns
@@ -679,18 +715,27 @@ impl Endpoint {
             .map(|(&h, _)| h)
             .collect();
         for h in dead {
-            if let Some(mut c) = self.conns.remove(&h) {
-                // A removed connection's last events (why it closed, `Drained`) still
-                // reach the application.
-                while let Some(e) = c.poll_event() {
-                    self.final_events.push_back((h, e));
-                }
-            }
-            self.token_issued.remove(&h);
-            self.cids.retain(|_, v| *v != h);
-            self.order.retain(|&x| x != h);
-            self.events.push_back(EndpointEvent::Removed(h));
+            self.reap_one(h);
         }
+    }
+
+    /// Removes connection `h` and its routes if it is drained.
+    fn reap_one(&mut self, h: ConnectionHandle) {
+        if !self.conns.get(&h).is_some_and(Connection::is_drained) {
+            return;
+        }
+        if let Some(mut c) = self.conns.remove(&h) {
+            // A removed connection's last events (why it closed, `Drained`) still
+            // reach the application.
+            while let Some(e) = c.poll_event() {
+                self.final_events.push_back((h, e));
+            }
+        }
+        self.schedule.remove(h);
+        self.token_issued.remove(&h);
+        self.cids.retain(|_, v| *v != h);
+        self.order.retain(|&x| x != h);
+        self.events.push_back(EndpointEvent::Removed(h));
     }
 }
 
@@ -704,17 +749,21 @@ fn first_dcid(data: &[u8], cid_len: usize) -> Option<ConnectionId> {
 
 impl SansIo for Endpoint {
     fn handle_datagram(&mut self, now: Instant, meta: DatagramMeta, data: BytesMut) {
+        self.flush_touched();
         let route = first_dcid(&data, self.config.connection.cid_len)
             .and_then(|d| self.cids.get(&d).copied());
         match route.and_then(|h| self.conns.get_mut(&h).map(|c| (h, c))) {
             Some((h, c)) => {
                 c.handle_datagram(now, meta, data);
-                self.sync_cids(h);
                 self.issue_address_token(now, h);
+                self.after_input(h);
             }
-            None => self.handle_unknown(now, meta, data),
+            None => {
+                self.handle_unknown(now, meta, data);
+                self.flush_touched();
+                self.reap();
+            }
         }
-        self.reap();
     }
 
     fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
@@ -731,41 +780,43 @@ impl SansIo for Endpoint {
                 });
             }
         }
-        // Round robin: the connection that sends goes to the back of the line.
-        for _ in 0..self.order.len() {
-            let h = self.order.pop_front()?;
-            self.order.push_back(h);
-            if let Some(t) = self
-                .conns
-                .get_mut(&h)
-                .and_then(|c| c.poll_transmit(now, buf))
-            {
-                return Some(t);
+        self.flush_touched();
+        // Round robin over the connections that may have something to send: one that
+        // sends goes to the back of the line, one that has nothing leaves it.
+        while let Some(h) = self.schedule.next_ready() {
+            let Some(c) = self.conns.get_mut(&h) else {
+                continue;
+            };
+            let t = c.poll_transmit(now, buf);
+            let deadline = c.poll_timeout();
+            self.schedule.transmitted(h, deadline, t.is_some());
+            if t.is_some() {
+                return t;
             }
         }
         None
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        self.conns
-            .values()
-            .filter_map(Connection::poll_timeout)
-            .min()
+        self.schedule
+            .next_deadline(|h| self.conns.get(&h).and_then(Connection::poll_timeout))
     }
 
     fn handle_timeout(&mut self, now: Instant) {
-        let due: Vec<ConnectionHandle> = self
-            .conns
-            .iter()
-            .filter(|(_, c)| c.poll_timeout().is_some_and(|t| t <= now))
-            .map(|(&h, _)| h)
-            .collect();
-        for h in due {
+        self.flush_touched();
+        // Every connection due now is taken first, so one whose deadline stays in the past
+        // after its timers fired is not served twice in one call.
+        let mut due = core::mem::take(&mut self.due);
+        while let Some(h) = self.schedule.pop_due(now) {
+            due.push(h);
+        }
+        for &h in &due {
             if let Some(c) = self.conns.get_mut(&h) {
                 c.handle_timeout(now);
             }
-            self.sync_cids(h);
+            self.after_input(h);
         }
-        self.reap();
+        due.clear();
+        self.due = due;
     }
 }
