@@ -220,9 +220,13 @@ impl SendBuffer {
         if start >= range.end {
             return false;
         }
-        self.acked.insert(start..range.end);
         self.lost.remove(start..range.end);
-        let Some(new_base) = self.acked.contiguous_end(self.acked_base) else {
+        let new_base = if start == self.acked_base {
+            // In order (the usual case): the base moves to the end of the range and on
+            // through whatever was acknowledged out of order right after it.
+            self.acked.contiguous_end(range.end).unwrap_or(range.end)
+        } else {
+            self.acked.insert(start..range.end);
             return false;
         };
         self.acked.remove_below(new_base);

@@ -346,18 +346,20 @@ impl Endpoint {
         Some(c)
     }
 
-    /// Reads the deadlines of the connections the application touched.
+    /// Reads again the deadlines of the connections touched since the last flush.
     fn flush_touched(&mut self) {
+        if !self.schedule.has_touched() {
+            return;
+        }
         let conns = &self.conns;
         self.schedule
             .flush(|h| conns.get(&h).and_then(Connection::poll_timeout));
     }
 
-    /// Connection `h` had an input or a timer: record its deadline, queue it to transmit,
-    /// route its connection IDs and remove it if it is over.
+    /// Connection `h` had an input or a timer: queue it to transmit (its deadline is read
+    /// on the next flush), route its connection IDs and remove it if it is over.
     fn after_input(&mut self, h: ConnectionHandle) {
-        let deadline = self.conns.get(&h).and_then(Connection::poll_timeout);
-        self.schedule.update(h, deadline);
+        self.schedule.touch(h);
         self.sync_cids(h);
         self.reap_one(h);
     }
@@ -749,7 +751,6 @@ fn first_dcid(data: &[u8], cid_len: usize) -> Option<ConnectionId> {
 
 impl SansIo for Endpoint {
     fn handle_datagram(&mut self, now: Instant, meta: DatagramMeta, data: BytesMut) {
-        self.flush_touched();
         let route = first_dcid(&data, self.config.connection.cid_len)
             .and_then(|d| self.cids.get(&d).copied());
         match route.and_then(|h| self.conns.get_mut(&h).map(|c| (h, c))) {
@@ -780,7 +781,6 @@ impl SansIo for Endpoint {
                 });
             }
         }
-        self.flush_touched();
         // Round robin over the connections that may have something to send: one that
         // sends goes to the back of the line, one that has nothing leaves it.
         while let Some(h) = self.schedule.next_ready() {
@@ -788,12 +788,14 @@ impl SansIo for Endpoint {
                 continue;
             };
             let t = c.poll_transmit(now, buf);
-            let deadline = c.poll_timeout();
-            self.schedule.transmitted(h, deadline, t.is_some());
+            self.schedule.transmitted(h, t.is_some());
             if t.is_some() {
                 return t;
             }
         }
+        // Nothing more to send: the embedder waits for `poll_timeout` next, which is
+        // cheapest with every deadline in the heap.
+        self.flush_touched();
         None
     }
 

@@ -66,18 +66,29 @@ impl Schedule {
         // Lazily dropped from `ready` and `touched`: both skip unknown handles.
     }
 
-    /// Notes that the application may have changed connection `h`.
+    /// Notes that connection `h` may have changed (an input, a timer, a transmission or an
+    /// application call): its deadline is read again on the next flush (until then
+    /// [`Schedule::next_deadline`] asks it directly), and it is ready to transmit.
     pub(crate) fn touch(&mut self, h: ConnectionHandle) {
-        if let Some(e) = self.entries.get_mut(&h) {
-            if !e.touched {
-                e.touched = true;
-                self.touched.push(h);
-            }
+        if self.touched.last() == Some(&h) && self.ready.back() == Some(&h) {
+            // The usual repeated call on one connection: already noted and queued (every
+            // handle in `ready` is a ready connection, stale ones are popped).
+            return;
+        }
+        let Some(e) = self.entries.get_mut(&h) else {
+            return;
+        };
+        if !e.touched {
+            e.touched = true;
+            self.touched.push(h);
+        }
+        if !e.ready {
+            e.ready = true;
+            self.ready.push_back(h);
         }
     }
 
-    /// Re-reads the deadline of every touched connection (with `deadline_of`) and makes
-    /// them ready.
+    /// Re-reads the deadline of every touched connection (with `deadline_of`).
     pub(crate) fn flush(
         &mut self,
         mut deadline_of: impl FnMut(ConnectionHandle) -> Option<Instant>,
@@ -90,31 +101,30 @@ impl Schedule {
             };
             e.touched = false;
             self.set_deadline(h, deadline_of(h));
-            self.make_ready(h);
         }
         touched.clear();
         self.touched = touched;
     }
 
-    /// Something happened to connection `h` (a datagram or a timer): it has this deadline
-    /// now and may have something to send.
-    pub(crate) fn update(&mut self, h: ConnectionHandle, deadline: Option<Instant>) {
-        self.set_deadline(h, deadline);
-        self.make_ready(h);
+    /// Connection `h` was asked to transmit: if it sent something it goes to the back of
+    /// the ready queue (it may have more), if not it stays out of it. Either way its
+    /// deadline may have moved.
+    pub(crate) fn transmitted(&mut self, h: ConnectionHandle, sent: bool) {
+        if sent {
+            self.touch(h);
+        } else if self.touched.last() != Some(&h) {
+            if let Some(e) = self.entries.get_mut(&h) {
+                if !e.touched {
+                    e.touched = true;
+                    self.touched.push(h);
+                }
+            }
+        }
     }
 
-    /// Connection `h` was asked to transmit: it has this deadline now, and goes to the back
-    /// of the ready queue if it sent something (it may have more), or leaves it if not.
-    pub(crate) fn transmitted(
-        &mut self,
-        h: ConnectionHandle,
-        deadline: Option<Instant>,
-        sent: bool,
-    ) {
-        self.set_deadline(h, deadline);
-        if sent {
-            self.make_ready(h);
-        }
+    /// Whether a flush has anything to do.
+    pub(crate) fn has_touched(&self) -> bool {
+        !self.touched.is_empty()
     }
 
     /// The next connection that may have something to send; it leaves the queue.
@@ -130,22 +140,33 @@ impl Schedule {
         None
     }
 
-    /// The earliest deadline, counting touched connections at their current deadline
-    /// (read with `deadline_of`).
+    /// The earliest deadline: of the touched connections as `deadline_of` reads it now,
+    /// of the others as the heap has it.
     pub(crate) fn next_deadline(
         &self,
         deadline_of: impl Fn(ConnectionHandle) -> Option<Instant>,
     ) -> Option<Instant> {
-        let heap = self.heap.first().map(|&(t, _)| t);
-        self.touched
-            .iter()
-            .filter_map(|&h| deadline_of(h))
-            .chain(heap)
-            .min()
+        let touched = self.touched.iter().filter_map(|&h| deadline_of(h)).min();
+        earlier(touched, self.earliest_untouched(0))
+    }
+
+    /// The earliest heap deadline at or below index `i` that belongs to an untouched
+    /// connection (a touched one's entry may be stale). Nothing below an untouched entry
+    /// is earlier, so this visits at most two nodes per touched connection, plus one.
+    fn earliest_untouched(&self, i: usize) -> Option<Instant> {
+        let &(t, h) = self.heap.get(i)?;
+        if !self.entries.get(&h).is_some_and(|e| e.touched) {
+            return Some(t);
+        }
+        earlier(
+            self.earliest_untouched(2 * i + 1),
+            self.earliest_untouched(2 * i + 2),
+        )
     }
 
     /// Takes the connection with the earliest deadline if that deadline is at or before
-    /// `now`; its deadline is cleared (set it again with [`Schedule::update`]).
+    /// `now`; its deadline is cleared until it is touched and flushed. Flush first, so no
+    /// deadline in the heap is stale.
     pub(crate) fn pop_due(&mut self, now: Instant) -> Option<ConnectionHandle> {
         let &(t, h) = self.heap.first()?;
         if t > now {
@@ -265,6 +286,14 @@ impl Schedule {
     }
 }
 
+/// The earlier of two optional instants.
+fn earlier(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -306,15 +335,16 @@ mod tests {
     #[test]
     fn deadlines_match_a_simple_model_under_random_operations() {
         let mut s = Schedule::default();
+        // The connections' own deadlines, which the schedule learns by touch and flush.
         let mut model: BTreeMap<u64, u64> = BTreeMap::new();
         let mut live: Vec<u64> = Vec::new();
         let mut rng = Lcg(7);
         let mut next_handle = 0;
         for _ in 0..20_000 {
+            let read = |m: &BTreeMap<u64, u64>, c: ConnectionHandle| m.get(&c.0).map(|&t| at(t));
             match rng.next(10) {
                 0 | 1 => {
                     s.add(h(next_handle));
-                    s.flush(|_| None);
                     live.push(next_handle);
                     next_handle += 1;
                 }
@@ -323,18 +353,20 @@ mod tests {
                     s.remove(h(k));
                     model.remove(&k);
                 }
-                3..=6 if !live.is_empty() => {
+                3..=5 if !live.is_empty() => {
                     let k = live[rng.next(live.len() as u64) as usize];
                     let t = rng.next(1000);
                     if t < 100 {
-                        s.update(h(k), None);
                         model.remove(&k);
                     } else {
-                        s.update(h(k), Some(at(t)));
                         model.insert(k, t);
                     }
+                    s.touch(h(k));
                 }
+                6 => s.flush(|c| read(&model, c)),
                 _ => {
+                    s.flush(|c| read(&model, c));
+                    check_invariants(&s);
                     let now = rng.next(1000);
                     while let Some(c) = s.pop_due(at(now)) {
                         let t = model
@@ -345,9 +377,8 @@ mod tests {
                     assert!(model.values().all(|&t| t > now), "a due deadline was left");
                 }
             }
-            check_invariants(&s);
             let earliest = model.values().min().map(|&t| at(t));
-            assert_eq!(s.next_deadline(|_| None), earliest);
+            assert_eq!(s.next_deadline(|c| read(&model, c)), earliest);
         }
     }
 
@@ -358,14 +389,21 @@ mod tests {
         s.add(h(2));
         s.flush(|c| Some(at(100 + c.0)));
         assert_eq!(s.next_deadline(|_| None), Some(at(101)));
-        // The application changed connection 2: its new deadline shows at once.
+        // Connection 1 changed: its stale heap entry no longer counts, its new deadline does.
+        s.touch(h(1));
+        assert_eq!(
+            s.next_deadline(|c| (c == h(1)).then(|| at(500))),
+            Some(at(102))
+        );
+        s.flush(|c| (c == h(1)).then(|| at(500)));
+        assert_eq!(s.next_deadline(|_| None), Some(at(102)));
+        // Connection 2 changed to earlier.
         s.touch(h(2));
         assert_eq!(
             s.next_deadline(|c| (c == h(2)).then(|| at(50))),
             Some(at(50))
         );
         s.flush(|c| (c == h(2)).then(|| at(50)));
-        assert_eq!(s.next_deadline(|_| None), Some(at(50)));
         assert_eq!(s.pop_due(at(60)), Some(h(2)));
         assert_eq!(s.pop_due(at(60)), None);
         assert_eq!(s.deadlines(), 1);
@@ -377,25 +415,25 @@ mod tests {
         for n in 0..4 {
             s.add(h(n));
         }
-        s.flush(|_| None);
         // Connections 0..4 all have data: each sends once before any sends twice.
         let mut order = Vec::new();
         for _ in 0..12 {
             let c = s.next_ready().expect("ready");
             order.push(c.0);
-            s.transmitted(c, None, true);
+            s.transmitted(c, true);
         }
         assert_eq!(order, [0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3]);
         // A connection with nothing to send leaves the queue until something happens.
         let c = s.next_ready().expect("ready");
-        s.transmitted(c, None, false);
+        s.transmitted(c, false);
         let others: Vec<u64> = core::iter::from_fn(|| s.next_ready())
             .map(|c| c.0)
             .collect();
         assert_eq!(others, [1, 2, 3]);
         assert_eq!(s.next_ready(), None);
-        s.update(h(0), None);
-        s.update(h(0), None);
+        s.touch(h(0));
+        s.flush(|_| None);
+        s.touch(h(0));
         assert_eq!(s.next_ready(), Some(h(0)));
         assert_eq!(
             s.next_ready(),
@@ -403,7 +441,7 @@ mod tests {
             "queued once however often it was woken"
         );
         // A removed connection is never handed out again.
-        s.update(h(3), None);
+        s.touch(h(3));
         s.remove(h(3));
         assert_eq!(s.next_ready(), None);
     }
