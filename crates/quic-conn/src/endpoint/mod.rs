@@ -743,10 +743,20 @@ impl Endpoint {
 
 /// The Destination Connection ID that routes a datagram. The fixed bit is not checked
 /// here: peers may grease it (RFC 9287) and connections check it themselves.
+///
+/// Only the version-independent layout is read (RFC 8999 §5): the connection parses the
+/// whole header itself, so a datagram is not parsed twice. A datagram too short to hold
+/// the connection ID routes nowhere.
 fn first_dcid(data: &[u8], cid_len: usize) -> Option<ConnectionId> {
-    let cfg = ParseConfig::new(cid_len).accept_zero_fixed_bit(true);
-    let (p, _) = Packet::parse(data, &cfg).ok()?;
-    ConnectionId::new(p.dcid()).ok()
+    let first = *data.first()?;
+    let dcid = if first & 0x80 != 0 {
+        // Long header: first byte, 4-byte version, DCID length, DCID.
+        let len = usize::from(*data.get(5)?);
+        data.get(6..6 + len)?
+    } else {
+        data.get(1..1 + cid_len)?
+    };
+    ConnectionId::new(dcid).ok()
 }
 
 impl SansIo for Endpoint {
