@@ -33,9 +33,8 @@
 //!   of the difference in the "peak heap during bulk" row). The 1 KiB streams never reach
 //!   either bound. The peer may open `max_bidi_streams` (100) bidirectional streams at once;
 //!   unidirectional streams keep our default of 100, as quinn keeps its default of 100.
-//! * Recovery internals stay at our defaults, including `SentConfig::initial_capacity` (256
-//!   sent-packet slots allocated up front per packet-number space), which dominates our "heap
-//!   per idle connection" figure.
+//! * Recovery internals stay at our defaults, including `SentConfig::initial_capacity` (0:
+//!   sent-packet slots are allocated as packets go out, so an idle connection holds few).
 //! * Idle timeout: [`StackConfig::idle_timeout`] (30 s). Everything else is our default:
 //!   8-byte connection IDs, ACK policy, DATAGRAM frames up to 1200 bytes accepted, greased
 //!   fixed bit, no keep-alive.

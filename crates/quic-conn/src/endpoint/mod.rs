@@ -200,7 +200,8 @@ struct StatelessReply {
 pub struct Endpoint {
     config: EndpointConfig,
     rng: RngFactory,
-    conns: HashMap<ConnectionHandle, Connection>,
+    /// Boxed: a connection is a few kilobytes, and the table keeps spare slots.
+    conns: HashMap<ConnectionHandle, Box<Connection>>,
     /// Every connection ID routed to a connection: its own, and for a server the client's
     /// original Destination Connection ID.
     cids: HashMap<ConnectionId, ConnectionHandle>,
@@ -333,7 +334,7 @@ impl Endpoint {
         self.next_handle += 1;
         self.cids.insert(conn.local_cid(), h);
         self.order.push_back(h);
-        self.conns.insert(h, conn);
+        self.conns.insert(h, Box::new(conn));
         self.schedule.add(h);
         h
     }
@@ -353,7 +354,7 @@ impl Endpoint {
         }
         let conns = &self.conns;
         self.schedule
-            .flush(|h| conns.get(&h).and_then(Connection::poll_timeout));
+            .flush(|h| conns.get(&h).and_then(|c| c.poll_timeout()));
     }
 
     /// Connection `h` had an input or a timer: queue it to transmit (its deadline is read
@@ -387,7 +388,7 @@ impl Endpoint {
             return Some(e);
         }
         for &h in &self.order {
-            if let Some(e) = self.conns.get_mut(&h).and_then(Connection::poll_event) {
+            if let Some(e) = self.conns.get_mut(&h).and_then(|c| c.poll_event()) {
                 return Some((h, e));
             }
         }
@@ -723,7 +724,7 @@ impl Endpoint {
 
     /// Removes connection `h` and its routes if it is drained.
     fn reap_one(&mut self, h: ConnectionHandle) {
-        if !self.conns.get(&h).is_some_and(Connection::is_drained) {
+        if !self.conns.get(&h).is_some_and(|c| c.is_drained()) {
             return;
         }
         if let Some(mut c) = self.conns.remove(&h) {
@@ -811,7 +812,7 @@ impl SansIo for Endpoint {
 
     fn poll_timeout(&self) -> Option<Instant> {
         self.schedule
-            .next_deadline(|h| self.conns.get(&h).and_then(Connection::poll_timeout))
+            .next_deadline(|h| self.conns.get(&h).and_then(|c| c.poll_timeout()))
     }
 
     fn handle_timeout(&mut self, now: Instant) {
