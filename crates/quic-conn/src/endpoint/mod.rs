@@ -690,21 +690,32 @@ impl Endpoint {
     /// Routes the connection IDs connection `h` issued, and stops routing retired ones.
     fn sync_cids(&mut self, h: ConnectionHandle) {
         let Endpoint { conns, cids, .. } = self;
+        if let Some(c) = conns.get_mut(&h) {
+            route_cids(cids, h, c);
+        }
+    }
+
+    /// Connection `h` had an input (already given to `c`): route its new connection IDs,
+    /// queue it to transmit, and remove it if it is over. One lookup of the connection
+    /// for all of it, as this runs for every datagram.
+    fn after_datagram(&mut self, now: Instant, h: ConnectionHandle) {
+        let Endpoint {
+            conns,
+            cids,
+            schedule,
+            ..
+        } = self;
         let Some(c) = conns.get_mut(&h) else {
             return;
         };
-        // Bounded: a connection has a handful of connection IDs in flux.
-        while let Some(e) = c.poll_cid_event() {
-            match e {
-                CidEvent::Issued(cid) => {
-                    cids.insert(cid, h);
-                }
-                CidEvent::Retired(cid) => {
-                    if cids.get(&cid) == Some(&h) {
-                        cids.remove(&cid);
-                    }
-                }
-            }
+        route_cids(cids, h, c);
+        schedule.touch(h);
+        let drained = c.is_drained();
+        if self.config.new_tokens {
+            self.issue_address_token(now, h);
+        }
+        if drained {
+            self.reap_one(h);
         }
     }
 
@@ -742,6 +753,28 @@ impl Endpoint {
     }
 }
 
+/// Routes the connection IDs connection `h` (that is, `c`) issued, and stops routing the
+/// ones it retired.
+fn route_cids(
+    cids: &mut HashMap<ConnectionId, ConnectionHandle>,
+    h: ConnectionHandle,
+    c: &mut Connection,
+) {
+    // Bounded: a connection has a handful of connection IDs in flux.
+    while let Some(e) = c.poll_cid_event() {
+        match e {
+            CidEvent::Issued(cid) => {
+                cids.insert(cid, h);
+            }
+            CidEvent::Retired(cid) => {
+                if cids.get(&cid) == Some(&h) {
+                    cids.remove(&cid);
+                }
+            }
+        }
+    }
+}
+
 /// The Destination Connection ID that routes a datagram. The fixed bit is not checked
 /// here: peers may grease it (RFC 9287) and connections check it themselves.
 ///
@@ -767,8 +800,7 @@ impl SansIo for Endpoint {
         match route.and_then(|h| self.conns.get_mut(&h).map(|c| (h, c))) {
             Some((h, c)) => {
                 c.handle_datagram(now, meta, data);
-                self.issue_address_token(now, h);
-                self.after_input(h);
+                self.after_datagram(now, h);
             }
             None => {
                 self.handle_unknown(now, meta, data);
