@@ -1,7 +1,5 @@
 //! The application API of [`Streams`]: open, write, finish, reset, read, stop.
 
-use alloc::boxed::Box;
-
 use bytes::Bytes;
 use quic_wire::{Dir, StreamId, VarInt};
 
@@ -41,7 +39,8 @@ impl Streams {
                 .ok_or(StreamError::IdsExhausted)?;
             self.local[d].next += 1;
             let s = self.new_stream(id);
-            self.map.insert(id, Box::new(s));
+            let s = self.boxed(s);
+            self.map.insert(id, s);
             return Ok(StreamRef::Id(id));
         }
         // RFC 9000 §4.6: blocked by the peer's limit; tell it (once per limit).

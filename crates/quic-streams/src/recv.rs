@@ -108,6 +108,15 @@ impl RecvBuffer {
         }
     }
 
+    /// Takes over the chunk list of `old` (a freed stream's buffer) if this buffer has
+    /// none yet: its memory is kept, its contents dropped.
+    pub(crate) fn adopt_storage(&mut self, old: &mut RecvBuffer) {
+        if self.chunks.capacity() == 0 {
+            old.chunks.clear();
+            core::mem::swap(&mut self.chunks, &mut old.chunks);
+        }
+    }
+
     /// Changes the chunk cap (the window it derives from was tuned).
     pub(crate) fn set_max_chunks(&mut self, max_chunks: usize) {
         self.max_chunks = max_chunks.max(1);

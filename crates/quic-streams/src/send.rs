@@ -160,6 +160,15 @@ impl SendBuffer {
         }
     }
 
+    /// Takes over the segment list of `old` (a freed stream's buffer) if this buffer has
+    /// none yet: its memory is kept, its contents dropped.
+    pub(crate) fn adopt_storage(&mut self, old: &mut SendBuffer) {
+        if self.segs.capacity() == 0 {
+            old.segs.clear();
+            core::mem::swap(&mut self.segs, &mut old.segs);
+        }
+    }
+
     /// Keeps `data` itself as a segment.
     pub(crate) fn write_shared(&mut self, data: Bytes) {
         if data.is_empty() {

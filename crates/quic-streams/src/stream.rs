@@ -197,6 +197,32 @@ impl Stream {
         }
     }
 
+    /// Drops what the buffers hold (a freed stream kept for reuse pins no data).
+    pub(crate) fn release_contents(&mut self) {
+        if let Some(h) = self.send.as_mut() {
+            h.buf.clear();
+        }
+        if let Some(r) = self.recv.as_mut() {
+            r.buf.discard_all(r.buf.read_offset());
+        }
+    }
+
+    /// Moves `self` into the allocation of `old`, a freed stream, keeping the memory of its
+    /// buffer lists too: opening and closing many short streams then allocates little.
+    pub(crate) fn into_recycled(
+        mut self,
+        mut old: alloc::boxed::Box<Stream>,
+    ) -> alloc::boxed::Box<Stream> {
+        if let (Some(new), Some(used)) = (self.send.as_mut(), old.send.as_mut()) {
+            new.buf.adopt_storage(&mut used.buf);
+        }
+        if let (Some(new), Some(used)) = (self.recv.as_mut(), old.recv.as_mut()) {
+            new.buf.adopt_storage(&mut used.buf);
+        }
+        *old = self;
+        old
+    }
+
     /// RFC 9000 §3: once both halves are in a terminal state the stream's state can be
     /// freed (a missing half counts as terminal).
     pub(crate) fn is_closed(&self) -> bool {

@@ -222,7 +222,13 @@ pub struct Streams {
     pub(crate) now: Instant,
     /// Send-buffer segments released by acknowledgements, for the next writes.
     pub(crate) seg_pool: crate::send::SegmentPool,
+    /// Allocations of freed streams, for the next streams (at most [`RECYCLED_MAX`]).
+    pub(crate) recycled: alloc::vec::Vec<Box<Stream>>,
 }
+
+/// Freed streams kept for reuse at most: enough for request/response churn, small next to
+/// a connection's other state.
+pub(crate) const RECYCLED_MAX: usize = 8;
 
 impl Streams {
     /// Streams for one endpoint of a connection. Until [`Streams::set_peer_limits`] is
@@ -252,6 +258,7 @@ impl Streams {
             bdp: 0,
             now: Instant::ZERO,
             seg_pool: crate::send::SegmentPool::default(),
+            recycled: alloc::vec::Vec::new(),
         }
     }
 
@@ -363,6 +370,14 @@ impl Streams {
         Stream::new(send, recv)
     }
 
+    /// `s` on the heap, in a freed stream's allocation when one is kept.
+    pub(crate) fn boxed(&mut self, s: Stream) -> Box<Stream> {
+        match self.recycled.pop() {
+            Some(old) => s.into_recycled(old),
+            None => Box::new(s),
+        }
+    }
+
     /// The stream a peer frame refers to, opening peer streams as needed.
     ///
     /// `Ok(None)`: the stream existed and was freed; the frame is late and ignored.
@@ -387,7 +402,8 @@ impl Streams {
                     continue;
                 };
                 let s = self.new_stream(new_id);
-                self.map.insert(new_id, Box::new(s));
+                let s = self.boxed(s);
+                self.map.insert(new_id, s);
                 self.events.push_back(StreamEvent::Opened { id: new_id });
             }
         }
@@ -412,7 +428,8 @@ impl Streams {
                 }
                 s.sched = None;
                 s.pending_id = Some(pid);
-                self.map.insert(id, Box::new(s));
+                let s = self.boxed(s);
+                self.map.insert(id, s);
                 self.started.insert(pid, id);
                 self.events
                     .push_back(StreamEvent::Started { pending: pid, id });
@@ -471,6 +488,14 @@ impl Streams {
         }
         self.events
             .push_back(StreamEvent::Closed { id, stats: s.stats });
+        if self.recycled.len() < RECYCLED_MAX {
+            let mut s = s;
+            s.release_contents();
+            if self.recycled.capacity() == 0 {
+                self.recycled.reserve_exact(RECYCLED_MAX);
+            }
+            self.recycled.push(s);
+        }
     }
 
     /// Releases `n` bytes of connection credit (consumed or discarded) and queues

@@ -175,3 +175,41 @@ fn streams_opened_past_the_limit_wait_then_start_in_order() {
     }));
     assert_eq!(read_all(&mut p.s, c_id), (b"third".to_vec(), true));
 }
+
+#[test]
+fn freed_streams_are_reused_without_their_data() {
+    let mut p = Pair::new(8, 1000);
+    for i in 0..50u32 {
+        let r = p.c.open(Dir::Bi).unwrap();
+        // Each request differs in length and content, so leftovers of an earlier stream
+        // in a reused allocation would show.
+        let msg: Vec<u8> = (0..(i % 7 + 1) * 100).map(|k| (k + i) as u8).collect();
+        p.c.write(r, &msg).unwrap();
+        p.c.finish(r).unwrap();
+        p.drive();
+        let mut got = None;
+        for e in p.events(Side::Server) {
+            if let StreamEvent::Readable { id } = e {
+                let (data, fin) = read_all(&mut p.s, id);
+                assert!(fin);
+                got = Some(data);
+                p.s.finish(id).unwrap();
+            }
+        }
+        assert_eq!(got.as_deref(), Some(&msg[..]), "request {i}");
+        p.drive();
+        p.events(Side::Client);
+        let id = p.c.id_of(r).unwrap();
+        let (reply, fin) = read_all(&mut p.c, id);
+        assert!(fin && reply.is_empty());
+        p.drive();
+        p.events(Side::Client);
+        p.events(Side::Server);
+        // Both ends keep a bounded number of freed allocations.
+        assert!(p.c.recycled.len() <= crate::streams::RECYCLED_MAX);
+        assert!(p.s.recycled.len() <= crate::streams::RECYCLED_MAX);
+    }
+    // Streams were freed, and kept for reuse.
+    assert!(!p.c.recycled.is_empty() && !p.s.recycled.is_empty());
+    assert_eq!(p.c.stream_count(), 0);
+}
