@@ -223,6 +223,10 @@ pub struct Streams {
     /// Send-buffer segments released by acknowledgements, for the next writes.
     pub(crate) seg_pool: crate::send::SegmentPool,
     /// Allocations of freed streams, for the next streams (at most [`RECYCLED_MAX`]).
+    #[expect(
+        clippy::vec_box,
+        reason = "the boxes are what is kept: each is the allocation of a future stream"
+    )]
     pub(crate) recycled: alloc::vec::Vec<Box<Stream>>,
 }
 
