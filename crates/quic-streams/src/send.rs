@@ -21,16 +21,20 @@ use crate::ranges::RangeSet;
 /// Largest owned segment that copying writes append to.
 pub(crate) const SEGMENT_SIZE: usize = 16 * 1024;
 
-/// Full-size segments released by acknowledged data, kept for the next copying writes of
-/// any stream of the connection, so steady-state sending allocates nothing. Holds at most
-/// [`SegmentPool::MAX`] segments; the rest are freed.
+/// Segments released by acknowledged data, kept for the next copying writes of any stream
+/// of the connection, so steady sending (full-size segments) and request/response churn
+/// (small ones) allocate nothing. Holds at most [`SegmentPool::MAX`] segments of each kind;
+/// the rest are freed.
 #[derive(Debug, Default)]
 pub(crate) struct SegmentPool {
+    /// Segments with room for [`SEGMENT_SIZE`] bytes.
     free: Vec<Vec<u8>>,
+    /// Smaller segments (first writes of short streams).
+    small: Vec<Vec<u8>>,
 }
 
 impl SegmentPool {
-    /// Segments kept at most (with 16 KiB segments, 128 KiB per connection).
+    /// Segments of each kind kept at most (full-size ones: 128 KiB per connection).
     pub(crate) const MAX: usize = 8;
 
     /// An empty segment with room for [`SEGMENT_SIZE`] bytes.
@@ -40,23 +44,44 @@ impl SegmentPool {
             .unwrap_or_else(|| Vec::with_capacity(SEGMENT_SIZE))
     }
 
-    /// Takes back a released segment, when it is full-size and the pool has room.
+    /// An empty segment with room for at least `len` (< [`SEGMENT_SIZE`]) bytes.
+    pub(crate) fn take_small(&mut self, len: usize) -> Vec<u8> {
+        if let Some(v) = self.small.pop() {
+            if v.capacity() >= len {
+                return v;
+            }
+            self.small.push(v);
+        }
+        Vec::with_capacity(len)
+    }
+
+    /// Takes back a released segment, when the pool has room for its kind.
     pub(crate) fn give(&mut self, mut v: Vec<u8>) {
-        if v.capacity() == SEGMENT_SIZE && self.free.len() < Self::MAX {
-            if self.free.capacity() == 0 {
-                self.free.reserve_exact(Self::MAX);
+        let list = if v.capacity() == SEGMENT_SIZE {
+            &mut self.free
+        } else if v.capacity() >= SMALL_POOLED_MIN && v.capacity() < SEGMENT_SIZE {
+            &mut self.small
+        } else {
+            return;
+        };
+        if list.len() < Self::MAX {
+            if list.capacity() == 0 {
+                list.reserve_exact(Self::MAX);
             }
             v.clear();
-            self.free.push(v);
+            list.push(v);
         }
     }
 
     /// Segments held.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.free.len()
+        self.free.len() + self.small.len()
     }
 }
+
+/// Smaller segments are not worth keeping.
+const SMALL_POOLED_MIN: usize = 256;
 
 #[derive(Debug)]
 enum Segment {
@@ -137,7 +162,7 @@ impl SendBuffer {
                     let seg = if streaming || rest.len() >= SEGMENT_SIZE {
                         pool.take()
                     } else {
-                        Vec::with_capacity(rest.len())
+                        pool.take_small(rest.len())
                     };
                     self.segs.push_back((self.written, Segment::Owned(seg)));
                     match self.segs.back_mut() {
@@ -403,6 +428,27 @@ mod tests {
         small.write_copy(b"hello", &mut pool);
         assert_eq!(pool.len(), 1);
         assert_eq!(read(&small, 0, 5), b"hello".to_vec());
+    }
+
+    #[test]
+    fn small_segments_of_finished_messages_are_reused() {
+        let mut pool = SegmentPool::default();
+        let mut first = SendBuffer::default();
+        first.write_copy(&[1u8; 1000], &mut pool);
+        first.on_sent(0..1000, false);
+        assert!(first.on_acked(0..1000, false, &mut pool));
+        assert_eq!(pool.len(), 1);
+        // The next short message takes it (and sees none of the old bytes).
+        let mut second = SendBuffer::default();
+        second.write_copy(&[2u8; 700], &mut pool);
+        assert_eq!(pool.len(), 0);
+        assert_eq!(read(&second, 0, 700), std::vec![2u8; 700]);
+        // A message larger than the kept segment allocates its own.
+        let mut third = SendBuffer::default();
+        pool.give(Vec::with_capacity(300));
+        third.write_copy(&[3u8; 900], &mut pool);
+        assert_eq!(pool.len(), 1);
+        assert_eq!(read(&third, 0, 900), std::vec![3u8; 900]);
     }
 
     #[test]

@@ -232,7 +232,7 @@ pub struct Streams {
 
 /// Freed streams kept for reuse at most: enough for request/response churn, small next to
 /// a connection's other state.
-pub(crate) const RECYCLED_MAX: usize = 8;
+pub(crate) const RECYCLED_MAX: usize = 32;
 
 impl Streams {
     /// Streams for one endpoint of a connection. Until [`Streams::set_peer_limits`] is
