@@ -104,10 +104,16 @@ impl Streams {
     }
 
     /// Copying write: copies as much of `data` as the send buffer has room for and
-    /// returns how much. The write is complete on return. When it comes up short, a
-    /// [`StreamEvent::Writable`] follows once room frees up.
+    /// returns how much (`Ok(0)` when it is full: the typed "would block"). The write is
+    /// complete on return. The buffer holds the ideal send buffer
+    /// ([`Streams::ideal_send_buffer`]) at most, and no more than the peer's window for
+    /// the stream: the most flow-control credit it has granted beyond our acknowledged
+    /// data (a stream without credit yet takes [`crate::CREDITLESS_BUFFER`]), so data that
+    /// could only wait does not pile up. When a write comes up short, a [`StreamEvent::Writable`] follows once room
+    /// frees up (acknowledgements or more credit).
     pub fn write(&mut self, s: impl Into<StreamRef>, data: &[u8]) -> Result<usize, StreamError> {
-        let limit = self.ideal_send_buffer();
+        let ideal = self.ideal_send_buffer();
+        let floor = self.credit_floor();
         // Out of `self` while the stream is borrowed; an empty Vec moves without allocating.
         let mut pool = core::mem::take(&mut self.seg_pool);
         let found = self.send_half(s.into());
@@ -122,6 +128,8 @@ impl Streams {
             self.seg_pool = pool;
             return Err(e);
         }
+        // What `Streams::write_cap` computes (`self` is borrowed here).
+        let limit = crate::streams::write_cap(ideal, floor, h);
         let room = usize::try_from(limit.saturating_sub(h.buf.held())).unwrap_or(usize::MAX);
         let n = data.len().min(room);
         // Offsets and lengths stay below 2^62 (RFC 9000 §4.5): cap what the stream can hold.

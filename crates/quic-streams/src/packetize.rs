@@ -351,7 +351,8 @@ impl Streams {
     }
 
     fn on_stream_acked(&mut self, id: StreamId, offset: u64, len: u64, fin: bool) {
-        let limit = self.ideal_send_buffer();
+        let ideal = self.ideal_send_buffer();
+        let floor = self.credit_floor();
         let Some(h) = self.map.get_mut(&id).and_then(|s| s.send.as_mut()) else {
             return;
         };
@@ -368,6 +369,7 @@ impl Streams {
                 offset: h.buf.acked_base(),
             });
         }
+        let limit = crate::streams::write_cap(ideal, floor, h);
         if moved && h.want_writable && h.buf.held() < limit && !h.buf.is_finished() {
             h.want_writable = false;
             events[1] = Some(StreamEvent::Writable { id });

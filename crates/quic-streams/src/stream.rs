@@ -33,6 +33,10 @@ pub(crate) struct SendHalf {
     pub(crate) want_writable: bool,
     /// Zero-copy writes were made: report acknowledged offsets.
     pub(crate) notify_acked: bool,
+    /// The most credit the peer has granted beyond our acknowledged data so far: its
+    /// window for this stream, which bounds what copying writes buffer (a steady bound,
+    /// where the credit left right now rises and falls with every MAX_STREAM_DATA).
+    pub(crate) window: u64,
 }
 
 impl SendHalf {
@@ -49,7 +53,15 @@ impl SendHalf {
             allow_0rtt: false,
             want_writable: false,
             notify_acked: false,
+            window: max_data,
         }
+    }
+
+    /// Takes note of the peer's credit after it grew.
+    pub(crate) fn note_credit(&mut self) {
+        self.window = self
+            .window
+            .max(self.credit.max.saturating_sub(self.buf.acked_base()));
     }
 
     /// Applies a transition declared in [`SendState::on`]; an undeclared one leaves the

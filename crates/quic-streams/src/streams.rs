@@ -30,7 +30,8 @@ pub struct Config {
     pub conn_window: u64,
     /// The most auto-tuning may grow the connection window to.
     pub max_conn_window: u64,
-    /// Send buffer of each stream for copying writes, at least.
+    /// Send buffer of each stream for copying writes, at least (copying writes also stop
+    /// at the peer's flow-control credit: see [`Streams::write`]).
     pub send_buffer: u64,
     /// The most the send buffer grows to following the bandwidth-delay product hint.
     pub max_send_buffer: u64,
@@ -230,6 +231,15 @@ pub struct Streams {
     pub(crate) recycled: alloc::vec::Vec<Box<Stream>>,
 }
 
+/// [`Streams::write_cap`] from its parts, for callers that hold the stream borrowed.
+pub(crate) fn write_cap(ideal: u64, floor: u64, h: &SendHalf) -> u64 {
+    ideal.min(h.window.max(floor))
+}
+
+/// What a stream's send buffer takes for copying writes while the peer has given it no
+/// credit (see [`Streams::write`]).
+pub const CREDITLESS_BUFFER: u64 = 64 * 1024;
+
 /// Freed streams kept for reuse at most: enough for request/response churn, small next to
 /// a connection's other state.
 pub(crate) const RECYCLED_MAX: usize = 32;
@@ -300,7 +310,9 @@ impl Streams {
             let initial = self.initial_send_credit(id);
             if let Some(s) = self.map.get_mut(&id).and_then(|s| s.send.as_mut()) {
                 s.credit.raise(initial);
+                s.note_credit();
             }
+            self.maybe_writable(id);
             self.refresh(id);
         }
         self.local[0].raise(p.max_streams_bidi);
@@ -326,6 +338,39 @@ impl Streams {
         self.bdp
             .max(self.config.send_buffer)
             .min(self.config.max_send_buffer.max(self.config.send_buffer))
+    }
+
+    /// The most a stream's send buffer holds for copying writes: the ideal size
+    /// ([`Streams::ideal_send_buffer`]), but no more than the peer's window for the stream
+    /// (the most credit it has granted beyond our acknowledged data), as more could only
+    /// wait. A stream without credit yet (pending, or before the peer's transport
+    /// parameters) still takes up to [`CREDITLESS_BUFFER`] (or `Config::send_buffer` if
+    /// smaller).
+    pub(crate) fn write_cap(&self, h: &SendHalf) -> u64 {
+        write_cap(self.ideal_send_buffer(), self.credit_floor(), h)
+    }
+
+    /// What a stream takes for copying writes whatever its credit.
+    pub(crate) fn credit_floor(&self) -> u64 {
+        self.config.send_buffer.min(CREDITLESS_BUFFER)
+    }
+
+    /// After the send buffer of stream `id` got room (acknowledgements, more credit): tell
+    /// the application with [`StreamEvent::Writable`] if a write came up short.
+    pub(crate) fn maybe_writable(&mut self, id: StreamId) {
+        let Some(h) = self.map.get(&id).and_then(|s| s.send.as_ref()) else {
+            return;
+        };
+        let ready = h.want_writable
+            && h.state.may_send_data()
+            && !h.buf.is_finished()
+            && h.buf.held() < self.write_cap(h);
+        if ready {
+            if let Some(h) = self.map.get_mut(&id).and_then(|s| s.send.as_mut()) {
+                h.want_writable = false;
+            }
+            self.events.push_back(StreamEvent::Writable { id });
+        }
     }
 
     /// The next event, if any.
@@ -429,6 +474,7 @@ impl Streams {
                 let credit = self.initial_send_credit(id);
                 if let Some(h) = s.send.as_mut() {
                     h.credit.raise(credit);
+                    h.note_credit();
                 }
                 s.sched = None;
                 s.pending_id = Some(pid);
@@ -437,6 +483,7 @@ impl Streams {
                 self.started.insert(pid, id);
                 self.events
                     .push_back(StreamEvent::Started { pending: pid, id });
+                self.maybe_writable(id);
                 self.refresh(id);
             }
         }
