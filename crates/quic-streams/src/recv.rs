@@ -30,6 +30,8 @@ use quic_wire::{TransportError, TransportErrorCode};
 
 /// Pieces at least this long are kept zero-copy when given as `Bytes`.
 pub const ZERO_COPY_MIN: usize = 256;
+/// Readable-chunk list entries a freed stream keeps for reuse at most.
+const RECYCLED_CHUNKS_MAX: usize = 16;
 /// A small copied chunk grows by appending until it reaches this size.
 const OWNED_APPEND_MAX: usize = 4096;
 /// Bookkeeping bytes counted per buffered chunk when bounding reassembly memory.
@@ -125,6 +127,15 @@ impl RecvBuffer {
         if self.ready.capacity() == 0 {
             old.ready.clear();
             core::mem::swap(&mut self.ready, &mut old.ready);
+        }
+    }
+
+    /// Drops everything, keeping the readable-chunk list's memory only when it is small
+    /// (a freed stream kept for reuse must not hold what a burst once needed).
+    pub(crate) fn release(&mut self) {
+        self.discard_all(self.read);
+        if self.ready.capacity() > RECYCLED_CHUNKS_MAX {
+            self.ready = VecDeque::new();
         }
     }
 

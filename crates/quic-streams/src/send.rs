@@ -308,6 +308,15 @@ impl SendBuffer {
         self.fin && self.fin_acked && self.acked_base == self.written
     }
 
+    /// Releases every byte, keeping the segment list's memory only when it is small (a
+    /// freed stream kept for reuse must not hold what a large transfer once needed).
+    pub(crate) fn release(&mut self) {
+        self.clear();
+        if self.segs.capacity() > 16 {
+            self.segs = VecDeque::new();
+        }
+    }
+
     /// Releases every byte: the stream was reset.
     pub(crate) fn clear(&mut self) {
         self.segs.clear();

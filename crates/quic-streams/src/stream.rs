@@ -212,10 +212,10 @@ impl Stream {
     /// Drops what the buffers hold (a freed stream kept for reuse pins no data).
     pub(crate) fn release_contents(&mut self) {
         if let Some(h) = self.send.as_mut() {
-            h.buf.clear();
+            h.buf.release();
         }
         if let Some(r) = self.recv.as_mut() {
-            r.buf.discard_all(r.buf.read_offset());
+            r.buf.release();
         }
     }
 
