@@ -29,9 +29,9 @@
 //!   stay fixed as quinn's do; the send buffer is `send_window` (8 MiB). quinn bounds unsent plus
 //!   unacknowledged data of the whole connection and also stops taking writes at the peer's
 //!   flow-control credit (4 MiB for one stream); ours bounds each stream's buffer by the send
-//!   buffer alone, so our bulk sender can hold up to 8 MiB where quinn holds 4 MiB (this is most
-//!   of the difference in the "peak heap during bulk" row). The 1 KiB streams never reach
-//!   either bound. The peer may open `max_bidi_streams` (100) bidirectional streams at once;
+//!   buffer and by the peer's window for the stream (the most credit it granted beyond the
+//!   acknowledged data, 4 MiB here), so both bulk senders hold about 4 MiB. The 1 KiB streams
+//!   never reach either bound. The peer may open `max_bidi_streams` (100) bidirectional streams at once;
 //!   unidirectional streams keep our default of 100, as quinn keeps its default of 100.
 //! * Recovery internals stay at our defaults, including `SentConfig::initial_capacity` (0:
 //!   sent-packet slots are allocated as packets go out, so an idle connection holds few).
