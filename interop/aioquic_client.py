@@ -8,7 +8,8 @@ Fetches every URL in parallel on one connection and saves each body as DIR/<base
 Without URLs it takes them from REQUESTS (space-separated). TESTCASE selects test-case
 behaviour; unknown test cases exit with 127. The exit status is 0 only when every download
 completed and the test case's own condition held (resumed session, 0-RTT accepted, key
-update done, version 2 negotiated, Retry received).
+update done, version 2 negotiated, Retry received, connection moved to the server's
+preferred address).
 
 resumption and zerortt follow the QUIC interop runner: the first URL is fetched on a first
 connection, the others on a second one that resumes the session (zerortt: and sends its
@@ -189,6 +190,8 @@ async def run(args, case, urls):
     async with connect(
         host, port, configuration=make_config(args, case), create_protocol=DownloadProtocol
     ) as protocol:
+        # The server address the connection started on (aioquic's first network path).
+        start = protocol._quic._network_paths[0].addr
         if case == "keyupdate":
             protocol.request_key_update()
         problems += await fetch(protocol, urls, args.downloads)
@@ -199,7 +202,24 @@ async def run(args, case, urls):
             problems.append(f"negotiated version {quic._version:#x}, not version 2")
         if case == "retry" and quic._retry_count == 0:
             problems.append("no Retry packet was received")
+        if case == "connectionmigration":
+            problems += await check_migrated(quic, start)
     return problems
+
+
+async def check_migrated(quic, start):
+    """connectionmigration: aioquic validates the server's preferred address once the
+    handshake is confirmed and moves its first network path there (RFC 9000 section 9.6);
+    waits a little for that if the downloads were faster, then checks it happened."""
+    deadline = time.monotonic() + 2
+    while quic._network_paths[0].addr == start and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    now = quic._network_paths[0].addr
+    if now == start:
+        return [f"the connection stayed on {start[:2]}: no move to a preferred address"]
+    print(f"aioquic_client: migrated to {now[0]}:{now[1]} from {start[0]}:{start[1]}",
+          file=sys.stderr)
+    return []
 
 
 def main():
@@ -213,7 +233,7 @@ def main():
     args = parser.parse_args()
 
     case = peer_common.test_case()
-    peer_common.exit_if_unsupported(case, "aioquic_client")
+    peer_common.exit_if_unsupported(case, "aioquic_client", "client")
     if args.alpn is None:
         args.alpn = "h3" if case == "http3" else "hq-interop"
     urls = args.urls or os.environ.get("REQUESTS", "").split()

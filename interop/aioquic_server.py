@@ -35,6 +35,8 @@ class FileServerProtocol(QuicConnectionProtocol):
     """One server-side connection: picks HTTP/3 or HTTP/0.9 once ALPN is known."""
 
     www = "."
+    # Handshakes completed, so that shutdown can wait for their qlog files.
+    handshakes = 0
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -42,6 +44,7 @@ class FileServerProtocol(QuicConnectionProtocol):
 
     def quic_event_received(self, event):
         if isinstance(event, HandshakeCompleted):
+            FileServerProtocol.handshakes += 1
             # One line per connection that the harness reads as evidence for the test
             # cases that change the handshake (retry, resumption, zerortt, v2).
             quic = self._quic
@@ -142,8 +145,19 @@ async def main(args, case):
     print(f"aioquic_server: listening on {host}:{port} ({case})", file=sys.stderr)
     await stop.wait()
     server.close()
-    # Let the CONNECTION_CLOSE frames and qlog files go out.
-    await asyncio.sleep(0.1)
+    # Let the CONNECTION_CLOSE frames and qlog files go out. aioquic writes a connection's
+    # qlog file only when the connection has ended (after its closing or draining period),
+    # and the harness reads them as evidence: wait for one per handshake, within the
+    # harness's grace period.
+    qlog_dir = args.qlog_dir or os.environ.get("QLOGDIR")
+    deadline = loop.time() + 1.5
+    while True:
+        await asyncio.sleep(0.05)
+        if not qlog_dir or loop.time() >= deadline:
+            break
+        written = [f for f in os.listdir(qlog_dir) if f.endswith(".qlog")]
+        if len(written) >= FileServerProtocol.handshakes:
+            break
 
 
 if __name__ == "__main__":
@@ -156,5 +170,5 @@ if __name__ == "__main__":
     peer_common.add_common_options(parser)
     arguments = parser.parse_args()
     testcase = peer_common.test_case()
-    peer_common.exit_if_unsupported(testcase, "aioquic_server")
+    peer_common.exit_if_unsupported(testcase, "aioquic_server", "server")
     asyncio.run(main(arguments, testcase))

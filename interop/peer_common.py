@@ -28,6 +28,15 @@ SUPPORTED_CASES = {
     "zerortt",
     "keyupdate",
     "v2",
+    "connectionmigration",
+}
+
+# Test cases one role cannot run, with the reason printed before exiting with 127.
+UNSUPPORTED_BY_ROLE = {
+    ("server", "connectionmigration"): (
+        "aioquic's server cannot offer a preferred_address: QuicConnection never puts one "
+        "in its transport parameters and its asyncio server has one socket"
+    ),
 }
 
 ALPNS = ("h3", "hq-interop")
@@ -38,9 +47,12 @@ def test_case() -> str:
     return os.environ.get("TESTCASE", "") or "transfer"
 
 
-def exit_if_unsupported(case: str, who: str) -> None:
-    if case not in SUPPORTED_CASES:
-        print(f"{who}: test case {case!r} is not supported", file=sys.stderr)
+def exit_if_unsupported(case: str, who: str, role: str) -> None:
+    """Exits with 127 when `role` ("client" or "server") cannot run `case`."""
+    why = UNSUPPORTED_BY_ROLE.get((role, case))
+    if case not in SUPPORTED_CASES or why:
+        reason = f": {why}" if why else ""
+        print(f"{who}: test case {case!r} is not supported{reason}", file=sys.stderr)
         sys.exit(EXIT_UNSUPPORTED)
 
 

@@ -43,6 +43,10 @@ commands:
   interop [--cases a,b] [--client X] [--server Y]
                    interop matrix against aioquic (and quinn); see interop/README.md
   nostd            build every library crate for thumbv7em-none-eabihf without std
+  sim              the QUIC interop runner's network scenarios (handshakeloss, transferloss,
+                   blackhole, longrtt, amplificationlimit, rebind, migration, ipv6, goodput,
+                   crosstraffic ...) in the deterministic simulator, with their figures
+                   (also written to target/sim/scenarios.txt)
 ";
 
 fn main() {
@@ -55,6 +59,7 @@ fn main() {
         Some("bench") => bench(&args[1..]),
         Some("fuzz") => parse_secs(&args[1..]).and_then(fuzz),
         Some("nostd") => nostd(),
+        Some("sim") => sim(),
         Some("interop") => interop::interop(&args[1..]),
         _ => {
             eprint!("{USAGE}");
@@ -287,6 +292,54 @@ fn libtest_passed(lines: &[String]) -> u64 {
         .filter_map(|l| l.split("test result: ok. ").nth(1))
         .filter_map(|rest| rest.split(" passed").next()?.trim().parse::<u64>().ok())
         .sum()
+}
+
+/// The scenario names `net_runner` starts its figure lines with.
+const SIM_SCENARIOS: &[&str] = &[
+    "handshakeloss",
+    "handshakecorruption",
+    "transferloss",
+    "transfercorruption",
+    "blackhole",
+    "longrtt",
+    "amplificationlimit",
+    "rebind-port",
+    "rebind-addr",
+    "connectionmigration",
+    "ipv6",
+    "goodput",
+    "crosstraffic",
+];
+
+/// Runs the interop runner's scenarios in the simulator (the `net_runner` tests of
+/// quic-conn, optimised) and prints each scenario's figure line.
+fn sim() -> Result {
+    let lines = run_tee(cargo().args([
+        "test",
+        "--release",
+        "-p",
+        "quic-conn",
+        "--features",
+        "sim",
+        "--test",
+        "net_runner",
+        "--",
+        "--nocapture",
+        "--test-threads=1",
+    ]))?;
+    let figures: Vec<&String> = lines
+        .iter()
+        .filter(|l| SIM_SCENARIOS.iter().any(|s| l.starts_with(s)))
+        .collect();
+    let dir = Path::new("target/sim");
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let text: String = figures.iter().map(|l| format!("{l}\n")).collect();
+    let out = dir.join("scenarios.txt");
+    std::fs::write(&out, &text).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+    println!("\nscenarios (virtual time, fixed seeds; each transfer checked byte for byte):");
+    print!("{text}");
+    println!("written to {}", out.display());
+    Ok(())
 }
 
 fn nostd() -> Result {

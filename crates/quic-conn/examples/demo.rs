@@ -283,19 +283,18 @@ fn serve(
     www: &Path,
     stop: &AtomicBool,
 ) -> Result<ServerReport, String> {
-    let config = EndpointConfig {
+    let mut config = EndpointConfig {
         server_tls: Some(Arc::new(tls)),
+        connection: counting_frames(),
         ..EndpointConfig::default()
     };
+    common::qlog_accepted(&mut config, QLOG_DIR.get().map(String::as_str));
     let mut ep = Endpoint::new(config, common::system_rng());
     let mut session: Option<(quic_conn::ConnectionHandle, Server)> = None;
     while !stop.load(Ordering::Relaxed) {
         let now = io.clock.now();
         while let Some(event) = ep.poll_event() {
             if let (EndpointEvent::Accepted(h), None) = (event, &session) {
-                if let Some(conn) = ep.connection(h) {
-                    common::start_qlog(QLOG_DIR.get().map(String::as_str), conn, now, "server");
-                }
                 session = Some((h, Server::new(now)));
             }
         }
@@ -537,7 +536,11 @@ fn fetch(
         failures: Vec::new(),
         progress: Progress::new(total, files.len()),
     };
-    let mut ep = Endpoint::new(EndpointConfig::default(), common::system_rng());
+    let config = EndpointConfig {
+        connection: counting_frames(),
+        ..EndpointConfig::default()
+    };
+    let mut ep = Endpoint::new(config, common::system_rng());
     let start = io.clock.now();
     let h = ep
         .connect(start, Arc::new(tls), SERVER_NAME, io.local_addr(), server)
@@ -871,6 +874,15 @@ fn bar(fraction: f64, width: usize) -> String {
     format!("[{}{}]", "#".repeat(full), ".".repeat(width - full))
 }
 
+/// Connection settings for both ends: the defaults, with sent frames counted for the
+/// report.
+fn counting_frames() -> quic_conn::Config {
+    quic_conn::Config {
+        frame_stats: true,
+        ..quic_conn::Config::default()
+    }
+}
+
 // ---- the report ----
 
 fn print_report(client: &ClientReport, server: &ServerReport, files: &[FileSpec]) {
@@ -902,9 +914,24 @@ fn print_connections(client: &ClientReport, server: &ServerReport) {
     };
     let retransmitted = |v: &[StreamStats]| size(v.iter().map(|s| s.bytes_retransmitted).sum());
     type Row = fn(&ConnReport) -> String;
-    let rows: [(&str, Row); 11] = [
+    let rows: [(&str, Row); 15] = [
         ("packets sent / received", |r| {
             pair(r.stats.packets_sent, r.stats.packets_received)
+        }),
+        ("frames sent / received", |r| {
+            pair(r.stats.frames_sent.total(), r.stats.frames_received.total())
+        }),
+        ("  STREAM", |r| {
+            pair(r.stats.frames_sent.stream, r.stats.frames_received.stream)
+        }),
+        ("  ACK", |r| {
+            pair(r.stats.frames_sent.ack, r.stats.frames_received.ack)
+        }),
+        ("  flow control (MAX_*)", |r| {
+            pair(
+                r.stats.frames_sent.flow_control,
+                r.stats.frames_received.flow_control,
+            )
         }),
         ("datagrams sent / received", |r| {
             pair(r.stats.datagrams_sent, r.stats.datagrams_received)
@@ -947,7 +974,7 @@ fn print_connections(client: &ClientReport, server: &ServerReport) {
         table.row([name.to_owned(), f(c), s.map_or("-".into(), f)]);
     }
     table.row([
-        "STREAM frames sent / received".into(),
+        "request streams' STREAM frames".into(),
         frames(&client_streams),
         frames(&server_streams),
     ]);
@@ -962,7 +989,7 @@ fn print_connections(client: &ClientReport, server: &ServerReport) {
         retransmitted(&server_streams),
     ]);
     table.print();
-    println!("frames and payload: the request streams' STREAM frames (no per-connection frame count yet)");
+    println!("frames: every frame of the connection by kind; the last rows count the request streams alone");
     println!("duration: client, connect to the last byte received; server, first packet to the last response acknowledged");
 }
 

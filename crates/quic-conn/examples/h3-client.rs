@@ -4,14 +4,23 @@
 //!
 //! ```text
 //! h3-client [--ca CA.pem | --insecure] --downloads DIR [--alpn h3|hq-interop]
-//!           [--keylog FILE] [--qlog-dir DIR] [URL...]
+//!           [--keylog FILE] [--qlog-dir DIR] [--versions v1,v2] [URL...]
 //! ```
 //!
 //! Each body is saved as `DIR/<last path segment>`. Without URL arguments the URLs come
 //! from `REQUESTS` (space-separated). The exit status is 0 only when every download
 //! completed. `TESTCASE` selects an interop test case (127 = not supported): `keyupdate`
 //! starts a key update once the handshake is confirmed, `resumption` fetches the first URL
-//! on a first connection and the others on a second one that resumes the TLS session.
+//! on a first connection and the others on a second one that resumes the TLS session, `v2`
+//! starts in QUIC version 1 offering version 2 and fails unless the server moved the
+//! connection to version 2 (compatible version negotiation, RFC 9368), `connectionmigration`
+//! downloads as usual while the library moves the connection to the server's preferred
+//! address (RFC 9000 §9.6) once the handshake is confirmed; it prints `h3-client: migrated
+//! to ADDR` then and fails unless the downloads ended with the connection there. Each handshake
+//! prints `h3-client: handshake done: version=0x........ initial_version=0x........`.
+//! `--versions` lists the QUIC versions to offer, the first one used for the first flight;
+//! a Version Negotiation packet naming another of them makes the client connect again in
+//! that version (RFC 9368 §2.1).
 //!
 //! The event loop itself is in `common/mod.rs` ([`common::Io`]).
 
@@ -26,17 +35,22 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use common::{Alpn, Args, Io, TestCase};
+use quic_conn::conn::VersionNegotiated;
 use quic_conn::tls::TlsConfig;
-use quic_conn::{Connection, ConnectionHandle, Endpoint, EndpointConfig, Event};
+use quic_conn::{Connection, ConnectionError, ConnectionHandle, Endpoint, EndpointConfig, Event};
 use quic_streams::h3::{self, Field, SendError, TransportError, H3};
 use quic_streams::{PendingId, StreamEvent, StreamRef};
 use quic_wire::{Dir, Side, StreamId, VarInt};
 
 const USAGE: &str = "usage: h3-client [--ca CA.pem | --insecure] --downloads DIR \
-                     [--alpn h3|hq-interop] [--keylog FILE] [--qlog-dir DIR] [URL...]";
+                     [--alpn h3|hq-interop] [--keylog FILE] [--qlog-dir DIR] \
+                     [--versions v1,v2] [URL...]";
 
 /// How long to wait for a session ticket before starting the resumed connection anyway.
 const TICKET_WAIT: Duration = Duration::from_secs(2);
+/// connectionmigration: how long to wait after the downloads for the move to the server's
+/// preferred address, if it has not happened yet.
+const MIGRATION_WAIT: Duration = Duration::from_secs(2);
 /// How long the program stays after closing, at least and at most (see `linger`).
 const MIN_LINGER: Duration = Duration::from_millis(300);
 const MAX_LINGER: Duration = Duration::from_secs(1);
@@ -56,6 +70,7 @@ struct Target {
 }
 
 /// One file to fetch.
+#[derive(Clone)]
 struct Download {
     /// The request path, e.g. `/file-1`.
     path: String,
@@ -74,7 +89,14 @@ impl Download {
 
 fn run(case: TestCase) -> Result<(), String> {
     let args = Args::parse(
-        &["--ca", "--downloads", "--alpn", "--keylog", "--qlog-dir"],
+        &[
+            "--ca",
+            "--downloads",
+            "--alpn",
+            "--keylog",
+            "--qlog-dir",
+            "--versions",
+        ],
         &["--insecure"],
     )
     .map_err(|e| format!("{e}\n{USAGE}"))?;
@@ -106,7 +128,12 @@ fn run(case: TestCase) -> Result<(), String> {
         SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0))
     };
     let mut io = Io::bind(unspecified, common::Clock::new()).map_err(|e| format!("bind: {e}"))?;
-    let mut ep = Endpoint::new(EndpointConfig::default(), common::system_rng());
+    let connection = common::apply_versions(case.connection_config(), args.value("--versions"))?;
+    let config = EndpointConfig {
+        connection,
+        ..EndpointConfig::default()
+    };
+    let mut ep = Endpoint::new(config, common::system_rng());
     let mut fetch = Fetch {
         target: &target,
         tls,
@@ -114,6 +141,7 @@ fn run(case: TestCase) -> Result<(), String> {
         case,
         tickets,
         qlog_dir,
+        config: connection,
     };
 
     let resume = matches!(case, TestCase::Resumption | TestCase::ZeroRtt);
@@ -196,11 +224,15 @@ struct Fetch<'a> {
     tickets: Arc<common::tls::TicketCounter>,
     /// Where each connection's qlog trace goes, if anywhere.
     qlog_dir: Option<String>,
+    /// The connection settings (changed after a Version Negotiation packet).
+    config: quic_conn::Config,
 }
 
 impl Fetch<'_> {
     /// Opens a connection, fetches `downloads` on it and closes it. The first of two
-    /// connections stays until the server's session ticket arrived.
+    /// connections stays until the server's session ticket arrived. When the server
+    /// answers with Version Negotiation listing a version we speak, a second connection
+    /// tries that version (RFC 9368 §2.1).
     fn run(
         &mut self,
         io: &mut Io,
@@ -208,9 +240,32 @@ impl Fetch<'_> {
         downloads: Vec<Download>,
         which: Conn,
     ) -> Result<(), String> {
+        let mut negotiated = None;
+        let first = self.attempt(io, ep, downloads.clone(), which, &mut negotiated);
+        match negotiated {
+            Some(vn) if first.is_err() => {
+                eprintln!("h3-client: version negotiation: trying {:?}", vn.chosen);
+                self.config = self.config.after_version_negotiation(vn);
+                self.attempt(io, ep, downloads, which, &mut None)
+            }
+            _ => first,
+        }
+    }
+
+    /// One connection attempt; `negotiated` is set when it ended with a Version
+    /// Negotiation packet naming a version to try.
+    fn attempt(
+        &mut self,
+        io: &mut Io,
+        ep: &mut Endpoint,
+        downloads: Vec<Download>,
+        which: Conn,
+        negotiated: &mut Option<VersionNegotiated>,
+    ) -> Result<(), String> {
         let wait_ticket = which == Conn::First;
         let h = ep
-            .connect(
+            .connect_with(
+                self.config,
                 io.clock.now(),
                 self.tls.clone(),
                 &self.target.server_name,
@@ -232,15 +287,41 @@ impl Fetch<'_> {
             app.start(connection(ep, h)?, true)?;
         }
         let mut key_update_pending = self.case == TestCase::KeyUpdate;
+        let mut announced = false;
+        // Where the library moved the connection (Event::Migrated), if it did.
+        let mut migrated = None;
+        let migration_wanted = self.case == TestCase::ConnectionMigration;
         let mut done_at = None;
         loop {
             let now = io.clock.now();
-            let conn = connection(ep, h)?;
-            if let Err(e) = step(conn, app.as_mut()) {
+            let Some(conn) = ep.connection(h) else {
+                // Drained and removed (a Version Negotiation packet ends a connection at
+                // once): its last events wait in the endpoint.
+                while let Some((of, e)) = ep.poll_connection_event() {
+                    if let (true, Event::Closed(ConnectionError::VersionNegotiation(vn))) =
+                        (of == h, e)
+                    {
+                        *negotiated = Some(vn);
+                    }
+                }
+                return Err("connection removed".into());
+            };
+            if let Err(e) = step(conn, app.as_mut(), negotiated, &mut migrated) {
                 let code = app.close_code();
                 conn.close(now, code, e.as_bytes());
                 io.flush(ep);
                 return Err(e);
+            }
+            if !announced && conn.is_established() {
+                announced = true;
+                eprintln!("{}", common::handshake_line("h3-client", conn));
+                // v2: the server must have moved the connection to version 2.
+                if self.case == TestCase::V2 && conn.version() != quic_wire::Version::V2 {
+                    let e = format!("negotiated {:?}, not version 2", conn.version());
+                    conn.close(now, VarInt::from_u32(0), e.as_bytes());
+                    io.flush(ep);
+                    return Err(e);
+                }
             }
             if key_update_pending && conn.is_handshake_confirmed() {
                 // Refused until a packet of the current key phase was acknowledged.
@@ -255,10 +336,32 @@ impl Fetch<'_> {
                     && self.tickets.count() == 0
                     && !conn.is_closed()
                     && now.saturating_duration_since(since) < TICKET_WAIT;
-                if !ticket_wait && !key_update_pending {
+                let waited = now.saturating_duration_since(since);
+                let migration_wait = migration_wanted
+                    && migrated.is_none()
+                    && !conn.is_closed()
+                    && waited < MIGRATION_WAIT;
+                if !ticket_wait && !key_update_pending && !migration_wait {
+                    let on_preferred = migration_wanted.then(|| {
+                        // RFC 9000 §9.6.1: after a successful validation "the client SHOULD
+                        // begin sending all future packets to the new server address".
+                        conn.remote_address()
+                            .filter(|r| migrated == Some(*r) && *r != self.target.remote)
+                    });
                     conn.close(now, VarInt::from_u32(0), b"done");
                     linger(io, ep, h)?;
-                    return Ok(());
+                    return match on_preferred {
+                        Some(Some(remote)) => {
+                            eprintln!("h3-client: ended on the preferred address {remote}");
+                            Ok(())
+                        }
+                        Some(None) => Err(format!(
+                            "the connection did not end on the server's preferred address \
+                             (moved to {migrated:?}, started at {})",
+                            self.target.remote
+                        )),
+                        None => Ok(()),
+                    };
                 }
             }
             io.flush(ep);
@@ -287,9 +390,24 @@ fn linger(io: &mut Io, ep: &mut Endpoint, h: ConnectionHandle) -> Result<(), Str
 }
 
 /// Step 2 of the loop: the connection's events, then application calls.
-fn step(conn: &mut Connection, app: &mut dyn Fetcher) -> Result<(), String> {
+/// `migrated` is set to the server address the connection moved to, if it did.
+fn step(
+    conn: &mut Connection,
+    app: &mut dyn Fetcher,
+    negotiated: &mut Option<VersionNegotiated>,
+    migrated: &mut Option<SocketAddr>,
+) -> Result<(), String> {
     while let Some(event) = conn.poll_event() {
+        if let Event::Closed(ConnectionError::VersionNegotiation(vn)) = &event {
+            *negotiated = Some(*vn);
+        }
         match event {
+            // The library validated a new path and moved there: the server's preferred
+            // address (RFC 9000 §9.6.1) is the only move this client does not make itself.
+            Event::Migrated { local, remote } => {
+                eprintln!("h3-client: migrated to {remote} (local {local})");
+                *migrated = Some(remote);
+            }
             Event::Connected => app.start(conn, false)?,
             Event::Stream(e) => app.on_stream_event(conn, e)?,
             // Closed after the last download is fine (the server may close first).

@@ -4,12 +4,26 @@
 //!
 //! ```text
 //! h3-server --listen ADDR:PORT --cert CERT.pem --key KEY.pem --www DIR [--retry]
-//!           [--alpn h3|hq-interop] [--keylog FILE] [--qlog-dir DIR]
+//!           [--alpn h3|hq-interop] [--keylog FILE] [--qlog-dir DIR] [--versions v2,v1]
+//!           [--preferred-address ADDR:PORT]
 //! ```
 //!
 //! CERT.pem is the certificate chain (server certificate first), KEY.pem its private key.
 //! Without `--alpn` both protocols are offered. `--retry` (or `TESTCASE=retry`) validates
-//! client addresses with a Retry packet first. Runs until killed.
+//! client addresses with a Retry packet first. `TESTCASE=v2` prefers QUIC version 2, so a
+//! client that offers it is moved there (compatible version negotiation, RFC 9368). Each
+//! handshake prints `h3-server: handshake done: version=0x........
+//! initial_version=0x........`. `--versions v2,v1` lists the versions accepted, most
+//! preferred first (others get Version Negotiation). Runs until killed.
+//!
+//! `--preferred-address ADDR:PORT` binds a second UDP socket there and offers it to every
+//! client as the server's preferred_address (RFC 9000 §9.6); `TESTCASE=connectionmigration`
+//! does the same on the `--listen` IP and a port the system picks. (The interop runner's
+//! server has another IP address for it; on loopback another port is what we have.) The
+//! event loop receives on both sockets and sends each datagram from the one its path uses.
+//! When a client's connection has moved to the preferred address and the server validated
+//! the client's address there, it prints `h3-server: preferred address in use: local=ADDR
+//! remote=ADDR path validated`.
 //!
 //! Bodies are streamed from the file in chunks as the stream's send buffer has room, so
 //! memory stays bounded whatever the file sizes. The event loop itself is in
@@ -18,7 +32,7 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{Read as _, Seek as _, SeekFrom};
 use std::net::SocketAddr;
@@ -33,7 +47,8 @@ use quic_streams::StreamEvent;
 use quic_wire::{Dir, Instant, Side, StreamId, VarInt};
 
 const USAGE: &str = "usage: h3-server --listen ADDR:PORT --cert CERT.pem --key KEY.pem \
-                     --www DIR [--retry] [--alpn h3|hq-interop] [--keylog FILE] [--qlog-dir DIR]";
+                     --www DIR [--retry] [--alpn h3|hq-interop] [--keylog FILE] [--qlog-dir DIR] \
+                     [--versions v2,v1] [--preferred-address ADDR:PORT]";
 
 /// The most body bytes handed to a stream at once.
 const CHUNK: usize = 64 * 1024;
@@ -60,6 +75,8 @@ fn run(case: TestCase) -> Result<(), String> {
             "--alpn",
             "--keylog",
             "--qlog-dir",
+            "--versions",
+            "--preferred-address",
         ],
         &["--retry"],
     )
@@ -76,28 +93,52 @@ fn run(case: TestCase) -> Result<(), String> {
         None => vec![Alpn::H3, Alpn::Hq],
     };
     let tls = common::tls::server_config(&args, case, &alpns)?;
-    let config = EndpointConfig {
+    let mut connection =
+        common::apply_versions(case.connection_config(), args.value("--versions"))?;
+    let mut io = Io::bind(listen, common::Clock::new()).map_err(|e| format!("{listen}: {e}"))?;
+    eprintln!("h3-server: listening on {}", io.local_addr());
+    let preferred = match args.value("--preferred-address") {
+        Some(a) => Some(a.parse().map_err(|e| format!("--preferred-address: {e}"))?),
+        // Same IP, a port of the system's choosing.
+        None if case == TestCase::ConnectionMigration => Some(SocketAddr::new(listen.ip(), 0)),
+        None => None,
+    };
+    if let Some(addr) = preferred {
+        // RFC 9000 §18.2: the client needs an address it can send to.
+        if addr.ip().is_unspecified() {
+            return Err(format!(
+                "preferred address {addr}: needs a specific IP address (not a wildcard)"
+            ));
+        }
+        let bound = io
+            .bind_another(addr)
+            .map_err(|e| format!("preferred address {addr}: {e}"))?;
+        eprintln!("h3-server: offering preferred address {bound}");
+        connection.preferred_address = Some(bound);
+    }
+    let mut config = EndpointConfig {
+        connection,
         server_tls: Some(Arc::new(tls)),
         retry: args.has("--retry") || case == TestCase::Retry,
         ..EndpointConfig::default()
     };
+    common::qlog_accepted(&mut config, qlog_dir.as_deref());
+    let config_preferred = config.connection.preferred_address;
     let mut ep = Endpoint::new(config, common::system_rng());
-    let mut io = Io::bind(listen, common::Clock::new()).map_err(|e| format!("{listen}: {e}"))?;
-    eprintln!("h3-server: listening on {}", io.local_addr());
 
     let mut sessions: HashMap<ConnectionHandle, Session> = HashMap::new();
+    // Connections already reported on the preferred address.
+    let mut on_preferred: HashSet<ConnectionHandle> = HashSet::new();
     loop {
         let now = io.clock.now();
         while let Some(event) = ep.poll_event() {
             match event {
                 EndpointEvent::Accepted(h) => {
-                    if let Some(c) = ep.connection(h) {
-                        common::start_qlog(qlog_dir.as_deref(), c, now, "h3-server");
-                    }
                     sessions.insert(h, Session::Handshaking);
                 }
                 EndpointEvent::Removed(h) => {
                     sessions.remove(&h);
+                    on_preferred.remove(&h);
                 }
                 _ => {}
             }
@@ -106,11 +147,31 @@ fn run(case: TestCase) -> Result<(), String> {
         for (&h, session) in &mut sessions {
             if let Some(conn) = ep.connection(h) {
                 session.step(conn, now, &www);
+                if let Some((local, remote)) = preferred_in_use(conn, config_preferred) {
+                    if on_preferred.insert(h) {
+                        eprintln!(
+                            "h3-server: preferred address in use: local={local} \
+                             remote={remote} path validated"
+                        );
+                    }
+                }
             }
         }
         io.flush(&mut ep);
         io.wait(&mut ep).map_err(|e| format!("socket: {e}"))?;
     }
+}
+
+/// The connection's path when it runs through our preferred address `preferred` (RFC 9000
+/// §9.6.2: the client sent a non-probing packet there) and we validated the client's
+/// address on it: (local, remote).
+fn preferred_in_use(
+    conn: &Connection,
+    preferred: Option<SocketAddr>,
+) -> Option<(SocketAddr, SocketAddr)> {
+    let local = conn.local_address()?;
+    let remote = conn.remote_address()?;
+    (preferred == Some(local) && conn.is_path_validated()).then_some((local, remote))
 }
 
 /// The application state of one connection.
@@ -141,6 +202,10 @@ impl Session {
                     Session::H3(s) => s.on_stream_event(conn, e, www),
                     _ => Ok(()),
                 },
+                Event::Connected => {
+                    eprintln!("{}", common::handshake_line("h3-server", conn));
+                    Ok(())
+                }
                 Event::Closed(e) => {
                     if !matches!(e, quic_conn::ConnectionError::PeerApplication { .. }) {
                         eprintln!("h3-server: connection closed: {e}");

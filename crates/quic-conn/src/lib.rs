@@ -22,6 +22,7 @@ extern crate alloc;
 #[cfg(any(test, feature = "std"))]
 extern crate std;
 
+pub mod cid;
 pub mod conn;
 pub mod endpoint;
 pub mod io;

@@ -170,6 +170,13 @@ fn endpoints_route_by_connection_id_and_carry_a_stream() {
     // Nothing was lost on this lossless link: every packet found its connection, greased
     // fixed bit or not.
     assert_eq!(s.stats().lost_packets, 0);
+    // Endpoint counters: every datagram one side sent, the other received.
+    let (cs, ss) = (net.client.stats(), net.server.stats());
+    assert!(cs.datagrams_sent > 0 && ss.datagrams_sent > 0);
+    assert_eq!(cs.datagrams_sent, ss.datagrams_received);
+    assert_eq!(ss.datagrams_sent, cs.datagrams_received);
+    assert_eq!(cs.bytes_sent, ss.bytes_received);
+    assert_eq!((ss.accepted, ss.unroutable), (1, 0));
 }
 
 #[test]
@@ -202,6 +209,17 @@ fn unknown_versions_get_a_version_negotiation_listing_ours() {
     assert!(versions.contains(&Version::V1) && versions.contains(&Version::V2));
     assert_eq!(server.connection_count(), 0, "no state for a probe");
     assert!(server.poll_transmit(now, &mut buf).is_none());
+    let stats = server.stats();
+    assert_eq!(
+        (
+            stats.datagrams_received,
+            stats.version_negotiations,
+            stats.unroutable,
+            stats.accepted
+        ),
+        (1, 1, 1, 0)
+    );
+    assert_eq!((stats.datagrams_sent, stats.bytes_sent), (1, t.size as u64));
 }
 
 #[test]
@@ -218,6 +236,9 @@ fn small_datagrams_from_unknown_peers_get_no_reply() {
         BytesMut::from(&probe[..]),
     );
     assert!(server.poll_transmit(now, &mut vec![0u8; 1500]).is_none());
+    assert_eq!(server.stats().unroutable, 1);
+    assert_eq!(server.stats().version_negotiations, 0);
+    assert_eq!(server.stats().bytes_received, 100);
 }
 
 #[test]
@@ -241,6 +262,8 @@ fn initials_beyond_the_handshake_budget_are_not_accepted() {
     net.now = net.now.checked_add(Duration::from_millis(5)).expect("time");
     net.deliver();
     assert_eq!(net.server.connection_count(), 1);
+    let stats = net.server.stats();
+    assert_eq!((stats.accepted, stats.refused), (1, 2));
     // Once it completes, the others get in on their retransmissions.
     for _ in 0..20 {
         net.drive();
@@ -256,6 +279,7 @@ fn initials_beyond_the_handshake_budget_are_not_accepted() {
         .filter(|&h| net.client.connection(h).is_some_and(|c| c.is_established()))
         .count();
     assert_eq!(established, 3);
+    assert_eq!(net.server.stats().accepted, 3);
 }
 
 #[test]
@@ -366,14 +390,16 @@ fn initial_with_token(token: &[u8]) -> Vec<u8> {
 }
 
 #[test]
-fn initials_with_forged_tokens_are_dropped_without_reply() {
+fn initials_with_forged_retry_tokens_get_a_stateless_invalid_token_close() {
     let (mut cfg, _) = server_config(8);
     cfg.retry = true;
     let mut server = Endpoint::new(cfg, rng_factory(1));
     let now = Instant::from_nanos(1);
-    // Shaped like one of our Retry tokens (kind byte 0, 16 bytes) but never issued.
-    let mut forged_token = vec![0u8];
-    forged_token.extend_from_slice(&[0xab; 16]);
+    // Shaped like one of our Retry tokens (kind byte 'R', nonce, sealed part, tag) but
+    // never issued: RFC 9000 §8.1.2, the server closes with INVALID_TOKEN at once, in a
+    // small Initial packet, keeping no state.
+    let mut forged_token = vec![b'R'];
+    forged_token.extend_from_slice(&[0xab; 60]);
     let forged = initial_with_token(&forged_token);
     server.handle_datagram(
         now,
@@ -381,7 +407,11 @@ fn initials_with_forged_tokens_are_dropped_without_reply() {
         BytesMut::from(&forged[..]),
     );
     assert_eq!(server.connection_count(), 0);
-    assert!(server.poll_transmit(now, &mut vec![0u8; 1500]).is_none());
+    let mut buf = vec![0u8; 1500];
+    let t = server.poll_transmit(now, &mut buf).expect("a close");
+    assert_eq!(buf[0] & 0xf0, 0xc0, "an Initial packet");
+    assert!(t.size < 200, "{} bytes", t.size);
+    assert!(server.poll_transmit(now, &mut buf).is_none());
     // An unknown token of another kind counts as none (RFC 9000 §8.1.3): a Retry, like
     // an Initial without a token.
     let unknown = initial_with_token(&[0xcd; 16]);
@@ -478,6 +508,9 @@ fn without_a_reset_key_unknown_short_headers_get_no_reply() {
         BytesMut::from(&d[..]),
     );
     assert!(server.poll_transmit(now, &mut vec![0u8; 1500]).is_none());
+    assert_eq!(server.stats().unroutable, 1);
+    assert_eq!(server.stats().version_negotiations, 0);
+    assert_eq!(server.stats().bytes_received, 100);
 }
 
 #[test]
@@ -562,4 +595,69 @@ fn a_new_token_lets_the_next_connection_skip_retry() {
         !net.server_first_bytes.iter().any(|b| b & 0xf0 == 0xf0),
         "no Retry was sent"
     );
+}
+
+#[test]
+fn a_late_initial_of_a_removed_connection_does_not_create_a_new_one() {
+    let (cfg, client_tls) = server_config(8);
+    let lifetime = cfg.cid_tombstone_lifetime;
+    let mut net = Net::new(cfg);
+    let now = net.now;
+    net.client
+        .connect(now, client_tls, "localhost", client_addr(), server_addr())
+        .expect("connect");
+    net.transmit();
+    // A copy of the client's first Initial, as a network could deliver it late.
+    let first_initial = net.wire[0].2.clone();
+    net.drive();
+    let accepted = match net.server.poll_event() {
+        Some(EndpointEvent::Accepted(s)) => s,
+        other => panic!("expected an accepted connection, got {other:?}"),
+    };
+    let now = net.now;
+    net.server.connection(accepted).expect("server").close(
+        now,
+        quic_wire::VarInt::from_u32(0),
+        b"done",
+    );
+    // Let both ends close, drain and be removed.
+    for _ in 0..100 {
+        net.drive();
+        if net.server.connection_count() == 0 {
+            break;
+        }
+        net.now = net
+            .now
+            .checked_add(Duration::from_millis(500))
+            .expect("time");
+        let now = net.now;
+        net.server.handle_timeout(now);
+        net.client.handle_timeout(now);
+    }
+    assert_eq!(
+        net.server.connection_count(),
+        0,
+        "server connection removed"
+    );
+    while net.server.poll_event().is_some() {}
+
+    let late = |net: &mut Net| {
+        let now = net.now;
+        net.server.handle_datagram(
+            now,
+            meta(client_addr(), server_addr()),
+            BytesMut::from(&first_initial[..]),
+        );
+        net.server.connection_count()
+    };
+    assert_eq!(late(&mut net), 0, "the late Initial made a connection");
+    assert!(net.server.poll_event().is_none());
+    // Once the IDs are no longer reserved, the same bytes are a new client's Initial
+    // again: the reservation, not something else, kept the connection out.
+    net.now = net.now.checked_add(lifetime).expect("time");
+    assert_eq!(late(&mut net), 1);
+    assert!(matches!(
+        net.server.poll_event(),
+        Some(EndpointEvent::Accepted(_))
+    ));
 }

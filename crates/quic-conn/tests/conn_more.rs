@@ -227,3 +227,46 @@ fn zero_rtt_after_a_retry_still_delivers_the_data() {
     }
     assert_eq!(got, b"early");
 }
+
+/// RFC 9002 §6.2.4: "An endpoint SHOULD include new data in packets that are sent on PTO
+/// expiration. Previously sent data MAY be sent if no new data can be sent." When the only
+/// data packet is lost and nothing new waits, the probe carries that data again: the
+/// server has it before the client ever declares the packet lost.
+#[test]
+fn a_probe_resends_the_tail_data_before_it_is_declared_lost() {
+    use std::cell::Cell;
+    use std::rc::Rc;
+    let mut pair = util::Pair::new(Config::default(), Config::default());
+    pair.connect();
+    pair.drive();
+    // Drop the client's next datagram: the one carrying the request.
+    let dropped = Rc::new(Cell::new(false));
+    let d = dropped.clone();
+    pair.filter = Some(Box::new(move |to_server, _| {
+        if to_server && !d.get() {
+            d.set(true);
+            return true;
+        }
+        false
+    }));
+    let id = match pair.client.open(Dir::Uni).expect("open") {
+        quic_streams::StreamRef::Id(id) => id,
+        other => panic!("{other:?}"),
+    };
+    let data = util::pattern(800);
+    assert_eq!(pair.client.write(id, &data).expect("write"), data.len());
+    pair.client.finish(id).expect("finish");
+    let mut got = Vec::new();
+    let mut lost_when_done = None;
+    assert!(pair.drive_until(10_000, |p| {
+        if util::read_all(p.server(), id, &mut got) {
+            lost_when_done = Some(p.client.stats().lost_packets);
+            true
+        } else {
+            false
+        }
+    }));
+    assert!(dropped.get());
+    assert_eq!(got, data);
+    assert_eq!(lost_when_done, Some(0), "the data came with the probe");
+}

@@ -102,8 +102,46 @@ fn client_trace_has_handshake_transfer_and_close() {
     assert_eq!(state.len(), 1);
     assert_eq!(state[0]["data"]["new"], "handshake_complete");
 
+    // The trace opens with the connection's addresses and IDs.
+    assert_eq!(events[0]["name"], "quic:connection_started");
+    let started = &events[0]["data"];
+    assert_eq!(
+        started["local"]["port_v4"].as_u64(),
+        Some(u64::from(util::client_addr().port()))
+    );
+    assert_eq!(
+        started["remote"]["port_v4"].as_u64(),
+        Some(u64::from(util::server_addr().port()))
+    );
+    assert_eq!(
+        started["local"]["connection_ids"].as_array().unwrap().len(),
+        1
+    );
+
     // Sent packets: numbers increase within each type, lengths are positive.
     let sent = named(events, "quic:packet_sent");
+    // They list their frames: the first Initial carries the ClientHello and is padded
+    // (RFC 9000 §14.1), 1-RTT packets carry the stream, the last packet the close.
+    let frame_types = |e: &Value| -> Vec<String> {
+        e["data"]["frames"]
+            .as_array()
+            .map(|f| {
+                f.iter()
+                    .map(|f| f["frame_type"].as_str().unwrap().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(sent[0]["data"]["header"]["packet_type"], "initial");
+    let first = frame_types(sent[0]);
+    assert!(first.contains(&"crypto".to_owned()), "{first:?}");
+    assert!(first.contains(&"padding".to_owned()), "{first:?}");
+    assert!(sent
+        .iter()
+        .filter(|e| e["data"]["header"]["packet_type"] == "1RTT")
+        .any(|e| frame_types(e).contains(&"stream".to_owned())));
+    assert!(frame_types(sent.last().unwrap()).contains(&"connection_close".to_owned()));
+    assert!(sent.iter().all(|e| !frame_types(e).is_empty()));
     for ty in ["initial", "handshake", "1RTT"] {
         let pns: Vec<u64> = sent
             .iter()
@@ -156,4 +194,62 @@ fn client_trace_has_handshake_transfer_and_close() {
     // Event times never go backwards.
     let times: Vec<f64> = events.iter().map(|e| e["time"].as_f64().unwrap()).collect();
     assert!(times.windows(2).all(|w| w[0] <= w[1]));
+}
+
+#[test]
+fn zero_rtt_packets_are_logged_as_0rtt_with_their_frames() {
+    let (c, s) = util::tls_configs(0);
+    let (c, s) = (c.with_early_data(), s.with_early_data());
+    // A first connection leaves a ticket that allows early data.
+    let mut first = Pair::with_tls(Config::default(), Config::default(), (c.clone(), s.clone()));
+    first.connect();
+    first.drive();
+
+    let mut pair = Pair::seeded(Config::default(), Config::default(), (c, s), 1);
+    assert!(pair.client.is_zero_rtt_active());
+    let out = Shared::default();
+    let odcid = pair.client.original_dcid();
+    let qlog = Qlog::start(
+        out.clone(),
+        &TraceConfig::connection(Side::Client, &odcid),
+        pair.now,
+    )
+    .expect("start trace");
+    pair.client.set_qlog(qlog);
+    let id = match pair.client.open(Dir::Bi).expect("open") {
+        StreamRef::Id(id) => id,
+        other => panic!("stream pending: {other:?}"),
+    };
+    pair.client
+        .streams()
+        .set_0rtt_allowed(id, true)
+        .expect("allow 0-RTT");
+    pair.client.write(id, b"early").expect("write");
+    pair.client.finish(id).expect("finish");
+    pair.connect();
+    pair.drive();
+    assert!(pair.client.is_zero_rtt_accepted());
+
+    let bytes = out.0.lock().unwrap().clone();
+    let recs = records(&bytes);
+    let sent = named(&recs[1..], "quic:packet_sent");
+    let early: Vec<_> = sent
+        .iter()
+        .filter(|e| e["data"]["header"]["packet_type"] == "0RTT")
+        .collect();
+    assert!(!early.is_empty(), "no 0RTT packet_sent");
+    assert!(early.iter().any(|e| e["data"]["frames"]
+        .as_array()
+        .is_some_and(|f| f.iter().any(|f| f["frame_type"] == "stream"))));
+    // 0-RTT packets share the application packet-number space with 1-RTT ones: numbers
+    // keep increasing across both.
+    let data_pns: Vec<u64> = sent
+        .iter()
+        .filter(|e| {
+            let ty = &e["data"]["header"]["packet_type"];
+            ty == "0RTT" || ty == "1RTT"
+        })
+        .map(|e| e["data"]["header"]["packet_number"].as_u64().unwrap())
+        .collect();
+    assert!(data_pns.windows(2).all(|w| w[0] < w[1]), "{data_pns:?}");
 }

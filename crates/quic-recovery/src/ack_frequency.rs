@@ -94,25 +94,41 @@ impl AckFrequencySender {
         }
     }
 
-    /// A request to send now, if one is due, given the congestion window, datagram size and
-    /// smoothed RTT. Calling it counts the request as sent; report its fate with
-    /// [`AckFrequencySender::on_acked`] / [`AckFrequencySender::on_lost`].
+    /// A request to send now, if one is due, given the congestion window, datagram size,
+    /// smoothed RTT and whether the congestion controller is in slow start. Calling it
+    /// counts the request as sent; report its fate with [`AckFrequencySender::on_acked`] /
+    /// [`AckFrequencySender::on_lost`].
+    ///
+    /// Fewer ACKs are asked for only when that keeps one ACK per round trip (the peer's
+    /// min_ack_delay at most the smoothed RTT, §9.1: "set the Requested Max Ack Delay value
+    /// to no more than the estimated round trip time") and outside slow start, where ACKs
+    /// both grow the window and clock packets out (§9.1.1). Otherwise the request is for
+    /// the default of one ACK per two packets, sent only to undo an earlier reduction.
     pub fn poll(
         &mut self,
         now: Instant,
         window: u64,
         mds: u64,
         srtt: Duration,
+        slow_start: bool,
     ) -> Option<AckFrequencyRequest> {
         if self.last_at.is_some_and(|t| now < t + srtt) {
             return None;
         }
         let slot = self.in_flight.iter().position(Option::is_none)?;
         let target = self.config.target_acks_per_rtt.max(1);
-        let per_rtt = window / mds.max(1);
-        let threshold = (per_rtt / target)
-            .saturating_sub(1)
-            .clamp(1, self.config.max_threshold.max(1));
+        let reduce = !slow_start && self.peer_min_ack_delay <= srtt;
+        let threshold = if reduce {
+            let per_rtt = window / mds.max(1);
+            (per_rtt / target)
+                .saturating_sub(1)
+                .clamp(1, self.config.max_threshold.max(1))
+        } else {
+            1
+        };
+        if self.last.is_none() && threshold == 1 {
+            return None; // the peer's default behaviour already
+        }
         let max = Duration::from_micros(MAX_REQUESTED_ACK_DELAY_US - 1);
         let divisor = u32::try_from(target).unwrap_or(u32::MAX);
         let delay = (srtt / divisor).max(self.peer_min_ack_delay).min(max);
@@ -193,42 +209,74 @@ mod tests {
     fn large_window_asks_for_fewer_acks_bounded_by_min_ack_delay() {
         let mut s = AckFrequencySender::new(AckFrequencyConfig::default(), ms(1), ms(25));
         // 100 datagrams per RTT, 4 ACKs wanted: every 25th, capped at threshold 10.
-        let r = s.poll(Instant::ZERO, 120_000, 1200, ms(40)).unwrap();
+        let r = s.poll(Instant::ZERO, 120_000, 1200, ms(40), false).unwrap();
         assert_eq!(r.ack_eliciting_threshold, 10);
         assert_eq!(r.requested_max_ack_delay, ms(10));
         assert_eq!(r.reordering_threshold, 2);
-        // A tiny RTT cannot push the delay below the peer's min_ack_delay.
+        // A small RTT cannot push the delay below the peer's min_ack_delay.
         let mut s = AckFrequencySender::new(AckFrequencyConfig::default(), ms(3), ms(25));
-        let r = s.poll(Instant::ZERO, 24_000, 1200, ms(2)).unwrap();
+        let r = s.poll(Instant::ZERO, 24_000, 1200, ms(4), false).unwrap();
         assert_eq!(r.requested_max_ack_delay, ms(3));
         assert_eq!(r.ack_eliciting_threshold, 4);
+    }
+
+    #[test]
+    fn no_reduction_in_slow_start_or_below_the_peers_timer_granularity() {
+        let mut s = AckFrequencySender::new(AckFrequencyConfig::default(), ms(1), ms(25));
+        // Slow start: ACKs grow the window; nothing to ask.
+        assert!(s.poll(Instant::ZERO, 120_000, 1200, ms(40), true).is_none());
+        // An RTT under the peer's min_ack_delay: a reduced ACK rate would not even give
+        // one ACK per round trip.
+        assert!(s
+            .poll(
+                Instant::ZERO,
+                120_000,
+                1200,
+                Duration::from_micros(300),
+                false
+            )
+            .is_none());
+    }
+
+    #[test]
+    fn a_reduction_is_undone_when_the_connection_goes_back_to_slow_start() {
+        let mut s = AckFrequencySender::new(AckFrequencyConfig::default(), ms(1), ms(25));
+        let r = s.poll(Instant::ZERO, 120_000, 1200, ms(40), false).unwrap();
+        assert_eq!(r.ack_eliciting_threshold, 10);
+        let undo = s
+            .poll(Instant::ZERO + ms(100), 120_000, 1200, ms(40), true)
+            .unwrap();
+        assert_eq!(undo.ack_eliciting_threshold, 1);
+        assert!(undo.sequence > r.sequence);
     }
 
     #[test]
     fn requests_are_rate_limited_and_only_sent_on_change() {
         let mut s = AckFrequencySender::new(AckFrequencyConfig::default(), ms(1), ms(25));
         let t = |v| Instant::ZERO + ms(v);
-        assert!(s.poll(t(0), 24_000, 1200, ms(40)).is_some());
+        assert!(s.poll(t(0), 24_000, 1200, ms(40), false).is_some());
         assert!(
-            s.poll(t(10), 120_000, 1200, ms(40)).is_none(),
+            s.poll(t(10), 120_000, 1200, ms(40), false).is_none(),
             "within one RTT"
         );
         assert!(
-            s.poll(t(50), 24_000, 1200, ms(40)).is_none(),
+            s.poll(t(50), 24_000, 1200, ms(40), false).is_none(),
             "nothing changed"
         );
-        let r = s.poll(t(100), 120_000, 1200, ms(40)).unwrap();
+        let r = s.poll(t(100), 120_000, 1200, ms(40), false).unwrap();
         assert_eq!(r.sequence, 1);
     }
 
     #[test]
     fn pto_uses_the_largest_delay_in_flight_until_acknowledged() {
         let mut s = AckFrequencySender::new(AckFrequencyConfig::default(), ms(1), ms(25));
-        let r = s.poll(Instant::ZERO, 120_000, 1200, ms(200)).unwrap();
+        let r = s
+            .poll(Instant::ZERO, 120_000, 1200, ms(200), false)
+            .unwrap();
         assert_eq!(r.requested_max_ack_delay, ms(50));
         assert_eq!(s.max_ack_delay_for_pto(), ms(50));
         let r2 = s
-            .poll(Instant::ZERO + ms(300), 120_000, 1200, ms(40))
+            .poll(Instant::ZERO + ms(300), 120_000, 1200, ms(40), false)
             .unwrap();
         assert_eq!(s.max_ack_delay_for_pto(), ms(50));
         s.on_acked(r2.sequence);

@@ -284,6 +284,11 @@ impl AckTracker {
         self.deadline.is_some_and(|d| d <= now)
     }
 
+    /// The largest Largest Acknowledged of the ACKs sent so far (`None` before the first).
+    pub fn largest_acked_sent(&self) -> Option<u64> {
+        self.largest_acked_sent
+    }
+
     /// Whether there is anything not yet reported (an ACK may ride along with other frames).
     pub fn has_unreported(&self) -> bool {
         self.unreported
@@ -325,7 +330,13 @@ impl AckTracker {
         let ecn = self.ecn_seen.then_some(self.ecn);
         let delay = self.encoded_ack_delay(now);
         let before = w.filled().len();
-        let ranges = AckFrame::write_ranges(w, path_id, self.history.iter(), delay, ecn, budget)?;
+        // The history keeps its ranges descending, disjoint and non-adjacent, so the only
+        // failure left is the lack of room.
+        let ranges = AckFrame::write_ranges(w, path_id, self.history.iter(), delay, ecn, budget)
+            .map_err(|e| {
+                debug_assert_eq!(e, quic_wire::frame::AckWriteError::BufferTooSmall);
+                BufferTooSmall
+            })?;
         if ranges == 0 {
             return Ok(None);
         }

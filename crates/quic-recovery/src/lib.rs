@@ -47,7 +47,8 @@ pub use ack_frequency::{AckFrequencyConfig, AckFrequencyRequest, AckFrequencySen
 pub use ack_policy::{AckConfig, AckTracker, AckWritten, Ecn};
 pub use cc::{CcConfig, CongestionController};
 pub use loss::{
-    AckSummary, PathRecovery, RecoveryConfig, RecoverySink, RecoveryStats, TimeoutAction, Timer,
+    AckSummary, CongestionState, PathRecovery, RecoveryConfig, RecoverySink, RecoveryStats,
+    TimeoutAction, Timer,
 };
 pub use pacer::Pacer;
 pub use rate::{DeliveryState, RateSample, RateSampler};

@@ -179,6 +179,10 @@ pub struct PathRecovery<F> {
     rate: RateSampler,
     mds: u64,
     bytes_in_flight: u64,
+    /// The part of `bytes_in_flight` sent on earlier network paths: RFC 9000 §9.4 "Packets
+    /// sent on the old path MUST NOT contribute to congestion control ... for the new
+    /// path", so it does not count against this path's window.
+    earlier_path_in_flight: u64,
     pto_count: u32,
     loss_timer: Option<(Instant, Timer)>,
     peer_max_ack_delay: Duration,
@@ -195,6 +199,47 @@ pub struct PathRecovery<F> {
     /// run so the controller sees them in RFC 9002 A.7 order. Reused: it grows to the
     /// largest ACK once and never allocates again.
     acked_scratch: Vec<AckedPacket>,
+    /// When the current network path started (RFC 9000 §9.4): packets sent before it feed
+    /// neither the RTT estimate nor the congestion controller.
+    path_start: Option<Instant>,
+}
+
+/// The congestion controller, RTT estimate and pacer of one network path, set aside while
+/// the connection uses another (RFC 9000 §9.4).
+pub struct CongestionState {
+    rtt: RttEstimator,
+    cc: Box<dyn CongestionController>,
+    pacer: Pacer,
+}
+
+impl core::fmt::Debug for CongestionState {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("CongestionState")
+            .field("rtt", &self.rtt)
+            .field("window", &self.cc.window())
+            .finish_non_exhaustive()
+    }
+}
+
+impl CongestionState {
+    /// Initial values (RFC 9002 A.4, B.3) for a path with `config`.
+    pub fn initial(config: &RecoveryConfig) -> Self {
+        CongestionState {
+            rtt: RttEstimator::new(config.initial_rtt),
+            cc: config.cc.build(config.max_datagram_size),
+            pacer: Pacer::new(config.max_datagram_size, config.burst_packets),
+        }
+    }
+
+    /// The congestion window.
+    pub fn window(&self) -> u64 {
+        self.cc.window()
+    }
+
+    /// The RTT estimate.
+    pub fn rtt(&self) -> &RttEstimator {
+        &self.rtt
+    }
 }
 
 impl<F> core::fmt::Debug for PathRecovery<F> {
@@ -250,6 +295,7 @@ impl<F> PathRecovery<F> {
             rate: RateSampler::new(),
             mds: config.max_datagram_size,
             bytes_in_flight: 0,
+            earlier_path_in_flight: 0,
             pto_count: 0,
             loss_timer: None,
             peer_max_ack_delay: config.peer_max_ack_delay,
@@ -264,7 +310,33 @@ impl<F> PathRecovery<F> {
             undo: None,
             stats: RecoveryStats::default(),
             acked_scratch: Vec::new(),
+            path_start: None,
         }
+    }
+
+    /// The peer address (or ours) changed (RFC 9000 §9.4): from `now` on the path uses
+    /// `state` (fresh [`CongestionState::initial`] values, or what an earlier visit left);
+    /// returns the state in use until now. Packets sent before `now` no longer contribute
+    /// to the RTT estimate or the congestion controller; they still count as in flight
+    /// until acknowledged or lost.
+    pub fn switch_network_path(&mut self, now: Instant, state: CongestionState) -> CongestionState {
+        self.path_start = Some(now);
+        self.pto_count = 0;
+        self.undo = None;
+        // Everything outstanding now was sent on an earlier path.
+        self.earlier_path_in_flight = self.bytes_in_flight;
+        let old = CongestionState {
+            rtt: core::mem::replace(&mut self.rtt, state.rtt),
+            cc: core::mem::replace(&mut self.cc, state.cc),
+            pacer: core::mem::replace(&mut self.pacer, state.pacer),
+        };
+        self.set_loss_timer(now);
+        old
+    }
+
+    /// Whether a packet sent at `sent` belongs to the current network path.
+    fn on_current_path(&self, sent: Instant) -> bool {
+        self.path_start.is_none_or(|start| sent >= start)
     }
 
     fn st(&mut self, space: Space) -> Option<&mut SpaceState<F>> {
@@ -290,7 +362,10 @@ impl<F> PathRecovery<F> {
 
     /// Whether the congestion window has room for `bytes` more.
     pub fn can_send(&self, bytes: u64) -> bool {
-        self.bytes_in_flight + bytes <= self.cc.window()
+        self.bytes_in_flight
+            .saturating_sub(self.earlier_path_in_flight)
+            + bytes
+            <= self.cc.window()
     }
 
     /// Probe packets owed in `space` after a PTO; they are sent even when the window is full.
@@ -387,6 +462,7 @@ impl<F> PathRecovery<F> {
         sink: &mut dyn RecoverySink<F>,
     ) -> Result<AckSummary, TransportError> {
         let mut summary = AckSummary::default();
+        let path_start = self.path_start;
         let confirmed = self.handshake_confirmed;
         let max_ack_delay = self.peer_max_ack_delay;
         let Self {
@@ -395,6 +471,7 @@ impl<F> PathRecovery<F> {
             cc,
             rate,
             bytes_in_flight,
+            earlier_path_in_flight,
             undo,
             stats,
             acked_scratch,
@@ -421,13 +498,20 @@ impl<F> PathRecovery<F> {
                 if p.in_flight {
                     let size = u64::from(p.size);
                     *bytes_in_flight -= size;
+                    if path_start.is_some_and(|start| p.time_sent < start) {
+                        *earlier_path_in_flight = earlier_path_in_flight.saturating_sub(size);
+                    }
                     rate.on_acked(now, p.time_sent, size, &p.delivery);
-                    // The controller hears of it after the RTT sample and loss detection.
-                    acked_scratch.push(AckedPacket {
-                        time_sent: p.time_sent,
-                        size,
-                        app_limited: p.delivery.is_app_limited,
-                    });
+                    // The controller hears of it after the RTT sample and loss detection;
+                    // packets of an earlier network path do not grow this path's window
+                    // (RFC 9000 §9.4).
+                    if path_start.is_none_or(|start| p.time_sent >= start) {
+                        acked_scratch.push(AckedPacket {
+                            time_sent: p.time_sent,
+                            size,
+                            app_limited: p.delivery.is_app_limited,
+                        });
+                    }
                 }
                 sink.on_acked(space, p);
             }
@@ -457,9 +541,11 @@ impl<F> PathRecovery<F> {
         }
         // RFC 9002 §5.1: a sample when the largest is newly acknowledged and something
         // ack-eliciting was.
-        if let (Some((_, sent)), true) =
-            (outcome.largest_newly_acked, outcome.includes_ack_eliciting)
-        {
+        // RFC 9000 §9.4: packets of an earlier network path give no sample for this one.
+        let sample_from = outcome
+            .largest_newly_acked
+            .filter(|&(_, sent)| path_start.is_none_or(|start| sent >= start));
+        if let (Some((_, sent)), true) = (sample_from, outcome.includes_ack_eliciting) {
             let latest = now.saturating_duration_since(sent);
             rtt.update(latest, ack_delay, max_ack_delay, confirmed, now);
             summary.rtt_sample = true;
@@ -474,7 +560,7 @@ impl<F> PathRecovery<F> {
                 st.ecn_total_reported = total;
                 if ecn.ce > st.ecn_ce_reported {
                     st.ecn_ce_reported = ecn.ce;
-                    if let Some((_, sent)) = outcome.largest_newly_acked {
+                    if let Some((_, sent)) = sample_from {
                         stats.congestion_events += 1;
                         summary.ecn_ce = true;
                         cc.on_congestion_event(
@@ -535,10 +621,12 @@ impl<F> PathRecovery<F> {
         let loss_delay = self.rtt.loss_delay();
         let pc_duration = self.persistent_congestion_duration();
         let first_sample = self.rtt.first_sample_at();
+        let path_start = self.path_start;
         let Self {
             spaces,
             rate,
             bytes_in_flight,
+            earlier_path_in_flight,
             ..
         } = self;
         let Some(st) = spaces.get_mut(idx(space)).and_then(Option::as_mut) else {
@@ -553,6 +641,10 @@ impl<F> PathRecovery<F> {
             |p| {
                 if p.in_flight {
                     *bytes_in_flight -= u64::from(p.size);
+                    if path_start.is_some_and(|start| p.time_sent < start) {
+                        *earlier_path_in_flight =
+                            earlier_path_in_flight.saturating_sub(u64::from(p.size));
+                    }
                     rate.on_lost(u64::from(p.size));
                 }
                 sink.on_lost(space, p);
@@ -561,7 +653,12 @@ impl<F> PathRecovery<F> {
         st.loss_time = out.loss_time;
         self.stats.lost_packets += out.lost_packets;
         self.stats.lost_bytes += out.lost_bytes;
-        if let (Some(newest), true) = (out.newest_lost_sent, out.lost_bytes > 0) {
+        // RFC 9000 §9.4: losses of packets sent on an earlier network path say nothing
+        // about this one.
+        let newest_lost = out
+            .newest_lost_sent
+            .filter(|&sent| self.on_current_path(sent));
+        if let (Some(newest), true) = (newest_lost, out.lost_bytes > 0) {
             // A new congestion event, or more losses within the current one.
             let new_event = self.undo.is_none_or(|u| newest > u.started);
             if new_event {
@@ -586,7 +683,7 @@ impl<F> PathRecovery<F> {
                 &self.rtt,
             );
         }
-        let pc = out.persistent_congestion && self.rtt.has_sample();
+        let pc = out.persistent_congestion && self.rtt.has_sample() && newest_lost.is_some();
         if pc {
             // RFC 9002 §7.6.2, B.8.
             self.stats.persistent_congestion += 1;
@@ -772,6 +869,25 @@ impl<F> PathRecovery<F> {
         self.set_loss_timer(now);
     }
 
+    /// A client accepted a Retry (RFC 9002 §6.3: "Clients that receive a Retry packet reset
+    /// congestion control and loss recovery state, including resetting any pending
+    /// timers"). The Initial packets sent so far leave flight without being acknowledged
+    /// or declared lost (the caller sends their CRYPTO data again), packet numbers carry
+    /// on (RFC 9000 §17.2.5.3), and the probe backoff starts over, so a Retry that came
+    /// after several probe timeouts does not leave the retried Initial waiting for the
+    /// backed-off timer. The congestion controller saw no acknowledgement yet and keeps
+    /// its state.
+    pub fn on_retry(&mut self, now: Instant) {
+        if let Some(st) = self.st(Space::Initial) {
+            let bytes = st.sent.discard();
+            st.loss_time = None;
+            st.probes = 0;
+            self.bytes_in_flight = self.bytes_in_flight.saturating_sub(bytes);
+        }
+        self.pto_count = 0;
+        self.set_loss_timer(now);
+    }
+
     /// Discards a space when its keys are dropped (RFC 9002 §6.4, A.11, B.9): its packets
     /// leave bytes in flight without being acknowledged or lost; its receive state goes too.
     pub fn discard_space(&mut self, now: Instant, space: Space) {
@@ -781,6 +897,7 @@ impl<F> PathRecovery<F> {
         if let Some(mut st) = slot.take() {
             let bytes = st.sent.discard();
             self.bytes_in_flight = self.bytes_in_flight.saturating_sub(bytes);
+            self.earlier_path_in_flight = self.earlier_path_in_flight.min(self.bytes_in_flight);
         }
         // A.11: "pto_count = 0" when Initial or Handshake keys are discarded.
         self.pto_count = 0;

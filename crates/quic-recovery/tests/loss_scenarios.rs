@@ -449,3 +449,85 @@ fn discarding_a_space_forgets_its_packets_without_loss() {
     assert_eq!(r.stats().lost_packets, 0);
     assert_eq!(r.pto_count(), 0);
 }
+
+/// RFC 9000 §9.4: after the peer moves, the path starts over from initial values, packets
+/// of the old path neither sample the RTT nor grow or shrink the window, and the old
+/// state comes back when the peer returns.
+#[test]
+fn a_new_network_path_starts_from_initial_values_and_the_old_one_can_return() {
+    use quic_recovery::CongestionState;
+    let mut r = with_rtt_sample(CcConfig::NewReno);
+    // Grow the window on the first path: packets 1..=10 acknowledged.
+    for i in 1..=10 {
+        send(&mut r, at(100 + i), Space::Data);
+    }
+    ack(&mut r, at(200), Space::Data, &[0..=10], 0);
+    let grown = r.window();
+    let old_rtt = r.rtt().smoothed();
+    assert!(grown > initial_window(MDS));
+    // Packets 11..=14 leave on the old path; then the peer moves.
+    for i in 11..=14 {
+        send(&mut r, at(200 + i), Space::Data);
+    }
+    let old = r.switch_network_path(
+        at(300),
+        CongestionState::initial(&config(CcConfig::NewReno)),
+    );
+    assert_eq!(old.window(), grown);
+    assert_eq!(r.window(), initial_window(MDS));
+    assert!(!r.rtt().has_sample());
+    // The old path's packets are acknowledged late (900 ms): no sample, no growth.
+    ack(&mut r, at(900), Space::Data, &[0..=12], 0);
+    assert!(!r.rtt().has_sample());
+    assert_eq!(r.window(), initial_window(MDS));
+    // Losing the last old-path packets is no congestion event for the new path.
+    for i in 0..3 {
+        send(&mut r, at(900 + i), Space::Data);
+    }
+    let rec = ack(&mut r, at(950), Space::Data, &[15..=17], 0);
+    assert_eq!(rec.lost_pns(), [13, 14]);
+    assert_eq!(r.window(), initial_window(MDS) + 3 * MDS);
+    // The new path's packets sample its RTT (sent at 902 ms, acknowledged at 950 ms).
+    assert_eq!(r.rtt().smoothed(), ms(48));
+    // Back on the first path: its window and RTT return.
+    let new = r.switch_network_path(at(1000), old);
+    assert_eq!(new.rtt().smoothed(), ms(48));
+    assert_eq!(r.window(), grown);
+    assert_eq!(r.rtt().smoothed(), old_rtt);
+}
+
+/// RFC 9000 §9.4: "Packets sent on the old path MUST NOT contribute to congestion control
+/// ... for the new path": what is still in flight from the old path does not fill the new
+/// path's initial window (found by the quinn interop cell, where the new path could not
+/// even carry its PATH_CHALLENGE).
+#[test]
+fn old_path_bytes_in_flight_do_not_block_the_new_path() {
+    use quic_recovery::CongestionState;
+    let mut r = with_rtt_sample(CcConfig::NewReno);
+    // Fill more than an initial window on the first path.
+    let mut n = 0;
+    while r.can_send(MDS) {
+        send(&mut r, at(100 + n), Space::Data);
+        n += 1;
+    }
+    let old_in_flight = r.bytes_in_flight();
+    assert!(old_in_flight >= initial_window(MDS));
+    r.switch_network_path(
+        at(300),
+        CongestionState::initial(&config(CcConfig::NewReno)),
+    );
+    // Still in flight (they may yet be acknowledged), but not against the new window.
+    assert_eq!(r.bytes_in_flight(), old_in_flight);
+    assert!(r.can_send(MDS));
+    let mut sent_new = 0;
+    while r.can_send(MDS) {
+        send(&mut r, at(301 + sent_new), Space::Data);
+        sent_new += 1;
+    }
+    assert_eq!(sent_new * MDS, initial_window(MDS));
+    // The old packets leave flight (acknowledged late): the new path's room is unchanged,
+    // it is still full with its own packets.
+    ack(&mut r, at(400), Space::Data, &[1..=n], 0);
+    assert_eq!(r.bytes_in_flight(), sent_new * MDS);
+    assert!(!r.can_send(MDS));
+}

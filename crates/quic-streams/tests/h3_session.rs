@@ -838,3 +838,53 @@ fn api_misuse_is_a_typed_error() {
     let unstarted = H3::new(Side::Client, Config::default());
     assert!(!unstarted.is_started());
 }
+
+#[test]
+fn late_data_on_a_finished_request_does_not_start_it_again() {
+    let mut p = Pair::new(Config::default(), Config::default());
+    // Two requests; the second is answered and done before the first arrives.
+    let first = p.client.send_request(&mut p.ct, &get("/a"), true).unwrap();
+    let second = p.client.send_request(&mut p.ct, &get("/b"), true).unwrap();
+    let mut writes = std::mem::take(&mut p.ct.writes);
+    writes.sort_by_key(|w| std::cmp::Reverse(w.0.into_inner()));
+    deliver(&mut p.server, &mut p.st, writes, false, usize::MAX);
+    let ev = drain(&mut p.server);
+    let started: Vec<StreamId> = ev
+        .iter()
+        .filter_map(|e| match e {
+            Event::Request { stream, .. } => Some(*stream),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(started, [second, first]);
+    for id in [first, second] {
+        p.server
+            .send_response(&mut p.st, id, &fields(&[(":status", "200")]), true)
+            .unwrap();
+    }
+    p.drive();
+    drain(&mut p.client);
+    drain(&mut p.server);
+
+    // The application hands the end of both streams over again, and some stray bytes.
+    for id in [first, second] {
+        p.server
+            .on_stream_data(&mut p.st, id, Bytes::new(), true)
+            .unwrap();
+        p.server
+            .on_stream_data(&mut p.st, id, Bytes::from(raw_headers(&get("/x"))), true)
+            .unwrap();
+    }
+    assert_eq!(drain(&mut p.server), []);
+    assert!(p.st.resets.is_empty() && p.st.stops.is_empty());
+
+    // A stream not seen yet is still a new request.
+    let third = StreamId::new(Side::Client, Dir::Bi, 2).unwrap();
+    p.server
+        .on_stream_data(&mut p.st, third, Bytes::from(raw_headers(&get("/c"))), true)
+        .unwrap();
+    assert!(matches!(
+        drain(&mut p.server)[..],
+        [Event::Request { stream, .. }, Event::Finished { .. }] if stream == third
+    ));
+}

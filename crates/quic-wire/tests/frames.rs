@@ -924,20 +924,6 @@ fn range_count_field_growing_to_two_bytes_is_accounted_for() {
     assert_eq!(fit.len, full - 3);
 }
 
-#[test]
-#[should_panic(expected = "descending")]
-fn adjacent_ranges_are_a_caller_bug() {
-    let mut buf = [0u8; 64];
-    let _ = AckFrame::write_ranges(
-        &mut Writer::new(&mut buf),
-        None,
-        [5..=6, 3..=4].into_iter(),
-        0,
-        None,
-        64,
-    );
-}
-
 // ---- Zero-copy headers ----
 
 #[test]
@@ -1247,6 +1233,31 @@ proptest! {
                 }
                 Err(e) => prop_assert!(e.code == FEE || e.code == PV),
             }
+        }
+    }
+}
+
+#[test]
+fn malformed_ack_ranges_are_a_typed_error_and_write_nothing() {
+    use quic_wire::frame::AckWriteError;
+    // An inverted range, built at run time (a literal one is a lint error).
+    let inverted = RangeInclusive::new(5u64, 3);
+    let cases: [&[RangeInclusive<u64>]; 4] = [
+        std::slice::from_ref(&inverted),
+        &[10..=12, 9..=9],            // adjacent: must be merged
+        &[10..=12, 11..=20],          // not descending
+        &[40..=40, 30..=31, 31..=32], // a bad range far past a small budget
+    ];
+    for ranges in cases {
+        for budget in [8, 100] {
+            let mut buf = [0u8; 64];
+            let mut w = Writer::new(&mut buf);
+            assert_eq!(
+                AckFrame::write_ranges(&mut w, None, ranges.iter().cloned(), 0, None, budget),
+                Err(AckWriteError::Malformed),
+                "{ranges:?} budget {budget}"
+            );
+            assert_eq!(w.written(), 0);
         }
     }
 }

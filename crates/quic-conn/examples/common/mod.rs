@@ -10,7 +10,8 @@
 //!    deadline from [`SansIo::poll_timeout`] has passed, [`SansIo::handle_timeout`];
 //! 2. drain every connection's events and make application calls (open, write, read);
 //! 3. drain [`SansIo::poll_transmit`] into the socket until it returns `None`;
-//! 4. sleep in `recv_from` with a read timeout set to the next deadline.
+//! 4. sleep in `recv_from` with a read timeout set to the next deadline (with several
+//!    sockets: poll them, non-blocking, every millisecond until then).
 //!
 //! [`Io`] does steps 1, 3 and 4; each example does step 2.
 
@@ -96,11 +97,20 @@ pub fn system_rng() -> RngFactory {
 
 // ---- the socket side of the event loop ----
 
-/// A UDP socket driving an [`Endpoint`]: feeds it datagrams and timeouts, sends what it
-/// produces.
+/// How often the loop looks at its sockets while it has more than one: std has no way to
+/// sleep on several sockets at once, so they are non-blocking and polled at this interval
+/// (one socket blocks in `recv_from` with a read timeout instead).
+const POLL_TICK: Duration = Duration::from_millis(1);
+
+/// One or more UDP sockets driving an [`Endpoint`]: feeds it datagrams and timeouts, sends
+/// what it produces. Each datagram is sent from the socket bound to its
+/// [`quic_conn::Transmit::source`] (a server with a preferred address, RFC 9000 §9.6, has
+/// two), the first socket when no socket matches.
 pub struct Io {
-    socket: UdpSocket,
-    local: SocketAddr,
+    sockets: Vec<(UdpSocket, SocketAddr)>,
+    /// The socket looked at first in the next poll round (round robin, so a busy socket
+    /// does not starve the others).
+    next: usize,
     pub clock: Clock,
     recv_buf: BytesMut,
     send_buf: Vec<u8>,
@@ -112,17 +122,29 @@ impl Io {
         let socket = UdpSocket::bind(addr)?;
         let local = socket.local_addr()?;
         Ok(Io {
-            socket,
-            local,
+            sockets: vec![(socket, local)],
+            next: 0,
             clock,
             recv_buf: BytesMut::new(),
             send_buf: vec![0; MAX_DATAGRAM],
         })
     }
 
-    /// The socket's local address.
+    /// Binds one more UDP socket to `addr` and returns its local address. From then on
+    /// every socket is non-blocking and polled every `POLL_TICK`.
+    pub fn bind_another(&mut self, addr: SocketAddr) -> io::Result<SocketAddr> {
+        let socket = UdpSocket::bind(addr)?;
+        let local = socket.local_addr()?;
+        self.sockets.push((socket, local));
+        for (s, _) in &self.sockets {
+            s.set_nonblocking(true)?;
+        }
+        Ok(local)
+    }
+
+    /// The first socket's local address.
     pub fn local_addr(&self) -> SocketAddr {
-        self.local
+        self.sockets[0].1
     }
 
     /// Step 3: sends everything the endpoint has to send now.
@@ -133,12 +155,17 @@ impl Io {
             let Some(data) = self.send_buf.get(..t.size) else {
                 continue;
             };
+            let socket = t
+                .source
+                .and_then(|src| self.sockets.iter().find(|(_, local)| *local == src))
+                .unwrap_or(&self.sockets[0]);
             // Several same-size datagrams may come back to back (GSO); without GSO,
             // send them one by one.
             let segment = t.segment_size.unwrap_or(t.size).max(1);
             for datagram in data.chunks(segment) {
-                if let Err(e) = self.socket.send_to(datagram, t.destination) {
-                    // UDP is unreliable anyway: the connection recovers from the loss.
+                // A non-blocking socket whose buffer is full drops the datagram: UDP is
+                // unreliable anyway and the connection recovers from the loss.
+                if let Err(e) = socket.0.send_to(datagram, t.destination) {
                     eprintln!("send to {}: {e}", t.destination);
                 }
             }
@@ -162,28 +189,15 @@ impl Io {
             Some(deadline) => (deadline - now).min(max),
             None => max,
         };
-        // A zero read timeout is an error for std; wake up a little late instead.
-        self.socket
-            .set_read_timeout(Some(timeout.max(Duration::from_micros(50))))?;
         self.recv_buf.resize(MAX_DATAGRAM, 0);
-        match self.socket.recv_from(&mut self.recv_buf) {
-            Ok((n, remote)) => {
-                let data = self.recv_buf.split_to(n);
-                let meta = DatagramMeta {
-                    remote,
-                    local: self.local,
-                    ecn: Ecn::NotEct,
-                };
-                ep.handle_datagram(self.clock.now(), meta, data);
-            }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) => {}
-            // E.g. ICMP "port unreachable" reported on a later call: not fatal for UDP.
-            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {}
-            Err(e) => return Err(e),
+        if let Some((n, remote, local)) = self.recv(timeout)? {
+            let data = self.recv_buf.split_to(n);
+            let meta = DatagramMeta {
+                remote,
+                local,
+                ecn: Ecn::NotEct,
+            };
+            ep.handle_datagram(self.clock.now(), meta, data);
         }
         let now = self.clock.now();
         if ep.poll_timeout().is_some_and(|deadline| deadline <= now) {
@@ -191,6 +205,51 @@ impl Io {
         }
         Ok(())
     }
+
+    /// Receives one datagram into `recv_buf` within `timeout`: its length, sender and the
+    /// local address it arrived on.
+    fn recv(&mut self, timeout: Duration) -> io::Result<Option<(usize, SocketAddr, SocketAddr)>> {
+        if let [(socket, local)] = &self.sockets[..] {
+            // A zero read timeout is an error for std; wake up a little late instead.
+            socket.set_read_timeout(Some(timeout.max(Duration::from_micros(50))))?;
+            return match socket.recv_from(&mut self.recv_buf) {
+                Ok((n, remote)) => Ok(Some((n, remote, *local))),
+                Err(e) if quiet(&e) => Ok(None),
+                Err(e) => Err(e),
+            };
+        }
+        let end = std::time::Instant::now() + timeout;
+        // Bounded by `timeout`: each round sleeps a tick unless a datagram ends it.
+        loop {
+            let count = self.sockets.len();
+            for k in 0..count {
+                let i = (self.next + k) % count;
+                let (socket, local) = &self.sockets[i];
+                match socket.recv_from(&mut self.recv_buf) {
+                    Ok((n, remote)) => {
+                        self.next = (i + 1) % count;
+                        return Ok(Some((n, remote, *local)));
+                    }
+                    Err(e) if quiet(&e) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            let left = end.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Ok(None);
+            }
+            std::thread::sleep(left.min(POLL_TICK));
+        }
+    }
+}
+
+/// Receive errors that only mean "nothing now": a timeout, an empty non-blocking socket,
+/// or an ICMP "port unreachable" reported on a later call (not fatal for UDP).
+fn quiet(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::ConnectionRefused
+    )
 }
 
 // ---- the interop runner's test cases ----
@@ -208,6 +267,8 @@ pub enum TestCase {
     ZeroRtt,
     KeyUpdate,
     V2,
+    /// The server offers a preferred address (RFC 9000 §9.6) and the client moves there.
+    ConnectionMigration,
 }
 
 impl TestCase {
@@ -225,15 +286,59 @@ impl TestCase {
             "zerortt" => TestCase::ZeroRtt,
             "keyupdate" => TestCase::KeyUpdate,
             "v2" => TestCase::V2,
+            "connectionmigration" => TestCase::ConnectionMigration,
             _ => unsupported(who, &name),
         };
-        // Not in the library yet: compatible version negotiation (no version_information
-        // transport parameter, so a v1 client cannot be moved to v2).
-        if matches!(case, TestCase::V2) {
-            unsupported(who, &name);
-        }
         case
     }
+
+    /// The connection settings of this test case. `v2`: a client starts in version 1 and
+    /// offers version 2 first in its version_information; a server prefers version 2, so
+    /// compatible version negotiation (RFC 9368 §2.3) moves the connection to it.
+    pub fn connection_config(self) -> quic_conn::Config {
+        let mut config = quic_conn::Config::default();
+        if self == TestCase::V2 {
+            config.version = quic_wire::Version::V1;
+            config.versions =
+                quic_conn::conn::Versions::new(&[quic_wire::Version::V2, quic_wire::Version::V1])
+                    .unwrap_or_default();
+        }
+        config
+    }
+}
+
+/// Applies `--versions v2,v1` (a comma-separated list, most preferred first) to `config`:
+/// a client starts in the first listed version and offers them all; a server accepts them
+/// and prefers them in this order (RFC 9368).
+pub fn apply_versions(
+    mut config: quic_conn::Config,
+    list: Option<&str>,
+) -> Result<quic_conn::Config, String> {
+    let Some(list) = list else {
+        return Ok(config);
+    };
+    let versions = list
+        .split(',')
+        .map(|v| match v.trim() {
+            "v1" | "1" => Ok(quic_wire::Version::V1),
+            "v2" | "2" => Ok(quic_wire::Version::V2),
+            other => Err(format!("--versions: unknown version {other:?} (v1, v2)")),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let first = *versions.first().ok_or("--versions: empty list")?;
+    config.version = first;
+    config.versions = quic_conn::conn::Versions::new(&versions).ok_or("--versions: too many")?;
+    Ok(config)
+}
+
+/// The line both examples print when a handshake completes, which the interop harness
+/// reads: the version in use (`0x6b3343cf` for v2) and the client's first version.
+pub fn handshake_line(who: &str, conn: &quic_conn::Connection) -> String {
+    format!(
+        "{who}: handshake done: version={:#010x} initial_version={:#010x}",
+        conn.version().0,
+        conn.initial_version().0
+    )
 }
 
 /// Exits with 127: the harness shows the test case as unsupported.
@@ -353,6 +458,21 @@ pub fn start_qlog(dir: Option<&str>, conn: &mut quic_conn::Connection, now: Inst
 /// Without the `qlog` feature there is nothing to start.
 #[cfg(not(feature = "qlog"))]
 pub fn start_qlog(_: Option<&str>, _: &mut quic_conn::Connection, _: Instant, _: &str) {}
+
+/// Has the endpoint start a qlog trace in `dir` (when given) for every connection it
+/// accepts, before the connection handles the client's first Initial.
+#[cfg(feature = "qlog")]
+pub fn qlog_accepted(config: &mut quic_conn::endpoint::EndpointConfig, dir: Option<&str>) {
+    if let Some(dir) = dir {
+        config.qlog = Some(std::sync::Arc::new(quic_conn::qlog::file::QlogDir::new(
+            dir,
+        )));
+    }
+}
+
+/// Without the `qlog` feature there is nothing to start.
+#[cfg(not(feature = "qlog"))]
+pub fn qlog_accepted(_: &mut quic_conn::endpoint::EndpointConfig, _: Option<&str>) {}
 
 // ---- files ----
 

@@ -14,6 +14,7 @@ struct Sink<'a> {
     streams: &'a mut Streams,
     spaces: &'a mut [SpaceCrypto; 3],
     handshake_done_pending: &'a mut bool,
+    handshake_done_acked: &'a mut bool,
     retire_queue: &'a mut alloc::collections::VecDeque<u64>,
     /// Refused 0-RTT packets: their frames were already handed back.
     void: &'a super::zero_rtt::ZeroRtt,
@@ -23,6 +24,8 @@ struct Sink<'a> {
     mtu_acked: Option<u16>,
     mtu_lost: Option<u16>,
     acked_acks: AckedAcks,
+    /// Our ACK_FREQUENCY requests, told which of their packets arrived or were lost.
+    ack_frequency: Option<&'a mut quic_recovery::AckFrequencySender>,
     now: Instant,
     /// Where lost packets are reported.
     #[cfg(feature = "qlog")]
@@ -44,8 +47,13 @@ impl RecoverySink<Records> for Sink<'_> {
                     }
                 }
                 Record::MtuProbe(size) => self.mtu_acked = Some(size),
-                Record::HandshakeDone
-                | Record::RetireCid(_)
+                Record::AckFrequency(seq) => {
+                    if let Some(af) = self.ack_frequency.as_deref_mut() {
+                        af.on_acked(seq);
+                    }
+                }
+                Record::HandshakeDone => *self.handshake_done_acked = true,
+                Record::RetireCid(_)
                 | Record::PathChallenge(_)
                 | Record::NewCid(_)
                 | Record::NewToken => {}
@@ -87,6 +95,11 @@ impl RecoverySink<Records> for Sink<'_> {
                         self.retire_queue.push_back(seq);
                     }
                 }
+                Record::AckFrequency(seq) => {
+                    if let Some(af) = self.ack_frequency.as_deref_mut() {
+                        af.on_lost(seq);
+                    }
+                }
                 Record::Ack(_) | Record::NewToken => {}
             }
         }
@@ -106,10 +119,12 @@ impl Connection {
             streams,
             spaces,
             handshake_done_pending,
+            handshake_done_acked,
             peer_cids,
             zero_rtt,
             challenge,
             local_cids,
+            ack_frequency,
             #[cfg(feature = "qlog")]
             qlog,
             ..
@@ -121,6 +136,7 @@ impl Connection {
             streams,
             spaces,
             handshake_done_pending,
+            handshake_done_acked,
             retire_queue: &mut peer_cids.retire_queue,
             void: zero_rtt,
             challenge,
@@ -128,6 +144,7 @@ impl Connection {
             mtu_acked: None,
             mtu_lost: None,
             acked_acks: AckedAcks::default(),
+            ack_frequency: ack_frequency.as_deref_mut(),
             now,
             #[cfg(feature = "qlog")]
             qlog,
@@ -140,6 +157,11 @@ impl Connection {
         }
         let acked = sink.acked_acks;
         let (mtu_acked, mtu_lost) = (sink.mtu_acked, sink.mtu_lost);
+        // ack-frequency §7: PTO allows for the largest max_ack_delay the peer may be using.
+        if let Some(af) = ack_frequency.as_deref() {
+            path.recovery
+                .set_peer_max_ack_delay(af.max_ack_delay_for_pto());
+        }
         for s in [Space::Initial, Space::Handshake, Space::Data] {
             if let Some(largest) = acked.largest.get(s as usize).copied().flatten() {
                 if let Some(t) = path.recovery.ack_tracker(s) {
@@ -162,21 +184,25 @@ impl Connection {
 
     /// The next time [`Connection::handle_timeout`] must be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
+        if !matches!(self.state, State::Handshaking | State::Established) {
+            // Closing or draining: only the end of that period is served (see
+            // `handle_timeout`); reporting another timer left set (pacing, key discard,
+            // idle) would hand the driver a deadline that never clears, and it would spin.
+            return self.timers.get(Timer::Close);
+        }
         let mut best = self.timers.next().map(|(t, _)| t);
-        if matches!(self.state, State::Handshaking | State::Established) {
-            let recovery = self.paths.first().and_then(|p| {
-                // An ACK owed while the anti-amplification budget is spent cannot go before
-                // more bytes arrive (an input of its own): only the loss timer counts then,
-                // so a driver never spins on a deadline that cannot be served.
-                if p.amplification_budget() < super::send::MIN_PACKET_ROOM as u64 {
-                    p.recovery.loss_detection_timer()
-                } else {
-                    p.recovery.poll_timeout()
-                }
-            });
-            if let Some((t, _)) = recovery {
-                best = Some(best.map_or(t, |b| b.min(t)));
+        let recovery = self.paths.first().and_then(|p| {
+            // An ACK owed while the anti-amplification budget is spent cannot go before
+            // more bytes arrive (an input of its own): only the loss timer counts then,
+            // so a driver never spins on a deadline that cannot be served.
+            if p.amplification_budget() < super::send::MIN_PACKET_ROOM as u64 {
+                p.recovery.loss_detection_timer()
+            } else {
+                p.recovery.poll_timeout()
             }
+        });
+        if let Some((t, _)) = recovery {
+            best = Some(best.map_or(t, |b| b.min(t)));
         }
         best
     }
@@ -219,6 +245,13 @@ impl Connection {
         {
             self.discard_old_key();
         }
+        if self
+            .timers
+            .get(Timer::PathValidation)
+            .is_some_and(|at| at <= now)
+        {
+            self.on_path_timeout(now);
+        }
         self.on_recovery_timeout(now);
     }
 
@@ -228,10 +261,12 @@ impl Connection {
             streams,
             spaces,
             handshake_done_pending,
+            handshake_done_acked,
             peer_cids,
             zero_rtt,
             challenge,
             local_cids,
+            ack_frequency,
             #[cfg(feature = "qlog")]
             qlog,
             ..
@@ -243,6 +278,7 @@ impl Connection {
             streams,
             spaces,
             handshake_done_pending,
+            handshake_done_acked,
             retire_queue: &mut peer_cids.retire_queue,
             void: zero_rtt,
             challenge,
@@ -250,6 +286,7 @@ impl Connection {
             mtu_acked: None,
             mtu_lost: None,
             acked_acks: AckedAcks::default(),
+            ack_frequency: ack_frequency.as_deref_mut(),
             now,
             #[cfg(feature = "qlog")]
             qlog,
@@ -257,16 +294,69 @@ impl Connection {
         // A probe is owed through `probes_owed`, which `poll_transmit` honours.
         let action = path.recovery.on_timeout(now, &mut sink);
         let (mtu_acked, mtu_lost) = (sink.mtu_acked, sink.mtu_lost);
-        if let Some(TimeoutAction::Probe { space, .. }) = action {
+        // ack-frequency §7: PTO allows for the largest max_ack_delay the peer may be using.
+        if let Some(af) = ack_frequency.as_deref() {
+            path.recovery
+                .set_peer_max_ack_delay(af.max_ack_delay_for_pto());
+        }
+        if let Some(TimeoutAction::Probe { space, count }) = action {
             // RFC 9002 §6.2.4: a probe should carry data; resend unacknowledged CRYPTO
             // data of the space if there is any, PING otherwise.
             if let Some(s) = self.spaces.get_mut(space as usize) {
                 s.send.requeue_unacked();
             }
+            if space == Space::Data {
+                self.probe_with_old_data(now, count);
+            }
+            // RFC 9000 §13.3: "HANDSHAKE_DONE frames MUST be retransmitted until they are
+            // acknowledged." Loss detection alone needs acknowledgements of later packets;
+            // when those are lost too, only the probe can carry it (the client, not
+            // confirmed, probes in the Handshake space the server has discarded).
+            if space == Space::Data
+                && self.side == quic_wire::Side::Server
+                && self.handshake_confirmed
+                && !self.handshake_done_acked
+            {
+                self.handshake_done_pending = true;
+            }
         }
         self.on_mtu_probe(mtu_acked, mtu_lost);
         if matches!(action, Some(TimeoutAction::Probe { .. })) {
             self.check_black_hole();
+        }
+    }
+
+    /// RFC 9002 §6.2.4: "An endpoint SHOULD include new data in packets that are sent on
+    /// PTO expiration. Previously sent data MAY be sent if no new data can be sent." With
+    /// no new stream data waiting, the STREAM frames of the oldest unacknowledged packets
+    /// (one per probe owed) are queued again, so the probe repairs the tail instead of
+    /// only eliciting an ACK. Whichever copy is acknowledged first settles the range.
+    fn probe_with_old_data(&mut self, now: Instant, count: u8) {
+        if self.streams.wants_to_send() {
+            return;
+        }
+        let Connection {
+            paths,
+            streams,
+            zero_rtt,
+            ..
+        } = self;
+        let Some(sent) = paths
+            .first()
+            .and_then(|p| p.recovery.sent_packets(Space::Data))
+        else {
+            return;
+        };
+        for p in sent
+            .unacked()
+            .filter(|p| p.ack_eliciting && !zero_rtt.is_void(p.pn))
+            .take(usize::from(count.max(1)))
+        {
+            for r in p.frames.iter() {
+                if let Record::Stream(f) = r {
+                    streams.on_frame_lost(f, now);
+                }
+            }
         }
     }
 }

@@ -135,6 +135,8 @@ impl Connection {
             Timer::KeepAlive,
             Timer::Pacing,
             Timer::Recovery,
+            Timer::KeyDiscard,
+            Timer::PathValidation,
         ] {
             self.timers.set(t, None);
         }

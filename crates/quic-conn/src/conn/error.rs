@@ -41,6 +41,11 @@ pub enum ConnectionError {
     /// The server supports none of our versions (RFC 9000 §6.2).
     #[error("no common QUIC version")]
     VersionMismatch,
+    /// The server answered with a Version Negotiation packet listing a version we also
+    /// speak (RFC 9368 §2.1): connect again with
+    /// [`Config::after_version_negotiation`](super::Config::after_version_negotiation).
+    #[error("server asks for another QUIC version: {:?}", .0.chosen)]
+    VersionNegotiation(super::VersionNegotiated),
 }
 
 /// Why a datagram could not be queued (RFC 9221).

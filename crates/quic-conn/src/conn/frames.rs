@@ -35,8 +35,9 @@ impl Connection {
                 }
                 // For the application to keep for a later connection to this server
                 // (RFC 9000 §8.1.3); bounded by the packet it came in.
-                self.events
-                    .push_back(Event::NewToken(Bytes::copy_from_slice(token)));
+                let token = Bytes::copy_from_slice(token);
+                self.received_token = Some(token.clone());
+                self.events.push_back(Event::NewToken(token));
                 Ok(())
             }
             Frame::Stream(_)
@@ -76,13 +77,11 @@ impl Connection {
                 self.on_retire_cid(sequence.into_inner(), &dcid)
             }
             Frame::PathChallenge(data) => {
-                if self.path_responses.len() < MAX_PATH_RESPONSES {
-                    self.path_responses.push_back(data);
-                }
+                self.on_path_challenge(data, MAX_PATH_RESPONSES);
                 Ok(())
             }
             Frame::PathResponse(data) => {
-                self.on_path_response(data);
+                self.on_path_response(now, data);
                 Ok(())
             }
             Frame::ConnectionClose(ref c) => {
@@ -99,11 +98,49 @@ impl Connection {
                 Ok(())
             }
             Frame::Datagram { data, .. } => self.on_datagram(frame, data, payload),
-            // Not negotiated: we advertise neither min_ack_delay nor initial_max_path_id, so
-            // these frames are forbidden (ack-frequency §3, RFC 10069 §2.1).
-            Frame::AckFrequency { .. }
-            | Frame::ImmediateAck
-            | Frame::PathAck { .. }
+            Frame::AckFrequency {
+                sequence,
+                ack_eliciting_threshold,
+                requested_max_ack_delay_us,
+                reordering_threshold,
+            } => {
+                // ack-frequency §3: allowed only once we advertised min_ack_delay (the
+                // tracker knows; without it this is a PROTOCOL_VIOLATION), §4 for the rest.
+                let tracker = self
+                    .paths
+                    .first_mut()
+                    .and_then(|p| p.recovery.ack_tracker(Space::Data));
+                match tracker {
+                    Some(t) => t
+                        .on_ack_frequency(
+                            sequence.into_inner(),
+                            ack_eliciting_threshold.into_inner(),
+                            requested_max_ack_delay_us.into_inner(),
+                            reordering_threshold.into_inner(),
+                            now,
+                        )
+                        .map_err(|e| e.with_frame(frame.ty())),
+                    None => Ok(()),
+                }
+            }
+            Frame::ImmediateAck => {
+                if self.config.recovery.ack.min_ack_delay.is_none() {
+                    return Err(violation(frame, "IMMEDIATE_ACK without min_ack_delay"));
+                }
+                // ack-frequency §5: "SHOULD send a packet containing an ACK frame
+                // immediately".
+                if let Some(t) = self
+                    .paths
+                    .first_mut()
+                    .and_then(|p| p.recovery.ack_tracker(Space::Data))
+                {
+                    t.on_immediate_ack(now);
+                }
+                Ok(())
+            }
+            // Not negotiated: we do not advertise initial_max_path_id, so the multipath
+            // frames are forbidden (RFC 10069 §2.1).
+            Frame::PathAck { .. }
             | Frame::PathAbandon { .. }
             | Frame::PathStatusBackup { .. }
             | Frame::PathStatusAvailable { .. }

@@ -22,15 +22,17 @@ pub(crate) struct ClientInitial {
     pub(crate) scid: ConnectionId,
 }
 
-/// Reads the first packet of a datagram as a client Initial a server may accept.
-pub(crate) fn parse_client_initial(datagram: &[u8]) -> Option<ClientInitial> {
+/// Reads the first packet of a datagram as a client Initial a server may accept. `grease`:
+/// the server advertises grease_quic_bit, so the fixed bit may be 0 (RFC 9287 §3).
+pub(crate) fn parse_client_initial(datagram: &[u8], grease: bool) -> Option<ClientInitial> {
     // RFC 9000 §14.1: "A server MUST discard an Initial packet that is carried in a UDP
     // datagram with a payload that is smaller than the smallest allowed maximum datagram
     // size of 1200 bytes."
     if datagram.len() < 1200 {
         return None;
     }
-    let (packet, _) = Packet::parse(datagram, &ParseConfig::new(0)).ok()?;
+    let cfg = ParseConfig::new(0).accept_zero_fixed_bit(grease);
+    let (packet, _) = Packet::parse(datagram, &cfg).ok()?;
     let Packet::Protected(p) = packet else {
         return None;
     };
@@ -67,15 +69,26 @@ pub(crate) fn local_params(
     tp.initial_source_connection_id = Some(local_cid);
     if side == Side::Server {
         tp.original_destination_connection_id = Some(orig_dcid);
+    } else {
+        // RFC 9368 §3, RFC 9369 §4: a client speaking v2 sends version_information; the
+        // server's is set once it chose the version (`conn::version`).
+        tp.version_information = super::version::client_version_information(config);
     }
     tp.max_datagram_frame_size = config
         .max_datagram_frame_size
         .map(|n| VarInt::from_u32(u32::from(n)));
     tp.grease_quic_bit = config.grease_quic_bit;
+    tp.disable_active_migration = side == Side::Server && config.disable_active_migration;
     tp.active_connection_id_limit = VarInt::from_u32(u32::from(config.active_cid_limit.max(2)));
     tp.ack_delay_exponent = config.recovery.ack.ack_delay_exponent;
     tp.max_ack_delay_ms =
         u16::try_from(config.recovery.ack.max_ack_delay.as_millis()).unwrap_or(25);
+    // ack-frequency §3: advertising min_ack_delay is what lets the peer send ACK_FREQUENCY
+    // and IMMEDIATE_ACK. It may not exceed max_ack_delay.
+    tp.min_ack_delay_us = config.recovery.ack.min_ack_delay.map(|d| {
+        let d = d.min(config.recovery.ack.max_ack_delay);
+        VarInt::from_u64_clamped(u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+    });
     tp
 }
 
@@ -112,6 +125,14 @@ impl Connection {
         offset: u64,
         data: &[u8],
     ) -> Result<(), TransportError> {
+        if self.side == Side::Client && space == Space::Initial {
+            // RFC 9369 §4: CRYPTO from the server settles the version.
+            self.vn.settled = true;
+        }
+        if self.collecting_hello(space) {
+            self.on_hello_crypto(now, offset, data)?;
+            return self.after_crypto(now);
+        }
         let limit = self.config.crypto_buffer;
         let level = level_of(space);
         let Connection { spaces, tls, .. } = self;
@@ -133,6 +154,11 @@ impl Connection {
             );
             return Err(TransportError::new(code, e.reason).with_frame(FrameType::CRYPTO));
         }
+        self.after_crypto(now)
+    }
+
+    /// After CRYPTO data went to TLS: its output, keys and parameters.
+    fn after_crypto(&mut self, now: Instant) -> Result<(), TransportError> {
         self.drive_tls(now);
         self.accept_zero_rtt();
         // A server takes the client's parameters from the ClientHello at once. A client
@@ -192,10 +218,19 @@ impl Connection {
         };
         let tp = TransportParameters::decode(raw, peer_side)?;
         self.validate_cids(&tp)?;
+        self.check_version_information(&tp)?;
         self.apply_params(&tp);
+        self.note_preferred_address(&tp);
         self.peer_params = Some(tp);
         #[cfg(feature = "qlog")]
-        self.qlog_peer_params(now);
+        {
+            self.qlog_peer_params(now);
+            // A client knows the negotiated version for sure once the server's
+            // version_information checked out (a server logs it when it chooses).
+            if self.side == Side::Client {
+                self.qlog_version(now, None);
+            }
+        }
         #[cfg(not(feature = "qlog"))]
         let _ = now;
         Ok(())
@@ -247,6 +282,19 @@ impl Connection {
             p.recovery
                 .set_peer_ack_delay_exponent(tp.ack_delay_exponent);
         }
+        // ack-frequency §3: the peer's min_ack_delay says it takes ACK_FREQUENCY. Only the
+        // parameters of this handshake count: remembered ones never enable it (§3 "MUST NOT
+        // remember"), so nothing is sent in 0-RTT.
+        self.ack_frequency = match (self.config.ack_frequency, tp.min_ack_delay_us) {
+            (Some(policy), Some(min)) => Some(alloc::boxed::Box::new(
+                quic_recovery::AckFrequencySender::new(
+                    policy,
+                    core::time::Duration::from_micros(min.into_inner()),
+                    tp.max_ack_delay(),
+                ),
+            )),
+            _ => None,
+        };
         // RFC 9000 §10.1: the effective idle timeout is the smaller of the two advertised
         // values, a value of 0 meaning none.
         self.idle_timeout = match (self.config.idle_timeout, tp.max_idle_timeout()) {
@@ -300,6 +348,7 @@ impl Connection {
         }
         self.events.push_back(Event::HandshakeConfirmed);
         self.issue_cids();
+        self.try_preferred_address(now);
     }
 
     /// Drops the keys and state of `space` (RFC 9001 §4.9, RFC 9002 §6.4).
@@ -313,6 +362,9 @@ impl Connection {
         s.discarded = true;
         s.send = Default::default();
         s.recv = Default::default();
+        if space == Space::Initial {
+            self.vn.chosen_initial_remote = None;
+        }
         if let Some(p) = self.paths.first_mut() {
             p.recovery.discard_space(now, space);
         }

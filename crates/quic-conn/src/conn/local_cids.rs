@@ -43,6 +43,8 @@ pub(crate) struct LocalCids {
     pub(crate) to_send: VecDeque<u64>,
     events: VecDeque<CidEvent>,
     pub(crate) tokens: Option<Arc<dyn ResetTokens>>,
+    /// Makes the IDs we issue (random ones of our length when unset).
+    pub(crate) generator: Option<Arc<dyn crate::cid::ConnectionIdGenerator>>,
 }
 
 impl core::fmt::Debug for LocalCids {
@@ -62,6 +64,15 @@ impl LocalCids {
             next_seq: 1,
             ..LocalCids::default()
         }
+    }
+
+    /// Server: the connection ID of our preferred address, sequence number 1 (RFC 9000
+    /// §5.1.1), routed from the start.
+    pub(crate) fn add_preferred(&mut self, cid: ConnectionId, token: ResetToken) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.active.push((seq, cid, token));
+        self.events.push_back(CidEvent::Issued(cid));
     }
 
     /// Whether `cid` is one of ours.
@@ -91,7 +102,14 @@ impl Connection {
         let target = peer_limit.min(MAX_ISSUED);
         // Bounded by `target`.
         while (self.local_cids.active.len() as u64) < target {
-            let cid = super::random_cid(self.rng.as_mut(), self.local_cid.len());
+            let cid = match &self.local_cids.generator {
+                Some(g) => g.generate(self.rng.as_mut()),
+                None => super::random_cid(self.rng.as_mut(), self.local_cid.len()),
+            };
+            if cid.is_empty() || self.local_cids.contains(&cid) {
+                // A generator that cannot make a fresh ID: offer fewer.
+                break;
+            }
             let token = match &self.local_cids.tokens {
                 Some(t) => t.token(&cid),
                 None => {
@@ -153,6 +171,12 @@ impl Connection {
     /// Connection IDs issued or retired since the last call, for the endpoint's routing.
     pub fn poll_cid_event(&mut self) -> Option<CidEvent> {
         self.local_cids.events.pop_front()
+    }
+
+    /// Make the connection IDs this connection issues with NEW_CONNECTION_ID with
+    /// `generator` (otherwise they are random, of the handshake ID's length).
+    pub fn set_cid_generator(&mut self, generator: Arc<dyn crate::cid::ConnectionIdGenerator>) {
+        self.local_cids.generator = Some(generator);
     }
 
     /// Derive the stateless reset tokens of the connection IDs this connection issues from

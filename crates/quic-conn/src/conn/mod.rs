@@ -21,6 +21,7 @@ mod config;
 mod control;
 mod crypto;
 mod error;
+mod frame_stats;
 mod frames;
 mod h3;
 mod handshake;
@@ -29,6 +30,7 @@ mod local_cids;
 mod migration;
 mod mtu;
 mod path;
+mod probe;
 #[cfg(feature = "qlog")]
 mod qlog;
 mod records;
@@ -37,11 +39,14 @@ mod retry;
 mod send;
 mod setup;
 mod timer;
+mod version;
 mod zero_rtt;
 
-pub use config::Config;
+pub use config::{Config, VersionNegotiated, Versions};
 pub use error::{AcceptError, ConnectionError, DatagramError};
+pub use frame_stats::FrameStats;
 pub use local_cids::{CidEvent, ResetTokens, MAX_ISSUED};
+pub use migration::MigrationError;
 pub(crate) use setup::random_cid;
 pub use setup::{AcceptOptions, RetryContext};
 pub use timer::Timer;
@@ -71,6 +76,30 @@ pub enum Event {
     /// The connection is over: no more packets will be sent or accepted and its state may
     /// be dropped.
     Drained,
+    /// Path validation succeeded (RFC 9000 §8.2.3) for the path from our `local` address
+    /// to the peer's `remote` one.
+    PathValidated {
+        /// Our address on the path.
+        local: SocketAddr,
+        /// The peer's address on the path.
+        remote: SocketAddr,
+    },
+    /// Path validation gave up (RFC 9000 §8.2.4): the path is not usable.
+    PathValidationFailed {
+        /// Our address on the path.
+        local: SocketAddr,
+        /// The peer's address on the path.
+        remote: SocketAddr,
+    },
+    /// The connection moved to a path it validated first: a client to a probed local
+    /// address or the server's preferred address, a server to its preferred address
+    /// once the client used it.
+    Migrated {
+        /// Our address on the new path.
+        local: SocketAddr,
+        /// The peer's address on the new path.
+        remote: SocketAddr,
+    },
 }
 
 /// The connection's lifecycle.
@@ -112,8 +141,9 @@ struct SpaceCrypto {
 ///   [`Connection::read`], [`Connection::finish`], [`Connection::reset`],
 ///   [`Connection::stop_sending`], or the whole [`Streams`] API through
 ///   [`Connection::streams`]), datagrams ([`Connection::send_datagram`],
-///   [`Connection::recv_datagram`]) and [`Connection::close`]. Misuse is a typed error,
-///   never a panic.
+///   [`Connection::recv_datagram`]), client migration
+///   ([`Connection::probe_local_address`], [`Connection::migrate_local_address`]) and
+///   [`Connection::close`]. Misuse is a typed error, never a panic.
 /// - **Getters**: [`Connection::side`], [`Connection::is_established`],
 ///   [`Connection::is_drained`], [`Connection::error`], [`Connection::stats`],
 ///   [`Connection::alpn`], [`Connection::peer_params`].
@@ -128,13 +158,21 @@ struct SpaceCrypto {
 /// loss recovery, congestion control and pacing (quic-recovery); key updates; path MTU
 /// discovery; ECN; GSO batches; DATAGRAM frames; idle timeout and keep-alive; immediate
 /// close with closing and draining periods; stateless reset detection; spare connection
-/// IDs; following a client's new address (NAT rebinding) and a client moving on purpose
-/// ([`Connection::migrate_local_address`]); the spin bit and the greased fixed bit.
+/// IDs (made by the endpoint's [`ConnectionIdGenerator`](crate::cid::ConnectionIdGenerator));
+/// connection migration (RFC 9000 §9): following a client's new address (NAT rebinding)
+/// with a fresh congestion state for a new path and the old one kept for a return, a
+/// client moving on purpose ([`Connection::migrate_local_address`]) or after validating
+/// the new path ([`Connection::probe_local_address`]), the server's preferred address,
+/// disable_active_migration, and the defences against spoofed migrations; the spin bit
+/// and the greased fixed bit; QUIC v1 and v2 with version negotiation (RFC 9368, RFC
+/// 9369): compatible negotiation moves a connection between v1 and v2 without a round
+/// trip, a Version Negotiation packet closes a client with
+/// [`ConnectionError::VersionNegotiation`] naming the version to connect with next, and
+/// version_information is checked against downgrades (see [`Config::versions`]).
 ///
 /// ## Not yet supported
 /// Multipath (RFC 10069; per-path state is keyed by `PathId` but only path 0 exists),
-/// probing a new path before moving to it, DATAGRAM
-/// frames in 0-RTT, the `send_at` pacing hint (the connection holds packets back
+/// DATAGRAM frames in 0-RTT, the `send_at` pacing hint (the connection holds packets back
 /// instead), qlog events.
 pub struct Connection {
     side: Side,
@@ -161,6 +199,9 @@ pub struct Connection {
     handshake_complete: bool,
     handshake_confirmed: bool,
     handshake_done_pending: bool,
+    /// Server: a packet carrying HANDSHAKE_DONE was acknowledged (RFC 9000 §13.3: it is
+    /// retransmitted until then, probes included).
+    handshake_done_acked: bool,
     ping_pending: bool,
     path_responses: VecDeque<[u8; 8]>,
     datagrams_in: VecDeque<Bytes>,
@@ -189,8 +230,10 @@ pub struct Connection {
     /// The stateless reset token of the connection ID we send to (RFC 9000 §10.3.1).
     peer_reset_token: Option<quic_wire::cid::ResetToken>,
     zero_rtt: zero_rtt::ZeroRtt,
-    /// The PATH_CHALLENGE of a path being validated.
+    /// The PATH_CHALLENGE of the active path while it is validated.
     challenge: Option<migration::Challenge>,
+    /// Other paths probed, responses owed on them, congestion state of earlier paths.
+    migration: migration::Migration,
     /// ECN validation failed (RFC 9000 §13.4.2): packets are no longer marked.
     ecn_failed: bool,
     /// The connection IDs we issued.
@@ -199,6 +242,13 @@ pub struct Connection {
     packet_dcid: ConnectionId,
     /// Server: a NEW_TOKEN frame to send.
     new_token: Option<Vec<u8>>,
+    /// Client: the latest NEW_TOKEN token received, for the endpoint's token store.
+    received_token: Option<Bytes>,
+    /// Version negotiation (RFC 9368).
+    vn: version::VersionState,
+    /// Our ACK_FREQUENCY requests, once the peer showed it takes them (ack-frequency §3);
+    /// boxed, as most connections never need one.
+    ack_frequency: Option<alloc::boxed::Box<quic_recovery::AckFrequencySender>>,
     /// Where this connection's qlog events go (disabled unless [`Connection::set_qlog`]).
     #[cfg(feature = "qlog")]
     qlog: crate::qlog::Qlog,
@@ -240,6 +290,13 @@ pub struct Stats {
     pub mtu: u16,
     /// Received packets that failed authentication (RFC 9001 §6.6).
     pub decrypt_failures: u64,
+    /// 1-RTT key updates (ours and the peer's, RFC 9001 §6).
+    pub key_updates: u64,
+    /// Frames received, by kind (in packets that were processed).
+    pub frames_received: FrameStats,
+    /// Frames sent, by kind; counted only with [`Config::frame_stats`], which costs a
+    /// parse of every packet's frames before it is sealed.
+    pub frames_sent: FrameStats,
 }
 
 /// The state of one path, for monitoring.
@@ -274,9 +331,16 @@ impl Connection {
         self.side
     }
 
-    /// The QUIC version in use.
+    /// The QUIC version in use: once the handshake completed, the Negotiated Version
+    /// (RFC 9368 §4).
     pub fn version(&self) -> quic_wire::Version {
         self.version
+    }
+
+    /// The version of the client's first flight (its Chosen Version, RFC 9368 §1.2),
+    /// which differs from [`Connection::version`] after compatible version negotiation.
+    pub fn initial_version(&self) -> quic_wire::Version {
+        self.vn.chosen
     }
 
     /// Whether the handshake completed and the connection is not closing.
@@ -469,6 +533,13 @@ impl Connection {
         if self.side == Side::Server && !token.is_empty() {
             self.new_token = Some(token.to_vec());
         }
+    }
+
+    /// Client: takes the latest token a NEW_TOKEN frame brought (RFC 9000 §8.1.3), which
+    /// was also reported as [`Event::NewToken`]. The [`Endpoint`](crate::endpoint::Endpoint)
+    /// takes it to keep for the next connection to the same server name.
+    pub fn take_new_token(&mut self) -> Option<Bytes> {
+        self.received_token.take()
     }
 
     /// Testing and fuzzing hook: puts `frames` (encoded frames, written as they are) in

@@ -121,7 +121,14 @@ impl super::Connection {
             key_phase: self.key_phase.phase,
         };
         let super::Connection {
-            paths, spaces, rng, ..
+            paths,
+            spaces,
+            rng,
+            #[cfg(feature = "qlog")]
+            qlog,
+            stats,
+            config,
+            ..
         } = self;
         let path = paths.first_mut()?;
         let keys = spaces.get(Space::Data as usize)?.local.as_ref()?;
@@ -144,6 +151,14 @@ impl super::Connection {
         )?;
         b.push(&Frame::Ping).ok()?;
         b.pad_to(len);
+        #[cfg(feature = "qlog")]
+        qlog.capture_sent(b.payload());
+        super::frame_stats::count_sent(
+            config.frame_stats,
+            &mut stats.frames_sent,
+            b.payload(),
+            PacketType::OneRtt,
+        );
         let written = b
             .finish(path.id, keys.packet.as_ref(), keys.header.as_ref())
             .ok()?;
@@ -154,6 +169,8 @@ impl super::Connection {
             .on_packet_sent(now, Space::Data, size, true, false, rec);
         path.mtu_search.on_sent(size);
         self.stats.packets_sent += 1;
+        #[cfg(feature = "qlog")]
+        self.qlog_packet_sent(now, PacketType::OneRtt, pn, written);
         Some(written)
     }
 

@@ -16,6 +16,10 @@ pub(crate) struct Path {
     pub(crate) id: PathId,
     pub(crate) remote: SocketAddr,
     pub(crate) local: SocketAddr,
+    /// The addresses of the handshake (RFC 9000 §9: disable_active_migration and the
+    /// preferred address refer to them).
+    pub(crate) remote_original: SocketAddr,
+    pub(crate) local_original: SocketAddr,
     pub(crate) recovery: PathRecovery<Records>,
     /// Whether the peer's address is validated (RFC 9000 §8). Until then a server sends
     /// at most three times what it received (§8.1).
@@ -50,6 +54,8 @@ impl Path {
             id,
             remote,
             local,
+            remote_original: remote,
+            local_original: local,
             recovery: PathRecovery::new(id, &config, is_server, rng),
             validated: !is_server,
             bytes_received: 0,

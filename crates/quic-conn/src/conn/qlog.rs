@@ -10,11 +10,12 @@ use quic_wire::{Instant, Space};
 
 use super::{Connection, ConnectionError};
 use crate::qlog::events::connectivity::{
-    ConnectionClosed, ConnectionClosedTrigger, ConnectionState, ConnectionStateUpdated,
+    ConnectionClosed, ConnectionClosedTrigger, ConnectionStarted, ConnectionState,
+    ConnectionStateUpdated,
 };
 use crate::qlog::events::recovery::{PacketLost, RecoveryMetricsUpdated};
 use crate::qlog::events::transport::{PacketReceived, PacketSent, ParametersSet};
-use crate::qlog::types::PacketType;
+use crate::qlog::types::{PacketType, TupleEndpointInfo};
 use crate::qlog::{Initiator, PacketHeader, Qlog, QuicFrame, RawInfo};
 
 /// A duration in (fractional) milliseconds, as qlog wants RTTs.
@@ -45,12 +46,24 @@ pub(crate) fn packet_lost(qlog: &mut Qlog, now: Instant, space: Space, pn: u64) 
 }
 
 impl Connection {
-    /// Sends this connection's qlog events to `qlog` from now on, starting with the local
+    /// Sends this connection's qlog events to `qlog` from now on, starting with
+    /// `connection_started` (the addresses and connection IDs of path 0) and the local
     /// transport parameters (and the peer's, if already known). Events of the past are
-    /// not replayed.
+    /// not replayed: to log a server connection from its first packet, give the endpoint a
+    /// [`QlogFactory`](crate::qlog::file::QlogFactory).
     pub fn set_qlog(&mut self, qlog: Qlog) {
         self.qlog = qlog;
         let now = self.qlog_reference();
+        if let Some(path) = self.paths.first() {
+            let (local_cid, remote_cid) = (self.local_cid, self.remote_cid);
+            self.qlog.emit(now, || {
+                let mut local = TupleEndpointInfo::from_addr(path.local);
+                local.connection_ids = Some(alloc::vec![local_cid.into()]);
+                let mut remote = TupleEndpointInfo::from_addr(path.remote);
+                remote.connection_ids = Some(alloc::vec![remote_cid.into()]);
+                ConnectionStarted { local, remote }
+            });
+        }
         let local = &self.local_params;
         self.qlog.emit(now, || {
             ParametersSet::from_transport_parameters(Initiator::Local, local)
@@ -92,14 +105,31 @@ impl Connection {
         self.qlog.emit(now, || ConnectionStateUpdated { old, new });
     }
 
-    /// A packet of `space` numbered `pn`, `len` bytes long, was sent.
-    pub(crate) fn qlog_packet_sent(&mut self, now: Instant, space: Space, pn: u64, len: usize) {
-        self.qlog.emit(now, || {
-            let mut e = PacketSent::new(header(sent_type(space), pn), &[]);
-            e.frames = None;
-            e.raw = Some(RawInfo::length(len as u64));
-            e
-        });
+    /// A packet of type `ty` numbered `pn`, `len` bytes long, was sent; its frames are the
+    /// plaintext kept by [`Qlog::capture_sent`] just before it was sealed.
+    pub(crate) fn qlog_packet_sent(
+        &mut self,
+        now: Instant,
+        ty: quic_wire::packet::PacketType,
+        pn: u64,
+        len: usize,
+    ) {
+        if !self.qlog.enabled() {
+            return;
+        }
+        let payload = self.qlog.take_sent();
+        {
+            let frames: Vec<QuicFrame<'_>> = FrameIter::new(&payload, ty)
+                .map_while(Result::ok)
+                .map(|f| QuicFrame::from_frame(&f))
+                .collect();
+            self.qlog.emit(now, || {
+                let mut e = PacketSent::new(header(ty.into(), pn), &frames);
+                e.raw = Some(RawInfo::length(len as u64));
+                e
+            });
+        }
+        self.qlog.restore_sent(payload);
     }
 
     /// A packet numbered `pn` was opened; `payload` is its plaintext and `len` its size.
@@ -144,6 +174,41 @@ impl Connection {
         });
     }
 
+    /// The version was chosen (`quic:version_information`): a server logs the client's
+    /// offer (`client`) and its own list, a client its own offer.
+    pub(crate) fn qlog_version(
+        &mut self,
+        now: Instant,
+        client: Option<&quic_wire::transport_params::VersionInformation>,
+    ) {
+        use crate::qlog::events::transport::VersionInformation;
+        use crate::qlog::types::QuicVersion;
+        let list = match self.side {
+            quic_wire::Side::Server => self.config.accepted_versions(),
+            quic_wire::Side::Client => self.config.offered_versions(),
+        };
+        let ours: Vec<QuicVersion> = list.as_slice().iter().copied().map(QuicVersion).collect();
+        let theirs: Option<Vec<QuicVersion>> =
+            client.map(|vi| vi.available().iter().copied().map(QuicVersion).collect());
+        let chosen = Some(QuicVersion(self.version));
+        let server = self.side == quic_wire::Side::Server;
+        self.qlog.emit(now, || {
+            if server {
+                VersionInformation {
+                    server_versions: Some(ours),
+                    client_versions: theirs,
+                    chosen_version: chosen,
+                }
+            } else {
+                VersionInformation {
+                    server_versions: None,
+                    client_versions: Some(ours),
+                    chosen_version: chosen,
+                }
+            }
+        });
+    }
+
     /// The connection closed with `error`.
     pub(crate) fn qlog_closed(&mut self, now: Instant, error: &ConnectionError) {
         self.qlog.emit(now, || match error {
@@ -170,10 +235,12 @@ impl Connection {
                 trigger: Some(ConnectionClosedTrigger::StatelessReset),
                 ..Default::default()
             },
-            ConnectionError::VersionMismatch => ConnectionClosed {
-                trigger: Some(ConnectionClosedTrigger::VersionMismatch),
-                ..Default::default()
-            },
+            ConnectionError::VersionMismatch | ConnectionError::VersionNegotiation(_) => {
+                ConnectionClosed {
+                    trigger: Some(ConnectionClosedTrigger::VersionMismatch),
+                    ..Default::default()
+                }
+            }
         });
         // Make what was logged so far reach the file even if the connection is dropped.
         self.qlog.with(|s| s.flush());

@@ -39,6 +39,9 @@ pub enum Record {
     NewCid(u64),
     /// NEW_TOKEN (not repaired: the next connection simply validates its address).
     NewToken,
+    /// ACK_FREQUENCY with this sequence number (not repaired as such: a loss lets the
+    /// policy make a fresh request, ack-frequency §4).
+    AckFrequency(u64),
 }
 
 /// The records of one packet.

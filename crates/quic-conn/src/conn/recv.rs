@@ -50,16 +50,18 @@ impl Connection {
         }
         self.stats.datagrams_received += 1;
         self.stats.bytes_received += data.len() as u64;
+        // RFC 9000 §9: a server follows a client to a new address once the handshake is
+        // confirmed (migration before that is forbidden, §9); a client only talks to the
+        // addresses it chose.
+        let arrival = self.arrival(meta.local, meta.remote);
+        if arrival == super::migration::Arrival::Drop {
+            return;
+        }
+        let from_new_address = arrival == super::migration::Arrival::Other;
+        self.note_off_path(from_new_address.then_some((meta.local, meta.remote, data.len())));
         let Some(path) = self.paths.first_mut() else {
             return;
         };
-        let from_new_address = meta.remote != path.remote;
-        // RFC 9000 §9: a server follows a client to a new address once the handshake is
-        // confirmed (migration before that is forbidden, §9); a client only talks to the
-        // address it chose.
-        if from_new_address && (self.side == Side::Client || !self.handshake_confirmed) {
-            return;
-        }
         let datagram_len = data.len();
         let largest_before = path.largest_received(Space::Data);
         if !from_new_address {
@@ -96,11 +98,11 @@ impl Connection {
                     (p.len(), Some(h))
                 }
                 Ok((Packet::VersionNegotiation(vn), _)) => {
-                    self.on_version_negotiation(vn.versions());
+                    self.on_version_negotiation(vn.versions(), (vn.dcid, vn.scid));
                     return;
                 }
                 Ok((Packet::Retry(r), _)) => {
-                    self.on_retry(&r);
+                    self.on_retry(now, &r);
                     return; // A Retry takes the rest of the datagram.
                 }
                 // Unknown versions: dropped.
@@ -122,11 +124,13 @@ impl Connection {
         // RFC 9000 §9.3: only a non-probing packet with the largest packet number so far
         // moves the connection to the new address.
         if from_new_address
+            && self.side == Side::Server
             && !self.is_closed()
             && non_probing.is_some_and(|pn| largest_before.is_none_or(|l| pn > l))
         {
-            self.migrate(meta.remote, datagram_len);
+            self.migrate(now, (meta.local, meta.remote), datagram_len, first_dcid);
         }
+        self.end_datagram(!from_new_address && non_probing.is_some(), first_dcid);
         if self.stats.packets_received == processed_before && !self.is_closed() {
             self.check_stateless_reset(tail);
         }
@@ -179,19 +183,6 @@ impl Connection {
         diff == 0
     }
 
-    fn on_version_negotiation(&mut self, mut versions: quic_wire::packet::VersionIter<'_>) {
-        // RFC 9000 §6.2: a client that receives Version Negotiation before any other packet
-        // and does not find its version listed gives up; one that lists our version is
-        // ignored (it can only be forged or stale).
-        let any_received = self
-            .paths
-            .first()
-            .is_some_and(|p| p.largest_received.iter().any(Option::is_some));
-        if self.side == Side::Client && !any_received && !versions.any(|v| v == self.version) {
-            self.drain(Some(ConnectionError::VersionMismatch));
-        }
-    }
-
     fn handle_packet(
         &mut self,
         now: Instant,
@@ -205,8 +196,19 @@ impl Connection {
         {
             return None; // Early data not accepted (or over): drop (RFC 9001 §5.7).
         }
-        if h.version.is_some_and(|v| v != self.version) {
-            return None;
+        // RFC 9369 §4: Handshake and 1-RTT packets of another version are dropped; a
+        // server still opens the client's Initials of its first version, a client may
+        // learn the server switched versions (`conn::version`).
+        let mut switch = None;
+        let mut chosen_keys = false;
+        if let Some(v) = h.version.filter(|&v| v != self.version) {
+            chosen_keys = self.side == Side::Server
+                && h.ty == PacketType::Initial
+                && v == self.vn.chosen
+                && self.vn.chosen_initial_remote.is_some();
+            if !chosen_keys {
+                switch = Some(self.begin_switch(v, h.ty)?);
+            }
         }
         if self.side == Side::Client && h.scid.is_some() {
             // RFC 9000 §7.2: "Once a client has received a valid Initial packet from the
@@ -236,7 +238,12 @@ impl Connection {
             )
         } else {
             let sc = self.space(space);
-            let Some(remote) = sc.remote.as_ref() else {
+            let keys = if chosen_keys {
+                self.vn.chosen_initial_remote.as_ref()
+            } else {
+                sc.remote.as_ref()
+            };
+            let Some(remote) = keys else {
                 return None; // No keys (yet, or any more): drop (RFC 9001 §5.7).
             };
             open_in_place(
@@ -249,6 +256,11 @@ impl Connection {
                 |_| Some(remote.packet.as_ref()),
             )
         };
+        if let Some(t) = switch {
+            if !self.end_switch(t, opened.is_ok()) {
+                return None;
+            }
+        }
         let opened = match opened {
             Ok(o) => o,
             Err(OpenError::Violation(e)) => {
@@ -288,7 +300,10 @@ impl Connection {
         self.qlog_packet_received(now, h.ty, pn, &payload, packet_len);
         let mut frames = FrameIter::new(&payload, h.ty);
         for frame in frames.by_ref() {
-            let result = frame.and_then(|f| self.handle_frame(now, space, &f, &payload));
+            let result = frame.and_then(|f| {
+                self.stats.frames_received.record(&f);
+                self.handle_frame(now, space, &f, &payload)
+            });
             if let Err(e) = result {
                 self.close_with_error(now, e);
                 return None;

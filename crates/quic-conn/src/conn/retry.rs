@@ -1,7 +1,7 @@
 //! A client following a Retry (RFC 9000 §17.2.5.2, §8.1.2; RFC 9001 §5.8).
 
 use quic_wire::packet::Retry;
-use quic_wire::{Side, Space};
+use quic_wire::{Instant, Side, Space};
 
 use super::Connection;
 
@@ -10,7 +10,7 @@ impl Connection {
     /// before it processed any other packet from the server, only with a valid integrity
     /// tag, a non-empty token and a Source Connection ID other than the DCID it used;
     /// everything else is discarded.
-    pub(crate) fn on_retry(&mut self, r: &Retry<'_>) {
+    pub(crate) fn on_retry(&mut self, now: Instant, r: &Retry<'_>) {
         let any_received = self
             .paths
             .first()
@@ -40,12 +40,22 @@ impl Connection {
         };
         self.token = r.header.token.to_vec();
         self.retry_scid = Some(r.header.scid);
+        self.vn.initial_dcid = r.header.scid;
         self.remote_cid = r.header.scid;
         let s = self.space_mut(Space::Initial);
         s.local = Some(keys.local);
         s.remote = Some(keys.remote);
         // The ClientHello goes again, in packets with the token. Packet numbers continue
-        // (§17.2.5.3); the Initials sent before are left to loss detection.
+        // (§17.2.5.3). RFC 9002 §6.3: loss recovery starts over (the Initials sent before
+        // leave flight, the probe backoff resets), so the retried Initial is not held
+        // back by a timer backed off while the Retry was on its way.
         s.send.requeue_all();
+        if let Some(p) = self.paths.first_mut() {
+            p.recovery.on_retry(now);
+        }
+        // RFC 9000 §10.1: "An endpoint restarts its idle timer when a packet from its peer
+        // is received and processed successfully" (a Retry with a valid tag is one).
+        self.sent_eliciting_since_recv = false;
+        self.arm_idle(now);
     }
 }

@@ -5,7 +5,7 @@
 
 use quic_wire::frame::DatagramFrameHeader;
 use quic_wire::packet::{LongHeader, PacketBuilder, ShortHeader};
-use quic_wire::{Frame, Instant, PacketNumber, PacketType, Side, Space};
+use quic_wire::{Frame, Instant, PacketNumber, PacketType, Side, Space, VarInt};
 
 use super::control::Control;
 use super::records::{Record, Records};
@@ -41,6 +41,10 @@ impl Connection {
     /// Writes the next datagram into `buf` and describes it, or returns `None` when
     /// nothing may be sent now (then wait for a datagram or [`Connection::poll_timeout`]).
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        // Paths other than the active one (RFC 9000 §8.2): probes and responses.
+        if let Some(t) = self.write_probe(now, buf) {
+            return Some(t);
+        }
         let first = self.write_one(now, buf)?;
         let mut size = first;
         let mut segments = 1;
@@ -135,9 +139,12 @@ impl Connection {
             if !self.slot_wants(now, slot, may_send_data) {
                 continue;
             }
-            // RFC 9000 §8.2.1: datagrams with PATH_CHALLENGE are expanded to 1200 bytes
-            // (within the anti-amplification budget, which bounds `buf`).
-            if slot == PacketType::OneRtt && self.challenge.is_some_and(|c| c.pending) {
+            // RFC 9000 §8.2.1, §8.2.2: datagrams with PATH_CHALLENGE or PATH_RESPONSE are
+            // expanded to 1200 bytes (within the anti-amplification budget, which bounds
+            // `buf`).
+            if slot == PacketType::OneRtt
+                && (self.challenge.is_some_and(|c| c.pending) || !self.path_responses.is_empty())
+            {
                 pad_datagram = true;
             }
             if slot == PacketType::Initial
@@ -172,6 +179,10 @@ impl Connection {
                     self.on_built(now, space, &b);
                 } else {
                     self.stats.packets_sent += 1;
+                    #[cfg(feature = "qlog")]
+                    if let Some(pn) = b.pn {
+                        self.qlog_packet_sent(now, PacketType::ZeroRtt, pn, b.len);
+                    }
                 }
             }
         }
@@ -300,6 +311,11 @@ impl Connection {
             local_cids,
             new_token,
             handshake_confirmed,
+            #[cfg(feature = "qlog")]
+            qlog,
+            stats,
+            config,
+            ack_frequency,
             ..
         } = self;
         let path = paths.first_mut()?;
@@ -356,6 +372,9 @@ impl Connection {
                 ping: ping_pending,
             };
             eliciting |= ctl.write(&mut b, &mut rec);
+            if let Some(af) = ack_frequency.as_deref_mut() {
+                eliciting |= write_ack_frequency(af, path, now, &mut b, &mut rec);
+            }
             if *handshake_confirmed {
                 if let Some(t) = new_token.as_deref() {
                     if b.push(&Frame::NewToken { token: t }).is_ok() {
@@ -386,6 +405,14 @@ impl Connection {
         if let Some(p) = pad {
             b.pad_to(p);
         }
+        #[cfg(feature = "qlog")]
+        qlog.capture_sent(b.payload());
+        super::frame_stats::count_sent(
+            config.frame_stats,
+            &mut stats.frames_sent,
+            b.payload(),
+            type_of(space),
+        );
         let len = b
             .finish(path.id, keys.packet.as_ref(), keys.header.as_ref())
             .ok()?;
@@ -406,7 +433,7 @@ impl Connection {
         self.stats.packets_sent += 1;
         #[cfg(feature = "qlog")]
         if let Some(pn) = b.pn {
-            self.qlog_packet_sent(now, space, pn, b.len);
+            self.qlog_packet_sent(now, type_of(space), pn, b.len);
         }
         if let (Space::Data, Some(pn)) = (space, b.pn) {
             self.on_one_rtt_sent(now, pn);
@@ -473,6 +500,10 @@ impl Connection {
             rng,
             close,
             token,
+            #[cfg(feature = "qlog")]
+            qlog,
+            stats,
+            config,
             ..
         } = self;
         let close = close.as_ref()?;
@@ -512,6 +543,14 @@ impl Connection {
         if let Some(p) = pad {
             b.pad_to(p);
         }
+        #[cfg(feature = "qlog")]
+        qlog.capture_sent(b.payload());
+        super::frame_stats::count_sent(
+            config.frame_stats,
+            &mut stats.frames_sent,
+            b.payload(),
+            type_of(space),
+        );
         let len = b
             .finish(path.id, keys.packet.as_ref(), keys.header.as_ref())
             .ok()?;
@@ -526,7 +565,7 @@ impl Connection {
         );
         #[cfg(feature = "qlog")]
         if let Some(pn) = _sent {
-            self.qlog_packet_sent(now, space, pn, len);
+            self.qlog_packet_sent(now, type_of(space), pn, len);
         }
         Some(len)
     }
@@ -630,4 +669,41 @@ fn write_datagrams(
         wrote = true;
     }
     wrote
+}
+
+/// Asks the peer for fewer ACKs when the sender policy has a new request
+/// (ack-frequency §4, §9). Returns whether a frame was written.
+fn write_ack_frequency(
+    af: &mut quic_recovery::AckFrequencySender,
+    path: &mut super::path::Path,
+    now: Instant,
+    b: &mut PacketBuilder<'_>,
+    rec: &mut Records,
+) -> bool {
+    // Room for the largest frame: type (2 bytes) and four 8-byte varints.
+    const MAX_LEN: usize = 2 + 4 * 8;
+    if b.remaining() < MAX_LEN {
+        return false;
+    }
+    let srtt = path.recovery.rtt().smoothed();
+    let slow_start = path.recovery.congestion_controller().in_slow_start();
+    let window = path.recovery.window();
+    let Some(r) = af.poll(now, window, u64::from(path.mtu), srtt, slow_start) else {
+        return false;
+    };
+    let frame = Frame::AckFrequency {
+        sequence: VarInt::from_u64_clamped(r.sequence),
+        ack_eliciting_threshold: VarInt::from_u64_clamped(r.ack_eliciting_threshold),
+        requested_max_ack_delay_us: VarInt::from_u64_clamped(r.requested_max_ack_delay_us()),
+        reordering_threshold: VarInt::from_u64_clamped(r.reordering_threshold),
+    };
+    if b.push(&frame).is_err() {
+        af.on_lost(r.sequence);
+        return false;
+    }
+    rec.push(Record::AckFrequency(r.sequence));
+    // ack-frequency §7: until acknowledged, PTO uses the larger of the old and new delays.
+    path.recovery
+        .set_peer_max_ack_delay(af.max_ack_delay_for_pto());
+    true
 }

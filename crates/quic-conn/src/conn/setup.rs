@@ -44,6 +44,9 @@ pub struct AcceptOptions {
     /// The Initial carried a valid NEW_TOKEN token: the address counts as validated
     /// (RFC 9000 §8.1.3).
     pub validated: bool,
+    /// The connection ID offered with [`Config::preferred_address`] and its stateless
+    /// reset token (random when `None`).
+    pub preferred_cid: Option<(ConnectionId, ResetToken)>,
 }
 
 /// The connection IDs a new connection starts with.
@@ -56,6 +59,25 @@ struct Ids {
     initial: ConnectionId,
     retry_scid: Option<ConnectionId>,
     reset_token: Option<ResetToken>,
+    preferred_cid: Option<(ConnectionId, ResetToken)>,
+}
+
+/// The preferred_address value for our address `addr` (the other family left out).
+fn preferred_address(
+    addr: SocketAddr,
+    cid: ConnectionId,
+    token: ResetToken,
+) -> quic_wire::transport_params::PreferredAddress {
+    let (ipv4, ipv6) = match addr {
+        SocketAddr::V4(a) => (Some((*a.ip(), a.port())), None),
+        SocketAddr::V6(a) => (None, Some((*a.ip(), a.port()))),
+    };
+    quic_wire::transport_params::PreferredAddress {
+        ipv4,
+        ipv6,
+        connection_id: cid,
+        stateless_reset_token: token,
+    }
 }
 
 pub(crate) fn random_cid(rng: &mut dyn CryptoRngCore, len: usize) -> ConnectionId {
@@ -75,12 +97,30 @@ impl Connection {
         server_name: &str,
         (local, remote): (SocketAddr, SocketAddr),
         now: Instant,
+        rng: Box<dyn CryptoRngCore + Send>,
+    ) -> Result<Connection, TlsError> {
+        Connection::connect_with_cid(config, tls, server_name, (local, remote), now, rng, None)
+    }
+
+    /// Like [`Connection::connect`], with our handshake connection ID chosen by the caller
+    /// (an endpoint's [`ConnectionIdGenerator`](crate::cid::ConnectionIdGenerator)); random
+    /// of `config.cid_len` bytes when `None`.
+    pub fn connect_with_cid(
+        config: Config,
+        tls: Arc<dyn TlsConfig>,
+        server_name: &str,
+        (local, remote): (SocketAddr, SocketAddr),
+        now: Instant,
         mut rng: Box<dyn CryptoRngCore + Send>,
+        local_cid: Option<ConnectionId>,
     ) -> Result<Connection, TlsError> {
         // RFC 9000 §7.2: the first Destination Connection ID is unpredictable, at least
         // 8 bytes.
         let dcid = random_cid(rng.as_mut(), config.cid_len.max(8));
-        let scid = random_cid(rng.as_mut(), config.cid_len);
+        let scid = match local_cid {
+            Some(c) => c,
+            None => random_cid(rng.as_mut(), config.cid_len),
+        };
         let ids = Ids {
             local: scid,
             remote: dcid,
@@ -88,6 +128,7 @@ impl Connection {
             initial: dcid,
             retry_scid: None,
             reset_token: None,
+            preferred_cid: None,
         };
         let mut conn = Connection::new(
             Side::Client,
@@ -138,7 +179,13 @@ impl Connection {
         opts: AcceptOptions,
     ) -> Result<Connection, AcceptError> {
         let retry = opts.retry;
-        let first = handshake::parse_client_initial(datagram).ok_or(AcceptError::NotInitial)?;
+        let first = handshake::parse_client_initial(datagram, config.grease_quic_bit)
+            .ok_or(AcceptError::NotInitial)?;
+        // A server accepts the versions it is configured for (RFC 9368 §2: its Acceptable
+        // Versions); an endpoint answers others with Version Negotiation.
+        if !config.accepted_versions().contains(first.version) {
+            return Err(AcceptError::NotInitial);
+        }
         if retry.is_some_and(|r| r.retry_scid != first.dcid) {
             return Err(AcceptError::NotInitial);
         }
@@ -157,6 +204,7 @@ impl Connection {
             initial: first.dcid,
             retry_scid: retry.map(|r| r.retry_scid),
             reset_token: opts.reset_token,
+            preferred_cid: opts.preferred_cid,
         };
         let mut conn = Connection::new(
             Side::Server,
@@ -194,8 +242,29 @@ impl Connection {
             local_params.retry_source_connection_id = ids.retry_scid;
             local_params.stateless_reset_token = ids.reset_token;
         }
-        let encoded = handshake::encode_params(&local_params);
-        let session = tls.start_session(side, version, &encoded, server_name)?;
+        // RFC 9000 §9.6: a server's preferred address comes with the connection ID of
+        // sequence number 1 and its reset token (§5.1.1).
+        let preferred = match config.preferred_address {
+            Some(addr) if side == Side::Server => {
+                let (cid, token) = ids.preferred_cid.unwrap_or_else(|| {
+                    let mut t = [0u8; ResetToken::LEN];
+                    rng.fill_bytes(&mut t);
+                    (random_cid(rng.as_mut(), config.cid_len), ResetToken(t))
+                });
+                local_params.preferred_address = Some(preferred_address(addr, cid, token));
+                Some((cid, token))
+            }
+            _ => None,
+        };
+        let session: Box<dyn crate::tls::Session> = match side {
+            Side::Client => {
+                let encoded = handshake::encode_params(&local_params);
+                tls.start_session(side, version, &encoded, server_name)?
+            }
+            // The server's session starts once the ClientHello is in and the version is
+            // chosen (RFC 9368 §2.3, see `conn::version`).
+            Side::Server => Box::new(super::version::NotStarted),
+        };
         let initial = tls.initial_keys(version, &ids.initial, side)?;
         let mtu = config.initial_mtu.max(1200);
         let path = Path::new(
@@ -213,6 +282,10 @@ impl Connection {
             rng.fill_bytes(&mut t);
             ResetToken(t)
         });
+        let mut local_cids = super::local_cids::LocalCids::new(ids.local, first_token);
+        if let Some((cid, token)) = preferred {
+            local_cids.add_preferred(cid, token);
+        }
         let mut spaces: [SpaceCrypto; 3] = Default::default();
         spaces[Space::Initial as usize].local = Some(initial.local);
         spaces[Space::Initial as usize].remote = Some(initial.remote);
@@ -237,6 +310,7 @@ impl Connection {
             handshake_complete: false,
             handshake_confirmed: false,
             handshake_done_pending: false,
+            handshake_done_acked: false,
             ping_pending: false,
             path_responses: VecDeque::new(),
             datagrams_in: VecDeque::new(),
@@ -258,10 +332,14 @@ impl Connection {
             peer_reset_token: None,
             zero_rtt: Default::default(),
             challenge: None,
+            migration: Default::default(),
             ecn_failed: false,
-            local_cids: super::local_cids::LocalCids::new(ids.local, first_token),
+            local_cids,
             packet_dcid: ids.local,
             new_token: None,
+            received_token: None,
+            vn: super::version::VersionState::new(side, version, ids.initial),
+            ack_frequency: None,
             #[cfg(feature = "qlog")]
             qlog: crate::qlog::Qlog::disabled(),
         })

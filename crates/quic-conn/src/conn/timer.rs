@@ -18,17 +18,20 @@ pub enum Timer {
     Pacing = 4,
     /// The receive key of the previous 1-RTT key phase is retired (RFC 9001 §6.5).
     KeyDiscard = 5,
+    /// A path validation resends its PATH_CHALLENGE or gives up (RFC 9000 §8.2.4).
+    PathValidation = 6,
 }
 
 impl Timer {
     /// Every timer, in table order.
-    pub const ALL: [Timer; 6] = [
+    pub const ALL: [Timer; 7] = [
         Timer::Idle,
         Timer::KeepAlive,
         Timer::Close,
         Timer::Recovery,
         Timer::Pacing,
         Timer::KeyDiscard,
+        Timer::PathValidation,
     ];
     /// How many timers there are.
     pub const COUNT: usize = Timer::ALL.len();

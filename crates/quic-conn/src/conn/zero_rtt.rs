@@ -114,7 +114,9 @@ impl Connection {
     ) -> Option<Built> {
         let hdr = Header {
             token: &[],
-            version: self.version,
+            // RFC 9369 §4: "The client MUST NOT send 0-RTT packets using the negotiated
+            // version": they stay in the version of its first flight.
+            version: self.vn.chosen,
             dcid: self.remote_cid,
             scid: self.local_cid,
             spin: false,
@@ -125,6 +127,10 @@ impl Connection {
             streams,
             rng,
             zero_rtt,
+            #[cfg(feature = "qlog")]
+            qlog,
+            stats,
+            config,
             ..
         } = self;
         let keys = zero_rtt.keys.as_ref()?;
@@ -162,6 +168,14 @@ impl Connection {
         if let Some(p) = pad {
             b.pad_to(p);
         }
+        #[cfg(feature = "qlog")]
+        qlog.capture_sent(b.payload());
+        super::frame_stats::count_sent(
+            config.frame_stats,
+            &mut stats.frames_sent,
+            b.payload(),
+            PacketType::ZeroRtt,
+        );
         let len = b
             .finish(path.id, keys.packet.as_ref(), keys.header.as_ref())
             .ok()?;

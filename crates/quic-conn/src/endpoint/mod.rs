@@ -3,6 +3,8 @@
 //! handshake budget, answers unknown versions with Version Negotiation (§6.1), multiplexes
 //! the connections' timers, and transmits from the connections in round-robin order.
 
+mod tombstones;
+
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
@@ -16,14 +18,20 @@ use quic_wire::packet::{write_version_negotiation, Packet, ParseConfig};
 use quic_wire::{ConnectionId, Ecn, Instant, Version};
 use rand_core::CryptoRngCore;
 
+use crate::cid::{ConnectionIdGenerator, RandomCids};
 pub use crate::conn::ResetTokens;
-use crate::conn::{AcceptOptions, CidEvent, Config, Connection, RetryContext};
+use crate::conn::{AcceptOptions, CidEvent, Config, Connection};
 use crate::io::{DatagramMeta, SansIo, Transmit};
 use crate::tls::{TlsConfig, TlsError};
 use quic_wire::cid::ResetToken;
 
 mod timers;
+mod tokens;
 use timers::Schedule;
+#[cfg(feature = "rustls")]
+pub use tokens::AesGcmTokenKey;
+use tokens::{Checked, ClientTokens, ReplayFilter, RetryBinding, Tokens};
+pub use tokens::{TokenKey, TOKEN_NONCE_LEN, TOKEN_TAG_LEN};
 
 /// Makes the RNG each new connection owns (the endpoint's embedder decides: a system RNG,
 /// or seeded generators for reproducible simulations).
@@ -48,24 +56,48 @@ pub struct EndpointConfig {
     /// Stateless replies (Version Negotiation, Retry) waiting to be sent at most; more
     /// are not generated, so a flood cannot grow memory.
     pub max_stateless_queue: usize,
-    /// Validate client addresses with Retry before creating any state but a token
-    /// (RFC 9000 §8.1.2).
+    /// Validate client addresses with Retry before creating any state (RFC 9000 §8.1.2).
+    /// The token is sealed under [`EndpointConfig::token_key`], so the endpoint keeps
+    /// nothing per Retry.
     pub retry: bool,
-    /// How long a Retry token stays valid.
+    /// How long a Retry token stays valid: short, since clients return it at once
+    /// (RFC 9000 §8.1.4).
     pub retry_token_lifetime: core::time::Duration,
-    /// Outstanding Retry tokens at most; Initials that would need more are dropped.
-    pub max_retry_tokens: usize,
+    /// Seals Retry and NEW_TOKEN tokens (see [`TokenKey`]). A secret the embedder keeps
+    /// across restarts and shares with the servers behind one load balancer, so that
+    /// their tokens validate anywhere. When `None` and [`EndpointConfig::retry`] or
+    /// [`EndpointConfig::new_tokens`] is set, a random key is made at start (feature
+    /// `rustls`), whose tokens die with the endpoint; without `rustls`, tokens are then
+    /// neither issued nor accepted, and no Retry is sent.
+    pub token_key: Option<Arc<dyn TokenKey>>,
+    /// Nonces of redeemed tokens remembered to refuse replays (RFC 9000 §8.1.4); the
+    /// oldest is forgotten beyond this many, so single use is best effort.
+    pub token_replay_capacity: usize,
     /// Stateless replies (Version Negotiation, Retry, stateless reset) per second at most.
     pub max_stateless_per_second: u32,
     /// Give clients NEW_TOKEN tokens so their next connection skips address validation
-    /// (RFC 9000 §8.1.3). Tokens are remembered (bounded by `max_retry_tokens`).
+    /// (RFC 9000 §8.1.3), sealed under [`EndpointConfig::token_key`].
     pub new_tokens: bool,
-    /// How long a NEW_TOKEN token stays valid.
+    /// How long a NEW_TOKEN token stays valid (RFC 9000 §8.1.3 "a token SHOULD have an
+    /// expiration time").
     pub address_token_lifetime: core::time::Duration,
     /// Derives the stateless reset tokens of our connection IDs. With it, server
     /// connections advertise a token, and short-header datagrams for unknown connection
     /// IDs get a stateless reset (RFC 9000 §10.3).
     pub reset_tokens: Option<Arc<dyn ResetTokens>>,
+    /// Makes every connection ID the endpoint issues: handshake IDs, Retry IDs and the
+    /// spares of NEW_CONNECTION_ID (e.g. [`QuicLbPlaintext`](crate::cid::QuicLbPlaintext)
+    /// so a load balancer can route them). `None`: random IDs of `connection.cid_len`
+    /// bytes. With a generator, `connection.cid_len` is taken from it.
+    pub cid_generator: Option<Arc<dyn ConnectionIdGenerator>>,
+    /// How long the connection IDs of a removed connection stay reserved: datagrams for
+    /// them are dropped (long header) or answered with a stateless reset (short header)
+    /// instead of creating a connection. At most four per allowed connection are kept.
+    pub cid_tombstone_lifetime: core::time::Duration,
+    /// Starts a qlog trace for every new connection, client or server, before it handles
+    /// its first packet.
+    #[cfg(feature = "qlog")]
+    pub qlog: Option<Arc<dyn crate::qlog::file::QlogFactory>>,
 }
 
 /// [`ResetTokens`] as HMAC-SHA256(key, connection ID), truncated to 16 bytes.
@@ -128,13 +160,47 @@ impl Default for EndpointConfig {
             max_stateless_queue: 64,
             retry: false,
             retry_token_lifetime: core::time::Duration::from_secs(10),
-            max_retry_tokens: 4096,
+            token_key: None,
+            token_replay_capacity: 4096,
             max_stateless_per_second: 1000,
             new_tokens: false,
             address_token_lifetime: core::time::Duration::from_secs(3600),
             reset_tokens: None,
+            cid_generator: None,
+            cid_tombstone_lifetime: core::time::Duration::from_secs(30),
+            #[cfg(feature = "qlog")]
+            qlog: None,
         }
     }
+}
+
+/// Endpoint-wide counters, for monitoring ([`Endpoint::stats`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EndpointStats {
+    /// Datagrams handed to [`SansIo::handle_datagram`].
+    pub datagrams_received: u64,
+    /// Their bytes.
+    pub bytes_received: u64,
+    /// Datagrams returned by [`SansIo::poll_transmit`] (a GSO batch counts its segments).
+    pub datagrams_sent: u64,
+    /// Their bytes.
+    pub bytes_sent: u64,
+    /// Server connections created from a client's Initial.
+    pub accepted: u64,
+    /// Client Initials dropped because the handshake or connection budget was full.
+    pub refused: u64,
+    /// Datagrams that matched no connection and started none (too small, not an
+    /// Initial, over budget, answered statelessly, for a removed connection ...).
+    pub unroutable: u64,
+    /// Version Negotiation packets queued.
+    pub version_negotiations: u64,
+    /// Retry packets queued.
+    pub retries: u64,
+    /// Stateless resets queued.
+    pub stateless_resets: u64,
+    /// Connections removed after draining.
+    pub removed: u64,
 }
 
 /// Something the application should know about the endpoint.
@@ -166,10 +232,12 @@ struct StatelessReply {
 ///   [`Endpoint::connection`].
 ///
 /// ## Retry
-/// With [`EndpointConfig::retry`], a client's first Initial gets a Retry carrying a random
-/// token the endpoint remembers (bounded, expiring); the Initial that returns it creates the
-/// connection with its address validated. Tokens are kept in a table rather than sealed,
-/// so they do not survive a restart and do not serve NEW_TOKEN.
+/// With [`EndpointConfig::retry`], a client's first Initial gets a Retry carrying a token
+/// sealed under [`EndpointConfig::token_key`] (client address and port, issue time, the
+/// original and Retry connection IDs); the Initial that returns it creates the connection
+/// with its address validated, and an Initial with a Retry token that does not validate is
+/// answered with a stateless CONNECTION_CLOSE (INVALID_TOKEN, RFC 9000 §8.1.2). Nothing is
+/// kept per Retry, so tokens survive a restart and work across servers sharing the key.
 ///
 /// ## Stateless resets
 /// With [`EndpointConfig::reset_tokens`], server connections advertise a token derived from
@@ -180,23 +248,39 @@ struct StatelessReply {
 /// ## Connection IDs
 /// Each connection's own IDs (the handshake one and the spares it issues, reported through
 /// [`Connection::poll_cid_event`]) and, for a server, the client's original Destination
-/// Connection ID route to it.
+/// Connection ID route to it. Every ID the endpoint or its connections issue (handshake,
+/// Retry, preferred address, NEW_CONNECTION_ID) comes from one
+/// [`ConnectionIdGenerator`] ([`EndpointConfig::cid_generator`]; random by default, or
+/// [`QuicLbPlaintext`](crate::cid::QuicLbPlaintext) for a QUIC-LB load balancer); short
+/// headers for unknown IDs get a stateless reset only when the ID has the generator's
+/// format.
 ///
 /// ## NEW_TOKEN
-/// With [`EndpointConfig::new_tokens`], each server connection gives its client a token
-/// (remembered, bounded, expiring, single use, bound to the client's IP address); an
-/// Initial carrying it is accepted with the address validated, without Retry.
+/// With [`EndpointConfig::new_tokens`], each server connection gives its client a sealed
+/// token (bound to the client's IP address, expiring, single use as far as a bounded
+/// replay filter remembers); an Initial carrying it is accepted with the address
+/// validated, without Retry. A NEW_TOKEN token that does not validate counts as none
+/// (RFC 9000 §8.1.3). A client endpoint keeps the tokens its connections receive per
+/// server name and gives each one to one later [`Endpoint::connect`] to that name.
 ///
 /// Stateless replies are bounded by a queue and a per-second rate.
+///
+/// ## Removed connections
+/// The connection IDs of a removed connection stay reserved for
+/// [`EndpointConfig::cid_tombstone_lifetime`] (bounded in number), so a late Initial or
+/// 0-RTT packet of it does not start a new connection.
+///
+/// ## Versions and qlog
+/// Initials in the versions [`Config::accepted_versions`] lists create connections;
+/// others get a Version Negotiation packet listing them (RFC 9000 §6, RFC 9368).
+/// With [`EndpointConfig::qlog`] every new connection gets its trace before its first
+/// packet. [`Endpoint::stats`] counts datagrams, bytes and the endpoint's decisions.
 ///
 /// ## Timers and transmission across connections
 /// Connection deadlines sit in a heap and the connections that may have something to send
 /// in a round-robin queue (`endpoint/timers.rs`): `poll_timeout` is O(1), `handle_timeout`
 /// O(log n) per due connection, and `poll_transmit` never visits idle connections. A
 /// connection changed through [`Endpoint::connection`] is looked at again on the next call.
-///
-/// ## Not yet supported
-/// Sealed (stateless) tokens that survive a restart.
 pub struct Endpoint {
     config: EndpointConfig,
     rng: RngFactory,
@@ -219,44 +303,41 @@ pub struct Endpoint {
     final_events: VecDeque<(ConnectionHandle, crate::conn::Event)>,
     /// The endpoint's own randomness (connection IDs, tokens).
     own_rng: Box<dyn CryptoRngCore + Send>,
-    tokens: HashMap<[u8; TOKEN_LEN], TokenEntry>,
+    /// The key tokens are sealed with: the configured one, or a random one.
+    token_key: Option<Arc<dyn TokenKey>>,
+    /// Nonces of redeemed tokens (RFC 9000 §8.1.4).
+    replay: ReplayFilter,
+    /// Client: NEW_TOKEN tokens per server name, and the server name of each client
+    /// connection.
+    client_tokens: ClientTokens,
+    client_names: HashMap<ConnectionHandle, alloc::string::String>,
     /// Start of the current one-second window of stateless replies, and their count.
     rate_window: Instant,
     rate_count: u32,
-    /// NEW_TOKEN tokens given out: client IP and expiry.
-    address_tokens: HashMap<[u8; TOKEN_LEN], (core::net::IpAddr, Instant)>,
+    /// Connection IDs of removed connections, so their late packets are not taken for new
+    /// connections.
+    tombstones: tombstones::Tombstones,
+    stats: EndpointStats,
     /// Server connections that got their NEW_TOKEN token.
     token_issued: hashbrown::HashSet<ConnectionHandle>,
-}
-
-/// Length of our tokens: a kind byte ([`RETRY_TOKEN`] or [`ADDRESS_TOKEN`]) and 16 random
-/// bytes.
-const TOKEN_LEN: usize = 17;
-/// Kind byte of a Retry token.
-const RETRY_TOKEN: u8 = 0;
-/// Kind byte of a NEW_TOKEN token.
-const ADDRESS_TOKEN: u8 = 1;
-
-/// What a Retry token stands for.
-#[derive(Debug, Clone, Copy)]
-struct TokenEntry {
-    original_dcid: ConnectionId,
-    retry_scid: ConnectionId,
-    remote: SocketAddr,
-    expires: Instant,
+    /// Makes the connection IDs of every connection.
+    cid_generator: Arc<dyn ConnectionIdGenerator>,
 }
 
 /// The fields of a client Initial the endpoint looks at.
-struct InitialInfo {
+struct InitialInfo<'a> {
     version: Version,
     dcid: ConnectionId,
     scid: ConnectionId,
-    /// The token, when it has our length.
-    token: Option<[u8; TOKEN_LEN]>,
+    token: &'a [u8],
 }
 
-fn initial_info(data: &[u8], cid_len: usize) -> Option<InitialInfo> {
-    let (p, _) = Packet::parse(data, &ParseConfig::new(cid_len)).ok()?;
+/// `grease`: we advertise grease_quic_bit, so an Initial may have its fixed bit cleared
+/// (RFC 9287 §3: such an endpoint "MUST accept packets with the QUIC Bit set to a value of
+/// 0"; §3.1 lets a client clear it in Initials).
+fn initial_info(data: &[u8], cid_len: usize, grease: bool) -> Option<InitialInfo<'_>> {
+    let cfg = ParseConfig::new(cid_len).accept_zero_fixed_bit(grease);
+    let (p, _) = Packet::parse(data, &cfg).ok()?;
     let Packet::Protected(p) = p else { return None };
     let quic_wire::packet::ProtectedHeader::Long(h) = p.header else {
         return None;
@@ -268,7 +349,7 @@ fn initial_info(data: &[u8], cid_len: usize) -> Option<InitialInfo> {
         version: h.version,
         dcid: h.dcid,
         scid: h.scid,
-        token: h.token.try_into().ok(),
+        token: h.token,
     })
 }
 
@@ -282,15 +363,33 @@ impl core::fmt::Debug for Endpoint {
 
 impl Endpoint {
     /// An endpoint; `rng` makes each connection's RNG.
-    pub fn new(config: EndpointConfig, mut rng: RngFactory) -> Self {
-        let own_rng = rng();
+    pub fn new(mut config: EndpointConfig, mut rng: RngFactory) -> Self {
+        let mut own_rng = rng();
+        let token_key = config.token_key.clone().or_else(|| {
+            (config.retry || config.new_tokens)
+                .then(|| random_token_key(own_rng.as_mut()))
+                .flatten()
+        });
+        let cid_generator = match &config.cid_generator {
+            Some(g) => g.clone(),
+            None => Arc::new(RandomCids::new(config.connection.cid_len)),
+        };
+        config.connection.cid_len = cid_generator.cid_len();
         Endpoint {
+            cid_generator,
             own_rng,
-            tokens: HashMap::new(),
+            token_key,
+            replay: ReplayFilter::new(config.token_replay_capacity),
+            client_tokens: ClientTokens::default(),
+            client_names: HashMap::new(),
             rate_window: Instant::ZERO,
             rate_count: 0,
-            address_tokens: HashMap::new(),
             token_issued: hashbrown::HashSet::new(),
+            stats: EndpointStats::default(),
+            tombstones: tombstones::Tombstones::new(
+                config.cid_tombstone_lifetime,
+                config.max_connections.saturating_mul(4),
+            ),
             config,
             rng,
             conns: HashMap::new(),
@@ -314,21 +413,73 @@ impl Endpoint {
         local: SocketAddr,
         remote: SocketAddr,
     ) -> Result<ConnectionHandle, TlsError> {
+        let config = self.config.connection;
+        self.connect_with(config, now, tls, server_name, local, remote)
+    }
+
+    /// Starts a client connection with its own settings instead of
+    /// [`EndpointConfig::connection`]: for example the attempt that follows a Version
+    /// Negotiation packet, with
+    /// [`Config::after_version_negotiation`](crate::Config::after_version_negotiation).
+    pub fn connect_with(
+        &mut self,
+        config: Config,
+        now: Instant,
+        tls: Arc<dyn TlsConfig>,
+        server_name: &str,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) -> Result<ConnectionHandle, TlsError> {
         let rng = (self.rng)();
-        let conn = Connection::connect(
-            self.config.connection,
+        let local_cid = self.new_cid();
+        let mut conn = Connection::connect_with_cid(
+            config,
             tls,
             server_name,
             (local, remote),
             now,
             rng,
+            Some(local_cid),
         )?;
-        Ok(self.insert(conn))
+        // RFC 9000 §8.1.3: "When connecting to a server for which the client retains an
+        // applicable and unused token, it SHOULD include that token".
+        if let Some(token) = self.client_tokens.take(server_name, conn.version()) {
+            conn.set_initial_token(&token);
+        }
+        let h = self.insert(now, conn);
+        self.client_names.insert(h, server_name.into());
+        Ok(h)
     }
 
-    fn insert(&mut self, mut conn: Connection) -> ConnectionHandle {
+    /// A fresh connection ID from the generator, not routed to any connection yet.
+    fn new_cid(&mut self) -> ConnectionId {
+        // Bounded: a collision among random IDs is rare; after a few tries the last one
+        // is used (the connection then simply shares no route with the other).
+        let mut cid = self.cid_generator.generate(self.own_rng.as_mut());
+        for _ in 0..4 {
+            if !self.cids.contains_key(&cid) {
+                break;
+            }
+            cid = self.cid_generator.generate(self.own_rng.as_mut());
+        }
+        cid
+    }
+
+    /// Registers `conn`; `now` starts its qlog trace, if the endpoint makes traces.
+    #[cfg_attr(not(feature = "qlog"), allow(unused_variables))]
+    fn insert(&mut self, now: Instant, mut conn: Connection) -> ConnectionHandle {
         if let Some(t) = &self.config.reset_tokens {
             conn.set_reset_tokens(t.clone());
+        }
+        conn.set_cid_generator(self.cid_generator.clone());
+        #[cfg(feature = "qlog")]
+        if let Some(q) = self
+            .config
+            .qlog
+            .as_ref()
+            .and_then(|f| f.start(conn.side(), &conn.original_dcid(), now))
+        {
+            conn.set_qlog(q);
         }
         let h = ConnectionHandle(self.next_handle);
         self.next_handle += 1;
@@ -337,6 +488,11 @@ impl Endpoint {
         self.conns.insert(h, Box::new(conn));
         self.schedule.add(h);
         h
+    }
+
+    /// Endpoint-wide counters.
+    pub fn stats(&self) -> EndpointStats {
+        self.stats
     }
 
     /// A connection, while it exists. What the application does with it is taken into
@@ -359,10 +515,10 @@ impl Endpoint {
 
     /// Connection `h` had an input or a timer: queue it to transmit (its deadline is read
     /// on the next flush), route its connection IDs and remove it if it is over.
-    fn after_input(&mut self, h: ConnectionHandle) {
+    fn after_input(&mut self, now: Instant, h: ConnectionHandle) {
         self.schedule.touch(h);
         self.sync_cids(h);
-        self.reap_one(h);
+        self.reap_one(now, h);
     }
 
     /// The handles of every connection.
@@ -423,12 +579,37 @@ impl Endpoint {
         if data.len() < 1200 {
             return;
         }
-        let parsed = Packet::parse(&data, &ParseConfig::new(self.config.connection.cid_len));
+        // A late Initial or 0-RTT packet of a connection that is gone must not start a
+        // new one.
+        if first_dcid(&data, self.config.connection.cid_len)
+            .is_some_and(|d| self.tombstones.contains(now, &d))
+        {
+            return;
+        }
+        // RFC 9287 §3: we advertise grease_quic_bit on every connection, so a client's
+        // Initial with the fixed bit cleared is accepted as on an existing connection.
+        let cfg = ParseConfig::new(self.config.connection.cid_len)
+            .accept_zero_fixed_bit(self.config.connection.grease_quic_bit);
+        let parsed = Packet::parse(&data, &cfg);
         match parsed {
             Ok((Packet::UnsupportedVersion(u), _)) => {
                 self.version_negotiation(now, meta, u.scid, u.dcid);
             }
-            Ok((Packet::Protected(_), _)) => self.accept(now, meta, data),
+            Ok((Packet::Protected(p), _)) => match p.header {
+                // RFC 9368 §2.1: versions we can parse but are not configured to accept
+                // get Version Negotiation too.
+                quic_wire::packet::ProtectedHeader::Long(h)
+                    if !self
+                        .config
+                        .connection
+                        .accepted_versions()
+                        .contains(h.version) =>
+                {
+                    let (scid, dcid) = (h.scid, h.dcid);
+                    self.version_negotiation(now, meta, scid.as_bytes(), dcid.as_bytes());
+                }
+                _ => self.accept(now, meta, data),
+            },
             _ => {}
         }
     }
@@ -466,6 +647,10 @@ impl Endpoint {
         else {
             return;
         };
+        // Only IDs of our format could have been ours.
+        if !self.cid_generator.validate(&cid) {
+            return;
+        }
         // RFC 9000 §10.3: "An endpoint MUST NOT send a Stateless Reset that is three times
         // or more larger than the packet it receives"; one byte smaller rules out loops.
         let len = data.len().saturating_sub(1).min(43);
@@ -478,6 +663,7 @@ impl Endpoint {
         let split = len - ResetToken::LEN;
         bytes[0] = (bytes[0] & 0x3f) | 0x40; // short header, fixed bit set
         bytes[split..].copy_from_slice(&token.0);
+        self.stats.stateless_resets += 1;
         self.stateless.push_back(StatelessReply {
             destination: meta.remote,
             source: meta.local,
@@ -495,17 +681,20 @@ impl Endpoint {
         if self.config.server_tls.is_none() || !self.stateless_allowed(now) {
             return;
         }
-        let mut bytes = alloc::vec![0u8; 1 + 4 + 2 + their_dcid.len() + their_scid.len() + 4 * Version::SUPPORTED.len()];
+        // RFC 9368 §2.1: the packet lists the server's Offered Versions: the configured ones.
+        let versions = self.config.connection.accepted_versions();
+        let versions: &[Version] = versions.as_slice();
+        let mut bytes =
+            alloc::vec![0u8; 1 + 4 + 2 + their_dcid.len() + their_scid.len() + 4 * versions.len()];
         let mut w = Writer::new(&mut bytes);
         let random = self.own_rng.next_u32() as u8;
         // RFC 9000 §17.2.1: our Destination CID is their Source CID and vice versa.
-        if write_version_negotiation(&mut w, their_scid, their_dcid, &Version::SUPPORTED, random)
-            .is_err()
-        {
+        if write_version_negotiation(&mut w, their_scid, their_dcid, versions, random).is_err() {
             return;
         }
         let n = w.written();
         bytes.truncate(n);
+        self.stats.version_negotiations += 1;
         self.stateless.push_back(StatelessReply {
             destination: meta.remote,
             source: meta.local,
@@ -520,34 +709,49 @@ impl Endpoint {
         if self.conns.len() >= self.config.max_connections
             || self.handshaking() >= self.config.max_handshakes
         {
-            return; // Over budget: drop; the client retries and may find room later.
+            // Over budget: drop; the client retries and may find room later.
+            self.stats.refused += 1;
+            return;
         }
         let cid_len = self.config.connection.cid_len;
-        let Some(info) = initial_info(&data, cid_len) else {
+        let grease = self.config.connection.grease_quic_bit;
+        let Some(info) = initial_info(&data, cid_len, grease) else {
             return;
         };
         // RFC 9000 §8.1.3: a valid NEW_TOKEN token validates the address; an invalid one
-        // counts as none.
-        let validated = self.redeem_address_token(now, meta, &info);
-        let is_retry_token = info.token.is_some_and(|t| t[0] == RETRY_TOKEN);
-        let retry = if self.config.retry && !validated {
-            if !is_retry_token {
+        // counts as none. A valid Retry token validates it too; an invalid one closes.
+        let (retry, validated, nonce) = match self.check_token(now, meta, &info) {
+            Checked::Address(n) => (None, true, Some(n)),
+            Checked::Retry(ctx, n) => (Some(ctx), false, Some(n)),
+            Checked::InvalidRetry => {
+                self.invalid_token_close(now, meta, &info, tls.as_ref());
+                return;
+            }
+            Checked::None if self.config.retry && self.token_key.is_some() => {
                 self.send_retry(now, meta, &info, tls.as_ref());
                 return;
             }
-            // A Retry token we did not issue, expired, or from elsewhere: dropped
-            // (RFC 9000 §8.1.2 allows closing with INVALID_TOKEN or discarding).
-            let Some(ctx) = self.redeem(now, meta, &info) else {
-                return;
-            };
-            Some(ctx)
-        } else {
-            None
+            Checked::None => (None, false, None),
         };
         let rng = (self.rng)();
-        let local_cid =
-            crate::conn::random_cid(self.own_rng.as_mut(), self.config.connection.cid_len);
+        let local_cid = self.new_cid();
+        let preferred_cid = match self.config.connection.preferred_address {
+            Some(_) => {
+                let cid = self.new_cid();
+                let token = match &self.config.reset_tokens {
+                    Some(k) => k.token(&cid),
+                    None => {
+                        let mut t = [0u8; ResetToken::LEN];
+                        self.own_rng.fill_bytes(&mut t);
+                        ResetToken(t)
+                    }
+                };
+                Some((cid, token))
+            }
+            None => None,
+        };
         let opts = AcceptOptions {
+            preferred_cid,
             retry,
             local_cid: Some(local_cid),
             reset_token: self
@@ -560,8 +764,13 @@ impl Endpoint {
         let conn =
             Connection::accept_with(self.config.connection, tls, now, meta, &data, rng, opts);
         let Ok(conn) = conn else { return };
-        let h = self.insert(conn);
+        // The token is used up only once it created a connection (RFC 9000 §8.1.4).
+        if let Some(n) = nonce {
+            self.replay.insert(n);
+        }
+        let h = self.insert(now, conn);
         self.cids.insert(info.dcid, h);
+        self.stats.accepted += 1;
         self.events.push_back(EndpointEvent::Accepted(h));
         if let Some(c) = self.conns.get_mut(&h) {
             c.handle_datagram(now, meta, data);
@@ -569,20 +778,64 @@ impl Endpoint {
         self.sync_cids(h);
     }
 
-    /// Takes back a NEW_TOKEN token: once, from the IP address it was given to (the port
-    /// may have changed), before it expires.
-    fn redeem_address_token(
+    /// The tokens under our key, if we have one.
+    fn tokens(&self) -> Option<Tokens<'_>> {
+        Some(Tokens {
+            key: self.token_key.as_deref()?,
+            retry_lifetime: self.config.retry_token_lifetime,
+            address_lifetime: self.config.address_token_lifetime,
+        })
+    }
+
+    /// Checks the token of a client Initial (RFC 9000 §8.1.3: "it MUST attempt to
+    /// validate the token").
+    fn check_token(&self, now: Instant, meta: DatagramMeta, info: &InitialInfo<'_>) -> Checked {
+        if info.token.is_empty() {
+            return Checked::None;
+        }
+        match self.tokens() {
+            Some(t) => t.check(
+                info.token,
+                now,
+                meta.remote,
+                &info.dcid,
+                &self.replay,
+                info.version,
+            ),
+            None => Checked::None,
+        }
+    }
+
+    fn nonce(&mut self) -> [u8; TOKEN_NONCE_LEN] {
+        let mut n = [0u8; TOKEN_NONCE_LEN];
+        self.own_rng.fill_bytes(&mut n);
+        n
+    }
+
+    /// Answers an Initial whose Retry token does not validate with an Initial carrying
+    /// CONNECTION_CLOSE (INVALID_TOKEN), without creating any state (RFC 9000 §8.1.2: "the
+    /// server SHOULD immediately close ... the connection with an INVALID_TOKEN error.
+    /// Note that a server has not established any state for the connection at this point
+    /// and so does not enter the closing period"). Subject to the stateless-reply limits,
+    /// and far smaller than the 1200-byte Initial that caused it.
+    fn invalid_token_close(
         &mut self,
         now: Instant,
         meta: DatagramMeta,
-        info: &InitialInfo,
-    ) -> bool {
-        let Some(token) = info.token.filter(|t| t[0] == ADDRESS_TOKEN) else {
-            return false;
-        };
-        self.address_tokens
-            .remove(&token)
-            .is_some_and(|(ip, expires)| ip == meta.remote.ip() && now <= expires)
+        info: &InitialInfo<'_>,
+        tls: &dyn TlsConfig,
+    ) {
+        if !self.stateless_allowed(now) {
+            return;
+        }
+        let scid = self.new_cid();
+        if let Some(bytes) = tokens::initial_close(tls, info.version, info.dcid, info.scid, scid) {
+            self.stateless.push_back(StatelessReply {
+                destination: meta.remote,
+                source: meta.local,
+                bytes,
+            });
+        }
     }
 
     /// Gives each server connection, once its handshake is confirmed, a NEW_TOKEN token
@@ -598,17 +851,15 @@ impl Endpoint {
         if c.side() != quic_wire::Side::Server || !c.is_handshake_confirmed() {
             return;
         }
-        self.address_tokens.retain(|_, (_, e)| *e > now);
-        let Some(expires) = now.checked_add(self.config.address_token_lifetime) else {
+        // RFC 9369 §5: the token belongs to the negotiated version.
+        let version = c.version();
+        let nonce = self.nonce();
+        let Some(token) = self
+            .tokens()
+            .and_then(|t| t.address_token(nonce, now, remote, version))
+        else {
             return;
         };
-        if self.address_tokens.len() >= self.config.max_retry_tokens {
-            return;
-        }
-        let mut token = [ADDRESS_TOKEN; TOKEN_LEN];
-        self.own_rng
-            .fill_bytes(token.get_mut(1..).unwrap_or_default());
-        self.address_tokens.insert(token, (remote.ip(), expires));
         self.token_issued.insert(h);
         if let Some(c) = self.conns.get_mut(&h) {
             c.send_new_token(&token);
@@ -621,21 +872,24 @@ impl Endpoint {
         &mut self,
         now: Instant,
         meta: DatagramMeta,
-        info: &InitialInfo,
+        info: &InitialInfo<'_>,
         tls: &dyn TlsConfig,
     ) {
         if !self.stateless_allowed(now) {
             return;
         }
-        self.tokens.retain(|_, e| e.expires > now);
-        if self.tokens.len() >= self.config.max_retry_tokens {
+        let retry_scid = self.new_cid();
+        let nonce = self.nonce();
+        let binding = RetryBinding {
+            original_dcid: info.dcid,
+            retry_scid,
+        };
+        let Some(token) = self
+            .tokens()
+            .and_then(|t| t.retry_token(nonce, now, meta.remote, binding, info.version))
+        else {
             return;
-        }
-        let retry_scid =
-            crate::conn::random_cid(self.own_rng.as_mut(), self.config.connection.cid_len);
-        let mut token = [RETRY_TOKEN; TOKEN_LEN];
-        self.own_rng
-            .fill_bytes(token.get_mut(1..).unwrap_or_default());
+        };
         let header = quic_wire::packet::RetryHeader {
             version: info.version,
             dcid: info.scid,
@@ -651,40 +905,12 @@ impl Endpoint {
             return;
         };
         bytes.extend_from_slice(&tag);
-        let Some(expires) = now.checked_add(self.config.retry_token_lifetime) else {
-            return;
-        };
-        self.tokens.insert(
-            token,
-            TokenEntry {
-                original_dcid: info.dcid,
-                retry_scid,
-                remote: meta.remote,
-                expires,
-            },
-        );
+        self.stats.retries += 1;
         self.stateless.push_back(StatelessReply {
             destination: meta.remote,
             source: meta.local,
             bytes,
         });
-    }
-
-    /// Takes back a Retry token: valid once, from the address it was sent to, before it
-    /// expires, on an Initial sent to the Retry's connection ID.
-    fn redeem(
-        &mut self,
-        now: Instant,
-        meta: DatagramMeta,
-        info: &InitialInfo,
-    ) -> Option<RetryContext> {
-        let e = self.tokens.remove(&info.token?)?;
-        (e.remote == meta.remote && now <= e.expires && info.dcid == e.retry_scid).then_some(
-            RetryContext {
-                original_dcid: e.original_dcid,
-                retry_scid: e.retry_scid,
-            },
-        )
     }
 
     /// Routes the connection IDs connection `h` issued, and stops routing retired ones.
@@ -695,9 +921,9 @@ impl Endpoint {
         }
     }
 
-    /// Connection `h` had an input (already given to `c`): route its new connection IDs,
-    /// queue it to transmit, and remove it if it is over. One lookup of the connection
-    /// for all of it, as this runs for every datagram.
+    /// Connection `h` had a datagram (already given to it): route its new connection IDs,
+    /// keep a NEW_TOKEN it received, queue it to transmit, and remove it if it is over.
+    /// One lookup of the connection for most of it, as this runs for every datagram.
     fn after_datagram(&mut self, now: Instant, h: ConnectionHandle) {
         let Endpoint {
             conns,
@@ -708,20 +934,55 @@ impl Endpoint {
         let Some(c) = conns.get_mut(&h) else {
             return;
         };
+        let token = c.take_new_token().map(|t| (c.version(), t));
         route_cids(cids, h, c);
         schedule.touch(h);
         let drained = c.is_drained();
-        if self.config.new_tokens {
-            self.issue_address_token(now, h);
+        self.issue_address_token(now, h);
+        if let (Some((version, t)), Some(name)) = (token, self.client_names.get(&h)) {
+            self.client_tokens.store(name, version, t);
         }
         if drained {
-            self.reap_one(h);
+            self.reap_one(now, h);
         }
+    }
+
+    /// The next datagram: stateless replies first, then the connections in turn.
+    fn next_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        if let Some(r) = self.stateless.pop_front() {
+            if let Some(dst) = buf.get_mut(..r.bytes.len()) {
+                dst.copy_from_slice(&r.bytes);
+                return Some(Transmit {
+                    destination: r.destination,
+                    source: Some(r.source),
+                    ecn: Ecn::NotEct,
+                    size: r.bytes.len(),
+                    segment_size: None,
+                    send_at: None,
+                });
+            }
+        }
+        // Round robin over the connections that may have something to send: one that
+        // sends goes to the back of the line, one that has nothing leaves it.
+        while let Some(h) = self.schedule.next_ready() {
+            let Some(c) = self.conns.get_mut(&h) else {
+                continue;
+            };
+            let t = c.poll_transmit(now, buf);
+            self.schedule.transmitted(h, t.is_some());
+            if t.is_some() {
+                return t;
+            }
+        }
+        // Nothing more to send: the embedder waits for `poll_timeout` next, which is
+        // cheapest with every deadline in the heap.
+        self.flush_touched();
+        None
     }
 
     /// Removes drained connections and their routes (a scan: only where an input may have
     /// ended connections the endpoint cannot name, such as a stateless reset).
-    fn reap(&mut self) {
+    fn reap(&mut self, now: Instant) {
         let dead: Vec<ConnectionHandle> = self
             .conns
             .iter()
@@ -729,12 +990,13 @@ impl Endpoint {
             .map(|(&h, _)| h)
             .collect();
         for h in dead {
-            self.reap_one(h);
+            self.reap_one(now, h);
         }
     }
 
-    /// Removes connection `h` and its routes if it is drained.
-    fn reap_one(&mut self, h: ConnectionHandle) {
+    /// Removes connection `h` if it is drained; its routes are kept as tombstones for a
+    /// while.
+    fn reap_one(&mut self, now: Instant, h: ConnectionHandle) {
         if !self.conns.get(&h).is_some_and(|c| c.is_drained()) {
             return;
         }
@@ -747,8 +1009,16 @@ impl Endpoint {
         }
         self.schedule.remove(h);
         self.token_issued.remove(&h);
-        self.cids.retain(|_, v| *v != h);
+        self.client_names.remove(&h);
+        let tombstones = &mut self.tombstones;
+        self.cids.retain(|cid, v| {
+            if *v == h {
+                tombstones.bury(now, *cid);
+            }
+            *v != h
+        });
         self.order.retain(|&x| x != h);
+        self.stats.removed += 1;
         self.events.push_back(EndpointEvent::Removed(h));
     }
 }
@@ -795,6 +1065,8 @@ fn first_dcid(data: &[u8], cid_len: usize) -> Option<ConnectionId> {
 
 impl SansIo for Endpoint {
     fn handle_datagram(&mut self, now: Instant, meta: DatagramMeta, data: BytesMut) {
+        self.stats.datagrams_received += 1;
+        self.stats.bytes_received += data.len() as u64;
         let route = first_dcid(&data, self.config.connection.cid_len)
             .and_then(|d| self.cids.get(&d).copied());
         match route.and_then(|h| self.conns.get_mut(&h).map(|c| (h, c))) {
@@ -803,43 +1075,23 @@ impl SansIo for Endpoint {
                 self.after_datagram(now, h);
             }
             None => {
+                let accepted = self.stats.accepted;
                 self.handle_unknown(now, meta, data);
+                if self.stats.accepted == accepted {
+                    self.stats.unroutable += 1;
+                }
                 self.flush_touched();
-                self.reap();
+                self.reap(now);
             }
         }
     }
 
     fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
-        if let Some(r) = self.stateless.pop_front() {
-            if let Some(dst) = buf.get_mut(..r.bytes.len()) {
-                dst.copy_from_slice(&r.bytes);
-                return Some(Transmit {
-                    destination: r.destination,
-                    source: Some(r.source),
-                    ecn: Ecn::NotEct,
-                    size: r.bytes.len(),
-                    segment_size: None,
-                    send_at: None,
-                });
-            }
-        }
-        // Round robin over the connections that may have something to send: one that
-        // sends goes to the back of the line, one that has nothing leaves it.
-        while let Some(h) = self.schedule.next_ready() {
-            let Some(c) = self.conns.get_mut(&h) else {
-                continue;
-            };
-            let t = c.poll_transmit(now, buf);
-            self.schedule.transmitted(h, t.is_some());
-            if t.is_some() {
-                return t;
-            }
-        }
-        // Nothing more to send: the embedder waits for `poll_timeout` next, which is
-        // cheapest with every deadline in the heap.
-        self.flush_touched();
-        None
+        let t = self.next_transmit(now, buf)?;
+        let segments = t.segment_size.map_or(1, |s| t.size.div_ceil(s.max(1)));
+        self.stats.datagrams_sent += segments as u64;
+        self.stats.bytes_sent += t.size as u64;
+        Some(t)
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
@@ -859,9 +1111,24 @@ impl SansIo for Endpoint {
             if let Some(c) = self.conns.get_mut(&h) {
                 c.handle_timeout(now);
             }
-            self.after_input(h);
+            self.after_input(now, h);
         }
         due.clear();
         self.due = due;
     }
+}
+
+/// A random token key, for an endpoint configured without one (its tokens do not outlive
+/// it).
+#[cfg(feature = "rustls")]
+fn random_token_key(rng: &mut (dyn CryptoRngCore + Send)) -> Option<Arc<dyn TokenKey>> {
+    let mut secret = [0u8; 32];
+    rng.fill_bytes(&mut secret);
+    Some(Arc::new(AesGcmTokenKey::new(&secret)))
+}
+
+/// Without a built-in AEAD there is no key to make: tokens need the embedder's.
+#[cfg(not(feature = "rustls"))]
+fn random_token_key(_rng: &mut (dyn CryptoRngCore + Send)) -> Option<Arc<dyn TokenKey>> {
+    None
 }

@@ -61,3 +61,58 @@ impl Qlog {
         }
     }
 }
+
+/// Starts the qlog trace of each connection an [`Endpoint`](crate::Endpoint) creates,
+/// before the connection handles its first packet (so a server's trace begins with the
+/// client's first Initial). Set it as [`EndpointConfig::qlog`](crate::endpoint::EndpointConfig::qlog).
+pub trait QlogFactory: Send + Sync {
+    /// The trace for a new connection on `side` whose original destination connection ID
+    /// is `odcid`, starting at `now`; `None` leaves that connection unlogged.
+    fn start(&self, side: Side, odcid: &ConnectionId, now: Instant) -> Option<Qlog>;
+}
+
+/// A [`QlogFactory`] writing one file per connection into a directory (named by
+/// [`file_name`]). A file that cannot be created leaves its connection unlogged; the last
+/// such error is kept for [`QlogDir::take_error`].
+#[derive(Debug)]
+pub struct QlogDir {
+    dir: std::path::PathBuf,
+    error: std::sync::Mutex<Option<io::Error>>,
+}
+
+impl QlogDir {
+    /// Traces go to `dir`, which must exist.
+    pub fn new(dir: impl Into<std::path::PathBuf>) -> Self {
+        QlogDir {
+            dir: dir.into(),
+            error: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// The directory `QLOGDIR` names, if set and not empty.
+    pub fn from_env() -> Option<Self> {
+        match std::env::var_os(QLOGDIR) {
+            Some(dir) if !dir.is_empty() => Some(QlogDir::new(dir)),
+            _ => None,
+        }
+    }
+
+    /// The error of the last file that could not be created, if any.
+    pub fn take_error(&self) -> Option<io::Error> {
+        self.error.lock().ok().and_then(|mut e| e.take())
+    }
+}
+
+impl QlogFactory for QlogDir {
+    fn start(&self, side: Side, odcid: &ConnectionId, now: Instant) -> Option<Qlog> {
+        match Qlog::create_in_dir(&self.dir, side, odcid, now) {
+            Ok(q) => Some(q),
+            Err(e) => {
+                if let Ok(mut slot) = self.error.lock() {
+                    *slot = Some(e);
+                }
+                None
+            }
+        }
+    }
+}

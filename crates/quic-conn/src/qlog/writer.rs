@@ -328,6 +328,9 @@ pub type BoxedStreamer = QlogStreamer<Box<dyn Write + Send>>;
 pub struct Qlog {
     streamer: Option<BoxedStreamer>,
     error: Option<io::Error>,
+    /// The plaintext frames of the packet being sent, copied before encryption so that
+    /// `packet_sent` can list them (only while enabled).
+    sent_payload: alloc::vec::Vec<u8>,
 }
 
 impl fmt::Debug for Qlog {
@@ -345,6 +348,7 @@ impl Qlog {
         Qlog {
             streamer: None,
             error: None,
+            sent_payload: alloc::vec::Vec::new(),
         }
     }
 
@@ -353,6 +357,7 @@ impl Qlog {
         Qlog {
             streamer: Some(streamer),
             error: None,
+            sent_payload: alloc::vec::Vec::new(),
         }
     }
 
@@ -396,6 +401,27 @@ impl Qlog {
             self.streamer = None;
             self.error = Some(e);
         }
+    }
+
+    /// Keeps a copy of `payload`, the plaintext frames of the packet about to be sealed,
+    /// for the `packet_sent` event that follows (nothing is copied while disabled).
+    #[inline]
+    pub(crate) fn capture_sent(&mut self, payload: &[u8]) {
+        if self.enabled() {
+            self.sent_payload.clear();
+            self.sent_payload.extend_from_slice(payload);
+        }
+    }
+
+    /// Takes the payload kept by [`Qlog::capture_sent`] (empty if none).
+    pub(crate) fn take_sent(&mut self) -> alloc::vec::Vec<u8> {
+        core::mem::take(&mut self.sent_payload)
+    }
+
+    /// Gives back the buffer of [`Qlog::take_sent`] so its capacity is reused.
+    pub(crate) fn restore_sent(&mut self, mut buf: alloc::vec::Vec<u8>) {
+        buf.clear();
+        self.sent_payload = buf;
     }
 
     /// Flushes the writer; an error turns logging off.

@@ -138,6 +138,22 @@ pub trait TlsConfig: Send + Sync {
             reason: "Retry integrity not supported by this TLS configuration",
         })
     }
+
+    /// Like [`TlsConfig::start_session`] for a server, refusing 0-RTT when `early_data` is
+    /// false. A server that switched versions by compatible version negotiation refuses
+    /// early data: the client's 0-RTT packets stay in its original version (RFC 9369 §4)
+    /// and their keys would not match a session of the negotiated version (RFC 9368 §6.3
+    /// lets the compatibility document require the refusal). The default ignores
+    /// `early_data`, which is right for configurations that never accept 0-RTT.
+    fn start_server_session(
+        &self,
+        version: Version,
+        params: &[u8],
+        early_data: bool,
+    ) -> Result<Box<dyn Session>, TlsError> {
+        let _ = early_data;
+        self.start_session(Side::Server, version, params, None)
+    }
 }
 
 /// One TLS 1.3 handshake as QUIC carries it (RFC 9001 §4.1.5 "TLS Interface Summary").
@@ -178,4 +194,17 @@ pub trait Session: Send {
     /// The packet keys of the next 1-RTT key phase (RFC 9001 §6); `None` before the
     /// 1-RTT keys exist.
     fn next_one_rtt_keys(&mut self) -> Option<PacketKeyPair>;
+
+    /// Client, compatible version negotiation (RFC 9368 §2.3, RFC 9369 §4): the server
+    /// answered in `version`, so the Handshake and 1-RTT keys (and key updates) from now on
+    /// must be derived with that version's labels (RFC 9369 §3.3.2), although the session
+    /// started in another. Called before any Handshake keys were returned. The default
+    /// refuses, which makes the client ignore the server's packets of other versions.
+    fn switch_version(&mut self, version: Version) -> Result<(), TlsError> {
+        let _ = version;
+        Err(TlsError {
+            alert: None,
+            reason: "this TLS session cannot change QUIC versions",
+        })
+    }
 }

@@ -10,6 +10,19 @@
 //!
 //! Initial keys come from quic-wire's ring implementation (v1 and v2).
 //!
+//! Compatible version negotiation (RFC 9368 §2.3): rustls fixes a session's QUIC version,
+//! which only chooses the HKDF labels of the Handshake and 1-RTT keys (RFC 9369 §3.3.2).
+//! A client session therefore records its traffic secrets through a per-session
+//! `rustls::KeyLog` (chained to the configured one, so SSLKEYLOGFILE still works) and,
+//! once [`Session::switch_version`] moved it to the server's version, derives those keys
+//! itself with quic-wire's ring keys and the new labels. A server learns the version from
+//! the ClientHello before it starts its session, so it needs none of this.
+//!
+//! Session tickets are scoped to a QUIC version on the server (RFC 9369 §5): each server
+//! session gets a copy of the configuration whose session store and ticketer tag what they
+//! keep with the session's version, so a ticket issued on a v1 connection is unknown to a
+//! v2 one (a full handshake, without 0-RTT) and the other way round.
+//!
 //! SSLKEYLOGFILE: set `key_log` on the rustls config to `rustls::KeyLogFile` (see
 //! [`RustlsConfig::with_keylog_file`]).
 
@@ -17,7 +30,7 @@ use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use quic_wire::crypto::{CryptoError, HeaderKey, PacketKey, Suite, MASK_LEN, SAMPLE_LEN};
+use quic_wire::crypto::{CryptoError, HeaderKey, PacketKey, Secret, Suite, MASK_LEN, SAMPLE_LEN};
 use quic_wire::{ConnectionId, PacketNumber, PathId, Side, Version};
 use rustls::quic::{self as rq};
 
@@ -137,18 +150,60 @@ impl TlsConfig for RustlsConfig {
                 let name = rustls::pki_types::ServerName::try_from(server_name.unwrap_or(""))
                     .map_err(|_| internal("invalid server name"))?
                     .to_owned();
-                rq::ClientConnection::new(c.clone(), v, name, params.to_vec())
-                    .map_err(|_| internal("rustls refused the client configuration"))?
-                    .into()
+                // The session's own copy of the configuration, whose key log records the
+                // traffic secrets for a version switch (a few reference counts; resumption
+                // state stays shared).
+                let capture = Arc::new(Capture {
+                    inner: c.key_log.clone(),
+                    secrets: std::sync::Mutex::new(Captured::default()),
+                });
+                let mut own = (**c).clone();
+                own.key_log = capture.clone();
+                let conn = rq::ClientConnection::new(Arc::new(own), v, name, params.to_vec())
+                    .map_err(|_| internal("rustls refused the client configuration"))?;
+                return Ok(Box::new(RustlsSession {
+                    conn: conn.into(),
+                    next: None,
+                    capture: Some(capture),
+                    switched: None,
+                    next_secrets: None,
+                }));
             }
             (RustlsConfig::Server(c), Side::Server) => {
-                rq::ServerConnection::new(c.clone(), v, params.to_vec())
+                rq::ServerConnection::new(scoped(c, version), v, params.to_vec())
                     .map_err(|_| internal("rustls refused the server configuration"))?
                     .into()
             }
             _ => return Err(internal("TLS configuration is for the other side")),
         };
-        Ok(Box::new(RustlsSession { conn, next: None }))
+        Ok(Box::new(RustlsSession {
+            conn,
+            next: None,
+            capture: None,
+            switched: None,
+            next_secrets: None,
+        }))
+    }
+
+    fn start_server_session(
+        &self,
+        version: Version,
+        params: &[u8],
+        early_data: bool,
+    ) -> Result<Box<dyn Session>, TlsError> {
+        match self {
+            RustlsConfig::Server(c) if !early_data && c.max_early_data_size != 0 => {
+                let mut own = (**c).clone();
+                own.max_early_data_size = 0;
+                RustlsConfig::Server(Arc::new(own)).start_session(
+                    Side::Server,
+                    version,
+                    params,
+                    None,
+                )
+            }
+            _ => self.start_session(Side::Server, version, params, None),
+        }
     }
 
     fn initial_keys(
@@ -182,11 +237,136 @@ impl TlsConfig for RustlsConfig {
     }
 }
 
+/// The server configuration of a session in `version`: session IDs and tickets carry the
+/// version (RFC 9369 §5: "Servers MUST validate the originating version of any session
+/// ticket or token and not accept one issued from a different version").
+fn scoped(c: &Arc<rustls::ServerConfig>, version: Version) -> Arc<rustls::ServerConfig> {
+    let mut own = (**c).clone();
+    own.session_storage = Arc::new(ScopedStore {
+        inner: c.session_storage.clone(),
+        version,
+    });
+    own.ticketer = Arc::new(ScopedTickets {
+        inner: c.ticketer.clone(),
+        version,
+    });
+    Arc::new(own)
+}
+
+/// `key` with the version in front.
+fn tagged(version: Version, key: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4 + key.len());
+    out.extend_from_slice(&version.0.to_be_bytes());
+    out.extend_from_slice(key);
+    out
+}
+
+/// A server session store whose keys are prefixed with a QUIC version.
+#[derive(Debug)]
+struct ScopedStore {
+    inner: Arc<dyn rustls::server::StoresServerSessions>,
+    version: Version,
+}
+
+impl rustls::server::StoresServerSessions for ScopedStore {
+    fn put(&self, key: Vec<u8>, value: Vec<u8>) -> bool {
+        self.inner.put(tagged(self.version, &key), value)
+    }
+    fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
+        self.inner.get(&tagged(self.version, key))
+    }
+    fn take(&self, key: &[u8]) -> Option<Vec<u8>> {
+        self.inner.take(&tagged(self.version, key))
+    }
+    fn can_cache(&self) -> bool {
+        self.inner.can_cache()
+    }
+}
+
+/// A ticketer that seals the QUIC version into each ticket and opens only its own
+/// version's.
+#[derive(Debug)]
+struct ScopedTickets {
+    inner: Arc<dyn rustls::server::ProducesTickets>,
+    version: Version,
+}
+
+impl rustls::server::ProducesTickets for ScopedTickets {
+    fn enabled(&self) -> bool {
+        self.inner.enabled()
+    }
+    fn lifetime(&self) -> u32 {
+        self.inner.lifetime()
+    }
+    fn encrypt(&self, plain: &[u8]) -> Option<Vec<u8>> {
+        self.inner.encrypt(&tagged(self.version, plain))
+    }
+    fn decrypt(&self, cipher: &[u8]) -> Option<Vec<u8>> {
+        let plain = self.inner.decrypt(cipher)?;
+        let (tag, rest) = plain.split_at_checked(4)?;
+        (tag == self.version.0.to_be_bytes()).then(|| rest.to_vec())
+    }
+}
+
 /// A rustls QUIC connection seen as a [`Session`].
 struct RustlsSession {
     conn: rq::Connection,
     /// The secrets of the next 1-RTT key phase.
     next: Option<rq::Secrets>,
+    /// Client: the traffic secrets rustls logged.
+    capture: Option<Arc<Capture>>,
+    /// The version keys are derived in, when it is not the one the session started with.
+    switched: Option<Version>,
+    /// After a switch: the (local, remote) 1-RTT secrets of the current key phase.
+    next_secrets: Option<(Secret, Secret)>,
+}
+
+/// Traffic secrets of one client session, as rustls logs them (NSS key log labels).
+#[derive(Default)]
+struct Captured {
+    client_hs: Option<Vec<u8>>,
+    server_hs: Option<Vec<u8>>,
+    client_ap: Option<Vec<u8>>,
+    server_ap: Option<Vec<u8>>,
+}
+
+/// A `rustls::KeyLog` that keeps one session's traffic secrets and passes every line on
+/// to the configured key log.
+struct Capture {
+    inner: Arc<dyn rustls::KeyLog>,
+    secrets: std::sync::Mutex<Captured>,
+}
+
+impl core::fmt::Debug for Capture {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Capture")
+    }
+}
+
+impl rustls::KeyLog for Capture {
+    fn log(&self, label: &str, client_random: &[u8], secret: &[u8]) {
+        if self.inner.will_log(label) {
+            self.inner.log(label, client_random, secret);
+        }
+        // A poisoned lock only means another thread panicked while holding it; the
+        // secrets are plain data, still usable.
+        let mut s = self
+            .secrets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let slot = match label {
+            "CLIENT_HANDSHAKE_TRAFFIC_SECRET" => &mut s.client_hs,
+            "SERVER_HANDSHAKE_TRAFFIC_SECRET" => &mut s.server_hs,
+            "CLIENT_TRAFFIC_SECRET_0" => &mut s.client_ap,
+            "SERVER_TRAFFIC_SECRET_0" => &mut s.server_ap,
+            _ => return,
+        };
+        *slot = Some(secret.to_vec());
+    }
+
+    fn will_log(&self, _label: &str) -> bool {
+        true
+    }
 }
 
 impl RustlsSession {
@@ -206,6 +386,51 @@ impl RustlsSession {
             remote: directional(k.remote, suite),
         }
     }
+
+    /// After a version switch: the (local, remote) secrets of the Handshake level
+    /// (`one_rtt` false) or of the first 1-RTT key phase, in `version`.
+    fn switched_secrets(
+        &self,
+        version: Version,
+        one_rtt: bool,
+    ) -> Result<(Secret, Secret), CryptoError> {
+        let suite = self.suite();
+        let capture = self.capture.as_ref().ok_or(CryptoError::Backend)?;
+        let s = capture
+            .secrets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (client, server) = if one_rtt {
+            (&s.client_ap, &s.server_ap)
+        } else {
+            (&s.client_hs, &s.server_hs)
+        };
+        let client = Secret::new(suite, version, client.as_deref().unwrap_or_default())?;
+        let server = Secret::new(suite, version, server.as_deref().unwrap_or_default())?;
+        // Only client sessions capture secrets.
+        Ok((client, server))
+    }
+
+    /// The keys of a level in the switched version (RFC 9369 §3.3.2 labels).
+    fn switched_keys(&mut self, version: Version, one_rtt: bool) -> Option<Keys> {
+        let (local, remote) = self.switched_secrets(version, one_rtt).ok()?;
+        let keys = Keys {
+            local: ring_directional(&local)?,
+            remote: ring_directional(&remote)?,
+        };
+        if one_rtt {
+            self.next_secrets = Some((local, remote));
+        }
+        Some(keys)
+    }
+}
+
+fn ring_directional(secret: &Secret) -> Option<DirectionalKeys> {
+    let k = quic_wire::crypto::DirectionalKeys::from_secret(secret).ok()?;
+    Some(DirectionalKeys {
+        packet: Box::new(k.packet),
+        header: Box::new(k.header),
+    })
 }
 
 fn directional(k: rq::DirectionalKeys, suite: Suite) -> DirectionalKeys {
@@ -233,13 +458,35 @@ impl Session for RustlsSession {
     }
 
     fn write_handshake(&mut self, out: &mut Vec<u8>) -> Option<KeyChange> {
-        match self.conn.write_hs(out)? {
+        let change = self.conn.write_hs(out)?;
+        if let Some(v) = self.switched {
+            // rustls derived these keys with the labels of the version the session
+            // started in; the secrets it logged give the negotiated version's. Without
+            // them (cannot happen: rustls logs every traffic secret it derives) the level's
+            // keys are missing and the handshake times out rather than using wrong keys.
+            return match change {
+                rq::KeyChange::Handshake { .. } => {
+                    self.switched_keys(v, false).map(KeyChange::Handshake)
+                }
+                rq::KeyChange::OneRtt { .. } => self.switched_keys(v, true).map(KeyChange::OneRtt),
+            };
+        }
+        match change {
             rq::KeyChange::Handshake { keys } => Some(KeyChange::Handshake(self.keys(keys))),
             rq::KeyChange::OneRtt { keys, next } => {
                 self.next = Some(next);
                 Some(KeyChange::OneRtt(self.keys(keys)))
             }
         }
+    }
+
+    fn switch_version(&mut self, version: Version) -> Result<(), TlsError> {
+        rustls_version(version)?;
+        if self.capture.is_none() {
+            return Err(internal("only client sessions switch versions"));
+        }
+        self.switched = Some(version);
+        Ok(())
     }
 
     fn peer_transport_parameters(&self) -> Option<&[u8]> {
@@ -267,6 +514,19 @@ impl Session for RustlsSession {
     }
 
     fn next_one_rtt_keys(&mut self) -> Option<PacketKeyPair> {
+        if let Some((local, remote)) = self.next_secrets.as_mut() {
+            // RFC 9001 §6.1 with the negotiated version's "quicv2 ku" label (RFC 9369
+            // §3.3.2).
+            let (l, r) = (local.next().ok()?, remote.next().ok()?);
+            let lk = quic_wire::crypto::RingPacketKey::from_secret(&l).ok()?;
+            let rk = quic_wire::crypto::RingPacketKey::from_secret(&r).ok()?;
+            *local = l;
+            *remote = r;
+            return Some(PacketKeyPair {
+                local: Box::new(lk),
+                remote: Box::new(rk),
+            });
+        }
         let suite = self.suite();
         let keys = self.next.as_mut()?.next_packet_keys();
         Some(PacketKeyPair {

@@ -180,36 +180,77 @@ impl Net {
         down: LinkConfig,
         client_config: Config,
         server_config: Config,
+        tls: (Arc<dyn TlsConfig>, Arc<dyn TlsConfig>),
+    ) -> Net {
+        Net::build_at(
+            seed,
+            (addr(CLIENT), addr(SERVER)),
+            (up, down),
+            (client_config, server_config),
+            tls,
+        )
+    }
+
+    /// [`Net::build_with_tls`] with the client and server at the given addresses (IPv6
+    /// ones, for example).
+    pub fn build_at(
+        seed: u64,
+        (client_addr, server_addr): (SocketAddr, SocketAddr),
+        (up, down): (LinkConfig, LinkConfig),
+        (client_config, server_config): (Config, Config),
         (client_tls, server_tls): (Arc<dyn TlsConfig>, Arc<dyn TlsConfig>),
     ) -> Net {
-        let client_addr = addr(CLIENT);
-        let server_addr = addr(SERVER);
+        let client = EndpointConfig {
+            connection: client_config,
+            ..EndpointConfig::default()
+        };
+        let server = EndpointConfig {
+            connection: server_config,
+            server_tls: Some(server_tls),
+            max_handshakes: 2000,
+            max_stateless_per_second: 100_000,
+            ..EndpointConfig::default()
+        };
+        Net::build_endpoints_at(
+            seed,
+            (client_addr, server_addr),
+            (up, down),
+            (client, server),
+            client_tls,
+        )
+    }
+
+    /// Endpoints with the given settings (the server's must carry its TLS).
+    pub fn build_with_endpoints(
+        seed: u64,
+        up: LinkConfig,
+        down: LinkConfig,
+        client_config: EndpointConfig,
+        server_config: EndpointConfig,
+        client_tls: Arc<dyn TlsConfig>,
+    ) -> Net {
+        Net::build_endpoints_at(
+            seed,
+            (addr(CLIENT), addr(SERVER)),
+            (up, down),
+            (client_config, server_config),
+            client_tls,
+        )
+    }
+
+    /// [`Net::build_with_endpoints`] with the client and server at the given addresses.
+    pub fn build_endpoints_at(
+        seed: u64,
+        (client_addr, server_addr): (SocketAddr, SocketAddr),
+        (up, down): (LinkConfig, LinkConfig),
+        (client_config, server_config): (EndpointConfig, EndpointConfig),
+        client_tls: Arc<dyn TlsConfig>,
+    ) -> Net {
         let mut sim = Sim::new(seed);
         let client_rng = sim.fork_rng();
         let server_rng = sim.fork_rng();
-        let client = sim.add_host(
-            endpoint(
-                EndpointConfig {
-                    connection: client_config,
-                    ..EndpointConfig::default()
-                },
-                client_rng,
-            ),
-            &[client_addr],
-        );
-        let server = sim.add_host(
-            endpoint(
-                EndpointConfig {
-                    connection: server_config,
-                    server_tls: Some(server_tls),
-                    max_handshakes: 2000,
-                    max_stateless_per_second: 100_000,
-                    ..EndpointConfig::default()
-                },
-                server_rng,
-            ),
-            &[server_addr],
-        );
+        let client = sim.add_host(endpoint(client_config, client_rng), &[client_addr]);
+        let server = sim.add_host(endpoint(server_config, server_rng), &[server_addr]);
         let up = sim.link(client_addr, server_addr, up);
         let down = sim.link(server_addr, client_addr, down);
         Net {

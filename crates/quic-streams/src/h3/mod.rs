@@ -16,6 +16,7 @@ pub mod message;
 pub mod priority;
 pub mod qpack;
 mod request;
+mod seen;
 pub mod session;
 pub mod settings;
 pub mod stream_type;

@@ -118,6 +118,13 @@ impl H3 {
         let req = match self.requests.remove(&key) {
             Some(r) => r,
             None => {
+                let index = key >> 2;
+                if self.requests_seen.contains(index) {
+                    // A request that already ended (answered, rejected or reset): what
+                    // still arrives for it is dropped, never taken for a new request.
+                    return Ok(());
+                }
+                self.requests_seen.insert(index);
                 if self.goaway_sent.is_some_and(|g| key >= g) {
                     // RFC 9114 §5.2: requests at or past our GOAWAY ID are rejected unprocessed.
                     t.stop_sending(id, Code::H3_REQUEST_REJECTED);

@@ -104,6 +104,9 @@ pub struct H3 {
     max_push_id: Option<u64>,
     /// Server: the highest request stream ID seen, for GOAWAY.
     pub(crate) max_request_seen: Option<u64>,
+    /// Server: the request streams already started (by index), so late data on a finished
+    /// one is ignored instead of starting it again.
+    pub(crate) requests_seen: super::seen::Seen,
     error: Option<H3Error>,
 }
 
@@ -125,6 +128,7 @@ impl H3 {
             goaway_received: None,
             max_push_id: None,
             max_request_seen: None,
+            requests_seen: super::seen::Seen::default(),
             error: None,
         }
     }

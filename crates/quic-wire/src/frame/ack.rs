@@ -190,17 +190,16 @@ impl<'a> AckFrame<'a> {
     /// length. Returns `ranges: 0, len: 0` when `ranges` is empty, and `Err` when not even
     /// the first range fits.
     ///
-    /// # Panics
-    /// When the ranges are not strictly descending with at least one missing packet number
-    /// between neighbours (adjacent ranges must be merged by the caller), or a range's start
-    /// is above its end: both are bugs in the caller's receive history.
+    /// Ranges must be strictly descending with at least one missing packet number between
+    /// neighbours (adjacent ranges merged), each with its start at or below its end;
+    /// otherwise the result is [`AckWriteError::Malformed`].
     pub fn fit<I>(
         path_id: Option<PathId>,
         ranges: I,
         ack_delay: u64,
         ecn: Option<EcnCounts>,
         budget: usize,
-    ) -> Result<AckFit, BufferTooSmall>
+    ) -> Result<AckFit, AckWriteError>
     where
         I: Iterator<Item = RangeInclusive<u64>>,
     {
@@ -209,7 +208,9 @@ impl<'a> AckFrame<'a> {
             return Ok(AckFit { ranges: 0, len: 0 });
         };
         let (lo, hi) = (*first.start(), *first.end());
-        assert!(lo <= hi, "ACK range with start above end");
+        if lo > hi {
+            return Err(AckWriteError::Malformed);
+        }
         let fixed = ack_type(path_id, ecn).size()
             + path_id.map_or(0, |p| size_of_u64(p.as_u32().into()))
             + size_of_u64(hi)
@@ -222,26 +223,33 @@ impl<'a> AckFrame<'a> {
             len: fixed + 1,
         };
         if best.len > budget {
-            return Err(BufferTooSmall);
+            return Err(AckWriteError::BufferTooSmall);
         }
         let mut prev_smallest = lo;
         let mut pairs = 0usize;
         let mut count = 0u64;
+        let mut full = false;
         for r in ranges {
-            let (gap, len) = gap_and_len(prev_smallest, &r);
+            // Every range is checked, even those past the budget, so a malformed list is
+            // always reported rather than written only when it happens to fit.
+            let (gap, len) = gap_and_len(prev_smallest, &r)?;
+            prev_smallest = *r.start();
+            if full {
+                continue;
+            }
             pairs += size_of_u64(gap) + size_of_u64(len);
             count += 1;
             // The total only grows with each range, so the first range that overflows the
             // budget ends the search: it and every older range are dropped.
             let total = fixed + size_of_u64(count) + pairs;
             if total > budget {
-                break;
+                full = true;
+                continue;
             }
             best = AckFit {
                 ranges: best.ranges + 1,
                 len: total,
             };
-            prev_smallest = *r.start();
         }
         Ok(best)
     }
@@ -250,10 +258,8 @@ impl<'a> AckFrame<'a> {
     /// highest first, in at most `budget` bytes (and at most the writer's remaining room).
     /// When not every range fits, the oldest (lowest) ranges are left out. `ack_delay` is
     /// the already-scaled ACK Delay field. Returns the number of ranges written (0, writing
-    /// nothing, when `ranges` is empty) or `Err` when not even the newest range fits.
-    ///
-    /// # Panics
-    /// On malformed ranges, as [`AckFrame::fit`].
+    /// nothing, when `ranges` is empty) or `Err` when not even the newest range fits or the
+    /// ranges are malformed (see [`AckFrame::fit`]); nothing is written on error.
     pub fn write_ranges<I>(
         w: &mut Writer<'_>,
         path_id: Option<PathId>,
@@ -261,7 +267,7 @@ impl<'a> AckFrame<'a> {
         ack_delay: u64,
         ecn: Option<EcnCounts>,
         budget: usize,
-    ) -> Result<usize, BufferTooSmall>
+    ) -> Result<usize, AckWriteError>
     where
         I: Iterator<Item = RangeInclusive<u64>> + Clone,
     {
@@ -286,7 +292,7 @@ impl<'a> AckFrame<'a> {
         w.put_varint_u64(hi - lo)?;
         let mut prev_smallest = lo;
         for r in ranges {
-            let (gap, len) = gap_and_len(prev_smallest, &r);
+            let (gap, len) = gap_and_len(prev_smallest, &r)?;
             w.put_varint_u64(gap)?;
             w.put_varint_u64(len)?;
             prev_smallest = *r.start();
@@ -299,15 +305,35 @@ impl<'a> AckFrame<'a> {
 }
 
 /// The Gap and ACK Range Length fields for range `r` following a range whose smallest packet
-/// number is `prev_smallest` (RFC 9000 §19.3.1).
-fn gap_and_len(prev_smallest: u64, r: &RangeInclusive<u64>) -> (u64, u64) {
+/// number is `prev_smallest` (RFC 9000 §19.3.1); `Malformed` unless `r` is below it with a
+/// gap and its start is at or below its end.
+fn gap_and_len(prev_smallest: u64, r: &RangeInclusive<u64>) -> Result<(u64, u64), AckWriteError> {
     let (lo, hi) = (*r.start(), *r.end());
-    assert!(lo <= hi, "ACK range with start above end");
+    if lo > hi {
+        return Err(AckWriteError::Malformed);
+    }
     let gap = prev_smallest
         .checked_sub(hi)
         .and_then(|d| d.checked_sub(2))
-        .expect("ACK ranges must be descending with a gap between neighbours");
-    (gap, hi - lo)
+        .ok_or(AckWriteError::Malformed)?;
+    Ok((gap, hi - lo))
+}
+
+/// Why an ACK frame could not be planned or written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AckWriteError {
+    /// Not even the newest range fits in the budget.
+    #[error("no room for an ACK frame")]
+    BufferTooSmall,
+    /// The ranges are not descending, disjoint and non-adjacent, or one is inverted.
+    #[error("malformed ACK ranges")]
+    Malformed,
+}
+
+impl From<BufferTooSmall> for AckWriteError {
+    fn from(_: BufferTooSmall) -> Self {
+        AckWriteError::BufferTooSmall
+    }
 }
 
 fn ack_type(path_id: Option<PathId>, ecn: Option<EcnCounts>) -> FrameType {

@@ -25,7 +25,7 @@ mod parse;
 pub mod types;
 mod write;
 
-pub use ack::{AckFit, AckFrame, AckRangeIter, EcnCounts};
+pub use ack::{AckFit, AckFrame, AckRangeIter, AckWriteError, EcnCounts};
 pub use header::{CryptoFrameHeader, DatagramFrameHeader, StreamFrameHeader};
 pub use iter::FrameIter;
 pub use types::{FrameType, FrameTypeInfo};

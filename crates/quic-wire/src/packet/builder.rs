@@ -131,6 +131,13 @@ impl<'a> PacketBuilder<'a> {
         self.end
     }
 
+    /// The frames written so far, in plaintext (what a packet trace logs before
+    /// [`PacketBuilder::finish`] encrypts them in place).
+    #[inline]
+    pub fn payload(&self) -> &[u8] {
+        &self.buf[self.layout.payload_offset()..self.end]
+    }
+
     /// Whether no frame has been written yet.
     #[inline]
     pub fn is_empty(&self) -> bool {
