@@ -29,13 +29,12 @@
 //!   stay fixed as quinn's do; the send buffer is `send_window` (8 MiB). quinn bounds unsent plus
 //!   unacknowledged data of the whole connection and also stops taking writes at the peer's
 //!   flow-control credit (4 MiB for one stream); ours bounds each stream's buffer by the send
-//!   buffer alone, so our bulk sender can hold up to 8 MiB where quinn holds 4 MiB (this is most
-//!   of the difference in the "peak heap during bulk" row). The 1 KiB streams never reach
-//!   either bound. The peer may open `max_bidi_streams` (100) bidirectional streams at once;
+//!   buffer and by the peer's window for the stream (the most credit it granted beyond the
+//!   acknowledged data, 4 MiB here), so both bulk senders hold about 4 MiB. The 1 KiB streams
+//!   never reach either bound. The peer may open `max_bidi_streams` (100) bidirectional streams at once;
 //!   unidirectional streams keep our default of 100, as quinn keeps its default of 100.
-//! * Recovery internals stay at our defaults, including `SentConfig::initial_capacity` (256
-//!   sent-packet slots allocated up front per packet-number space), which dominates our "heap
-//!   per idle connection" figure.
+//! * Recovery internals stay at our defaults, including `SentConfig::initial_capacity` (0:
+//!   sent-packet slots are allocated as packets go out, so an idle connection holds few).
 //! * Idle timeout: [`StackConfig::idle_timeout`] (30 s). Everything else is our default:
 //!   8-byte connection IDs, ACK policy, DATAGRAM frames up to 1200 bytes accepted, greased
 //!   fixed bit, no keep-alive.
@@ -251,34 +250,59 @@ pub struct OurStack {
     max_udp_payload: usize,
 }
 
+/// Our client and server endpoints as the benchmark configures them, and the client's TLS
+/// configuration (for [`Endpoint::connect`]). Tests drive these directly.
+pub struct Endpoints {
+    /// The client endpoint (no server TLS).
+    pub client: Endpoint,
+    /// The server endpoint.
+    pub server: Endpoint,
+    /// What the client connects with.
+    pub client_tls: Arc<dyn TlsConfig>,
+}
+
+/// Builds both endpoints from the shared settings, exactly as [`OurStack`] does.
+pub fn endpoints(config: &StackConfig) -> Result<Endpoints, String> {
+    let conn = connection_config(config);
+    let mut seeds = crate::loss::SplitMix64::new(config.seed);
+    let mut reset_key = [0u8; 32];
+    for chunk in reset_key.chunks_mut(8) {
+        chunk.copy_from_slice(&seeds.next_u64().to_le_bytes());
+    }
+    let server_config = EndpointConfig {
+        connection: conn,
+        server_tls: Some(Arc::new(server_tls(config)?)),
+        retry: false,
+        reset_tokens: Some(Arc::new(HmacResetTokens::new(reset_key))),
+        ..EndpointConfig::default()
+    };
+    let client_config = EndpointConfig {
+        connection: conn,
+        server_tls: None,
+        retry: false,
+        ..EndpointConfig::default()
+    };
+    let server = Endpoint::new(server_config, rng_factory(seeds.next_u64()));
+    let client = Endpoint::new(client_config, rng_factory(seeds.next_u64()));
+    Ok(Endpoints {
+        client,
+        server,
+        client_tls: Arc::new(client_tls(config)?),
+    })
+}
+
 impl OurStack {
     /// Builds both endpoints from the shared settings.
     pub fn new(config: &StackConfig) -> Result<Self, String> {
-        let conn = connection_config(config);
-        let mut seeds = crate::loss::SplitMix64::new(config.seed);
-        let mut reset_key = [0u8; 32];
-        for chunk in reset_key.chunks_mut(8) {
-            chunk.copy_from_slice(&seeds.next_u64().to_le_bytes());
-        }
-        let server_config = EndpointConfig {
-            connection: conn,
-            server_tls: Some(Arc::new(server_tls(config)?)),
-            retry: false,
-            reset_tokens: Some(Arc::new(HmacResetTokens::new(reset_key))),
-            ..EndpointConfig::default()
-        };
-        let client_config = EndpointConfig {
-            connection: conn,
-            server_tls: None,
-            retry: false,
-            ..EndpointConfig::default()
-        };
-        let server = Endpoint::new(server_config, rng_factory(seeds.next_u64()));
-        let client = Endpoint::new(client_config, rng_factory(seeds.next_u64()));
+        let Endpoints {
+            client,
+            server,
+            client_tls,
+        } = endpoints(config)?;
         Ok(Self {
             client: End::new(client, CLIENT_ADDR, SERVER_ADDR),
             server: End::new(server, SERVER_ADDR, CLIENT_ADDR),
-            client_tls: Arc::new(client_tls(config)?),
+            client_tls,
             server_name: config.server_name.clone(),
             origin: Instant::now(),
             max_udp_payload: usize::from(config.max_udp_payload),

@@ -44,12 +44,13 @@ impl RecvHistory {
     /// The default bound on the ranges kept (and so on the ranges one ACK can report).
     pub const DEFAULT_MAX_RANGES: usize = 64;
 
-    /// An empty history keeping at most `max_ranges` ranges (at least 1). The ring is
-    /// allocated here, once.
+    /// An empty history keeping at most `max_ranges` ranges (at least 1). The ring grows
+    /// on demand (in-order arrival needs one range) up to that bound and keeps its room, so
+    /// an idle connection holds almost nothing and a busy one stops allocating.
     pub fn new(max_ranges: usize) -> Self {
         let max_ranges = max_ranges.max(1);
         RecvHistory {
-            runs: VecDeque::with_capacity(max_ranges + 1),
+            runs: VecDeque::new(),
             max_ranges,
             floor: 0,
         }

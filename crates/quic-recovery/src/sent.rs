@@ -116,6 +116,7 @@ pub struct SentConfig {
     /// skipping. Default 128.
     pub skip_period: u64,
     /// Slots allocated up front (the ring grows beyond it as needed, then keeps the room).
+    /// Default 0: nothing until the first packet, so idle connections stay small.
     pub initial_capacity: usize,
 }
 
@@ -123,7 +124,7 @@ impl Default for SentConfig {
     fn default() -> Self {
         SentConfig {
             skip_period: 128,
-            initial_capacity: 16,
+            initial_capacity: 0,
         }
     }
 }
@@ -162,12 +163,12 @@ impl<F> SentPackets<F> {
             next_pn: 0,
             skip_at: u64::MAX,
             skip_period: config.skip_period,
-            skipped: VecDeque::with_capacity(SKIPPED_KEPT + 1),
+            skipped: VecDeque::new(),
             largest_acked: None,
             bytes_in_flight: 0,
             ack_eliciting_in_flight: 0,
             last_ack_eliciting_sent: None,
-            scratch: Vec::with_capacity(16),
+            scratch: Vec::new(),
         };
         s.draw_skip(rng);
         s

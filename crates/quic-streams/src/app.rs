@@ -1,7 +1,5 @@
 //! The application API of [`Streams`]: open, write, finish, reset, read, stop.
 
-use alloc::boxed::Box;
-
 use bytes::Bytes;
 use quic_wire::{Dir, StreamId, VarInt};
 
@@ -41,7 +39,8 @@ impl Streams {
                 .ok_or(StreamError::IdsExhausted)?;
             self.local[d].next += 1;
             let s = self.new_stream(id);
-            self.map.insert(id, Box::new(s));
+            let s = self.boxed(s);
+            self.map.insert(id, s);
             return Ok(StreamRef::Id(id));
         }
         // RFC 9000 §4.6: blocked by the peer's limit; tell it (once per limit).
@@ -105,22 +104,43 @@ impl Streams {
     }
 
     /// Copying write: copies as much of `data` as the send buffer has room for and
-    /// returns how much. The write is complete on return. When it comes up short, a
-    /// [`StreamEvent::Writable`] follows once room frees up.
+    /// returns how much (`Ok(0)` when it is full: the typed "would block"). The write is
+    /// complete on return. The buffer holds the ideal send buffer
+    /// ([`Streams::ideal_send_buffer`]) at most, and no more than the peer's window for
+    /// the stream: the most flow-control credit it has granted beyond our acknowledged
+    /// data (a stream without credit yet takes [`crate::CREDITLESS_BUFFER`]), so data that
+    /// could only wait does not pile up. When a write comes up short, a [`StreamEvent::Writable`] follows once room
+    /// frees up (acknowledgements or more credit).
     pub fn write(&mut self, s: impl Into<StreamRef>, data: &[u8]) -> Result<usize, StreamError> {
-        let limit = self.ideal_send_buffer();
-        let (id, h) = self.send_half(s.into())?;
-        Self::writable(h)?;
+        let ideal = self.ideal_send_buffer();
+        let floor = self.credit_floor();
+        // Out of `self` while the stream is borrowed; an empty Vec moves without allocating.
+        let mut pool = core::mem::take(&mut self.seg_pool);
+        let found = self.send_half(s.into());
+        let (id, h) = match found {
+            Ok(x) => x,
+            Err(e) => {
+                self.seg_pool = pool;
+                return Err(e);
+            }
+        };
+        if let Err(e) = Self::writable(h) {
+            self.seg_pool = pool;
+            return Err(e);
+        }
+        // What `Streams::write_cap` computes (`self` is borrowed here).
+        let limit = crate::streams::write_cap(ideal, floor, h);
         let room = usize::try_from(limit.saturating_sub(h.buf.held())).unwrap_or(usize::MAX);
         let n = data.len().min(room);
         // Offsets and lengths stay below 2^62 (RFC 9000 §4.5): cap what the stream can hold.
         let n = n.min(
             usize::try_from(quic_wire::frame::MAX_OFFSET - h.buf.written()).unwrap_or(usize::MAX),
         );
-        h.buf.write_copy(&data[..n]);
+        h.buf.write_copy(&data[..n], &mut pool);
         if n < data.len() {
             h.want_writable = true;
         }
+        self.seg_pool = pool;
         if let Some(id) = id {
             self.refresh(id);
         }

@@ -278,7 +278,9 @@ impl Streams {
         };
         if let Some(h) = st.send.as_mut() {
             h.credit.raise(max);
+            h.note_credit();
         }
+        self.maybe_writable(id);
         self.refresh(id);
         Ok(())
     }

@@ -52,5 +52,7 @@ pub use packetize::FrameRecord;
 pub use sched::Priority;
 pub use state::{RecvState, SendState};
 pub use stats::StreamStats;
-pub use streams::{Config, PeerLimits, PendingId, StreamEvent, StreamRef, Streams};
+pub use streams::{
+    Config, PeerLimits, PendingId, StreamEvent, StreamRef, Streams, CREDITLESS_BUFFER,
+};
 pub mod h3;

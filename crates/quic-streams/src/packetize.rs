@@ -58,12 +58,19 @@ enum Step {
 /// Smallest room worth starting a STREAM frame in: a header and a few bytes.
 const MIN_STREAM_ROOM: usize = 8;
 
+/// Smallest room in which a STREAM frame may go without its Length field: well above what
+/// header protection needs, so the packet builder never pads after it.
+const TO_END_MIN_ROOM: usize = 32;
+
 impl Streams {
     /// Writes frames for the next packet into `w`, at most `budget` bytes: control frames
     /// first (MAX_DATA, DATA_BLOCKED, MAX_STREAMS, STREAMS_BLOCKED, then per stream
     /// RESET_STREAM, STOP_SENDING, MAX_STREAM_DATA, STREAM_DATA_BLOCKED), then STREAM frames
-    /// in scheduler order, lost data before new data. Every STREAM frame carries a Length
-    /// field, so quic-conn may add frames after them. Data is copied once, from the send
+    /// in scheduler order, lost data before new data. A STREAM frame whose data fills all
+    /// of the room left leaves out its Length field (RFC 9000 §19.8) and so must end the
+    /// packet: `budget` must reach the end of the packet's payload, and the caller adds
+    /// nothing after these frames when the room is used up (there is no room for it
+    /// anyway). Every other STREAM frame carries a Length field. Data is copied once, from the send
     /// buffer into `w`. In a 0-RTT packet (`zero_rtt`), only streams that allow 0-RTT send
     /// data.
     ///
@@ -242,12 +249,13 @@ impl Streams {
         let b = &h.buf;
         let fits = |offset: u64| StreamFrameHeader::max_data(id, offset, space, true);
         // Lost data first: it needs no new credit.
-        let (offset, len, retransmit) = if let Some(r) = b.first_lost() {
+        // (offset, length, retransmission, bytes available to send from there)
+        let (offset, len, retransmit, avail) = if let Some(r) = b.first_lost() {
             let Some(max) = fits(r.start).filter(|&m| m > 0) else {
                 return Step::Full;
             };
             let len = (r.end - r.start).min(max as u64);
-            (r.start, len, true)
+            (r.start, len, true, r.end - r.start)
         } else if b.sent() < b.written() {
             let stream_avail = h.credit.max.saturating_sub(b.sent());
             let allowed = (b.written() - b.sent()).min(stream_avail).min(conn_avail);
@@ -263,14 +271,23 @@ impl Streams {
             let Some(max) = fits(b.sent()).filter(|&m| m > 0) else {
                 return Step::Full;
             };
-            (b.sent(), allowed.min(max as u64), false)
+            (b.sent(), allowed.min(max as u64), false, allowed)
         } else if b.fin_pending() {
             if fits(b.written()).is_none() {
                 return Step::Full;
             }
-            (b.written(), 0, false)
+            (b.written(), 0, false, 0)
         } else {
             return Step::Skip;
+        };
+        // RFC 9000 §19.8: the last frame of a packet may leave out its Length and extend to
+        // the end of the packet. Done when the data fills all the room that is left, so
+        // nothing (no other frame, no padding) can follow it.
+        let to_end = StreamFrameHeader::max_data(id, offset, space, false)
+            .filter(|&n| space >= TO_END_MIN_ROOM && n > 0 && avail >= n as u64);
+        let (len, with_len) = match to_end {
+            Some(n) => (n as u64, false),
+            None => (len, true),
         };
         let end = offset + len;
         let fin = b.is_finished() && end == b.written();
@@ -279,7 +296,7 @@ impl Streams {
         let header = StreamFrameHeader {
             id,
             offset,
-            len: Some(ulen),
+            len: with_len.then_some(ulen),
             fin,
         };
         let before = w.written();
@@ -334,14 +351,17 @@ impl Streams {
     }
 
     fn on_stream_acked(&mut self, id: StreamId, offset: u64, len: u64, fin: bool) {
-        let limit = self.ideal_send_buffer();
+        let ideal = self.ideal_send_buffer();
+        let floor = self.credit_floor();
         let Some(h) = self.map.get_mut(&id).and_then(|s| s.send.as_mut()) else {
             return;
         };
         if !h.state.may_send_data() {
             return;
         }
-        let moved = h.buf.on_acked(offset..offset + len, fin);
+        let moved = h
+            .buf
+            .on_acked(offset..offset + len, fin, &mut self.seg_pool);
         let mut events = [None, None, None];
         if moved && h.notify_acked {
             events[0] = Some(StreamEvent::Acked {
@@ -349,6 +369,7 @@ impl Streams {
                 offset: h.buf.acked_base(),
             });
         }
+        let limit = crate::streams::write_cap(ideal, floor, h);
         if moved && h.want_writable && h.buf.held() < limit && !h.buf.is_finished() {
             h.want_writable = false;
             events[1] = Some(StreamEvent::Writable { id });

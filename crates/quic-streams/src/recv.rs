@@ -1,9 +1,11 @@
 //! Receive-side reassembly for one stream, with bounded memory.
 //!
-//! Chunks are kept in a map keyed by stream offset, never overlapping, all at or above the
-//! read offset. Data given as `Bytes` is kept zero-copy when the piece is at least
-//! [`ZERO_COPY_MIN`] bytes long; smaller pieces are copied (so a one-byte frame cannot pin a
-//! whole datagram buffer), and a small copied piece that continues the chunk before it is
+//! Chunks are kept by stream offset, never overlapping, all at or above the read offset:
+//! the readable ones (contiguous from the read offset) in a deque, those after a gap in a
+//! tree. Data given as `Bytes` is kept zero-copy when the piece is at least
+//! [`ZERO_COPY_MIN`] bytes long, or when it is the only readable piece; other small pieces
+//! are copied (so one-byte frames cannot pin whole datagram buffers), and a small copied
+//! piece that continues the chunk before it is
 //! appended to it, so a trickle of tiny in-order frames makes one chunk, not thousands.
 //!
 //! ## Memory bound
@@ -20,7 +22,7 @@
 //! PROTOCOL_VIOLATION." We do, for every byte still buffered (bytes already handed to the
 //! application are gone and cannot be compared).
 
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
 use bytes::Bytes;
 use core::ops::Bound;
@@ -28,6 +30,8 @@ use quic_wire::{TransportError, TransportErrorCode};
 
 /// Pieces at least this long are kept zero-copy when given as `Bytes`.
 pub const ZERO_COPY_MIN: usize = 256;
+/// Readable-chunk list entries a freed stream keeps for reuse at most.
+const RECYCLED_CHUNKS_MAX: usize = 16;
 /// A small copied chunk grows by appending until it reaches this size.
 const OWNED_APPEND_MAX: usize = 4096;
 /// Bookkeeping bytes counted per buffered chunk when bounding reassembly memory.
@@ -78,10 +82,19 @@ impl Chunk {
 /// Out-of-order reassembly for one stream.
 #[derive(Debug)]
 pub(crate) struct RecvBuffer {
-    chunks: BTreeMap<u64, Chunk>,
+    /// The readable chunks: contiguous from `read` to `ready_end`, in order. A deque: data
+    /// mostly arrives in order (a push at the back) and is read in order (a pop at the
+    /// front), and the deque keeps its memory, so steady receiving allocates nothing.
+    ready: VecDeque<(u64, Chunk)>,
+    /// End of the readable chunks (`read` when there are none).
+    ready_end: u64,
+    /// Chunks after a gap, by stream offset, not overlapping, all starting after
+    /// `ready_end`. A tree: out-of-order data may land anywhere, and a peer must not be able
+    /// to make an insertion cost more than O(log n).
+    later: BTreeMap<u64, Chunk>,
     /// Everything below has been consumed by the application.
     read: u64,
-    /// Bytes held in `chunks`.
+    /// Bytes held in `ready` and `later`.
     buffered: usize,
     max_chunks: usize,
 }
@@ -99,10 +112,30 @@ impl RecvBuffer {
     /// An empty buffer holding at most `max_chunks` separate chunks.
     pub(crate) fn new(max_chunks: usize) -> Self {
         RecvBuffer {
-            chunks: BTreeMap::new(),
+            ready: VecDeque::new(),
+            ready_end: 0,
+            later: BTreeMap::new(),
             read: 0,
             buffered: 0,
             max_chunks: max_chunks.max(1),
+        }
+    }
+
+    /// Takes over the readable-chunk list of `old` (a freed stream's buffer) if this
+    /// buffer has none yet: its memory is kept, its contents dropped.
+    pub(crate) fn adopt_storage(&mut self, old: &mut RecvBuffer) {
+        if self.ready.capacity() == 0 {
+            old.ready.clear();
+            core::mem::swap(&mut self.ready, &mut old.ready);
+        }
+    }
+
+    /// Drops everything, keeping the readable-chunk list's memory only when it is small
+    /// (a freed stream kept for reuse must not hold what a burst once needed).
+    pub(crate) fn release(&mut self) {
+        self.discard_all(self.read);
+        if self.ready.capacity() > RECYCLED_CHUNKS_MAX {
+            self.ready = VecDeque::new();
         }
     }
 
@@ -125,24 +158,21 @@ impl RecvBuffer {
     /// Memory charged to this buffer: buffered bytes plus per-chunk overhead.
     #[cfg(test)]
     pub(crate) fn memory(&self) -> usize {
-        self.buffered + self.chunks.len() * CHUNK_OVERHEAD
+        self.buffered + self.chunk_count() * CHUNK_OVERHEAD
+    }
+
+    fn chunk_count(&self) -> usize {
+        self.ready.len() + self.later.len()
     }
 
     /// End of the data readable without a gap from the read offset.
     pub(crate) fn contiguous_end(&self) -> u64 {
-        let mut end = self.read;
-        for (&start, c) in self.chunks.range(self.read..) {
-            if start != end {
-                break;
-            }
-            end += c.len() as u64;
-        }
-        end
+        self.ready_end
     }
 
     /// Whether data is readable at the read offset.
     pub(crate) fn is_readable(&self) -> bool {
-        self.chunks.contains_key(&self.read)
+        !self.ready.is_empty()
     }
 
     /// Inserts `data` at `offset`, dropping what was already received.
@@ -150,10 +180,43 @@ impl RecvBuffer {
         let bytes = data.as_slice();
         let end = offset.saturating_add(bytes.len() as u64);
         let mut cursor = offset.max(self.read);
+        // Each round moves `cursor` forward.
         while cursor < end {
-            // The chunk holding `cursor`, if any: the last one starting at or before it.
+            if cursor < self.ready_end {
+                // Within the readable chunks: compare with what is there.
+                let i = self
+                    .ready
+                    .partition_point(|(s, _)| *s <= cursor)
+                    .saturating_sub(1);
+                let Some((s, c)) = self.ready.get(i) else {
+                    return Ok(());
+                };
+                let (s, e) = (*s, *s + c.len() as u64);
+                let upto = e.min(end);
+                if upto <= cursor {
+                    return Ok(()); // Cannot happen: the readable chunks are contiguous.
+                }
+                let old = slice(c.as_slice(), cursor - s, upto - s);
+                let new = slice(bytes, cursor - offset, upto - offset);
+                if old != new {
+                    return Err(MISMATCH);
+                }
+                cursor = upto;
+                continue;
+            }
+            let first_later = self.later.keys().next().copied();
+            if cursor == self.ready_end && first_later.is_none_or(|f| f > cursor) {
+                // Continues the readable data: append, then take in what it joins.
+                let to = first_later.map_or(end, |f| f.min(end));
+                self.put_ready(cursor, to, data, offset)?;
+                cursor = to;
+                self.absorb();
+                continue;
+            }
+            // After a gap: the chunk holding `cursor`, if any, is the last one starting at or
+            // before it.
             let covering = self
-                .chunks
+                .later
                 .range(..=cursor)
                 .next_back()
                 .map(|(&s, c)| (s, s + c.len() as u64))
@@ -165,18 +228,30 @@ impl RecvBuffer {
                 continue;
             }
             let next_start = self
-                .chunks
+                .later
                 .range((Bound::Excluded(cursor), Bound::Unbounded))
                 .next()
                 .map_or(end, |(&s, _)| s.min(end));
-            self.put_piece(cursor, next_start, data, offset)?;
+            self.put_later(cursor, next_start, data, offset)?;
             cursor = next_start;
         }
         Ok(())
     }
 
-    /// Checks that the buffered bytes of chunk `chunk_start` over `from..to` equal the
-    /// incoming bytes there.
+    /// Moves the chunks of `later` that now continue the readable data into `ready`.
+    fn absorb(&mut self) {
+        while let Some(entry) = self.later.first_entry() {
+            if *entry.key() != self.ready_end {
+                break;
+            }
+            let (at, c) = entry.remove_entry();
+            self.ready_end = at + c.len() as u64;
+            self.ready.push_back((at, c));
+        }
+    }
+
+    /// Checks that the buffered bytes of chunk `chunk_start` (in `later`) over `from..to`
+    /// equal the incoming bytes there.
     fn check_same(
         &self,
         chunk_start: u64,
@@ -185,7 +260,7 @@ impl RecvBuffer {
         incoming: &[u8],
         incoming_start: u64,
     ) -> Result<(), TransportError> {
-        let Some(chunk) = self.chunks.get(&chunk_start) else {
+        let Some(chunk) = self.later.get(&chunk_start) else {
             return Ok(());
         };
         // Offsets lie within both the chunk and the incoming data by construction.
@@ -198,60 +273,112 @@ impl RecvBuffer {
         }
     }
 
-    /// Stores the part `from..to` of the incoming data, which no chunk covers.
-    fn put_piece(
+    /// The part `from..to` of the incoming data as a chunk of its own: zero-copy when given
+    /// as `Bytes` and large enough (or `small_shared`), copied otherwise. `None` when empty.
+    fn piece(
+        from: u64,
+        to: u64,
+        data: Incoming<'_>,
+        data_start: u64,
+        small_shared: bool,
+    ) -> Option<Chunk> {
+        let a = usize::try_from(from - data_start).unwrap_or(usize::MAX);
+        let b = usize::try_from(to - data_start).unwrap_or(usize::MAX);
+        if b <= a {
+            return None;
+        }
+        if let Incoming::Shared(bytes) = data {
+            if (b - a >= ZERO_COPY_MIN || small_shared) && bytes.get(a..b).is_some() {
+                return Some(Chunk::Shared(bytes.slice(a..b)));
+            }
+        }
+        data.as_slice().get(a..b).map(|p| Chunk::Owned(p.to_vec()))
+    }
+
+    /// Appends the part `from..to` (starting at `ready_end`) to the readable chunks.
+    fn put_ready(
         &mut self,
         from: u64,
         to: u64,
         data: Incoming<'_>,
         data_start: u64,
     ) -> Result<(), TransportError> {
-        let a = usize::try_from(from - data_start).unwrap_or(usize::MAX);
-        let b = usize::try_from(to - data_start).unwrap_or(usize::MAX);
-        let len = b.saturating_sub(a);
-        if len == 0 {
-            return Ok(());
-        }
-        if let Incoming::Shared(bytes) = data {
-            if len >= ZERO_COPY_MIN {
-                if let Some(piece) = bytes.get(a..b).map(|_| bytes.slice(a..b)) {
-                    return self.add_chunk(from, Chunk::Shared(piece));
-                }
-            }
-        }
-        let Some(piece) = data.as_slice().get(a..b) else {
-            return Ok(());
-        };
-        // Append to the chunk just before when it is a small owned one ending here.
-        if let Some((&s, Chunk::Owned(v))) = self.chunks.range_mut(..from).next_back() {
-            if s + v.len() as u64 == from && v.len() + piece.len() <= OWNED_APPEND_MAX {
-                v.extend_from_slice(piece);
-                self.buffered += piece.len();
+        let len = usize::try_from(to - from).unwrap_or(usize::MAX);
+        // A small copied piece grows the small copied chunk it continues.
+        if let (Some((_, Chunk::Owned(v))), Some(p)) = (
+            self.ready.back_mut(),
+            data.as_slice()
+                .get(usize::try_from(from - data_start).unwrap_or(usize::MAX)..)
+                .and_then(|rest| rest.get(..len)),
+        ) {
+            if len < ZERO_COPY_MIN && v.len() + len <= OWNED_APPEND_MAX {
+                v.extend_from_slice(p);
+                self.buffered += len;
+                self.ready_end = to;
                 return Ok(());
             }
         }
-        self.add_chunk(from, Chunk::Owned(piece.to_vec()))
-    }
-
-    fn add_chunk(&mut self, at: u64, c: Chunk) -> Result<(), TransportError> {
-        if self.chunks.len() >= self.max_chunks {
+        // A small piece is kept zero-copy too when it is the only readable data: it pins at
+        // most one datagram per stream, and spares an allocation for the short frames of
+        // an in-order transfer.
+        let alone = self.ready.is_empty();
+        let Some(c) = Self::piece(from, to, data, data_start, alone) else {
+            return Ok(());
+        };
+        if self.chunk_count() >= self.max_chunks {
             return Err(FRAGMENTED);
         }
         self.buffered += c.len();
-        self.chunks.insert(at, c);
+        self.ready_end = to;
+        self.ready.push_back((from, c));
+        Ok(())
+    }
+
+    /// Stores the part `from..to` (after a gap) in `later`; no chunk covers it.
+    fn put_later(
+        &mut self,
+        from: u64,
+        to: u64,
+        data: Incoming<'_>,
+        data_start: u64,
+    ) -> Result<(), TransportError> {
+        let len = usize::try_from(to - from).unwrap_or(usize::MAX);
+        let a = usize::try_from(from - data_start).unwrap_or(usize::MAX);
+        let small = data.as_slice().get(a..).and_then(|r| r.get(..len));
+        // Append to the chunk just before when it is a small owned one ending here.
+        if let (Some((&s, Chunk::Owned(v))), Some(p)) =
+            (self.later.range_mut(..from).next_back(), small)
+        {
+            if len < ZERO_COPY_MIN
+                && s + v.len() as u64 == from
+                && v.len() + len <= OWNED_APPEND_MAX
+            {
+                v.extend_from_slice(p);
+                self.buffered += len;
+                return Ok(());
+            }
+        }
+        let Some(c) = Self::piece(from, to, data, data_start, false) else {
+            return Ok(());
+        };
+        if self.chunk_count() >= self.max_chunks {
+            return Err(FRAGMENTED);
+        }
+        self.buffered += c.len();
+        self.later.insert(from, c);
         Ok(())
     }
 
     /// Takes up to `max` contiguous bytes at the read offset as one chunk, zero-copy.
     pub(crate) fn read_chunk(&mut self, max: usize) -> Option<Bytes> {
-        let chunk = self.chunks.remove(&self.read)?;
+        let (_, chunk) = self.ready.pop_front()?;
         let mut bytes = chunk.into_bytes();
         self.buffered -= bytes.len();
         if bytes.len() > max {
             let rest = bytes.split_off(max);
             self.buffered += rest.len();
-            self.chunks
-                .insert(self.read + max as u64, Chunk::Shared(rest));
+            self.ready
+                .push_front((self.read + max as u64, Chunk::Shared(rest)));
         }
         self.read += bytes.len() as u64;
         Some(bytes)
@@ -259,7 +386,7 @@ impl RecvBuffer {
 
     /// The contiguous chunk at the read offset, without consuming it.
     pub(crate) fn peek(&self) -> Option<&[u8]> {
-        self.chunks.get(&self.read).map(Chunk::as_slice)
+        self.ready.front().map(|(_, c)| c.as_slice())
     }
 
     /// Copies contiguous bytes into `buf`; returns how many.
@@ -293,9 +420,11 @@ impl RecvBuffer {
     /// Drops everything buffered and moves the read offset to `to` (the application stopped
     /// reading or the stream was reset). Later data below `to` is ignored.
     pub(crate) fn discard_all(&mut self, to: u64) {
-        self.chunks.clear();
+        self.ready.clear();
+        self.later.clear();
         self.buffered = 0;
         self.read = self.read.max(to);
+        self.ready_end = self.read;
     }
 }
 
@@ -422,5 +551,32 @@ mod tests {
             prop_assert_eq!(out, data);
             prop_assert_eq!(r.buffered(), 0);
         }
+    }
+
+    #[test]
+    fn pieces_in_any_order_end_up_readable_in_order() {
+        // Every other 10-byte piece first, from the middle outwards, then the gaps: the
+        // data after a gap waits in the tree and joins the readable deque when the gap
+        // before it fills.
+        let data: Vec<u8> = (0..4000u32).map(|i| (i * 7 + 3) as u8).collect();
+        let mut r = RecvBuffer::new(1000);
+        let pieces: Vec<usize> = (0..400).collect();
+        let mut order: Vec<usize> = pieces.iter().copied().filter(|p| p % 2 == 1).collect();
+        order.sort_by_key(|&p| (p as i64 - 200).abs());
+        order.extend(pieces.iter().copied().filter(|p| p % 2 == 0).rev());
+        for (n, &p) in order.iter().enumerate() {
+            let at = p * 10;
+            r.insert(at as u64, Incoming::Slice(&data[at..at + 10]))
+                .unwrap();
+            if n + 1 < order.len() {
+                assert!(r.contiguous_end() < 4000);
+            }
+        }
+        assert_eq!(r.contiguous_end(), 4000);
+        assert!(r.later.is_empty());
+        let mut out = vec![0u8; 4000];
+        assert_eq!(r.read_into(&mut out), 4000);
+        assert_eq!(out, data);
+        assert_eq!(r.buffered(), 0);
     }
 }

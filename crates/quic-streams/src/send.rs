@@ -21,6 +21,68 @@ use crate::ranges::RangeSet;
 /// Largest owned segment that copying writes append to.
 pub(crate) const SEGMENT_SIZE: usize = 16 * 1024;
 
+/// Segments released by acknowledged data, kept for the next copying writes of any stream
+/// of the connection, so steady sending (full-size segments) and request/response churn
+/// (small ones) allocate nothing. Holds at most [`SegmentPool::MAX`] segments of each kind;
+/// the rest are freed.
+#[derive(Debug, Default)]
+pub(crate) struct SegmentPool {
+    /// Segments with room for [`SEGMENT_SIZE`] bytes.
+    free: Vec<Vec<u8>>,
+    /// Smaller segments (first writes of short streams).
+    small: Vec<Vec<u8>>,
+}
+
+impl SegmentPool {
+    /// Segments of each kind kept at most (full-size ones: 128 KiB per connection).
+    pub(crate) const MAX: usize = 8;
+
+    /// An empty segment with room for [`SEGMENT_SIZE`] bytes.
+    pub(crate) fn take(&mut self) -> Vec<u8> {
+        self.free
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(SEGMENT_SIZE))
+    }
+
+    /// An empty segment with room for at least `len` (< [`SEGMENT_SIZE`]) bytes.
+    pub(crate) fn take_small(&mut self, len: usize) -> Vec<u8> {
+        if let Some(v) = self.small.pop() {
+            if v.capacity() >= len {
+                return v;
+            }
+            self.small.push(v);
+        }
+        Vec::with_capacity(len)
+    }
+
+    /// Takes back a released segment, when the pool has room for its kind.
+    pub(crate) fn give(&mut self, mut v: Vec<u8>) {
+        let list = if v.capacity() == SEGMENT_SIZE {
+            &mut self.free
+        } else if v.capacity() >= SMALL_POOLED_MIN && v.capacity() < SEGMENT_SIZE {
+            &mut self.small
+        } else {
+            return;
+        };
+        if list.len() < Self::MAX {
+            if list.capacity() == 0 {
+                list.reserve_exact(Self::MAX);
+            }
+            v.clear();
+            list.push(v);
+        }
+    }
+
+    /// Segments held.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.free.len() + self.small.len()
+    }
+}
+
+/// Smaller segments are not worth keeping.
+const SMALL_POOLED_MIN: usize = 256;
+
 #[derive(Debug)]
 enum Segment {
     Owned(Vec<u8>),
@@ -84,16 +146,25 @@ impl SendBuffer {
         self.fin
     }
 
-    /// Appends a copy of `data`; the caller has checked the buffer room.
-    pub(crate) fn write_copy(&mut self, data: &[u8]) {
+    /// Appends a copy of `data`; the caller has checked the buffer room. Full-size
+    /// segments come from `pool` when it has one, so a stream that keeps writing reuses
+    /// the memory its acknowledged data released instead of allocating.
+    pub(crate) fn write_copy(&mut self, data: &[u8], pool: &mut SegmentPool) {
         let mut rest = data;
         while !rest.is_empty() {
             let tail = match self.segs.back_mut() {
                 Some((_, Segment::Owned(v))) if v.len() < SEGMENT_SIZE => v,
-                _ => {
-                    let cap = rest.len().min(SEGMENT_SIZE);
-                    self.segs
-                        .push_back((self.written, Segment::Owned(Vec::with_capacity(cap))));
+                last => {
+                    // Small first writes get a segment of their size (a short message
+                    // costs little); a stream past its first full segment is streaming,
+                    // and gets full ones.
+                    let streaming = matches!(last, Some((_, Segment::Owned(v))) if v.capacity() >= SEGMENT_SIZE);
+                    let seg = if streaming || rest.len() >= SEGMENT_SIZE {
+                        pool.take()
+                    } else {
+                        pool.take_small(rest.len())
+                    };
+                    self.segs.push_back((self.written, Segment::Owned(seg)));
                     match self.segs.back_mut() {
                         Some((_, Segment::Owned(v))) => v,
                         // Just pushed an owned segment.
@@ -103,9 +174,23 @@ impl SendBuffer {
             };
             let n = rest.len().min(SEGMENT_SIZE - tail.len());
             let (now, later) = rest.split_at(n);
+            if tail.capacity() - tail.len() < n {
+                // Grow a small segment geometrically, never past the full size.
+                let want = (tail.capacity() * 2).max(tail.len() + n).min(SEGMENT_SIZE);
+                tail.reserve_exact(want - tail.len());
+            }
             tail.extend_from_slice(now);
             self.written += n as u64;
             rest = later;
+        }
+    }
+
+    /// Takes over the segment list of `old` (a freed stream's buffer) if this buffer has
+    /// none yet: its memory is kept, its contents dropped.
+    pub(crate) fn adopt_storage(&mut self, old: &mut SendBuffer) {
+        if self.segs.capacity() == 0 {
+            old.segs.clear();
+            core::mem::swap(&mut self.segs, &mut old.segs);
         }
     }
 
@@ -153,8 +238,14 @@ impl SendBuffer {
         }
     }
 
-    /// Records an acknowledgement; returns whether `acked_base` moved.
-    pub(crate) fn on_acked(&mut self, range: Range<u64>, fin: bool) -> bool {
+    /// Records an acknowledgement; returns whether `acked_base` moved. Released full-size
+    /// segments go back to `pool`.
+    pub(crate) fn on_acked(
+        &mut self,
+        range: Range<u64>,
+        fin: bool,
+        pool: &mut SegmentPool,
+    ) -> bool {
         if fin {
             self.fin_acked = true;
             self.fin_lost = false;
@@ -163,18 +254,23 @@ impl SendBuffer {
         if start >= range.end {
             return false;
         }
-        self.acked.insert(start..range.end);
         self.lost.remove(start..range.end);
-        let Some(new_base) = self.acked.contiguous_end(self.acked_base) else {
+        let new_base = if start == self.acked_base {
+            // In order (the usual case): the base moves to the end of the range and on
+            // through whatever was acknowledged out of order right after it.
+            self.acked.contiguous_end(range.end).unwrap_or(range.end)
+        } else {
+            self.acked.insert(start..range.end);
             return false;
         };
         self.acked.remove_below(new_base);
         self.acked_base = new_base;
         while let Some((start, seg)) = self.segs.front() {
-            if start + seg.as_slice().len() as u64 <= new_base {
-                self.segs.pop_front();
-            } else {
+            if start + seg.as_slice().len() as u64 > new_base {
                 break;
+            }
+            if let Some((_, Segment::Owned(v))) = self.segs.pop_front() {
+                pool.give(v);
             }
         }
         true
@@ -210,6 +306,15 @@ impl SendBuffer {
     /// Whether all data and the FIN were acknowledged.
     pub(crate) fn all_acked(&self) -> bool {
         self.fin && self.fin_acked && self.acked_base == self.written
+    }
+
+    /// Releases every byte, keeping the segment list's memory only when it is small (a
+    /// freed stream kept for reuse must not hold what a large transfer once needed).
+    pub(crate) fn release(&mut self) {
+        self.clear();
+        if self.segs.capacity() > 16 {
+            self.segs = VecDeque::new();
+        }
     }
 
     /// Releases every byte: the stream was reset.
@@ -268,9 +373,9 @@ mod tests {
     fn copies_and_shared_segments_read_back_across_boundaries() {
         let mut b = SendBuffer::default();
         let first: Vec<u8> = (0..SEGMENT_SIZE + 10).map(|i| i as u8).collect();
-        b.write_copy(&first);
+        b.write_copy(&first, &mut SegmentPool::default());
         b.write_shared(Bytes::from_static(b"shared"));
-        b.write_copy(b"tail");
+        b.write_copy(b"tail", &mut SegmentPool::default());
         assert_eq!(b.written(), first.len() as u64 + 10);
         assert_eq!(
             read(&b, SEGMENT_SIZE as u64 - 2, 4),
@@ -285,12 +390,12 @@ mod tests {
     #[test]
     fn acknowledged_prefix_is_released_and_lost_ranges_skip_acked_parts() {
         let mut b = SendBuffer::default();
-        b.write_copy(&[7u8; 100]);
+        b.write_copy(&[7u8; 100], &mut SegmentPool::default());
         b.on_sent(0..100, false);
-        assert!(!b.on_acked(50..60, false));
+        assert!(!b.on_acked(50..60, false, &mut SegmentPool::default()));
         assert_eq!(b.on_lost(0..100, false), 90);
         assert_eq!(b.first_lost(), Some(0..50));
-        assert!(b.on_acked(0..50, false));
+        assert!(b.on_acked(0..50, false, &mut SegmentPool::default()));
         assert_eq!(b.acked_base(), 60, "joins the range acked earlier");
         assert_eq!(b.held(), 40);
         assert_eq!(b.first_lost(), Some(60..100));
@@ -301,15 +406,70 @@ mod tests {
     #[test]
     fn fin_completes_only_when_everything_is_acked() {
         let mut b = SendBuffer::default();
-        b.write_copy(b"abc");
+        b.write_copy(b"abc", &mut SegmentPool::default());
         b.finish();
         b.on_sent(0..3, true);
         assert!(!b.fin_pending());
         b.on_lost(0..3, true);
         assert!(b.fin_pending());
         b.on_sent(0..3, true);
-        b.on_acked(0..3, true);
+        b.on_acked(0..3, true, &mut SegmentPool::default());
         assert!(b.all_acked());
         assert!(!b.has_pending());
+    }
+
+    #[test]
+    fn acknowledged_segments_are_reused_by_later_writes() {
+        let mut pool = SegmentPool::default();
+        let mut b = SendBuffer::default();
+        let data = std::vec![3u8; 4 * SEGMENT_SIZE];
+        b.write_copy(&data, &mut pool);
+        b.on_sent(0..data.len() as u64, false);
+        // Acknowledging three full segments returns them to the pool.
+        assert!(b.on_acked(0..3 * SEGMENT_SIZE as u64, false, &mut pool));
+        assert_eq!(pool.len(), 3);
+        // The next full-size writes take them back instead of allocating.
+        b.write_copy(&data[..2 * SEGMENT_SIZE], &mut pool);
+        assert_eq!(pool.len(), 1);
+        assert_eq!(read(&b, 4 * SEGMENT_SIZE as u64, 10), std::vec![3u8; 10]);
+        // Small first writes are not given a full segment.
+        let mut small = SendBuffer::default();
+        small.write_copy(b"hello", &mut pool);
+        assert_eq!(pool.len(), 1);
+        assert_eq!(read(&small, 0, 5), b"hello".to_vec());
+    }
+
+    #[test]
+    fn small_segments_of_finished_messages_are_reused() {
+        let mut pool = SegmentPool::default();
+        let mut first = SendBuffer::default();
+        first.write_copy(&[1u8; 1000], &mut pool);
+        first.on_sent(0..1000, false);
+        assert!(first.on_acked(0..1000, false, &mut pool));
+        assert_eq!(pool.len(), 1);
+        // The next short message takes it (and sees none of the old bytes).
+        let mut second = SendBuffer::default();
+        second.write_copy(&[2u8; 700], &mut pool);
+        assert_eq!(pool.len(), 0);
+        assert_eq!(read(&second, 0, 700), std::vec![2u8; 700]);
+        // A message larger than the kept segment allocates its own.
+        let mut third = SendBuffer::default();
+        pool.give(Vec::with_capacity(300));
+        third.write_copy(&[3u8; 900], &mut pool);
+        assert_eq!(pool.len(), 1);
+        assert_eq!(read(&third, 0, 900), std::vec![3u8; 900]);
+    }
+
+    #[test]
+    fn pool_keeps_a_bounded_number_of_segments() {
+        let mut pool = SegmentPool::default();
+        for _ in 0..3 * SegmentPool::MAX {
+            pool.give(Vec::with_capacity(SEGMENT_SIZE));
+        }
+        assert_eq!(pool.len(), SegmentPool::MAX);
+        // Odd-sized buffers are not kept.
+        let mut pool = SegmentPool::default();
+        pool.give(Vec::with_capacity(100));
+        assert_eq!(pool.len(), 0);
     }
 }

@@ -33,6 +33,10 @@ pub(crate) struct SendHalf {
     pub(crate) want_writable: bool,
     /// Zero-copy writes were made: report acknowledged offsets.
     pub(crate) notify_acked: bool,
+    /// The most credit the peer has granted beyond our acknowledged data so far: its
+    /// window for this stream, which bounds what copying writes buffer (a steady bound,
+    /// where the credit left right now rises and falls with every MAX_STREAM_DATA).
+    pub(crate) window: u64,
 }
 
 impl SendHalf {
@@ -49,7 +53,15 @@ impl SendHalf {
             allow_0rtt: false,
             want_writable: false,
             notify_acked: false,
+            window: max_data,
         }
+    }
+
+    /// Takes note of the peer's credit after it grew.
+    pub(crate) fn note_credit(&mut self) {
+        self.window = self
+            .window
+            .max(self.credit.max.saturating_sub(self.buf.acked_base()));
     }
 
     /// Applies a transition declared in [`SendState::on`]; an undeclared one leaves the
@@ -195,6 +207,32 @@ impl Stream {
             ctl_queued: false,
             pending_id: None,
         }
+    }
+
+    /// Drops what the buffers hold (a freed stream kept for reuse pins no data).
+    pub(crate) fn release_contents(&mut self) {
+        if let Some(h) = self.send.as_mut() {
+            h.buf.release();
+        }
+        if let Some(r) = self.recv.as_mut() {
+            r.buf.release();
+        }
+    }
+
+    /// Moves `self` into the allocation of `old`, a freed stream, keeping the memory of its
+    /// buffer lists too: opening and closing many short streams then allocates little.
+    pub(crate) fn into_recycled(
+        mut self,
+        mut old: alloc::boxed::Box<Stream>,
+    ) -> alloc::boxed::Box<Stream> {
+        if let (Some(new), Some(used)) = (self.send.as_mut(), old.send.as_mut()) {
+            new.buf.adopt_storage(&mut used.buf);
+        }
+        if let (Some(new), Some(used)) = (self.recv.as_mut(), old.recv.as_mut()) {
+            new.buf.adopt_storage(&mut used.buf);
+        }
+        *old = self;
+        old
     }
 
     /// RFC 9000 §3: once both halves are in a terminal state the stream's state can be

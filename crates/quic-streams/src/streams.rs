@@ -4,6 +4,7 @@
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
 use core::time::Duration;
+use hashbrown::HashMap;
 use quic_wire::{Dir, Instant, Side, StreamId, TransportError, TransportErrorCode, VarInt};
 
 use crate::flow::{RecvCredit, SendCredit};
@@ -29,7 +30,8 @@ pub struct Config {
     pub conn_window: u64,
     /// The most auto-tuning may grow the connection window to.
     pub max_conn_window: u64,
-    /// Send buffer of each stream for copying writes, at least.
+    /// Send buffer of each stream for copying writes, at least (copying writes also stop
+    /// at the peer's flow-control credit: see [`Streams::write`]).
     pub send_buffer: u64,
     /// The most the send buffer grows to following the bandwidth-delay product hint.
     pub max_send_buffer: u64,
@@ -201,7 +203,9 @@ pub(crate) const DIRS: [Dir; 2] = [Dir::Bi, Dir::Uni];
 pub struct Streams {
     pub(crate) side: Side,
     pub(crate) config: Config,
-    pub(crate) map: BTreeMap<StreamId, Box<Stream>>,
+    /// Live streams by ID. A hash map: every frame, write and acknowledgement looks its
+    /// stream up, often several times, and no caller needs the streams in ID order.
+    pub(crate) map: HashMap<StreamId, Box<Stream>>,
     pub(crate) pending: [VecDeque<(PendingId, Stream)>; 2],
     pub(crate) started: BTreeMap<PendingId, StreamId>,
     pub(crate) next_pending: u64,
@@ -217,7 +221,28 @@ pub struct Streams {
     pub(crate) rtt: Duration,
     pub(crate) bdp: u64,
     pub(crate) now: Instant,
+    /// Send-buffer segments released by acknowledgements, for the next writes.
+    pub(crate) seg_pool: crate::send::SegmentPool,
+    /// Allocations of freed streams, for the next streams (at most [`RECYCLED_MAX`]).
+    #[expect(
+        clippy::vec_box,
+        reason = "the boxes are what is kept: each is the allocation of a future stream"
+    )]
+    pub(crate) recycled: alloc::vec::Vec<Box<Stream>>,
 }
+
+/// [`Streams::write_cap`] from its parts, for callers that hold the stream borrowed.
+pub(crate) fn write_cap(ideal: u64, floor: u64, h: &SendHalf) -> u64 {
+    ideal.min(h.window.max(floor))
+}
+
+/// What a stream's send buffer takes for copying writes while the peer has given it no
+/// credit (see [`Streams::write`]).
+pub const CREDITLESS_BUFFER: u64 = 64 * 1024;
+
+/// Freed streams kept for reuse at most: enough for request/response churn, small next to
+/// a connection's other state.
+pub(crate) const RECYCLED_MAX: usize = 32;
 
 impl Streams {
     /// Streams for one endpoint of a connection. Until [`Streams::set_peer_limits`] is
@@ -227,7 +252,7 @@ impl Streams {
         Streams {
             side,
             config,
-            map: BTreeMap::new(),
+            map: HashMap::new(),
             pending: [VecDeque::new(), VecDeque::new()],
             started: BTreeMap::new(),
             next_pending: 0,
@@ -246,6 +271,8 @@ impl Streams {
             rtt: Duration::from_millis(100),
             bdp: 0,
             now: Instant::ZERO,
+            seg_pool: crate::send::SegmentPool::default(),
+            recycled: alloc::vec::Vec::new(),
         }
     }
 
@@ -276,12 +303,16 @@ impl Streams {
     pub fn set_peer_limits(&mut self, p: PeerLimits) {
         self.peer = p;
         self.conn_send.raise(p.max_data);
-        let ids: alloc::vec::Vec<StreamId> = self.map.keys().copied().collect();
+        let mut ids: alloc::vec::Vec<StreamId> = self.map.keys().copied().collect();
+        // In ID order, so the scheduler and the events see the same sequence on every run.
+        ids.sort_unstable_by_key(|id| id.into_inner());
         for id in ids {
             let initial = self.initial_send_credit(id);
             if let Some(s) = self.map.get_mut(&id).and_then(|s| s.send.as_mut()) {
                 s.credit.raise(initial);
+                s.note_credit();
             }
+            self.maybe_writable(id);
             self.refresh(id);
         }
         self.local[0].raise(p.max_streams_bidi);
@@ -307,6 +338,39 @@ impl Streams {
         self.bdp
             .max(self.config.send_buffer)
             .min(self.config.max_send_buffer.max(self.config.send_buffer))
+    }
+
+    /// The most a stream's send buffer holds for copying writes: the ideal size
+    /// ([`Streams::ideal_send_buffer`]), but no more than the peer's window for the stream
+    /// (the most credit it has granted beyond our acknowledged data), as more could only
+    /// wait. A stream without credit yet (pending, or before the peer's transport
+    /// parameters) still takes up to [`CREDITLESS_BUFFER`] (or `Config::send_buffer` if
+    /// smaller).
+    pub(crate) fn write_cap(&self, h: &SendHalf) -> u64 {
+        write_cap(self.ideal_send_buffer(), self.credit_floor(), h)
+    }
+
+    /// What a stream takes for copying writes whatever its credit.
+    pub(crate) fn credit_floor(&self) -> u64 {
+        self.config.send_buffer.min(CREDITLESS_BUFFER)
+    }
+
+    /// After the send buffer of stream `id` got room (acknowledgements, more credit): tell
+    /// the application with [`StreamEvent::Writable`] if a write came up short.
+    pub(crate) fn maybe_writable(&mut self, id: StreamId) {
+        let Some(h) = self.map.get(&id).and_then(|s| s.send.as_ref()) else {
+            return;
+        };
+        let ready = h.want_writable
+            && h.state.may_send_data()
+            && !h.buf.is_finished()
+            && h.buf.held() < self.write_cap(h);
+        if ready {
+            if let Some(h) = self.map.get_mut(&id).and_then(|s| s.send.as_mut()) {
+                h.want_writable = false;
+            }
+            self.events.push_back(StreamEvent::Writable { id });
+        }
     }
 
     /// The next event, if any.
@@ -355,6 +419,14 @@ impl Streams {
         Stream::new(send, recv)
     }
 
+    /// `s` on the heap, in a freed stream's allocation when one is kept.
+    pub(crate) fn boxed(&mut self, s: Stream) -> Box<Stream> {
+        match self.recycled.pop() {
+            Some(old) => s.into_recycled(old),
+            None => Box::new(s),
+        }
+    }
+
     /// The stream a peer frame refers to, opening peer streams as needed.
     ///
     /// `Ok(None)`: the stream existed and was freed; the frame is late and ignored.
@@ -379,7 +451,8 @@ impl Streams {
                     continue;
                 };
                 let s = self.new_stream(new_id);
-                self.map.insert(new_id, Box::new(s));
+                let s = self.boxed(s);
+                self.map.insert(new_id, s);
                 self.events.push_back(StreamEvent::Opened { id: new_id });
             }
         }
@@ -401,24 +474,17 @@ impl Streams {
                 let credit = self.initial_send_credit(id);
                 if let Some(h) = s.send.as_mut() {
                     h.credit.raise(credit);
+                    h.note_credit();
                 }
                 s.sched = None;
                 s.pending_id = Some(pid);
-                self.map.insert(id, Box::new(s));
+                let s = self.boxed(s);
+                self.map.insert(id, s);
                 self.started.insert(pid, id);
                 self.events
                     .push_back(StreamEvent::Started { pending: pid, id });
+                self.maybe_writable(id);
                 self.refresh(id);
-            }
-        }
-    }
-
-    /// Puts a stream in the control-frame queue if it has a control frame to send.
-    pub(crate) fn queue_control(&mut self, id: StreamId) {
-        if let Some(s) = self.map.get_mut(&id) {
-            if !s.ctl_queued && s.has_control() {
-                s.ctl_queued = true;
-                self.ctl.push_back(id);
             }
         }
     }
@@ -450,8 +516,10 @@ impl Streams {
         }
         if s.is_closed() {
             self.free(id);
-        } else {
-            self.queue_control(id);
+        } else if !s.ctl_queued && s.has_control() {
+            // Into the control-frame queue, once.
+            s.ctl_queued = true;
+            self.ctl.push_back(id);
         }
     }
 
@@ -471,6 +539,14 @@ impl Streams {
         }
         self.events
             .push_back(StreamEvent::Closed { id, stats: s.stats });
+        if self.recycled.len() < RECYCLED_MAX {
+            let mut s = s;
+            s.release_contents();
+            if self.recycled.capacity() == 0 {
+                self.recycled.reserve_exact(RECYCLED_MAX);
+            }
+            self.recycled.push(s);
+        }
     }
 
     /// Releases `n` bytes of connection credit (consumed or discarded) and queues

@@ -25,7 +25,9 @@ use crate::io::{DatagramMeta, SansIo, Transmit};
 use crate::tls::{TlsConfig, TlsError};
 use quic_wire::cid::ResetToken;
 
+mod timers;
 mod tokens;
+use timers::Schedule;
 #[cfg(feature = "rustls")]
 pub use tokens::AesGcmTokenKey;
 use tokens::{Checked, ClientTokens, ReplayFilter, RetryBinding, Tokens};
@@ -274,17 +276,25 @@ struct StatelessReply {
 /// With [`EndpointConfig::qlog`] every new connection gets its trace before its first
 /// packet. [`Endpoint::stats`] counts datagrams, bytes and the endpoint's decisions.
 ///
-/// ## Not yet supported
-/// Timers are found by a scan over the connections (fine for hundreds).
+/// ## Timers and transmission across connections
+/// Connection deadlines sit in a heap and the connections that may have something to send
+/// in a round-robin queue (`endpoint/timers.rs`): `poll_timeout` is O(1), `handle_timeout`
+/// O(log n) per due connection, and `poll_transmit` never visits idle connections. A
+/// connection changed through [`Endpoint::connection`] is looked at again on the next call.
 pub struct Endpoint {
     config: EndpointConfig,
     rng: RngFactory,
-    conns: HashMap<ConnectionHandle, Connection>,
+    /// Boxed: a connection is a few kilobytes, and the table keeps spare slots.
+    conns: HashMap<ConnectionHandle, Box<Connection>>,
     /// Every connection ID routed to a connection: its own, and for a server the client's
     /// original Destination Connection ID.
     cids: HashMap<ConnectionId, ConnectionHandle>,
-    /// Round-robin order of transmission.
+    /// Every connection, in the order they were made.
     order: VecDeque<ConnectionHandle>,
+    /// Deadlines and ready-to-send queue across connections (see `timers.rs`).
+    schedule: Schedule,
+    /// Connections whose deadline passed, reused by `handle_timeout`.
+    due: Vec<ConnectionHandle>,
     next_handle: u64,
     stateless: VecDeque<StatelessReply>,
     events: VecDeque<EndpointEvent>,
@@ -385,6 +395,8 @@ impl Endpoint {
             conns: HashMap::new(),
             cids: HashMap::new(),
             order: VecDeque::new(),
+            schedule: Schedule::default(),
+            due: Vec::new(),
             next_handle: 0,
             stateless: VecDeque::new(),
             events: VecDeque::new(),
@@ -473,7 +485,8 @@ impl Endpoint {
         self.next_handle += 1;
         self.cids.insert(conn.local_cid(), h);
         self.order.push_back(h);
-        self.conns.insert(h, conn);
+        self.conns.insert(h, Box::new(conn));
+        self.schedule.add(h);
         h
     }
 
@@ -482,9 +495,30 @@ impl Endpoint {
         self.stats
     }
 
-    /// A connection, while it exists.
+    /// A connection, while it exists. What the application does with it is taken into
+    /// account by the endpoint's next `poll_timeout`, `poll_transmit` or input.
     pub fn connection(&mut self, h: ConnectionHandle) -> Option<&mut Connection> {
-        self.conns.get_mut(&h)
+        let c = self.conns.get_mut(&h)?;
+        self.schedule.touch(h);
+        Some(c)
+    }
+
+    /// Reads again the deadlines of the connections touched since the last flush.
+    fn flush_touched(&mut self) {
+        if !self.schedule.has_touched() {
+            return;
+        }
+        let conns = &self.conns;
+        self.schedule
+            .flush(|h| conns.get(&h).and_then(|c| c.poll_timeout()));
+    }
+
+    /// Connection `h` had an input or a timer: queue it to transmit (its deadline is read
+    /// on the next flush), route its connection IDs and remove it if it is over.
+    fn after_input(&mut self, now: Instant, h: ConnectionHandle) {
+        self.schedule.touch(h);
+        self.sync_cids(h);
+        self.reap_one(now, h);
     }
 
     /// The handles of every connection.
@@ -510,7 +544,7 @@ impl Endpoint {
             return Some(e);
         }
         for &h in &self.order {
-            if let Some(e) = self.conns.get_mut(&h).and_then(Connection::poll_event) {
+            if let Some(e) = self.conns.get_mut(&h).and_then(|c| c.poll_event()) {
                 return Some((h, e));
             }
         }
@@ -830,6 +864,7 @@ impl Endpoint {
         if let Some(c) = self.conns.get_mut(&h) {
             c.send_new_token(&token);
         }
+        self.schedule.touch(h);
     }
 
     /// Answers a token-less Initial with a Retry (RFC 9000 §17.2.5, §8.1.2).
@@ -881,21 +916,34 @@ impl Endpoint {
     /// Routes the connection IDs connection `h` issued, and stops routing retired ones.
     fn sync_cids(&mut self, h: ConnectionHandle) {
         let Endpoint { conns, cids, .. } = self;
+        if let Some(c) = conns.get_mut(&h) {
+            route_cids(cids, h, c);
+        }
+    }
+
+    /// Connection `h` had a datagram (already given to it): route its new connection IDs,
+    /// keep a NEW_TOKEN it received, queue it to transmit, and remove it if it is over.
+    /// One lookup of the connection for most of it, as this runs for every datagram.
+    fn after_datagram(&mut self, now: Instant, h: ConnectionHandle) {
+        let Endpoint {
+            conns,
+            cids,
+            schedule,
+            ..
+        } = self;
         let Some(c) = conns.get_mut(&h) else {
             return;
         };
-        // Bounded: a connection has a handful of connection IDs in flux.
-        while let Some(e) = c.poll_cid_event() {
-            match e {
-                CidEvent::Issued(cid) => {
-                    cids.insert(cid, h);
-                }
-                CidEvent::Retired(cid) => {
-                    if cids.get(&cid) == Some(&h) {
-                        cids.remove(&cid);
-                    }
-                }
-            }
+        let token = c.take_new_token().map(|t| (c.version(), t));
+        route_cids(cids, h, c);
+        schedule.touch(h);
+        let drained = c.is_drained();
+        self.issue_address_token(now, h);
+        if let (Some((version, t)), Some(name)) = (token, self.client_names.get(&h)) {
+            self.client_tokens.store(name, version, t);
+        }
+        if drained {
+            self.reap_one(now, h);
         }
     }
 
@@ -914,22 +962,26 @@ impl Endpoint {
                 });
             }
         }
-        // Round robin: the connection that sends goes to the back of the line.
-        for _ in 0..self.order.len() {
-            let h = self.order.pop_front()?;
-            self.order.push_back(h);
-            if let Some(t) = self
-                .conns
-                .get_mut(&h)
-                .and_then(|c| c.poll_transmit(now, buf))
-            {
-                return Some(t);
+        // Round robin over the connections that may have something to send: one that
+        // sends goes to the back of the line, one that has nothing leaves it.
+        while let Some(h) = self.schedule.next_ready() {
+            let Some(c) = self.conns.get_mut(&h) else {
+                continue;
+            };
+            let t = c.poll_transmit(now, buf);
+            self.schedule.transmitted(h, t.is_some());
+            if t.is_some() {
+                return t;
             }
         }
+        // Nothing more to send: the embedder waits for `poll_timeout` next, which is
+        // cheapest with every deadline in the heap.
+        self.flush_touched();
         None
     }
 
-    /// Removes drained connections and their routes (kept as tombstones for a while).
+    /// Removes drained connections and their routes (a scan: only where an input may have
+    /// ended connections the endpoint cannot name, such as a stateless reset).
     fn reap(&mut self, now: Instant) {
         let dead: Vec<ConnectionHandle> = self
             .conns
@@ -938,35 +990,77 @@ impl Endpoint {
             .map(|(&h, _)| h)
             .collect();
         for h in dead {
-            if let Some(mut c) = self.conns.remove(&h) {
-                // A removed connection's last events (why it closed, `Drained`) still
-                // reach the application.
-                while let Some(e) = c.poll_event() {
-                    self.final_events.push_back((h, e));
+            self.reap_one(now, h);
+        }
+    }
+
+    /// Removes connection `h` if it is drained; its routes are kept as tombstones for a
+    /// while.
+    fn reap_one(&mut self, now: Instant, h: ConnectionHandle) {
+        if !self.conns.get(&h).is_some_and(|c| c.is_drained()) {
+            return;
+        }
+        if let Some(mut c) = self.conns.remove(&h) {
+            // A removed connection's last events (why it closed, `Drained`) still
+            // reach the application.
+            while let Some(e) = c.poll_event() {
+                self.final_events.push_back((h, e));
+            }
+        }
+        self.schedule.remove(h);
+        self.token_issued.remove(&h);
+        self.client_names.remove(&h);
+        let tombstones = &mut self.tombstones;
+        self.cids.retain(|cid, v| {
+            if *v == h {
+                tombstones.bury(now, *cid);
+            }
+            *v != h
+        });
+        self.order.retain(|&x| x != h);
+        self.stats.removed += 1;
+        self.events.push_back(EndpointEvent::Removed(h));
+    }
+}
+
+/// Routes the connection IDs connection `h` (that is, `c`) issued, and stops routing the
+/// ones it retired.
+fn route_cids(
+    cids: &mut HashMap<ConnectionId, ConnectionHandle>,
+    h: ConnectionHandle,
+    c: &mut Connection,
+) {
+    // Bounded: a connection has a handful of connection IDs in flux.
+    while let Some(e) = c.poll_cid_event() {
+        match e {
+            CidEvent::Issued(cid) => {
+                cids.insert(cid, h);
+            }
+            CidEvent::Retired(cid) => {
+                if cids.get(&cid) == Some(&h) {
+                    cids.remove(&cid);
                 }
             }
-            self.token_issued.remove(&h);
-            self.client_names.remove(&h);
-            let tombstones = &mut self.tombstones;
-            self.cids.retain(|cid, v| {
-                if *v == h {
-                    tombstones.bury(now, *cid);
-                }
-                *v != h
-            });
-            self.order.retain(|&x| x != h);
-            self.stats.removed += 1;
-            self.events.push_back(EndpointEvent::Removed(h));
         }
     }
 }
 
 /// The Destination Connection ID that routes a datagram. The fixed bit is not checked
 /// here: peers may grease it (RFC 9287) and connections check it themselves.
+///
+/// Only the version-independent layout is read (RFC 8999 §5): the connection parses the
+/// whole header itself, so a datagram is not parsed twice. A datagram too short to hold
+/// the connection ID routes nowhere.
 fn first_dcid(data: &[u8], cid_len: usize) -> Option<ConnectionId> {
-    let cfg = ParseConfig::new(cid_len).accept_zero_fixed_bit(true);
-    let (p, _) = Packet::parse(data, &cfg).ok()?;
-    ConnectionId::new(p.dcid()).ok()
+    let first = *data.first()?;
+    let dcid = if first & 0x80 != 0 {
+        // Long header: first byte, 4-byte version, DCID length, DCID.
+        let len = usize::from(*data.get(5)?);
+        data.get(6..6 + len)?
+    } else {
+        data.get(1..1 + cid_len)?
+    };
+    ConnectionId::new(dcid).ok()
 }
 
 impl SansIo for Endpoint {
@@ -978,12 +1072,7 @@ impl SansIo for Endpoint {
         match route.and_then(|h| self.conns.get_mut(&h).map(|c| (h, c))) {
             Some((h, c)) => {
                 c.handle_datagram(now, meta, data);
-                let token = c.take_new_token().map(|t| (c.version(), t));
-                self.sync_cids(h);
-                self.issue_address_token(now, h);
-                if let (Some((version, t)), Some(name)) = (token, self.client_names.get(&h)) {
-                    self.client_tokens.store(name, version, t);
-                }
+                self.after_datagram(now, h);
             }
             None => {
                 let accepted = self.stats.accepted;
@@ -991,9 +1080,10 @@ impl SansIo for Endpoint {
                 if self.stats.accepted == accepted {
                     self.stats.unroutable += 1;
                 }
+                self.flush_touched();
+                self.reap(now);
             }
         }
-        self.reap(now);
     }
 
     fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
@@ -1005,26 +1095,26 @@ impl SansIo for Endpoint {
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        self.conns
-            .values()
-            .filter_map(Connection::poll_timeout)
-            .min()
+        self.schedule
+            .next_deadline(|h| self.conns.get(&h).and_then(|c| c.poll_timeout()))
     }
 
     fn handle_timeout(&mut self, now: Instant) {
-        let due: Vec<ConnectionHandle> = self
-            .conns
-            .iter()
-            .filter(|(_, c)| c.poll_timeout().is_some_and(|t| t <= now))
-            .map(|(&h, _)| h)
-            .collect();
-        for h in due {
+        self.flush_touched();
+        // Every connection due now is taken first, so one whose deadline stays in the past
+        // after its timers fired is not served twice in one call.
+        let mut due = core::mem::take(&mut self.due);
+        while let Some(h) = self.schedule.pop_due(now) {
+            due.push(h);
+        }
+        for &h in &due {
             if let Some(c) = self.conns.get_mut(&h) {
                 c.handle_timeout(now);
             }
-            self.sync_cids(h);
+            self.after_input(now, h);
         }
-        self.reap(now);
+        due.clear();
+        self.due = due;
     }
 }
 

@@ -175,3 +175,95 @@ fn streams_opened_past_the_limit_wait_then_start_in_order() {
     }));
     assert_eq!(read_all(&mut p.s, c_id), (b"third".to_vec(), true));
 }
+
+#[test]
+fn freed_streams_are_reused_without_their_data() {
+    let mut p = Pair::new(8, 1000);
+    for i in 0..50u32 {
+        let r = p.c.open(Dir::Bi).unwrap();
+        // Each request differs in length and content, so leftovers of an earlier stream
+        // in a reused allocation would show.
+        let msg: Vec<u8> = (0..(i % 7 + 1) * 100).map(|k| (k + i) as u8).collect();
+        p.c.write(r, &msg).unwrap();
+        p.c.finish(r).unwrap();
+        p.drive();
+        let mut got = None;
+        for e in p.events(Side::Server) {
+            if let StreamEvent::Readable { id } = e {
+                let (data, fin) = read_all(&mut p.s, id);
+                assert!(fin);
+                got = Some(data);
+                p.s.finish(id).unwrap();
+            }
+        }
+        assert_eq!(got.as_deref(), Some(&msg[..]), "request {i}");
+        p.drive();
+        p.events(Side::Client);
+        let id = p.c.id_of(r).unwrap();
+        let (reply, fin) = read_all(&mut p.c, id);
+        assert!(fin && reply.is_empty());
+        p.drive();
+        p.events(Side::Client);
+        p.events(Side::Server);
+        // Both ends keep a bounded number of freed allocations.
+        assert!(p.c.recycled.len() <= crate::streams::RECYCLED_MAX);
+        assert!(p.s.recycled.len() <= crate::streams::RECYCLED_MAX);
+    }
+    // Streams were freed, and kept for reuse.
+    assert!(!p.c.recycled.is_empty() && !p.s.recycled.is_empty());
+    assert_eq!(p.c.stream_count(), 0);
+}
+
+#[test]
+fn copying_writes_stop_at_the_peer_credit_and_resume_when_it_grows() {
+    // The peer allows 100 000 bytes per stream; our send buffer would take more.
+    let mut p = Pair::new(8, 100_000);
+    assert!(p.c.ideal_send_buffer() > 100_000);
+    let a = id_of(p.c.open(Dir::Uni).unwrap());
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let first = p.c.write(a, &data).unwrap();
+    assert_eq!(first, 100_000, "the buffer stops at the credit");
+    assert_eq!(
+        p.c.write(a, &data[first..]).unwrap(),
+        0,
+        "full: would block"
+    );
+    // The data goes out and is acknowledged; the server reads it, which gives more
+    // credit (MAX_STREAM_DATA), and the client is told it may write again.
+    p.drive();
+    let (got, fin) = read_all(&mut p.s, a);
+    assert!(!fin);
+    assert_eq!(got, data[..first]);
+    p.drive();
+    let writable = p
+        .events(Side::Client)
+        .into_iter()
+        .any(|e| e == StreamEvent::Writable { id: a });
+    assert!(writable, "Writable after more credit");
+    let second = p.c.write(a, &data[first..]).unwrap();
+    assert!(second > 0 && second <= 100_000, "{second}");
+}
+
+#[test]
+fn a_stream_without_credit_still_buffers_a_little() {
+    // Before the peer's limits are known nothing may be sent, but writes are taken up to
+    // CREDITLESS_BUFFER.
+    let mut c = Streams::new(Side::Client, config(8, 1_000_000));
+    let r = c.open(Dir::Bi).unwrap();
+    let data = std::vec![9u8; 200_000];
+    let n = c.write(r, &data).unwrap();
+    assert_eq!(
+        n as u64,
+        crate::CREDITLESS_BUFFER.min(c.config().send_buffer)
+    );
+    // Once the limits arrive, the stream has credit and is told it may write more.
+    c.set_peer_limits(limits(8, 1_000_000));
+    let events: Vec<_> = core::iter::from_fn(|| c.poll_event()).collect();
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, StreamEvent::Writable { .. })),
+        "{events:?}"
+    );
+    assert!(c.write(r, &data[n..]).unwrap() > 0);
+}

@@ -327,3 +327,38 @@ fn writing_to_a_receive_only_stream_is_an_error() {
     p.c.finish(id).unwrap();
     assert_eq!(p.c.write(id, b"late"), Err(StreamError::Closed));
 }
+
+#[test]
+fn a_stream_frame_that_fills_the_packet_leaves_out_its_length() {
+    let mut p = Pair::new(8, 100_000);
+    let a = id_of(p.c.open(Dir::Uni).unwrap());
+    let data: Vec<u8> = (0..5000u32).map(|i| (i * 13 + 7) as u8).collect();
+    p.c.write(a, &data).unwrap();
+    p.c.finish(a).unwrap();
+    // (packet size, has_len of each STREAM frame in it)
+    let mut seen: Vec<(usize, Vec<bool>)> = Vec::new();
+    while let Some(pk) = p.packet(Side::Client, 1200) {
+        let payload = Bytes::from(pk.bytes.clone());
+        let flags = FrameIter::new(&payload, PacketType::OneRtt)
+            .filter_map(|f| match f.expect("valid frames") {
+                Frame::Stream(s) => Some(s.has_len),
+                _ => None,
+            })
+            .collect();
+        seen.push((pk.bytes.len(), flags));
+        p.deliver(Side::Server, &pk).unwrap();
+        p.ack(Side::Client, &pk);
+    }
+    // Full packets end with a STREAM frame without Length (RFC 9000 §19.8); the last,
+    // shorter one keeps its Length.
+    assert!(seen.len() >= 5, "{seen:?}");
+    let (last, full) = seen.split_last().unwrap();
+    for (size, flags) in full {
+        assert_eq!(*size, 1200);
+        assert_eq!(flags.last(), Some(&false), "{seen:?}");
+    }
+    assert!(last.0 < 1200 && last.1.iter().all(|&l| l), "{seen:?}");
+    let (got, fin) = read_all(&mut p.s, a);
+    assert!(fin);
+    assert_eq!(got, data);
+}
