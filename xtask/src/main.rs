@@ -246,7 +246,9 @@ fn ci() -> Result {
             .env("RUSTDOCFLAGS", "-D warnings"))
     })?;
     step("no_std build", nostd)?;
-    step("interop matrix (ours against aioquic and quinn)", || interop::interop(&[]))?;
+    step("interop matrix (ours against aioquic and quinn)", || {
+        interop::interop(&[])
+    })?;
     step("fuzz smoke run", || fuzz(CI_FUZZ_SECS))?;
     eprintln!(
         "\nci: all steps passed in {:.0}s",
