@@ -44,12 +44,15 @@ impl RecvHistory {
     /// The default bound on the ranges kept (and so on the ranges one ACK can report).
     pub const DEFAULT_MAX_RANGES: usize = 64;
 
-    /// An empty history keeping at most `max_ranges` ranges (at least 1). The ring is
-    /// allocated here, once.
+    /// An empty history keeping at most `max_ranges` ranges (at least 1). Nothing is
+    /// allocated here: the ring grows (by doubling) with the number of ranges actually
+    /// kept, up to `max_ranges + 1`, and keeps its room. A space that only ever sees
+    /// in-order packets holds one range, so an idle connection does not pay for the
+    /// 64-range bound it never reaches.
     pub fn new(max_ranges: usize) -> Self {
         let max_ranges = max_ranges.max(1);
         RecvHistory {
-            runs: VecDeque::with_capacity(max_ranges + 1),
+            runs: VecDeque::new(),
             max_ranges,
             floor: 0,
         }

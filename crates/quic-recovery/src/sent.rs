@@ -116,6 +116,10 @@ pub struct SentConfig {
     /// skipping. Default 128.
     pub skip_period: u64,
     /// Slots allocated up front (the ring grows beyond it as needed, then keeps the room).
+    /// Default 0: the ring is allocated by the first packet sent, so a space that never
+    /// sends (or a connection that never gets past the handshake) holds no slots, and an
+    /// idle connection holds only as many as its busiest moment needed. A slot carries the
+    /// caller's frame record inline (about 300 bytes in quic-conn).
     pub initial_capacity: usize,
 }
 
@@ -123,7 +127,7 @@ impl Default for SentConfig {
     fn default() -> Self {
         SentConfig {
             skip_period: 128,
-            initial_capacity: 16,
+            initial_capacity: 0,
         }
     }
 }
@@ -162,12 +166,14 @@ impl<F> SentPackets<F> {
             next_pn: 0,
             skip_at: u64::MAX,
             skip_period: config.skip_period,
-            skipped: VecDeque::with_capacity(SKIPPED_KEPT + 1),
+            // Grows to `SKIPPED_KEPT + 1` with the first skips, then stays.
+            skipped: VecDeque::new(),
             largest_acked: None,
             bytes_in_flight: 0,
             ack_eliciting_in_flight: 0,
             last_ack_eliciting_sent: None,
-            scratch: Vec::with_capacity(16),
+            // Grows to the most ranges an ACK brought, then stays.
+            scratch: Vec::new(),
         };
         s.draw_skip(rng);
         s
