@@ -2,6 +2,7 @@
 //! transport parameters (RFC 9000 §7.3, §7.4, §18), completion, confirmation and key
 //! discard (RFC 9001 §4.9).
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use quic_streams::{PeerLimits, Streams};
@@ -238,7 +239,7 @@ impl Connection {
         self.check_version_information(&tp)?;
         self.apply_params(&tp);
         self.note_preferred_address(&tp);
-        self.peer_params = Some(tp);
+        self.peer_params = Some(Box::new(tp));
         #[cfg(feature = "qlog")]
         {
             self.qlog_peer_params(now);

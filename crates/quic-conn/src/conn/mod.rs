@@ -177,7 +177,11 @@ struct SpaceCrypto {
 pub struct Connection {
     side: Side,
     version: quic_wire::Version,
-    config: Config,
+    /// Boxed, like the other large fields read rarely or only around the handshake: the
+    /// endpoint keeps its connections inline in a hash table (with up to twice as many
+    /// buckets as connections), so every byte of `Connection` costs up to two per
+    /// connection.
+    config: Box<Config>,
     tls: Box<dyn Session>,
     rng: Box<dyn CryptoRngCore + Send>,
     state: State,
@@ -194,8 +198,8 @@ pub struct Connection {
     write_space: Space,
     paths: Vec<Path>,
     streams: Streams,
-    local_params: TransportParameters,
-    peer_params: Option<TransportParameters>,
+    local_params: Box<TransportParameters>,
+    peer_params: Option<Box<TransportParameters>>,
     handshake_complete: bool,
     handshake_confirmed: bool,
     handshake_done_pending: bool,
@@ -226,11 +230,11 @@ pub struct Connection {
     retry_scid: Option<ConnectionId>,
     /// The stateless reset token of the connection ID we send to (RFC 9000 §10.3.1).
     peer_reset_token: Option<quic_wire::cid::ResetToken>,
-    zero_rtt: zero_rtt::ZeroRtt,
+    zero_rtt: Box<zero_rtt::ZeroRtt>,
     /// The PATH_CHALLENGE of the active path while it is validated.
     challenge: Option<migration::Challenge>,
     /// Other paths probed, responses owed on them, congestion state of earlier paths.
-    migration: migration::Migration,
+    migration: Box<migration::Migration>,
     /// ECN validation failed (RFC 9000 §13.4.2): packets are no longer marked.
     ecn_failed: bool,
     /// The connection IDs we issued.
@@ -240,7 +244,7 @@ pub struct Connection {
     /// Server: a NEW_TOKEN frame to send.
     new_token: Option<Vec<u8>>,
     /// Version negotiation (RFC 9368).
-    vn: version::VersionState,
+    vn: Box<version::VersionState>,
     /// Our ACK_FREQUENCY requests, once the peer showed it takes them (ack-frequency §3);
     /// boxed, as most connections never need one.
     ack_frequency: Option<alloc::boxed::Box<quic_recovery::AckFrequencySender>>,
@@ -392,7 +396,7 @@ impl Connection {
 
     /// The peer's transport parameters, once received and validated.
     pub fn peer_params(&self) -> Option<&TransportParameters> {
-        self.peer_params.as_ref()
+        self.peer_params.as_deref()
     }
 
     /// Our transport parameters.

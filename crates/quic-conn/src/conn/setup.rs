@@ -292,7 +292,7 @@ impl Connection {
         Ok(Connection {
             side,
             version,
-            config,
+            config: Box::new(config),
             tls: session,
             rng,
             state: State::Handshaking,
@@ -305,7 +305,7 @@ impl Connection {
             write_space: Space::Initial,
             paths: alloc::vec![path],
             streams,
-            local_params,
+            local_params: Box::new(local_params),
             peer_params: None,
             handshake_complete: false,
             handshake_confirmed: false,
@@ -336,7 +336,11 @@ impl Connection {
             local_cids,
             packet_dcid: ids.local,
             new_token: None,
-            vn: super::version::VersionState::new(side, version, ids.initial),
+            vn: Box::new(super::version::VersionState::new(
+                side,
+                version,
+                ids.initial,
+            )),
             ack_frequency: None,
             #[cfg(feature = "qlog")]
             qlog: crate::qlog::Qlog::disabled(),
