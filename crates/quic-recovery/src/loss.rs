@@ -856,9 +856,15 @@ impl<F> PathRecovery<F> {
     }
 
     /// The handshake is confirmed (RFC 9001 §4.1.2): max_ack_delay now bounds the ack delay
-    /// used for RTT, and the application space gets a PTO.
+    /// used for RTT, and the application space gets a PTO. The application space's ring is
+    /// freed once the packets of the handshake's end are acknowledged
+    /// ([`SentPackets::release_when_empty`]).
     pub fn on_handshake_confirmed(&mut self, now: Instant) {
         self.handshake_confirmed = true;
+        // The handshake's last burst need not size the ring for the connection's life.
+        if let Some(st) = self.st(Space::Data) {
+            st.sent.release_when_empty();
+        }
         self.set_loss_timer(now);
     }
 

@@ -155,6 +155,9 @@ pub struct SentPackets<F> {
     last_ack_eliciting_sent: Option<Instant>,
     /// Decoded ACK ranges, ascending; reused between ACKs.
     scratch: Vec<RangeInclusive<u64>>,
+    /// Give the ring's memory back the next time it empties (once; see
+    /// [`SentPackets::release_when_empty`]).
+    release_when_empty: bool,
 }
 
 impl<F> SentPackets<F> {
@@ -174,6 +177,7 @@ impl<F> SentPackets<F> {
             last_ack_eliciting_sent: None,
             // Grows to the most ranges an ACK brought, then stays.
             scratch: Vec::new(),
+            release_when_empty: false,
         };
         s.draw_skip(rng);
         s
@@ -338,7 +342,20 @@ impl<F> SentPackets<F> {
         self.scratch.clear();
         self.largest_acked = Some(self.largest_acked.map_or(largest, |l| l.max(largest)));
         self.pop_front_empties();
+        if self.release_when_empty && self.slots.is_empty() {
+            self.release_when_empty = false;
+            self.slots = VecDeque::new();
+        }
         out
+    }
+
+    /// Frees the ring the next time an ACK leaves it empty, once. For the end of the
+    /// handshake: the burst that completes it (HANDSHAKE_DONE, NEW_CONNECTION_ID, session
+    /// tickets) sizes the application space's ring, and a connection that then goes quiet
+    /// should not keep that room (several hundred bytes a slot). Only one release per call,
+    /// so a busy connection never trades its ring for an allocation per packet.
+    pub fn release_when_empty(&mut self) {
+        self.release_when_empty = true;
     }
 
     fn on_leaving_flight(&mut self, p: &SentPacket<F>) {
@@ -510,6 +527,12 @@ impl<F> SentPackets<F> {
     /// slots between them).
     pub fn ring_len(&self) -> usize {
         self.slots.len()
+    }
+
+    /// The slots the ring has room for without allocating (memory accounting: each slot
+    /// holds a packet with its frame record inline).
+    pub fn ring_capacity(&self) -> usize {
+        self.slots.capacity()
     }
 }
 
