@@ -193,7 +193,7 @@ pub struct Connection {
     /// The Source Connection ID of the peer's long headers: the client's from the start
     /// (server side), the server's once its first Initial was opened (client side).
     peer_scid: Option<ConnectionId>,
-    spaces: [SpaceCrypto; 3],
+    spaces: Box<[SpaceCrypto; 3]>,
     /// The space new handshake bytes from TLS go to.
     write_space: Space,
     paths: Vec<Path>,
@@ -220,8 +220,8 @@ pub struct Connection {
     stats: Stats,
     /// Raw frame bytes to put in the next packet of a space (testing hook).
     raw_frames: Option<(Space, Vec<u8>)>,
-    key_phase: key_update::KeyPhase,
-    peer_cids: cids::PeerCids,
+    key_phase: Box<key_update::KeyPhase>,
+    peer_cids: Box<cids::PeerCids>,
     /// The TLS configuration, for Initial keys after a Retry and its integrity tag.
     tls_config: Arc<dyn TlsConfig>,
     /// The token our Initials carry (from a Retry).
@@ -238,7 +238,7 @@ pub struct Connection {
     /// ECN validation failed (RFC 9000 §13.4.2): packets are no longer marked.
     ecn_failed: bool,
     /// The connection IDs we issued.
-    local_cids: local_cids::LocalCids,
+    local_cids: Box<local_cids::LocalCids>,
     /// The Destination Connection ID of the packet being processed.
     packet_dcid: ConnectionId,
     /// Server: a NEW_TOKEN frame to send.

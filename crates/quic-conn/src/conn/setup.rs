@@ -14,9 +14,7 @@ use rand_core::CryptoRngCore;
 
 use super::path::Path;
 use super::timer::Timers;
-use super::{
-    cids, handshake, key_update, AcceptError, Config, Connection, SpaceCrypto, State, Stats,
-};
+use super::{handshake, AcceptError, Config, Connection, SpaceCrypto, State, Stats};
 use crate::io::DatagramMeta;
 use crate::tls::{TlsConfig, TlsError};
 
@@ -286,7 +284,7 @@ impl Connection {
         if let Some((cid, token)) = preferred {
             local_cids.add_preferred(cid, token);
         }
-        let mut spaces: [SpaceCrypto; 3] = Default::default();
+        let mut spaces: Box<[SpaceCrypto; 3]> = Box::default();
         spaces[Space::Initial as usize].local = Some(initial.local);
         spaces[Space::Initial as usize].remote = Some(initial.remote);
         Ok(Connection {
@@ -323,8 +321,8 @@ impl Connection {
             spin: false,
             stats: Stats::default(),
             raw_frames: None,
-            key_phase: key_update::KeyPhase::default(),
-            peer_cids: cids::PeerCids::default(),
+            key_phase: Box::default(),
+            peer_cids: Box::default(),
             tls_config: tls,
             token: Vec::new(),
             retry_scid: ids.retry_scid,
@@ -333,7 +331,7 @@ impl Connection {
             challenge: None,
             migration: Default::default(),
             ecn_failed: false,
-            local_cids,
+            local_cids: Box::new(local_cids),
             packet_dcid: ids.local,
             new_token: None,
             vn: Box::new(super::version::VersionState::new(
