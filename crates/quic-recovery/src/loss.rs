@@ -171,7 +171,10 @@ struct UndoTrack {
 ///   [`PathRecovery::discard_space`].
 pub struct PathRecovery<F> {
     path: PathId,
-    spaces: [Option<SpaceState<F>>; 3],
+    /// Boxed: Initial and Handshake are gone once the handshake is confirmed, and an
+    /// inline `None` would still take a whole space's room in every path of every idle
+    /// connection.
+    spaces: [Option<Box<SpaceState<F>>>; 3],
     rtt: RttEstimator,
     cc: Box<dyn CongestionController>,
     pacer: Pacer,
@@ -268,13 +271,15 @@ impl<F> PathRecovery<F> {
         is_server: bool,
         rng: &mut dyn RngCore,
     ) -> Self {
-        let mut space = |s: Space| SpaceState {
-            sent: SentPackets::new(&config.sent, rng),
-            recv: AckTracker::new(s, &config.ack),
-            loss_time: None,
-            ecn_ce_reported: 0,
-            ecn_total_reported: 0,
-            probes: 0,
+        let mut space = |s: Space| {
+            Box::new(SpaceState {
+                sent: SentPackets::new(&config.sent, rng),
+                recv: AckTracker::new(s, &config.ack),
+                loss_time: None,
+                ecn_ce_reported: 0,
+                ecn_total_reported: 0,
+                probes: 0,
+            })
         };
         let spaces = if path == PathId::ZERO {
             [
@@ -340,7 +345,7 @@ impl<F> PathRecovery<F> {
     }
 
     fn st(&mut self, space: Space) -> Option<&mut SpaceState<F>> {
-        self.spaces.get_mut(idx(space))?.as_mut()
+        self.spaces.get_mut(idx(space))?.as_deref_mut()
     }
 
     /// The path.
@@ -372,7 +377,7 @@ impl<F> PathRecovery<F> {
     pub fn probes_owed(&self, space: Space) -> u8 {
         self.spaces
             .get(idx(space))
-            .and_then(Option::as_ref)
+            .and_then(Option::as_deref)
             .map_or(0, |s| s.probes)
     }
 
@@ -403,7 +408,7 @@ impl<F> PathRecovery<F> {
     ) -> Option<u64> {
         let bytes = u64::from(size);
         let delivery = self.rate.on_sent(now, bytes, self.bytes_in_flight);
-        let st = self.spaces.get_mut(idx(space))?.as_mut()?;
+        let st = self.spaces.get_mut(idx(space))?.as_deref_mut()?;
         let pn = st
             .sent
             .on_sent(now, size, ack_eliciting, in_flight, frames, delivery);
@@ -477,7 +482,7 @@ impl<F> PathRecovery<F> {
             acked_scratch,
             ..
         } = self;
-        let Some(st) = spaces.get_mut(idx(space)).and_then(Option::as_mut) else {
+        let Some(st) = spaces.get_mut(idx(space)).and_then(Option::as_deref_mut) else {
             // Keys for the space are gone; nothing it acknowledges is tracked any more.
             return Ok(summary);
         };
@@ -629,7 +634,7 @@ impl<F> PathRecovery<F> {
             earlier_path_in_flight,
             ..
         } = self;
-        let Some(st) = spaces.get_mut(idx(space)).and_then(Option::as_mut) else {
+        let Some(st) = spaces.get_mut(idx(space)).and_then(Option::as_deref_mut) else {
             return (0, false);
         };
         let out = st.sent.detect_lost(
@@ -704,7 +709,7 @@ impl<F> PathRecovery<F> {
         Space::ALL
             .iter()
             .filter_map(|&s| {
-                let st = self.spaces.get(idx(s))?.as_ref()?;
+                let st = self.spaces.get(idx(s))?.as_deref()?;
                 Some((st.loss_time?, s))
             })
             .min_by_key(|(t, _)| *t)
@@ -736,7 +741,7 @@ impl<F> PathRecovery<F> {
         }
         let mut best: Option<(Instant, Space)> = None;
         for space in Space::ALL {
-            let Some(st) = self.spaces.get(idx(space)).and_then(Option::as_ref) else {
+            let Some(st) = self.spaces.get(idx(space)).and_then(Option::as_deref) else {
                 continue;
             };
             if !st.sent.has_ack_eliciting_in_flight() {
@@ -783,7 +788,7 @@ impl<F> PathRecovery<F> {
     pub fn poll_timeout(&self) -> Option<(Instant, Timer)> {
         let mut best = self.loss_timer;
         for space in Space::ALL {
-            let Some(st) = self.spaces.get(idx(space)).and_then(Option::as_ref) else {
+            let Some(st) = self.spaces.get(idx(space)).and_then(Option::as_deref) else {
                 continue;
             };
             if let Some(t) = st.recv.deadline() {
@@ -851,9 +856,15 @@ impl<F> PathRecovery<F> {
     }
 
     /// The handshake is confirmed (RFC 9001 §4.1.2): max_ack_delay now bounds the ack delay
-    /// used for RTT, and the application space gets a PTO.
+    /// used for RTT, and the application space gets a PTO. The application space's ring is
+    /// freed once the packets of the handshake's end are acknowledged
+    /// ([`SentPackets::release_when_empty`]).
     pub fn on_handshake_confirmed(&mut self, now: Instant) {
         self.handshake_confirmed = true;
+        // The handshake's last burst need not size the ring for the connection's life.
+        if let Some(st) = self.st(Space::Data) {
+            st.sent.release_when_empty();
+        }
         self.set_loss_timer(now);
     }
 
@@ -964,7 +975,7 @@ impl<F> PathRecovery<F> {
 
     /// The sent packets of `space`.
     pub fn sent_packets(&self, space: Space) -> Option<&SentPackets<F>> {
-        Some(&self.spaces.get(idx(space))?.as_ref()?.sent)
+        Some(&self.spaces.get(idx(space))?.as_deref()?.sent)
     }
 
     /// Counters.

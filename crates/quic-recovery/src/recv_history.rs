@@ -44,9 +44,11 @@ impl RecvHistory {
     /// The default bound on the ranges kept (and so on the ranges one ACK can report).
     pub const DEFAULT_MAX_RANGES: usize = 64;
 
-    /// An empty history keeping at most `max_ranges` ranges (at least 1). The ring grows
-    /// on demand (in-order arrival needs one range) up to that bound and keeps its room, so
-    /// an idle connection holds almost nothing and a busy one stops allocating.
+    /// An empty history keeping at most `max_ranges` ranges (at least 1). Nothing is
+    /// allocated here: the ring grows (by doubling) with the number of ranges actually
+    /// kept, up to `max_ranges + 1`, and keeps its room. A space that only ever sees
+    /// in-order packets holds one range, so an idle connection does not pay for the
+    /// 64-range bound it never reaches.
     pub fn new(max_ranges: usize) -> Self {
         let max_ranges = max_ranges.max(1);
         RecvHistory {

@@ -116,7 +116,10 @@ pub struct SentConfig {
     /// skipping. Default 128.
     pub skip_period: u64,
     /// Slots allocated up front (the ring grows beyond it as needed, then keeps the room).
-    /// Default 0: nothing until the first packet, so idle connections stay small.
+    /// Default 0: the ring is allocated by the first packet sent, so a space that never
+    /// sends (or a connection that never gets past the handshake) holds no slots, and an
+    /// idle connection holds only as many as its busiest moment needed. A slot carries the
+    /// caller's frame record inline (about 300 bytes in quic-conn).
     pub initial_capacity: usize,
 }
 
@@ -152,6 +155,9 @@ pub struct SentPackets<F> {
     last_ack_eliciting_sent: Option<Instant>,
     /// Decoded ACK ranges, ascending; reused between ACKs.
     scratch: Vec<RangeInclusive<u64>>,
+    /// Give the ring's memory back the next time it empties (once; see
+    /// [`SentPackets::release_when_empty`]).
+    release_when_empty: bool,
 }
 
 impl<F> SentPackets<F> {
@@ -163,12 +169,15 @@ impl<F> SentPackets<F> {
             next_pn: 0,
             skip_at: u64::MAX,
             skip_period: config.skip_period,
+            // Grows to `SKIPPED_KEPT + 1` with the first skips, then stays.
             skipped: VecDeque::new(),
             largest_acked: None,
             bytes_in_flight: 0,
             ack_eliciting_in_flight: 0,
             last_ack_eliciting_sent: None,
+            // Grows to the most ranges an ACK brought, then stays.
             scratch: Vec::new(),
+            release_when_empty: false,
         };
         s.draw_skip(rng);
         s
@@ -333,7 +342,20 @@ impl<F> SentPackets<F> {
         self.scratch.clear();
         self.largest_acked = Some(self.largest_acked.map_or(largest, |l| l.max(largest)));
         self.pop_front_empties();
+        if self.release_when_empty && self.slots.is_empty() {
+            self.release_when_empty = false;
+            self.slots = VecDeque::new();
+        }
         out
+    }
+
+    /// Frees the ring the next time an ACK leaves it empty, once. For the end of the
+    /// handshake: the burst that completes it (HANDSHAKE_DONE, NEW_CONNECTION_ID, session
+    /// tickets) sizes the application space's ring, and a connection that then goes quiet
+    /// should not keep that room (several hundred bytes a slot). Only one release per call,
+    /// so a busy connection never trades its ring for an allocation per packet.
+    pub fn release_when_empty(&mut self) {
+        self.release_when_empty = true;
     }
 
     fn on_leaving_flight(&mut self, p: &SentPacket<F>) {
@@ -505,6 +527,12 @@ impl<F> SentPackets<F> {
     /// slots between them).
     pub fn ring_len(&self) -> usize {
         self.slots.len()
+    }
+
+    /// The slots the ring has room for without allocating (memory accounting: each slot
+    /// holds a packet with its frame record inline).
+    pub fn ring_capacity(&self) -> usize {
+        self.slots.capacity()
     }
 }
 

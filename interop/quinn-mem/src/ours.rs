@@ -185,6 +185,18 @@ impl Session for RecordingSession {
     fn next_one_rtt_keys(&mut self) -> Option<PacketKeyPair> {
         self.inner.next_one_rtt_keys()
     }
+
+    fn release(&mut self) -> Option<Box<dyn Session>> {
+        let inner = self.inner.release()?;
+        Some(Box::new(RecordingSession {
+            inner,
+            suites: self.suites.clone(),
+        }))
+    }
+
+    fn switch_version(&mut self, version: Version) -> Result<(), TlsError> {
+        self.inner.switch_version(version)
+    }
 }
 
 /// An endpoint on one local address, with the datagram plumbing both roles share.

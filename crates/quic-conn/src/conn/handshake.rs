@@ -2,6 +2,7 @@
 //! transport parameters (RFC 9000 §7.3, §7.4, §18), completion, confirmation and key
 //! discard (RFC 9001 §4.9).
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use quic_streams::{PeerLimits, Streams};
@@ -168,7 +169,24 @@ impl Connection {
             self.check_params(now)?;
         }
         self.check_complete(now);
+        // A session ticket that arrived after the confirmation lets a client release now.
+        self.release_tls(now);
         Ok(())
+    }
+
+    /// Once the handshake is confirmed, TLS keeps only what key updates need (DESIGN.md:
+    /// handshake-only state is dropped once the handshake is confirmed). A server's
+    /// session tickets were written when its handshake completed, before it confirmed; a
+    /// client that stores tickets waits for one (see [`crate::tls::Session::release`]).
+    fn release_tls(&mut self, now: Instant) {
+        if !self.handshake_confirmed || self.tls.is_handshaking() {
+            return;
+        }
+        // Every byte TLS wrote goes to the CRYPTO stream first (the release's precondition).
+        self.drive_tls(now);
+        if let Some(released) = self.tls.release() {
+            self.tls = released;
+        }
     }
 
     /// Collects TLS output: handshake bytes for the current write level and new keys.
@@ -221,7 +239,7 @@ impl Connection {
         self.check_version_information(&tp)?;
         self.apply_params(&tp);
         self.note_preferred_address(&tp);
-        self.peer_params = Some(tp);
+        self.peer_params = Some(Box::new(tp));
         #[cfg(feature = "qlog")]
         {
             self.qlog_peer_params(now);
@@ -349,6 +367,7 @@ impl Connection {
         self.events.push_back(Event::HandshakeConfirmed);
         self.issue_cids();
         self.try_preferred_address(now);
+        self.release_tls(now);
     }
 
     /// Drops the keys and state of `space` (RFC 9001 §4.9, RFC 9002 §6.4).

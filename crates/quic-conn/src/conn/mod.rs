@@ -177,7 +177,11 @@ struct SpaceCrypto {
 pub struct Connection {
     side: Side,
     version: quic_wire::Version,
-    config: Config,
+    /// Boxed, like the other large fields read rarely or only around the handshake: the
+    /// endpoint keeps its connections inline in a hash table (with up to twice as many
+    /// buckets as connections), so every byte of `Connection` costs up to two per
+    /// connection.
+    config: Box<Config>,
     tls: Box<dyn Session>,
     rng: Box<dyn CryptoRngCore + Send>,
     state: State,
@@ -189,13 +193,13 @@ pub struct Connection {
     /// The Source Connection ID of the peer's long headers: the client's from the start
     /// (server side), the server's once its first Initial was opened (client side).
     peer_scid: Option<ConnectionId>,
-    spaces: [SpaceCrypto; 3],
+    spaces: Box<[SpaceCrypto; 3]>,
     /// The space new handshake bytes from TLS go to.
     write_space: Space,
     paths: Vec<Path>,
     streams: Streams,
-    local_params: TransportParameters,
-    peer_params: Option<TransportParameters>,
+    local_params: Box<TransportParameters>,
+    peer_params: Option<Box<TransportParameters>>,
     handshake_complete: bool,
     handshake_confirmed: bool,
     handshake_done_pending: bool,
@@ -219,8 +223,8 @@ pub struct Connection {
     stats: Stats,
     /// Raw frame bytes to put in the next packet of a space (testing hook).
     raw_frames: Option<(Space, Vec<u8>)>,
-    key_phase: key_update::KeyPhase,
-    peer_cids: cids::PeerCids,
+    key_phase: Box<key_update::KeyPhase>,
+    peer_cids: Box<cids::PeerCids>,
     /// The TLS configuration, for Initial keys after a Retry and its integrity tag.
     tls_config: Arc<dyn TlsConfig>,
     /// The token our Initials carry (from a Retry).
@@ -229,15 +233,15 @@ pub struct Connection {
     retry_scid: Option<ConnectionId>,
     /// The stateless reset token of the connection ID we send to (RFC 9000 §10.3.1).
     peer_reset_token: Option<quic_wire::cid::ResetToken>,
-    zero_rtt: zero_rtt::ZeroRtt,
+    zero_rtt: Box<zero_rtt::ZeroRtt>,
     /// The PATH_CHALLENGE of the active path while it is validated.
     challenge: Option<migration::Challenge>,
     /// Other paths probed, responses owed on them, congestion state of earlier paths.
-    migration: migration::Migration,
+    migration: Box<migration::Migration>,
     /// ECN validation failed (RFC 9000 §13.4.2): packets are no longer marked.
     ecn_failed: bool,
     /// The connection IDs we issued.
-    local_cids: local_cids::LocalCids,
+    local_cids: Box<local_cids::LocalCids>,
     /// The Destination Connection ID of the packet being processed.
     packet_dcid: ConnectionId,
     /// Server: a NEW_TOKEN frame to send.
@@ -245,7 +249,7 @@ pub struct Connection {
     /// Client: the latest NEW_TOKEN token received, for the endpoint's token store.
     received_token: Option<Bytes>,
     /// Version negotiation (RFC 9368).
-    vn: version::VersionState,
+    vn: Box<version::VersionState>,
     /// Our ACK_FREQUENCY requests, once the peer showed it takes them (ack-frequency §3);
     /// boxed, as most connections never need one.
     ack_frequency: Option<alloc::boxed::Box<quic_recovery::AckFrequencySender>>,
@@ -399,7 +403,7 @@ impl Connection {
 
     /// The peer's transport parameters, once received and validated.
     pub fn peer_params(&self) -> Option<&TransportParameters> {
-        self.peer_params.as_ref()
+        self.peer_params.as_deref()
     }
 
     /// Our transport parameters.

@@ -14,9 +14,7 @@ use rand_core::CryptoRngCore;
 
 use super::path::Path;
 use super::timer::Timers;
-use super::{
-    cids, handshake, key_update, AcceptError, Config, Connection, SpaceCrypto, State, Stats,
-};
+use super::{handshake, AcceptError, Config, Connection, SpaceCrypto, State, Stats};
 use crate::io::DatagramMeta;
 use crate::tls::{TlsConfig, TlsError};
 
@@ -286,13 +284,13 @@ impl Connection {
         if let Some((cid, token)) = preferred {
             local_cids.add_preferred(cid, token);
         }
-        let mut spaces: [SpaceCrypto; 3] = Default::default();
+        let mut spaces: Box<[SpaceCrypto; 3]> = Box::default();
         spaces[Space::Initial as usize].local = Some(initial.local);
         spaces[Space::Initial as usize].remote = Some(initial.remote);
         Ok(Connection {
             side,
             version,
-            config,
+            config: Box::new(config),
             tls: session,
             rng,
             state: State::Handshaking,
@@ -305,7 +303,7 @@ impl Connection {
             write_space: Space::Initial,
             paths: alloc::vec![path],
             streams,
-            local_params,
+            local_params: Box::new(local_params),
             peer_params: None,
             handshake_complete: false,
             handshake_confirmed: false,
@@ -324,8 +322,8 @@ impl Connection {
             spin: false,
             stats: Stats::default(),
             raw_frames: None,
-            key_phase: key_update::KeyPhase::default(),
-            peer_cids: cids::PeerCids::default(),
+            key_phase: Box::default(),
+            peer_cids: Box::default(),
             tls_config: tls,
             token: Vec::new(),
             retry_scid: ids.retry_scid,
@@ -334,11 +332,15 @@ impl Connection {
             challenge: None,
             migration: Default::default(),
             ecn_failed: false,
-            local_cids,
+            local_cids: Box::new(local_cids),
             packet_dcid: ids.local,
             new_token: None,
             received_token: None,
-            vn: super::version::VersionState::new(side, version, ids.initial),
+            vn: Box::new(super::version::VersionState::new(
+                side,
+                version,
+                ids.initial,
+            )),
             ack_frequency: None,
             #[cfg(feature = "qlog")]
             qlog: crate::qlog::Qlog::disabled(),

@@ -195,6 +195,20 @@ pub trait Session: Send {
     /// 1-RTT keys exist.
     fn next_one_rtt_keys(&mut self) -> Option<PacketKeyPair>;
 
+    /// The handshake is confirmed (RFC 9001 §4.1.2) and every handshake byte TLS wrote
+    /// was taken: a session that can drop what only the handshake needed (transcript, key
+    /// schedule, certificates, message buffers) returns the small session that replaces it.
+    /// The replacement keeps what a confirmed connection still asks of TLS: the next 1-RTT
+    /// key phases ([`Session::next_one_rtt_keys`]), [`Session::alpn`],
+    /// [`Session::is_resumed`] and [`Session::is_early_data_accepted`]. Handshake bytes it
+    /// reads later are post-handshake messages: a client may ignore them (only
+    /// NewSessionTicket is allowed in QUIC, RFC 9001 §4.6.1, and a released client no longer
+    /// stores tickets); a server has none to expect and fails as TLS would. The default
+    /// keeps the session (`None`).
+    fn release(&mut self) -> Option<Box<dyn Session>> {
+        None
+    }
+
     /// Client, compatible version negotiation (RFC 9368 §2.3, RFC 9369 §4): the server
     /// answered in `version`, so the Handshake and 1-RTT keys (and key updates) from now on
     /// must be derived with that version's labels (RFC 9369 §3.3.2), although the session

@@ -167,6 +167,7 @@ impl TlsConfig for RustlsConfig {
                     capture: Some(capture),
                     switched: None,
                     next_secrets: None,
+                    wants_tickets: stores_tickets(c),
                 }));
             }
             (RustlsConfig::Server(c), Side::Server) => {
@@ -182,6 +183,7 @@ impl TlsConfig for RustlsConfig {
             capture: None,
             switched: None,
             next_secrets: None,
+            wants_tickets: false,
         }))
     }
 
@@ -319,6 +321,31 @@ struct RustlsSession {
     switched: Option<Version>,
     /// After a switch: the (local, remote) 1-RTT secrets of the current key phase.
     next_secrets: Option<(Secret, Secret)>,
+    /// Client: the configuration stores session tickets, so the session is kept until one
+    /// arrived (see [`Session::release`]).
+    wants_tickets: bool,
+}
+
+/// Whether a client configuration keeps session tickets. rustls does not say whether
+/// `ClientConfig::resumption` is `Resumption::disabled()`; its `Debug` output names the
+/// no-op store. Should that output change, every client counts as keeping tickets and waits
+/// for one before releasing its handshake state: more memory, never a lost ticket.
+fn stores_tickets(c: &rustls::ClientConfig) -> bool {
+    !alloc::format!("{:?}", c.resumption).contains("NoClientSessionStorage")
+}
+
+/// What a [`RustlsSession`] keeps once the handshake is confirmed (see
+/// [`Session::release`]): the secrets of the next 1-RTT key phase and a few facts about the
+/// handshake. A few hundred bytes instead of the rustls connection's several kilobytes
+/// (transcript, key schedule, record-layer ciphers, certificates, message buffers).
+struct Released {
+    side: Side,
+    suite: Suite,
+    next: Option<rq::Secrets>,
+    next_secrets: Option<(Secret, Secret)>,
+    alpn: Option<Box<[u8]>>,
+    resumed: bool,
+    early_data_accepted: bool,
 }
 
 /// Traffic secrets of one client session, as rustls logs them (NSS key log labels).
@@ -514,31 +541,114 @@ impl Session for RustlsSession {
     }
 
     fn next_one_rtt_keys(&mut self) -> Option<PacketKeyPair> {
-        if let Some((local, remote)) = self.next_secrets.as_mut() {
-            // RFC 9001 §6.1 with the negotiated version's "quicv2 ku" label (RFC 9369
-            // §3.3.2).
-            let (l, r) = (local.next().ok()?, remote.next().ok()?);
-            let lk = quic_wire::crypto::RingPacketKey::from_secret(&l).ok()?;
-            let rk = quic_wire::crypto::RingPacketKey::from_secret(&r).ok()?;
-            *local = l;
-            *remote = r;
-            return Some(PacketKeyPair {
-                local: Box::new(lk),
-                remote: Box::new(rk),
-            });
-        }
         let suite = self.suite();
-        let keys = self.next.as_mut()?.next_packet_keys();
-        Some(PacketKeyPair {
-            local: Box::new(RustlsPacketKey {
-                key: keys.local,
-                suite,
+        next_packet_keys(&mut self.next_secrets, &mut self.next, suite)
+    }
+
+    fn release(&mut self) -> Option<Box<dyn Session>> {
+        if self.conn.is_handshaking() {
+            return None;
+        }
+        let side = match &self.conn {
+            rq::Connection::Client(c) => {
+                if self.wants_tickets && c.tls13_tickets_received() == 0 {
+                    return None;
+                }
+                Side::Client
+            }
+            rq::Connection::Server(_) => Side::Server,
+        };
+        Some(Box::new(Released {
+            side,
+            suite: self.suite(),
+            next: self.next.take(),
+            next_secrets: self.next_secrets.take(),
+            alpn: self.conn.alpn_protocol().map(Box::from),
+            resumed: self.is_resumed(),
+            early_data_accepted: self.is_early_data_accepted(),
+        }))
+    }
+}
+
+/// The packet keys of the next 1-RTT key phase: from the secrets this crate derives after a
+/// version switch, else from rustls' secrets.
+fn next_packet_keys(
+    switched: &mut Option<(Secret, Secret)>,
+    next: &mut Option<rq::Secrets>,
+    suite: Suite,
+) -> Option<PacketKeyPair> {
+    if let Some((local, remote)) = switched.as_mut() {
+        // RFC 9001 §6.1 with the negotiated version's "quicv2 ku" label (RFC 9369
+        // §3.3.2).
+        let (l, r) = (local.next().ok()?, remote.next().ok()?);
+        let lk = quic_wire::crypto::RingPacketKey::from_secret(&l).ok()?;
+        let rk = quic_wire::crypto::RingPacketKey::from_secret(&r).ok()?;
+        *local = l;
+        *remote = r;
+        return Some(PacketKeyPair {
+            local: Box::new(lk),
+            remote: Box::new(rk),
+        });
+    }
+    let keys = next.as_mut()?.next_packet_keys();
+    Some(PacketKeyPair {
+        local: Box::new(RustlsPacketKey {
+            key: keys.local,
+            suite,
+        }),
+        remote: Box::new(RustlsPacketKey {
+            key: keys.remote,
+            suite,
+        }),
+    })
+}
+
+impl Session for Released {
+    fn is_handshaking(&self) -> bool {
+        false
+    }
+
+    fn read_handshake(&mut self, _level: Level, _data: &[u8]) -> Result<(), TlsError> {
+        match self.side {
+            // Post-handshake messages for a client are session tickets (RFC 9001 §4.6.1);
+            // a released client keeps no more of them.
+            Side::Client => Ok(()),
+            // A client sends nothing after its Finished in QUIC (no KeyUpdate, RFC 9001
+            // §6; no post-handshake authentication, §4.4): rustls answers anything with
+            // unexpected_message, and so does this.
+            Side::Server => Err(TlsError {
+                alert: Some(u8::from(rustls::AlertDescription::UnexpectedMessage)),
+                reason: "handshake message after the handshake",
             }),
-            remote: Box::new(RustlsPacketKey {
-                key: keys.remote,
-                suite,
-            }),
-        })
+        }
+    }
+
+    fn write_handshake(&mut self, _out: &mut Vec<u8>) -> Option<KeyChange> {
+        None
+    }
+
+    fn peer_transport_parameters(&self) -> Option<&[u8]> {
+        None
+    }
+
+    fn alpn(&self) -> Option<&[u8]> {
+        self.alpn.as_deref()
+    }
+
+    fn zero_rtt_keys(&self) -> Option<DirectionalKeys> {
+        None
+    }
+
+    fn is_early_data_accepted(&self) -> bool {
+        self.early_data_accepted
+    }
+
+    fn is_resumed(&self) -> bool {
+        self.resumed
+    }
+
+    fn next_one_rtt_keys(&mut self) -> Option<PacketKeyPair> {
+        next_packet_keys(&mut self.next_secrets, &mut self.next, self.suite)
     }
 }
 
@@ -665,29 +775,17 @@ mod tests {
         (client, server)
     }
 
-    /// Runs the TLS handshake between two sessions, moving bytes level by level.
-    #[test]
-    fn rustls_sessions_complete_a_handshake_and_agree_on_keys() {
-        let (cc, sc) = configs();
-        let mut c = cc
-            .start_session(
-                Side::Client,
-                Version::V1,
-                &[0x01, 0x01, 0x00],
-                Some("localhost"),
-            )
-            .unwrap();
-        let mut s = sc
-            .start_session(Side::Server, Version::V1, &[0x01, 0x01, 0x00], None)
-            .unwrap();
+    /// Runs the TLS handshake between two sessions, moving bytes level by level; returns
+    /// the 1-RTT keys of the client and the server.
+    fn run_handshake(c: &mut Box<dyn Session>, s: &mut Box<dyn Session>) -> (Keys, Keys) {
         let mut levels = [Level::Initial, Level::Initial];
         let mut one_rtt: [Option<Keys>; 2] = [None, None];
         for _ in 0..10 {
             for i in 0..2 {
                 let (from, to) = if i == 0 {
-                    (&mut c, &mut s)
+                    (&mut *c, &mut *s)
                 } else {
-                    (&mut s, &mut c)
+                    (&mut *s, &mut *c)
                 };
                 loop {
                     let mut out = Vec::new();
@@ -707,11 +805,117 @@ mod tests {
                 }
             }
         }
+        let [ck, sk] = one_rtt;
+        (ck.unwrap(), sk.unwrap())
+    }
+
+    fn sessions(cc: &RustlsConfig, sc: &RustlsConfig) -> (Box<dyn Session>, Box<dyn Session>) {
+        let c = cc
+            .start_session(
+                Side::Client,
+                Version::V1,
+                &[0x01, 0x01, 0x00],
+                Some("localhost"),
+            )
+            .unwrap();
+        let s = sc
+            .start_session(Side::Server, Version::V1, &[0x01, 0x01, 0x00], None)
+            .unwrap();
+        (c, s)
+    }
+
+    /// What `local` seals, `remote` opens (path 0).
+    fn seal_open(local: &dyn PacketKey, remote: &dyn PacketKey) -> bool {
+        let mut packet = [0u8; 26];
+        packet[..10].copy_from_slice(&[0x40, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+        local
+            .seal_packet(PathId::ZERO, PacketNumber(3), &mut packet, 2)
+            .unwrap();
+        remote
+            .open_packet(PathId::ZERO, PacketNumber(3), &mut packet, 2)
+            .is_ok_and(|len| packet[2..2 + len] == [2, 3, 4, 5, 6, 7, 8, 9])
+    }
+
+    /// Once confirmed, both ends drop the rustls connection and keep key updates working:
+    /// the released server's next key phase matches the client's (still live, then
+    /// released too), ALPN stays, and a released server refuses handshake bytes as rustls
+    /// does (unexpected_message) while a released client ignores them.
+    #[test]
+    fn released_sessions_keep_key_updates_and_the_alpn() {
+        let (cc, sc) = configs();
+        let (mut c, mut s) = sessions(&cc, &sc);
+        run_handshake(&mut c, &mut s);
+        let mut s = s
+            .release()
+            .expect("a server releases once the handshake is over");
+        assert!(!s.is_handshaking());
+        assert_eq!(s.alpn(), Some(&b"hq"[..]));
+        assert!(!s.is_resumed());
+        // Phase 1 from a live client and a released server.
+        let (c1, s1) = (
+            c.next_one_rtt_keys().unwrap(),
+            s.next_one_rtt_keys().unwrap(),
+        );
+        assert!(seal_open(&*c1.local, &*s1.remote) && seal_open(&*s1.local, &*c1.remote));
+        // The server's tickets reached the client in the handshake, so it releases too,
+        // and phase 2 still agrees.
+        let mut c = c.release().expect("a client with a ticket releases");
+        assert_eq!(c.alpn(), Some(&b"hq"[..]));
+        let (c2, s2) = (
+            c.next_one_rtt_keys().unwrap(),
+            s.next_one_rtt_keys().unwrap(),
+        );
+        assert!(seal_open(&*c2.local, &*s2.remote) && seal_open(&*s2.local, &*c2.remote));
+        assert!(
+            !seal_open(&*c2.local, &*s1.remote),
+            "phase 2 differs from phase 1"
+        );
+        let e = s.read_handshake(Level::OneRtt, &[4, 0, 0, 0]).unwrap_err();
+        assert_eq!(e.alert, Some(10));
+        assert!(c.read_handshake(Level::OneRtt, &[4, 0, 0, 0]).is_ok());
+        assert!(
+            c.release().is_none() && s.release().is_none(),
+            "released once"
+        );
+    }
+
+    /// A client whose configuration stores tickets keeps its session until one arrives; one
+    /// with resumption disabled releases at once.
+    #[test]
+    fn a_client_that_stores_tickets_releases_only_after_one_arrived() {
+        let (cc, sc) = configs();
+        let RustlsConfig::Server(server) = &sc else {
+            unreachable!("configs() returns a server configuration second")
+        };
+        let mut no_tickets = (**server).clone();
+        no_tickets.send_tls13_tickets = 0;
+        let sc = RustlsConfig::Server(Arc::new(no_tickets));
+        let (mut c, mut s) = sessions(&cc, &sc);
+        run_handshake(&mut c, &mut s);
+        assert!(!c.is_handshaking());
+        assert!(c.release().is_none(), "waits for a ticket");
+
+        let RustlsConfig::Client(client) = &cc else {
+            unreachable!("configs() returns a client configuration first")
+        };
+        let mut no_resumption = (**client).clone();
+        no_resumption.resumption = rustls::client::Resumption::disabled();
+        let cc = RustlsConfig::Client(Arc::new(no_resumption));
+        let (mut c, mut s) = sessions(&cc, &sc);
+        run_handshake(&mut c, &mut s);
+        assert!(c.release().is_some(), "nothing to wait for");
+    }
+
+    /// Runs the TLS handshake between two sessions, moving bytes level by level.
+    #[test]
+    fn rustls_sessions_complete_a_handshake_and_agree_on_keys() {
+        let (cc, sc) = configs();
+        let (mut c, mut s) = sessions(&cc, &sc);
+        let (ck, sk) = run_handshake(&mut c, &mut s);
         assert!(!c.is_handshaking() && !s.is_handshaking());
         assert_eq!(c.alpn(), Some(&b"hq"[..]));
         assert_eq!(s.peer_transport_parameters(), Some(&[0x01, 0x01, 0x00][..]));
         // What the client seals, the server opens, on path 0 and on path 3.
-        let (ck, sk) = (one_rtt[0].take().unwrap(), one_rtt[1].take().unwrap());
         for path in [PathId::ZERO, PathId(3)] {
             let mut packet = [0u8; 26];
             packet[..10].copy_from_slice(&[0x40, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
