@@ -5,69 +5,17 @@
 //! transport error code.
 #![no_main]
 
-use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
 use quic_conn::conn::{Config, Connection};
-use quic_conn::tls::rustls::RustlsConfig;
-use quic_conn::DatagramMeta;
-use quic_wire::{Ecn, Instant, Space};
+use quic_wire::{Instant, Space};
 
-struct Rng(u64);
-
-impl rand_core::RngCore for Rng {
-    fn next_u32(&mut self) -> u32 {
-        (self.next_u64() >> 32) as u32
-    }
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn fill_bytes(&mut self, dest: &mut [u8]) {
-        for b in dest {
-            *b = self.next_u32() as u8;
-        }
-    }
-    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
-        self.fill_bytes(dest);
-        Ok(())
-    }
-}
-
-// Fuzzing only: deterministic on purpose.
-impl rand_core::CryptoRng for Rng {}
-
-fn tls() -> &'static (Arc<RustlsConfig>, Arc<RustlsConfig>) {
-    static TLS: OnceLock<(Arc<RustlsConfig>, Arc<RustlsConfig>)> = OnceLock::new();
-    TLS.get_or_init(|| {
-        let cert = rcgen::generate_simple_self_signed(["localhost".to_string()]).unwrap();
-        let der = cert.cert.der().clone();
-        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.key_pair.serialize_der().into());
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(der.clone()).unwrap();
-        (
-            Arc::new(RustlsConfig::client(roots, &[b"fuzz"]).unwrap()),
-            Arc::new(RustlsConfig::server(vec![der], key, &[b"fuzz"]).unwrap()),
-        )
-    })
-}
-
-const C: &str = "10.0.0.1:1000";
-const S: &str = "10.0.0.2:2000";
-
-fn meta(remote: &str, local: &str) -> DatagramMeta {
-    DatagramMeta {
-        remote: remote.parse::<SocketAddr>().unwrap(),
-        local: local.parse::<SocketAddr>().unwrap(),
-        ecn: Ecn::NotEct,
-    }
-}
+#[path = "shared/conn_setup.rs"]
+mod conn_setup;
+use conn_setup::{meta, tls, Rng, C, S};
 
 /// Exchanges datagrams and fires timers until quiet or `rounds` pass.
 fn drive(
