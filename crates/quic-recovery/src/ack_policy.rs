@@ -440,6 +440,44 @@ mod tests {
         assert!(a.is_due(t(2)));
     }
 
+    /// RFC 9000 §13.2.1 asks for an ACK without delay only when a packet arrives below an
+    /// ack-eliciting one already received, or above the largest with *missing packets between
+    /// that packet and this one*: a gap that was already reported and is merely still open
+    /// (the usual state under random loss until the retransmission arrives under a new number)
+    /// does not make every later in-order packet trigger an ACK of its own.
+    #[test]
+    fn only_a_new_gap_triggers_an_immediate_ack_not_one_still_open() {
+        let mut a = data();
+        a.on_packet(0, true, Ecn::NotEct, t(0));
+        a.on_packet(1, true, Ecn::NotEct, t(0));
+        assert!(a.is_due(t(0)));
+        a.on_ack_sent(1);
+        // 2 is lost: 3 reveals the gap, an ACK is due at once.
+        a.on_packet(3, true, Ecn::NotEct, t(1));
+        assert!(a.is_due(t(1)));
+        a.on_ack_sent(3);
+        // 4 and 5 arrive in order while 2 is still missing: 4 waits for the delay timer (or
+        // a second packet), 5 makes the ACK due by count alone.
+        a.on_packet(4, true, Ecn::NotEct, t(2));
+        assert!(!a.is_due(t(2)));
+        assert_eq!(a.deadline(), Some(t(27)));
+        a.on_packet(5, true, Ecn::NotEct, t(2));
+        assert!(a.is_due(t(2)));
+        a.on_ack_sent(5);
+        // A non-ack-eliciting packet in between leaves no hole: still no immediate ACK.
+        a.on_packet(6, false, Ecn::NotEct, t(3));
+        a.on_packet(7, true, Ecn::NotEct, t(3));
+        assert!(!a.is_due(t(3)));
+        // A second, new gap (8 lost) triggers again.
+        a.on_packet(9, true, Ecn::NotEct, t(4));
+        assert!(a.is_due(t(4)));
+        a.on_ack_sent(9);
+        // The retransmission arrives under a new number above the largest: in order, no
+        // immediate ACK although 2 and 8 are never filled.
+        a.on_packet(10, true, Ecn::NotEct, t(5));
+        assert!(!a.is_due(t(5)));
+    }
+
     #[test]
     fn ce_mark_triggers_an_immediate_ack_and_is_counted() {
         let mut a = data();
