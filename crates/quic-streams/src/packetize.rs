@@ -326,7 +326,9 @@ impl Streams {
             len: u32::try_from(len).unwrap_or(u32::MAX),
             fin,
         });
-        self.refresh(id);
+        if crate::streams::refresh_stream(id, s, &mut self.sched, &mut self.ctl) {
+            self.free(id);
+        }
         Step::Wrote
     }
 
@@ -353,7 +355,10 @@ impl Streams {
     fn on_stream_acked(&mut self, id: StreamId, offset: u64, len: u64, fin: bool) {
         let ideal = self.ideal_send_buffer();
         let floor = self.credit_floor();
-        let Some(h) = self.map.get_mut(&id).and_then(|s| s.send.as_mut()) else {
+        let Some(s) = self.map.get_mut(&id) else {
+            return;
+        };
+        let Some(h) = s.send.as_mut() else {
             return;
         };
         if !h.state.may_send_data() {
@@ -378,7 +383,9 @@ impl Streams {
             events[2] = Some(StreamEvent::Finished { id });
         }
         self.events.extend(events.into_iter().flatten());
-        self.refresh(id);
+        if crate::streams::refresh_stream(id, s, &mut self.sched, &mut self.ctl) {
+            self.free(id);
+        }
     }
 
     /// A frame from a packet declared lost: its content is queued again if still needed.
