@@ -89,11 +89,15 @@ impl Streams {
         let room = |w: &Writer<'_>| limit.saturating_sub(w.written() - start);
         self.write_control(w, &room, record);
         let mut cursor: Option<Key> = None;
-        while let Some(key) = self.sched.next_after(cursor) {
+        loop {
+            // The room first: a full packet needs no scheduler lookup.
             let space = room(w);
             if space < MIN_STREAM_ROOM {
                 break;
             }
+            let Some(key) = self.sched.next_after(cursor) else {
+                break;
+            };
             match self.write_stream_frame(key.id(), w, space, now, zero_rtt, record) {
                 Step::Wrote | Step::Skip => cursor = Some(key),
                 Step::Full => break,
