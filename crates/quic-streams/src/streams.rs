@@ -473,6 +473,13 @@ impl Streams {
         &mut self,
         id: StreamId,
     ) -> Result<Option<&mut Stream>, TransportError> {
+        self.open_for_frame(id)?;
+        Ok(self.map.get_mut(&id).map(|s| &mut **s))
+    }
+
+    /// The checks and peer-stream openings of [`Streams::stream_for_frame`], without
+    /// looking the stream up.
+    pub(crate) fn open_for_frame(&mut self, id: StreamId) -> Result<(), TransportError> {
         let d = dir_index(id.dir());
         if self.is_local(id) {
             // RFC 9000 §19.8, §19.10, §19.13, §19.5: a frame for a locally initiated stream
@@ -495,7 +502,7 @@ impl Streams {
                 self.events.push_back(StreamEvent::Opened { id: new_id });
             }
         }
-        Ok(self.map.get_mut(&id).map(|s| &mut **s))
+        Ok(())
     }
 
     /// Starts pending local streams while the peer's limits allow.
