@@ -588,6 +588,6 @@ impl Streams {
             || self.remote.iter().any(|r| r.update_pending)
             || self.local.iter().any(|l| l.blocked_pending)
             || !self.ctl.is_empty()
-            || self.sched.next_after(None).is_some()
+            || !self.sched.is_empty()
     }
 }
