@@ -256,18 +256,24 @@ impl Streams {
     fn after_read(&mut self, id: StreamId, n: usize) -> bool {
         let (now, rtt) = (self.now, self.rtt);
         let mut fin = false;
-        if let Some(r) = self.map.get_mut(&id).and_then(|s| s.recv.as_mut()) {
-            if n > 0 {
-                r.credit.on_consumed(n as u64, now, rtt);
-                r.sync_chunk_cap();
+        let mut closed = false;
+        if let Some(s) = self.map.get_mut(&id) {
+            if let Some(r) = s.recv.as_mut() {
+                if n > 0 {
+                    r.credit.on_consumed(n as u64, now, rtt);
+                    r.sync_chunk_cap();
+                }
+                fin = r.final_size == Some(r.buf.read_offset());
+                if fin {
+                    r.apply(RecvEvent::AppReadAll);
+                }
             }
-            fin = r.final_size == Some(r.buf.read_offset());
-            if fin {
-                r.apply(RecvEvent::AppReadAll);
-            }
+            closed = crate::streams::refresh_stream(id, s, &mut self.sched, &mut self.ctl);
         }
         self.conn_consumed(n as u64);
-        self.refresh(id);
+        if closed {
+            self.free(id);
+        }
         fin
     }
 

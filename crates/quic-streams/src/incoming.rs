@@ -103,7 +103,18 @@ impl Streams {
         }
         let conn_max = self.conn_recv.max;
         let conn_highest = self.conn_recv.highest;
-        let Some(st) = self.stream_for_frame(id)? else {
+        let (app_now, rtt) = (self.now, self.rtt);
+        self.open_for_frame(id)?;
+        // One lookup of the stream for the frame and the refresh after it.
+        let Streams {
+            map,
+            sched,
+            ctl,
+            conn_recv,
+            events,
+            ..
+        } = self;
+        let Some(st) = map.get_mut(&id) else {
             return Ok(());
         };
         // The stream has a receiving part: it is bidirectional or the peer's.
@@ -168,12 +179,17 @@ impl Streams {
         if notify {
             r.readable_notified = true;
         }
-        self.conn_recv.highest += grew;
+        conn_recv.highest += grew;
         if notify {
-            self.push_event(StreamEvent::Readable { id });
+            events.push_back(StreamEvent::Readable { id });
         }
-        self.conn_consumed(discarded);
-        self.refresh(id);
+        // What `Streams::conn_consumed` does.
+        if discarded > 0 {
+            conn_recv.on_consumed(discarded, app_now, rtt);
+        }
+        if crate::streams::refresh_stream(id, st, sched, ctl) {
+            self.free(id);
+        }
         Ok(())
     }
 

@@ -89,11 +89,15 @@ impl Streams {
         let room = |w: &Writer<'_>| limit.saturating_sub(w.written() - start);
         self.write_control(w, &room, record);
         let mut cursor: Option<Key> = None;
-        while let Some(key) = self.sched.next_after(cursor) {
+        loop {
+            // The room first: a full packet needs no scheduler lookup.
             let space = room(w);
             if space < MIN_STREAM_ROOM {
                 break;
             }
+            let Some(key) = self.sched.next_after(cursor) else {
+                break;
+            };
             match self.write_stream_frame(key.id(), w, space, now, zero_rtt, record) {
                 Step::Wrote | Step::Skip => cursor = Some(key),
                 Step::Full => break,
@@ -326,7 +330,9 @@ impl Streams {
             len: u32::try_from(len).unwrap_or(u32::MAX),
             fin,
         });
-        self.refresh(id);
+        if crate::streams::refresh_stream(id, s, &mut self.sched, &mut self.ctl) {
+            self.free(id);
+        }
         Step::Wrote
     }
 
@@ -353,7 +359,10 @@ impl Streams {
     fn on_stream_acked(&mut self, id: StreamId, offset: u64, len: u64, fin: bool) {
         let ideal = self.ideal_send_buffer();
         let floor = self.credit_floor();
-        let Some(h) = self.map.get_mut(&id).and_then(|s| s.send.as_mut()) else {
+        let Some(s) = self.map.get_mut(&id) else {
+            return;
+        };
+        let Some(h) = s.send.as_mut() else {
             return;
         };
         if !h.state.may_send_data() {
@@ -378,7 +387,9 @@ impl Streams {
             events[2] = Some(StreamEvent::Finished { id });
         }
         self.events.extend(events.into_iter().flatten());
-        self.refresh(id);
+        if crate::streams::refresh_stream(id, s, &mut self.sched, &mut self.ctl) {
+            self.free(id);
+        }
     }
 
     /// A frame from a packet declared lost: its content is queued again if still needed.

@@ -123,6 +123,11 @@ impl Scheduler {
         }
     }
 
+    /// Whether no stream is scheduled (a length check, no walk to the first key).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.set.is_empty()
+    }
+
     /// The first stream of all.
     #[cfg(test)]
     pub(crate) fn first(&self) -> Option<Key> {

@@ -324,6 +324,28 @@ impl SendBuffer {
         self.acked = RangeSet::new();
     }
 
+    /// The index of the segment holding `offset`: the last one starting at or before it
+    /// (0 when there is none). Segments are mostly full, so the index is first guessed
+    /// from the first segment's start and checked; a binary search finds it otherwise.
+    fn segment_at(&self, offset: u64) -> usize {
+        if let Some(&(first, _)) = self.segs.front() {
+            let guess = usize::try_from(offset.saturating_sub(first) / SEGMENT_SIZE as u64)
+                .unwrap_or(usize::MAX);
+            if let Some(&(start, _)) = self.segs.get(guess) {
+                let next_after = self
+                    .segs
+                    .get(guess.saturating_add(1))
+                    .is_none_or(|&(next, _)| next > offset);
+                if start <= offset && next_after {
+                    return guess;
+                }
+            }
+        }
+        self.segs
+            .partition_point(|(s, _)| *s <= offset)
+            .saturating_sub(1)
+    }
+
     /// Copies `len` bytes from `offset` into `w`. The range must lie within what was
     /// written and not yet released; otherwise nothing is written and `Err` is returned.
     pub(crate) fn copy_out(
@@ -335,9 +357,7 @@ impl SendBuffer {
         if offset < self.acked_base || offset + len as u64 > self.written || w.remaining() < len {
             return Err(BufferTooSmall);
         }
-        // The segment holding `offset`: the last one starting at or before it.
-        let mut i = self.segs.partition_point(|(s, _)| *s <= offset);
-        i = i.saturating_sub(1);
+        let mut i = self.segment_at(offset);
         let mut pos = offset;
         let end = offset + len as u64;
         while pos < end {
@@ -385,6 +405,45 @@ mod tests {
         let mut want = first[first.len() - 2..].to_vec();
         want.extend_from_slice(b"sharedta");
         assert_eq!(read(&b, at, 10), want);
+    }
+
+    #[test]
+    fn every_offset_reads_back_with_full_short_and_released_segments() {
+        let mut pool = SegmentPool::default();
+        let mut b = SendBuffer::default();
+        let mut all: Vec<u8> = Vec::new();
+        let mut push_copy = |b: &mut SendBuffer, all: &mut Vec<u8>, n: usize, seed: u8| {
+            let data: Vec<u8> = (0..n).map(|i| (i as u8).wrapping_mul(31) ^ seed).collect();
+            b.write_copy(&data, &mut pool);
+            all.extend_from_slice(&data);
+        };
+        // Full segments, then short shared ones (the index guess misses), then full again.
+        push_copy(&mut b, &mut all, 2 * SEGMENT_SIZE + 100, 1);
+        for n in [1usize, 7, 300] {
+            let data: Vec<u8> = (0..n).map(|i| i as u8 ^ 0x5a).collect();
+            b.write_shared(Bytes::from(data.clone()));
+            all.extend_from_slice(&data);
+        }
+        push_copy(&mut b, &mut all, 2 * SEGMENT_SIZE, 2);
+        let check = |b: &SendBuffer, from: usize| {
+            for offset in (from..all.len()).step_by(97).chain([from, all.len() - 1]) {
+                let len = 1500.min(all.len() - offset);
+                assert_eq!(
+                    read(b, offset as u64, len),
+                    all[offset..offset + len],
+                    "{offset}"
+                );
+            }
+        };
+        check(&b, 0);
+        // With the first segment released, the guess starts from the next one.
+        b.on_sent(0..all.len() as u64, false);
+        assert!(b.on_acked(
+            0..SEGMENT_SIZE as u64 + 5,
+            false,
+            &mut SegmentPool::default()
+        ));
+        check(&b, SEGMENT_SIZE + 5);
     }
 
     #[test]

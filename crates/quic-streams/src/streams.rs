@@ -236,6 +236,45 @@ pub(crate) fn write_cap(ideal: u64, floor: u64, h: &SendHalf) -> u64 {
     ideal.min(h.window.max(floor))
 }
 
+/// [`Streams::refresh`] for a stream the caller already holds (one hash lookup fewer):
+/// its place in the scheduler, blocked signals and control frames. Returns whether the
+/// stream is closed, in which case the caller frees it with [`Streams::free`].
+pub(crate) fn refresh_stream(
+    id: StreamId,
+    s: &mut Stream,
+    sched: &mut Scheduler,
+    ctl: &mut VecDeque<StreamId>,
+) -> bool {
+    if let Some(h) = s.send.as_mut() {
+        // RFC 9000 §4.1: a sender SHOULD send STREAM_DATA_BLOCKED when it has data to
+        // send but is blocked by the stream's flow control.
+        if h.state.may_send_data() && h.buf.sent() < h.buf.written() {
+            h.credit.used = h.buf.sent();
+            if let Some(limit) = h.credit.take_blocked() {
+                h.blocked_pending = Some(limit);
+            }
+        }
+    }
+    let wants = s.send.as_ref().is_some_and(SendHalf::wants_to_send);
+    match (wants, s.sched) {
+        (true, cur) => s.sched = Some(sched.insert(id, s.prio, cur)),
+        (false, Some(k)) => {
+            sched.remove(k);
+            s.sched = None;
+        }
+        (false, None) => {}
+    }
+    if s.is_closed() {
+        return true;
+    }
+    if !s.ctl_queued && s.has_control() {
+        // Into the control-frame queue, once.
+        s.ctl_queued = true;
+        ctl.push_back(id);
+    }
+    false
+}
+
 /// What a stream's send buffer takes for copying writes while the peer has given it no
 /// credit (see [`Streams::write`]).
 pub const CREDITLESS_BUFFER: u64 = 64 * 1024;
@@ -434,6 +473,13 @@ impl Streams {
         &mut self,
         id: StreamId,
     ) -> Result<Option<&mut Stream>, TransportError> {
+        self.open_for_frame(id)?;
+        Ok(self.map.get_mut(&id).map(|s| &mut **s))
+    }
+
+    /// The checks and peer-stream openings of [`Streams::stream_for_frame`], without
+    /// looking the stream up.
+    pub(crate) fn open_for_frame(&mut self, id: StreamId) -> Result<(), TransportError> {
         let d = dir_index(id.dir());
         if self.is_local(id) {
             // RFC 9000 §19.8, §19.10, §19.13, §19.5: a frame for a locally initiated stream
@@ -456,7 +502,7 @@ impl Streams {
                 self.events.push_back(StreamEvent::Opened { id: new_id });
             }
         }
-        Ok(self.map.get_mut(&id).map(|s| &mut **s))
+        Ok(())
     }
 
     /// Starts pending local streams while the peer's limits allow.
@@ -495,36 +541,13 @@ impl Streams {
         let Some(s) = self.map.get_mut(&id) else {
             return;
         };
-        if let Some(h) = s.send.as_mut() {
-            // RFC 9000 §4.1: a sender SHOULD send STREAM_DATA_BLOCKED when it has data to
-            // send but is blocked by the stream's flow control.
-            if h.state.may_send_data() && h.buf.sent() < h.buf.written() {
-                h.credit.used = h.buf.sent();
-                if let Some(limit) = h.credit.take_blocked() {
-                    h.blocked_pending = Some(limit);
-                }
-            }
-        }
-        let wants = s.send.as_ref().is_some_and(SendHalf::wants_to_send);
-        match (wants, s.sched) {
-            (true, cur) => s.sched = Some(self.sched.insert(id, s.prio, cur)),
-            (false, Some(k)) => {
-                self.sched.remove(k);
-                s.sched = None;
-            }
-            (false, None) => {}
-        }
-        if s.is_closed() {
+        if refresh_stream(id, s, &mut self.sched, &mut self.ctl) {
             self.free(id);
-        } else if !s.ctl_queued && s.has_control() {
-            // Into the control-frame queue, once.
-            s.ctl_queued = true;
-            self.ctl.push_back(id);
         }
     }
 
     /// Frees a closed stream; a peer stream returns its stream credit.
-    fn free(&mut self, id: StreamId) {
+    pub(crate) fn free(&mut self, id: StreamId) {
         let Some(s) = self.map.remove(&id) else {
             return;
         };
@@ -565,6 +588,6 @@ impl Streams {
             || self.remote.iter().any(|r| r.update_pending)
             || self.local.iter().any(|l| l.blocked_pending)
             || !self.ctl.is_empty()
-            || self.sched.next_after(None).is_some()
+            || !self.sched.is_empty()
     }
 }

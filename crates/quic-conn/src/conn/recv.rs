@@ -109,7 +109,13 @@ impl Connection {
                 Ok((other, _)) => (other.len(), None),
                 Err(_) => return,
             };
-            let packet = data.split_to(len.clamp(1, data.len()));
+            // The usual datagram is one packet: take it whole rather than split it (a split
+            // makes the buffer shared).
+            let packet = if len >= data.len() {
+                core::mem::take(&mut data)
+            } else {
+                data.split_to(len.max(1))
+            };
             let Some(header) = header else { continue };
             // RFC 9000 §12.2: packets after the first with another DCID are ignored.
             match first_dcid {

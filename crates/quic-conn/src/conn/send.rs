@@ -130,13 +130,18 @@ impl Connection {
 
     fn write_datagram(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
         let room = self.datagram_room(now, buf.len())?;
-        let may_send_data = self.may_send_data(now, room);
+        // What each space wants to send with data allowed, as far as `may_send_data`
+        // found out: still true until a packet of this datagram is built.
+        let mut known = [None; 3];
+        let may_send_data = self.may_send_data(now, room, &mut known);
         let buf = buf.get_mut(..room)?;
         let mut off = 0;
         let mut pad_datagram = false;
         let mut eliciting = false;
+        let mut fresh = true;
         for slot in SLOTS {
-            if !self.slot_wants(now, slot, may_send_data) {
+            let cached = (fresh && may_send_data).then_some(&known);
+            if !self.slot_wants_known(now, slot, may_send_data, cached) {
                 continue;
             }
             // RFC 9000 §8.2.1, §8.2.2: datagrams with PATH_CHALLENGE or PATH_RESPONSE are
@@ -158,7 +163,7 @@ impl Connection {
                 .into_iter()
                 .skip_while(|&s| s != slot)
                 .skip(1)
-                .any(|s| self.slot_wants(now, s, may_send_data));
+                .any(|s| self.slot_wants_known(now, s, may_send_data, cached));
             // The last packet of a datagram that must be padded carries the padding.
             let pad = (pad_datagram && !later).then(|| MIN_INITIAL_DATAGRAM.saturating_sub(off));
             let Some(rest) = buf.get_mut(off..) else {
@@ -167,6 +172,7 @@ impl Connection {
             if rest.len() < MIN_PACKET_ROOM {
                 break;
             }
+            fresh = false;
             let built = match slot.space() {
                 _ if slot == PacketType::ZeroRtt => self.build_zero_rtt(now, rest, pad),
                 Some(space) => self.build_packet(now, space, rest, may_send_data, pad),
@@ -202,7 +208,8 @@ impl Connection {
     }
 
     /// Whether congestion control and pacing let an ack-eliciting packet go now.
-    fn may_send_data(&mut self, now: Instant, room: usize) -> bool {
+    /// Notes in `known` what each space it asked wants to send (with data allowed).
+    fn may_send_data(&mut self, now: Instant, room: usize, known: &mut [Option<bool>; 3]) -> bool {
         if Space::ALL.into_iter().any(|s| self.probes_owed(s)) {
             return true; // RFC 9002 §6.2.4: probes ignore the congestion window.
         }
@@ -214,10 +221,18 @@ impl Connection {
         }
         // Only consult the pacer when something is waiting, so an idle connection sets no
         // pacing timer.
-        if !Space::ALL
-            .into_iter()
-            .any(|s| self.wants_to_send(now, s, true))
-        {
+        let mut waiting = false;
+        for s in Space::ALL {
+            let wants = self.wants_to_send(now, s, true);
+            if let Some(k) = known.get_mut(s as usize) {
+                *k = Some(wants);
+            }
+            if wants {
+                waiting = true;
+                break;
+            }
+        }
+        if !waiting {
             return true;
         }
         let Some(path) = self.paths.first_mut() else {
@@ -229,6 +244,26 @@ impl Connection {
             return false;
         }
         true
+    }
+
+    /// [`Connection::slot_wants`], taken from `known` (what each space wants with data
+    /// allowed) when given and known.
+    fn slot_wants_known(
+        &mut self,
+        now: Instant,
+        slot: PacketType,
+        may_send_data: bool,
+        known: Option<&[Option<bool>; 3]>,
+    ) -> bool {
+        if slot != PacketType::ZeroRtt {
+            if let Some(&Some(w)) = slot
+                .space()
+                .and_then(|s| known.and_then(|k| k.get(s as usize)))
+            {
+                return w;
+            }
+        }
+        self.slot_wants(now, slot, may_send_data)
     }
 
     fn slot_wants(&mut self, now: Instant, slot: PacketType, may_send_data: bool) -> bool {
