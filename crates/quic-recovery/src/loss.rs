@@ -724,7 +724,17 @@ impl<F> PathRecovery<F> {
 
     /// The PTO period with backoff, without max_ack_delay.
     fn pto_backed_off(&self) -> Duration {
-        self.rtt.pto_base() * (1u32 << self.pto_count.min(20))
+        self.backed_off(self.rtt.pto_base())
+    }
+
+    /// `d` times the PTO backoff factor 2^pto_count (capped at 2^20); no multiplication in
+    /// the usual case of no backoff.
+    fn backed_off(&self, d: Duration) -> Duration {
+        if self.pto_count == 0 {
+            d
+        } else {
+            d * (1u32 << self.pto_count.min(20))
+        }
     }
 
     /// RFC 9002 A.8 GetPtoTimeAndSpace.
@@ -754,7 +764,7 @@ impl<F> PathRecovery<F> {
                 if !self.handshake_confirmed {
                     break;
                 }
-                d += self.peer_max_ack_delay * (1u32 << self.pto_count.min(20));
+                d += self.backed_off(self.peer_max_ack_delay);
             }
             let Some(last) = st.sent.last_ack_eliciting_sent() else {
                 continue;
@@ -963,7 +973,7 @@ impl<F> PathRecovery<F> {
     pub fn pto_period(&self, space: Space) -> Duration {
         let mut d = self.pto_backed_off();
         if space == Space::Data {
-            d += self.peer_max_ack_delay * (1u32 << self.pto_count.min(20));
+            d += self.backed_off(self.peer_max_ack_delay);
         }
         d
     }

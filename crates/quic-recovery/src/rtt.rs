@@ -18,6 +18,9 @@ pub struct RttEstimator {
     var: Duration,
     min: Duration,
     first_sample_at: Option<Instant>,
+    /// smoothed + max(4*var, kGranularity), kept up to date whenever `smoothed` or `var`
+    /// change (the PTO and idle timers read it on every packet).
+    pto_base: Duration,
 }
 
 impl Default for RttEstimator {
@@ -37,7 +40,12 @@ impl RttEstimator {
             var: initial_rtt / 2,
             min: initial_rtt,
             first_sample_at: None,
+            pto_base: Self::compute_pto_base(initial_rtt, initial_rtt / 2),
         }
+    }
+
+    fn compute_pto_base(smoothed: Duration, var: Duration) -> Duration {
+        smoothed + (var * 4).max(GRANULARITY)
     }
 
     /// Feeds one RTT sample: `latest` is the time from sending the newly acknowledged
@@ -59,6 +67,7 @@ impl RttEstimator {
             self.min = latest;
             self.smoothed = latest;
             self.var = latest / 2;
+            self.pto_base = Self::compute_pto_base(self.smoothed, self.var);
             return;
         }
         // RFC 9002 §5.2: min_rtt ignores ack delay.
@@ -81,6 +90,7 @@ impl RttEstimator {
         let diff = self.smoothed.abs_diff(adjusted);
         self.var = (self.var * 3 + diff) / 4;
         self.smoothed = (self.smoothed * 7 + adjusted) / 8;
+        self.pto_base = Self::compute_pto_base(self.smoothed, self.var);
     }
 
     /// smoothed_rtt.
@@ -117,7 +127,7 @@ impl RttEstimator {
     /// The PTO period without the backoff and without max_ack_delay:
     /// smoothed_rtt + max(4*rttvar, kGranularity) (RFC 9002 §6.2.1).
     pub fn pto_base(&self) -> Duration {
-        self.smoothed + (self.var * 4).max(GRANULARITY)
+        self.pto_base
     }
 
     /// The time threshold for loss: max(9/8 * max(smoothed_rtt, latest_rtt), kGranularity)
