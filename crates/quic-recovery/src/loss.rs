@@ -739,8 +739,18 @@ impl<F> PathRecovery<F> {
 
     /// RFC 9002 A.8 GetPtoTimeAndSpace.
     fn pto_time_and_space(&self, now: Instant) -> Option<(Instant, Space)> {
+        self.pto_time_and_space_given(now, self.any_ack_eliciting_in_flight())
+    }
+
+    /// [`PathRecovery::pto_time_and_space`] when the caller already knows whether anything
+    /// ack-eliciting is in flight.
+    fn pto_time_and_space_given(
+        &self,
+        now: Instant,
+        any_eliciting_in_flight: bool,
+    ) -> Option<(Instant, Space)> {
         let duration = self.pto_backed_off();
-        if !self.any_ack_eliciting_in_flight() {
+        if !any_eliciting_in_flight {
             // Anti-deadlock (RFC 9002 §6.2.2.1): the client arms the PTO from now.
             let space = if self.has_handshake_keys {
                 Space::Handshake
@@ -779,16 +789,31 @@ impl<F> PathRecovery<F> {
 
     /// RFC 9002 A.8 SetLossDetectionTimer.
     fn set_loss_timer(&mut self, now: Instant) {
-        self.loss_timer = if let Some((t, s)) = self.earliest_loss_time() {
+        // One pass over the spaces finds both the earliest loss time (the first space wins
+        // a tie) and whether anything ack-eliciting is in flight.
+        let mut loss: Option<(Instant, Space)> = None;
+        let mut any_eliciting = false;
+        for space in Space::ALL {
+            let Some(st) = self.spaces.get(idx(space)).and_then(Option::as_deref) else {
+                continue;
+            };
+            if let Some(t) = st.loss_time {
+                if loss.is_none_or(|(b, _)| t < b) {
+                    loss = Some((t, space));
+                }
+            }
+            any_eliciting |= st.sent.has_ack_eliciting_in_flight();
+        }
+        self.loss_timer = if let Some((t, s)) = loss {
             Some((t, Timer::LossTime(s)))
         } else if self.amplification_limited
-            || (!self.any_ack_eliciting_in_flight() && self.peer_completed_address_validation())
+            || (!any_eliciting && self.peer_completed_address_validation())
         {
             // §6.2.2.1: a server at its amplification limit must not arm the PTO; nothing
             // in flight and a validated address need no probe either.
             None
         } else {
-            self.pto_time_and_space(now)
+            self.pto_time_and_space_given(now, any_eliciting)
                 .map(|(t, s)| (t, Timer::Pto(s)))
         };
     }
