@@ -40,6 +40,14 @@ impl Pacer {
     /// The pacing rate from a window and RTT: 5/4 * window / srtt, in bytes per second.
     pub fn rate_for_window(window: u64, srtt: Duration) -> u64 {
         let nanos = srtt.as_nanos().max(1);
+        // The same quotient in 64 bits when everything fits (it always does for real windows
+        // and RTTs): a 128-bit division is a library call.
+        if let (Some(num), Some(den)) = (
+            window.checked_mul(5 * 1_000_000_000),
+            u64::try_from(nanos).ok().and_then(|n| n.checked_mul(4)),
+        ) {
+            return num / den;
+        }
         let r = u128::from(window) * 5 * 1_000_000_000 / (4 * nanos);
         u64::try_from(r).unwrap_or(u64::MAX)
     }
@@ -59,7 +67,19 @@ impl Pacer {
             return;
         };
         let elapsed = now.saturating_duration_since(last).as_nanos();
-        let added = u128::from(self.rate) * elapsed / 1_000_000_000;
+        if elapsed == 0 && self.rate != 0 {
+            // Nothing added and nothing to update (the pacer is asked several times per
+            // packet at the same instant).
+            return;
+        }
+        let added = match u64::try_from(elapsed)
+            .ok()
+            .and_then(|e| self.rate.checked_mul(e))
+        {
+            // The same quotient without a 128-bit division when the product fits.
+            Some(p) => u128::from(p / 1_000_000_000),
+            None => u128::from(self.rate) * elapsed / 1_000_000_000,
+        };
         if added > 0 || self.rate == 0 {
             // When nothing whole was added, keep `last` so the fraction is not lost.
             self.last = Some(now);
