@@ -73,8 +73,11 @@ pub struct RateSampler {
     // The sample being built by the current ACK.
     sample: RateSample,
     sample_has_packet: bool,
-    send_elapsed: Duration,
-    ack_elapsed: Duration,
+    // The sample packet's instants; the sample's durations (rtt, send and ACK intervals)
+    // are worked out from them once, in `end_ack`, not for every packet the ACK covers.
+    sample_now: Instant,
+    sample_time_sent: Instant,
+    sample_first_sent: Instant,
     prior_time: Instant,
 }
 
@@ -121,9 +124,9 @@ impl RateSampler {
             self.sample.is_app_limited = state.is_app_limited;
             self.sample.tx_in_flight = state.tx_in_flight;
             self.sample.lost = self.lost.saturating_sub(state.lost);
-            self.sample.rtt = now.saturating_duration_since(time_sent);
-            self.send_elapsed = time_sent.saturating_duration_since(state.first_sent_time);
-            self.ack_elapsed = now.saturating_duration_since(state.delivered_time);
+            self.sample_now = now;
+            self.sample_time_sent = time_sent;
+            self.sample_first_sent = state.first_sent_time;
             self.first_sent_time = time_sent;
         }
     }
@@ -144,8 +147,15 @@ impl RateSampler {
         if !self.sample_has_packet {
             return s;
         }
+        s.rtt = self
+            .sample_now
+            .saturating_duration_since(self.sample_time_sent);
+        let send_elapsed = self
+            .sample_time_sent
+            .saturating_duration_since(self.sample_first_sent);
+        let ack_elapsed = self.sample_now.saturating_duration_since(self.prior_time);
         s.delivered = self.delivered - s.prior_delivered;
-        s.interval = self.send_elapsed.max(self.ack_elapsed);
+        s.interval = send_elapsed.max(ack_elapsed);
         s.delivery_rate = if s.interval.is_zero() || s.interval < min_rtt {
             0
         } else {
