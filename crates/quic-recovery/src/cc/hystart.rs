@@ -39,7 +39,9 @@ pub struct HyStart {
     in_css: bool,
     css_rounds: u32,
     css_baseline: Duration,
-    last_round_min: Option<Duration>,
+    /// The RTT at which CSS starts, from the previous round's minimum RTT `last` (worked
+    /// out once per round): last + clamp(last / MIN_RTT_DIVISOR, MIN_RTT_THRESH, MAX_RTT_THRESH).
+    css_entry: Option<Duration>,
     current_round_min: Option<Duration>,
     samples: u32,
     /// Packets sent after this instant belong to the next round.
@@ -67,7 +69,9 @@ impl HyStart {
     pub fn on_ack(&mut self, time_sent: Instant, latest_rtt: Duration) -> HyStartPhase {
         if self.round_end.is_none_or(|end| time_sent > end) {
             // RFC 9406 §4.2: a new round starts.
-            self.last_round_min = self.current_round_min;
+            self.css_entry = self
+                .current_round_min
+                .map(|last| last + (last / MIN_RTT_DIVISOR).clamp(MIN_RTT_THRESH, MAX_RTT_THRESH));
             self.current_round_min = None;
             self.samples = 0;
             self.round_end = Some(self.last_sent);
@@ -85,14 +89,13 @@ impl HyStart {
                 .map_or(latest_rtt, |m| m.min(latest_rtt)),
         );
         self.samples += 1;
-        if let (Some(cur), Some(last), true) = (
+        if let (Some(cur), Some(entry), true) = (
             self.current_round_min,
-            self.last_round_min,
+            self.css_entry,
             self.samples >= N_RTT_SAMPLE,
         ) {
             if !self.in_css {
-                let thresh = (last / MIN_RTT_DIVISOR).clamp(MIN_RTT_THRESH, MAX_RTT_THRESH);
-                if cur >= last + thresh {
+                if cur >= entry {
                     self.in_css = true;
                     self.css_rounds = 0;
                     self.css_baseline = cur;
