@@ -12,15 +12,7 @@ use quic_conn::{DatagramMeta, SansIo};
 use quic_streams::StreamRef;
 use quic_wire::packet::{Packet, ParseConfig};
 use quic_wire::{Dir, Ecn, Instant, Version};
-use util::{client_addr, pattern, read_all, server_addr, tls_configs, TestRng};
-
-fn rng_factory(seed: u64) -> quic_conn::endpoint::RngFactory {
-    let mut n = seed;
-    Box::new(move || {
-        n += 1;
-        Box::new(TestRng::new(n))
-    })
-}
+use util::{client_addr, pattern, read_all, server_addr, tls_configs};
 
 /// Two endpoints on a 5 ms link.
 struct Net {
@@ -35,8 +27,8 @@ struct Net {
 impl Net {
     fn new(server_cfg: EndpointConfig) -> Net {
         Net {
-            client: Endpoint::new(EndpointConfig::default(), rng_factory(100)),
-            server: Endpoint::new(server_cfg, rng_factory(200)),
+            client: Endpoint::new(EndpointConfig::default(), util::rng_factory(100)),
+            server: Endpoint::new(server_cfg, util::rng_factory(200)),
             now: Instant::from_nanos(1_000_000_000),
             wire: Vec::new(),
             server_first_bytes: Vec::new(),
@@ -182,7 +174,7 @@ fn endpoints_route_by_connection_id_and_carry_a_stream() {
 #[test]
 fn unknown_versions_get_a_version_negotiation_listing_ours() {
     let (cfg, _) = server_config(8);
-    let mut server = Endpoint::new(cfg, rng_factory(1));
+    let mut server = Endpoint::new(cfg, util::rng_factory(1));
     let mut probe = vec![0u8; 1200];
     probe[0] = 0xc0;
     probe[1..5].copy_from_slice(&0x1a2a_3a4a_u32.to_be_bytes());
@@ -225,7 +217,7 @@ fn unknown_versions_get_a_version_negotiation_listing_ours() {
 #[test]
 fn small_datagrams_from_unknown_peers_get_no_reply() {
     let (cfg, _) = server_config(8);
-    let mut server = Endpoint::new(cfg, rng_factory(1));
+    let mut server = Endpoint::new(cfg, util::rng_factory(1));
     let mut probe = [0u8; 100];
     probe[0] = 0xc0;
     probe[1..5].copy_from_slice(&0x1a2a_3a4a_u32.to_be_bytes());
@@ -393,7 +385,7 @@ fn initial_with_token(token: &[u8]) -> Vec<u8> {
 fn initials_with_forged_retry_tokens_get_a_stateless_invalid_token_close() {
     let (mut cfg, _) = server_config(8);
     cfg.retry = true;
-    let mut server = Endpoint::new(cfg, rng_factory(1));
+    let mut server = Endpoint::new(cfg, util::rng_factory(1));
     let now = Instant::from_nanos(1);
     // Shaped like one of our Retry tokens (kind byte 'R', nonce, sealed part, tag) but
     // never issued: RFC 9000 §8.1.2, the server closes with INVALID_TOKEN at once, in a
@@ -434,7 +426,7 @@ fn initials_with_forged_retry_tokens_get_a_stateless_invalid_token_close() {
 #[test]
 fn a_retry_with_a_bad_integrity_tag_is_ignored() {
     let (_, client_tls) = server_config(8);
-    let mut client = Endpoint::new(EndpointConfig::default(), rng_factory(5));
+    let mut client = Endpoint::new(EndpointConfig::default(), util::rng_factory(5));
     let now = Instant::from_nanos(1);
     let h = client
         .connect(now, client_tls, "localhost", client_addr(), server_addr())
@@ -475,7 +467,7 @@ fn a_server_that_lost_its_state_resets_the_connection() {
     net.drive();
     assert!(net.client.connection(h).expect("client").is_established());
     // The server restarts with the same reset key and no connections.
-    net.server = Endpoint::new(restarted, rng_factory(300));
+    net.server = Endpoint::new(restarted, util::rng_factory(300));
     let c = net.client.connection(h).expect("client");
     let id = match c.open(Dir::Bi).expect("open") {
         StreamRef::Id(id) => id,
@@ -498,7 +490,7 @@ fn a_server_that_lost_its_state_resets_the_connection() {
 #[test]
 fn without_a_reset_key_unknown_short_headers_get_no_reply() {
     let (cfg, _) = server_config(8);
-    let mut server = Endpoint::new(cfg, rng_factory(1));
+    let mut server = Endpoint::new(cfg, util::rng_factory(1));
     let mut d = [0x40u8; 100];
     d[1..9].copy_from_slice(&[3; 8]);
     let now = Instant::from_nanos(1);
@@ -517,7 +509,7 @@ fn without_a_reset_key_unknown_short_headers_get_no_reply() {
 fn stateless_replies_are_rate_limited() {
     let (mut cfg, _) = server_config(8);
     cfg.max_stateless_per_second = 3;
-    let mut server = Endpoint::new(cfg, rng_factory(1));
+    let mut server = Endpoint::new(cfg, util::rng_factory(1));
     let mut probe = vec![0u8; 1200];
     probe[0] = 0xc0;
     probe[1..5].copy_from_slice(&0x1a2a_3a4a_u32.to_be_bytes());

@@ -8,10 +8,9 @@ use std::time::Duration;
 
 use quic_conn::conn::{Config, Event};
 use quic_conn::endpoint::{Endpoint, EndpointConfig};
-use quic_conn::{DatagramMeta, SansIo};
 use quic_streams::{StreamEvent, StreamRef};
-use quic_wire::{Dir, Ecn, Instant, VarInt, Version};
-use util::{pattern, read_all, Pair, TestRng};
+use quic_wire::{Dir, Instant, VarInt, Version};
+use util::{pattern, read_all, Pair};
 
 fn open(pair: &mut Pair, dir: Dir) -> quic_wire::StreamId {
     match pair.client.open(dir).expect("open") {
@@ -82,57 +81,6 @@ fn key_updates_survive_loss_and_reordering() {
     assert_eq!(pair.client.error(), None);
 }
 
-/// Two endpoints with a lossless 5 ms link, driven until quiet.
-fn drive(client: &mut Endpoint, server: &mut Endpoint, now: &mut Instant) {
-    let c_addr = util::client_addr();
-    let s_addr = util::server_addr();
-    let mut buf = vec![0u8; 1500];
-    for _ in 0..10_000 {
-        let mut moved = false;
-        while let Some(t) = client.poll_transmit(*now, &mut buf) {
-            moved = true;
-            let meta = DatagramMeta {
-                remote: c_addr,
-                local: s_addr,
-                ecn: Ecn::NotEct,
-            };
-            server.handle_datagram(*now, meta, bytes::BytesMut::from(&buf[..t.size]));
-        }
-        while let Some(t) = server.poll_transmit(*now, &mut buf) {
-            moved = true;
-            let meta = DatagramMeta {
-                remote: s_addr,
-                local: c_addr,
-                ecn: Ecn::NotEct,
-            };
-            client.handle_datagram(*now, meta, bytes::BytesMut::from(&buf[..t.size]));
-        }
-        if moved {
-            continue;
-        }
-        let next = [client.poll_timeout(), server.poll_timeout()]
-            .into_iter()
-            .flatten()
-            .min();
-        match next {
-            Some(t) if t <= now.checked_add(Duration::from_millis(500)).expect("time") => {
-                *now = (*now).max(t);
-                client.handle_timeout(*now);
-                server.handle_timeout(*now);
-            }
-            _ => return,
-        }
-    }
-}
-
-fn factory(seed: u64) -> quic_conn::endpoint::RngFactory {
-    let mut n = seed;
-    Box::new(move || {
-        n += 1;
-        Box::new(TestRng::new(n))
-    })
-}
-
 #[test]
 fn retry_works_on_quic_v2() {
     let (c, s) = util::tls_configs(0);
@@ -141,7 +89,7 @@ fn retry_works_on_quic_v2() {
         retry: true,
         ..EndpointConfig::default()
     };
-    let mut server = Endpoint::new(server_cfg, factory(10));
+    let mut server = Endpoint::new(server_cfg, util::rng_factory(10));
     let client_cfg = EndpointConfig {
         connection: Config {
             version: Version::V2,
@@ -149,7 +97,7 @@ fn retry_works_on_quic_v2() {
         },
         ..EndpointConfig::default()
     };
-    let mut client = Endpoint::new(client_cfg, factory(20));
+    let mut client = Endpoint::new(client_cfg, util::rng_factory(20));
     let mut now = Instant::from_nanos(1_000_000_000);
     let h = client
         .connect(
@@ -160,7 +108,7 @@ fn retry_works_on_quic_v2() {
             util::server_addr(),
         )
         .expect("connect");
-    drive(&mut client, &mut server, &mut now);
+    util::drive_endpoints(&mut client, &mut server, &mut now);
     let conn = client.connection(h).expect("client");
     assert!(conn.is_established());
     assert_eq!(conn.version(), Version::V2);
@@ -180,8 +128,8 @@ fn zero_rtt_after_a_retry_still_delivers_the_data() {
         retry: true,
         ..EndpointConfig::default()
     };
-    let mut server = Endpoint::new(server_cfg, factory(30));
-    let mut client = Endpoint::new(EndpointConfig::default(), factory(40));
+    let mut server = Endpoint::new(server_cfg, util::rng_factory(30));
+    let mut client = Endpoint::new(EndpointConfig::default(), util::rng_factory(40));
     let mut now = Instant::from_nanos(1_000_000_000);
     // A first connection for the ticket.
     let first = client
@@ -193,7 +141,7 @@ fn zero_rtt_after_a_retry_still_delivers_the_data() {
             util::server_addr(),
         )
         .expect("connect");
-    drive(&mut client, &mut server, &mut now);
+    util::drive_endpoints(&mut client, &mut server, &mut now);
     assert!(client.connection(first).expect("first").is_established());
     let second = client
         .connect(
@@ -213,7 +161,7 @@ fn zero_rtt_after_a_retry_still_delivers_the_data() {
     conn.streams().set_0rtt_allowed(id, true).expect("allow");
     conn.write(id, b"early").expect("write");
     conn.finish(id).expect("finish");
-    drive(&mut client, &mut server, &mut now);
+    util::drive_endpoints(&mut client, &mut server, &mut now);
     assert!(client.connection(second).expect("second").is_established());
     // Find the server connection that got the stream.
     let handles: Vec<_> = server.handles().collect();

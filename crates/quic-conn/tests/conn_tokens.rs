@@ -15,15 +15,7 @@ use quic_conn::endpoint::{AesGcmTokenKey, ConnectionHandle, Endpoint, EndpointCo
 use quic_conn::tls::TlsConfig;
 use quic_conn::{ConnectionError, DatagramMeta, SansIo};
 use quic_wire::{Ecn, Instant, TransportErrorCode};
-use util::{client_addr, server_addr, tls_configs, TestRng};
-
-fn rng_factory(seed: u64) -> quic_conn::endpoint::RngFactory {
-    let mut n = seed;
-    Box::new(move || {
-        n += 1;
-        Box::new(TestRng::new(n))
-    })
-}
+use util::{client_addr, server_addr, tls_configs};
 
 /// A server endpoint configuration sealing tokens under `secret`.
 fn server_cfg(tls: &Arc<dyn TlsConfig>, secret: u8, retry: bool) -> EndpointConfig {
@@ -49,8 +41,8 @@ struct Net {
 impl Net {
     fn new(server: EndpointConfig) -> Net {
         Net {
-            client: Endpoint::new(EndpointConfig::default(), rng_factory(100)),
-            server: Endpoint::new(server, rng_factory(200)),
+            client: Endpoint::new(EndpointConfig::default(), util::rng_factory(100)),
+            server: Endpoint::new(server, util::rng_factory(200)),
             now: Instant::from_nanos(1_000_000_000),
             server_sent: Vec::new(),
         }
@@ -230,7 +222,7 @@ fn a_new_token_survives_a_restart_and_lifts_the_amplification_limit() {
     // Restart: a new endpoint with the same key and no memory. The client connects with
     // a TLS configuration that has no session to resume, so the server sends its
     // certificate chain.
-    net.server = Endpoint::new(server_cfg(&server_tls, 1, true), rng_factory(300));
+    net.server = Endpoint::new(server_cfg(&server_tls, 1, true), util::rng_factory(300));
     let mark = net.server_sent.len();
     let h = net.connect_from(fresh_tls, client_addr());
     let first = net.take_client_datagrams();
@@ -278,7 +270,7 @@ fn a_new_token_is_refused_under_another_key() {
     let (client_tls, server_tls) = tls(0);
     let mut net = Net::new(server_cfg(&server_tls, 1, true));
     first_connection(&mut net, &client_tls);
-    net.server = Endpoint::new(server_cfg(&server_tls, 2, true), rng_factory(300));
+    net.server = Endpoint::new(server_cfg(&server_tls, 2, true), util::rng_factory(300));
     assert_token_refused(&mut net, &client_tls, client_addr(), "another key");
 }
 
@@ -332,7 +324,7 @@ fn a_new_token_is_accepted_once() {
     let token = grab_token(&mut net, h);
     // A restarted server with the same key: the replay filter is per endpoint, so both
     // uses go to the same one.
-    net.server = Endpoint::new(server_cfg(&server_tls, 1, true), rng_factory(300));
+    net.server = Endpoint::new(server_cfg(&server_tls, 1, true), util::rng_factory(300));
     for (attempt, retried) in [(1, false), (2, true)] {
         let mark = net.server_sent.len();
         let h = net.connect_from(&client_tls, client_addr());
@@ -381,7 +373,7 @@ fn a_retry_token_works_across_servers_and_carries_the_original_dcid() {
     assert_eq!(net.server_to_client(), net.server_sent[0].len());
     assert!(net.retried_since(0), "a Retry");
     assert_eq!(net.server.connection_count(), 0, "no state for the Retry");
-    net.server = Endpoint::new(server_cfg(&server_tls, 1, true), rng_factory(300));
+    net.server = Endpoint::new(server_cfg(&server_tls, 1, true), util::rng_factory(300));
     net.drive();
     assert!(net.established(h));
     let c = net.client.connection(h).expect("client");

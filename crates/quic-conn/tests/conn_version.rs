@@ -22,7 +22,7 @@ use quic_wire::{
     ConnectionId, Dir, Ecn, Instant, PacketType, Side, TransportErrorCode, TransportParameters,
     Version,
 };
-use util::{pattern, read_all, Pair, TestRng};
+use util::{pattern, read_all, Pair};
 
 fn versions(list: &[Version]) -> Versions {
     Versions::new(list).expect("versions")
@@ -355,56 +355,6 @@ fn a_forged_v2_initial_that_does_not_open_changes_nothing() {
 
 // ---- Version Negotiation and the attempt after it ----
 
-fn factory(seed: u64) -> quic_conn::endpoint::RngFactory {
-    let mut n = seed;
-    Box::new(move || {
-        n += 1;
-        Box::new(TestRng::new(n))
-    })
-}
-
-/// Two endpoints on a lossless 5 ms link, driven until quiet.
-fn drive(client: &mut Endpoint, server: &mut Endpoint, now: &mut Instant) {
-    let (c_addr, s_addr) = (util::client_addr(), util::server_addr());
-    let mut buf = vec![0u8; 1500];
-    for _ in 0..10_000 {
-        let mut moved = false;
-        while let Some(t) = client.poll_transmit(*now, &mut buf) {
-            moved = true;
-            let meta = DatagramMeta {
-                remote: c_addr,
-                local: s_addr,
-                ecn: Ecn::NotEct,
-            };
-            server.handle_datagram(*now, meta, bytes::BytesMut::from(&buf[..t.size]));
-        }
-        while let Some(t) = server.poll_transmit(*now, &mut buf) {
-            moved = true;
-            let meta = DatagramMeta {
-                remote: s_addr,
-                local: c_addr,
-                ecn: Ecn::NotEct,
-            };
-            client.handle_datagram(*now, meta, bytes::BytesMut::from(&buf[..t.size]));
-        }
-        if moved {
-            continue;
-        }
-        let next = [client.poll_timeout(), server.poll_timeout()]
-            .into_iter()
-            .flatten()
-            .min();
-        match next {
-            Some(t) if t <= now.checked_add(Duration::from_millis(500)).expect("time") => {
-                *now = (*now).max(t);
-                client.handle_timeout(*now);
-                server.handle_timeout(*now);
-            }
-            _ => return,
-        }
-    }
-}
-
 /// A client endpoint connecting with `cfg` to `server`; returns the connection's last
 /// error (None if it is established).
 fn attempt(
@@ -419,7 +369,7 @@ fn attempt(
             connection: cfg,
             ..EndpointConfig::default()
         },
-        factory(seed),
+        util::rng_factory(seed),
     );
     let h = client
         .connect(
@@ -430,7 +380,7 @@ fn attempt(
             util::server_addr(),
         )
         .expect("connect");
-    drive(&mut client, server, now);
+    util::drive_endpoints(&mut client, server, now);
     let mut err = None;
     while let Some((hh, e)) = client.poll_connection_event() {
         if let (true, quic_conn::Event::Closed(e)) = (hh == h, e) {
@@ -451,7 +401,7 @@ fn server_endpoint(list: &[Version], tls: quic_conn::tls::rustls::RustlsConfig) 
             server_tls: Some(Arc::new(tls)),
             ..EndpointConfig::default()
         },
-        factory(100),
+        util::rng_factory(100),
     )
 }
 
@@ -716,14 +666,14 @@ fn retry_uses_the_original_version_and_the_connection_then_switches_to_v2() {
             retry: true,
             ..EndpointConfig::default()
         },
-        factory(10),
+        util::rng_factory(10),
     );
     let mut client = Endpoint::new(
         EndpointConfig {
             connection: Config::default(),
             ..EndpointConfig::default()
         },
-        factory(20),
+        util::rng_factory(20),
     );
     let mut now = Instant::from_nanos(1_000_000_000);
     let h = client
@@ -750,7 +700,7 @@ fn retry_uses_the_original_version_and_the_connection_then_switches_to_v2() {
         other => panic!("expected a Retry, got {other:?}"),
     }
     client.handle_datagram(now, to_client(), bytes::BytesMut::from(&buf[..t.size]));
-    drive(&mut client, &mut server, &mut now);
+    util::drive_endpoints(&mut client, &mut server, &mut now);
     let conn = client.connection(h).expect("client");
     assert!(conn.is_established(), "{:?}", conn.error());
     assert_eq!(conn.version(), Version::V2);

@@ -14,17 +14,9 @@ use quic_conn::endpoint::{ConnectionHandle, Endpoint, EndpointConfig, EndpointEv
 use quic_conn::{DatagramMeta, SansIo};
 use quic_streams::StreamRef;
 use quic_wire::{Dir, Ecn, Instant};
-use util::{server_addr, tls_configs, TestRng};
+use util::{server_addr, tls_configs};
 
 const CONNECTIONS: u16 = 24;
-
-fn rng_factory(seed: u64) -> quic_conn::endpoint::RngFactory {
-    let mut n = seed;
-    Box::new(move || {
-        n += 1;
-        Box::new(TestRng::new(n))
-    })
-}
 
 /// Client `i`'s address: each connection has its own port, so a datagram's source names
 /// the connection that sent it.
@@ -145,8 +137,8 @@ fn setup() -> (Net, Vec<ConnectionHandle>) {
     };
     let mut net = Net {
         // Seeds far apart: no connection of one end shares a generator with the other.
-        client: Endpoint::new(client_cfg, rng_factory(1_000)),
-        server: Endpoint::new(server_cfg, rng_factory(1_000_000)),
+        client: Endpoint::new(client_cfg, util::rng_factory(1_000)),
+        server: Endpoint::new(server_cfg, util::rng_factory(1_000_000)),
         now: Instant::from_nanos(1_000_000_000),
         wire: Vec::new(),
         client_sources: Vec::new(),

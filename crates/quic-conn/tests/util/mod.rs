@@ -12,7 +12,7 @@ use bytes::BytesMut;
 use quic_conn::conn::{Config, Connection, Event};
 use quic_conn::tls::rustls::RustlsConfig;
 use quic_conn::tls::TlsConfig;
-use quic_conn::DatagramMeta;
+use quic_conn::{DatagramMeta, SansIo};
 use quic_wire::{Ecn, Instant};
 
 /// A small deterministic generator (SplitMix64) standing in for a CSPRNG in tests.
@@ -417,4 +417,60 @@ pub fn pattern(len: usize) -> Vec<u8> {
     (0..len)
         .map(|i| (i % 251) as u8 ^ (i >> 11) as u8)
         .collect()
+}
+
+/// Gives each connection of an endpoint its own deterministic RNG, seeded from `seed`.
+pub fn rng_factory(seed: u64) -> quic_conn::endpoint::RngFactory {
+    let mut n = seed;
+    Box::new(move || {
+        n += 1;
+        Box::new(TestRng::new(n))
+    })
+}
+
+/// Two endpoints with a lossless 5 ms link, driven until quiet.
+pub fn drive_endpoints(
+    client: &mut quic_conn::Endpoint,
+    server: &mut quic_conn::Endpoint,
+    now: &mut Instant,
+) {
+    let c_addr = client_addr();
+    let s_addr = server_addr();
+    let mut buf = vec![0u8; 1500];
+    for _ in 0..10_000 {
+        let mut moved = false;
+        while let Some(t) = client.poll_transmit(*now, &mut buf) {
+            moved = true;
+            let meta = DatagramMeta {
+                remote: c_addr,
+                local: s_addr,
+                ecn: Ecn::NotEct,
+            };
+            server.handle_datagram(*now, meta, BytesMut::from(&buf[..t.size]));
+        }
+        while let Some(t) = server.poll_transmit(*now, &mut buf) {
+            moved = true;
+            let meta = DatagramMeta {
+                remote: s_addr,
+                local: c_addr,
+                ecn: Ecn::NotEct,
+            };
+            client.handle_datagram(*now, meta, BytesMut::from(&buf[..t.size]));
+        }
+        if moved {
+            continue;
+        }
+        let next = [client.poll_timeout(), server.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min();
+        match next {
+            Some(t) if t <= now.checked_add(Duration::from_millis(500)).expect("time") => {
+                *now = (*now).max(t);
+                client.handle_timeout(*now);
+                server.handle_timeout(*now);
+            }
+            _ => return,
+        }
+    }
 }
