@@ -45,7 +45,7 @@ struct Sink {
 }
 
 impl RecoverySink<u32> for Sink {
-    fn on_acked(&mut self, _: Space, _: SentPacket<u32>) {
+    fn on_acked(&mut self, _: Space, _: &SentPacket<u32>) {
         self.acked += 1;
     }
     fn on_lost(&mut self, _: Space, _: SentPacket<u32>) {

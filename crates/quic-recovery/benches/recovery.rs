@@ -43,7 +43,7 @@ impl RngCore for Rng {
 struct Count(u64);
 
 impl RecoverySink<u64> for Count {
-    fn on_acked(&mut self, _: Space, p: SentPacket<u64>) {
+    fn on_acked(&mut self, _: Space, p: &SentPacket<u64>) {
         self.0 += p.frames;
     }
     fn on_lost(&mut self, _: Space, p: SentPacket<u64>) {

@@ -27,8 +27,9 @@ const PERSISTENT_CONGESTION_THRESHOLD: u32 = 3;
 /// Where acknowledged and lost packets go: the caller learns exactly which frames were
 /// delivered or need repair. Nothing is buffered inside the recovery.
 pub trait RecoverySink<F> {
-    /// `packet` of `space` was acknowledged for the first time.
-    fn on_acked(&mut self, space: Space, packet: SentPacket<F>);
+    /// `packet` of `space` was acknowledged for the first time. It is lent: the tracker
+    /// drops it once this returns.
+    fn on_acked(&mut self, space: Space, packet: &SentPacket<F>);
     /// `packet` of `space` was declared lost; its frames may need retransmission.
     fn on_lost(&mut self, space: Space, packet: SentPacket<F>);
     /// A packet declared lost earlier was acknowledged after all.

@@ -72,11 +72,13 @@ enum Slot<F> {
     Lost(LostPacket),
 }
 
-/// One item of an ACK, handed to the caller's closure.
+/// One item of an ACK, handed to the caller's closure. A newly acknowledged packet is lent,
+/// not moved: its slot is cleared (and its records dropped in place) right after the
+/// closure returns, so a packet's records are never copied on the way out.
 #[derive(Debug)]
-pub enum Acked<F> {
+pub enum Acked<'a, F> {
     /// A packet acknowledged for the first time.
-    Packet(SentPacket<F>),
+    Packet(&'a SentPacket<F>),
     /// A packet we had declared lost was acknowledged after all: the loss was spurious.
     SpuriousLoss(LostPacket),
 }
@@ -295,7 +297,7 @@ impl<F> SentPackets<F> {
 
     /// Applies the ACK last decoded by [`SentPackets::decode_ack`]: each newly acknowledged
     /// packet and each spurious loss goes to `on_item`, in increasing packet-number order.
-    pub fn on_ack(&mut self, largest: u64, mut on_item: impl FnMut(Acked<F>)) -> AckOutcome {
+    pub fn on_ack(&mut self, largest: u64, mut on_item: impl FnMut(Acked<'_, F>)) -> AckOutcome {
         let mut out = AckOutcome::default();
         let ranges = core::mem::take(&mut self.scratch);
         for r in &ranges {
@@ -308,23 +310,19 @@ impl<F> SentPackets<F> {
                         pn = self.skip_empty(pn).0;
                         continue;
                     }
-                    Slot::Sent(_) => {
-                        let Slot::Sent(p) = core::mem::replace(
-                            slot,
-                            Slot::Empty {
-                                skip_to: pn + 1,
-                                acked: true,
-                            },
-                        ) else {
-                            continue; // matched just above
-                        };
-                        self.on_leaving_flight(&p);
+                    Slot::Sent(p) => {
+                        let (in_flight, size, eliciting) = (p.in_flight, p.size, p.ack_eliciting);
                         out.newly_acked += 1;
-                        out.includes_ack_eliciting |= p.ack_eliciting;
+                        out.includes_ack_eliciting |= eliciting;
                         if p.pn == largest {
                             out.largest_newly_acked = Some((p.pn, p.time_sent));
                         }
                         on_item(Acked::Packet(p));
+                        *slot = Slot::Empty {
+                            skip_to: pn + 1,
+                            acked: true,
+                        };
+                        self.leave_flight(in_flight, size, eliciting);
                     }
                     Slot::Lost(l) => {
                         let l = *l;
@@ -359,9 +357,13 @@ impl<F> SentPackets<F> {
     }
 
     fn on_leaving_flight(&mut self, p: &SentPacket<F>) {
-        if p.in_flight {
-            self.bytes_in_flight -= u64::from(p.size);
-            if p.ack_eliciting {
+        self.leave_flight(p.in_flight, p.size, p.ack_eliciting);
+    }
+
+    fn leave_flight(&mut self, in_flight: bool, size: u16, ack_eliciting: bool) {
+        if in_flight {
+            self.bytes_in_flight -= u64::from(size);
+            if ack_eliciting {
                 self.ack_eliciting_in_flight -= 1;
             }
         }

@@ -78,7 +78,7 @@ struct Sink {
 }
 
 impl RecoverySink<Record> for Sink {
-    fn on_acked(&mut self, _: Space, p: SentPacket<Record>) {
+    fn on_acked(&mut self, _: Space, p: &SentPacket<Record>) {
         self.acked += u64::from(p.frames.len);
     }
     fn on_lost(&mut self, _: Space, p: SentPacket<Record>) {

@@ -33,7 +33,7 @@ struct Sink<'a> {
 }
 
 impl RecoverySink<Records> for Sink<'_> {
-    fn on_acked(&mut self, space: Space, packet: SentPacket<Records>) {
+    fn on_acked(&mut self, space: Space, packet: &SentPacket<Records>) {
         if space == Space::Data && self.void.is_void(packet.pn) {
             return;
         }

@@ -12,6 +12,7 @@ use quic_wire::Space;
 
 /// Recorded frames kept inline per packet.
 pub const INLINE: usize = 8;
+const _: () = assert!(INLINE <= u8::MAX as usize);
 
 /// One frame a sent packet carried that matters once the packet is acknowledged or lost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,15 +48,17 @@ pub enum Record {
 /// The records of one packet.
 #[derive(Debug, Clone)]
 pub struct Records {
-    inline: [Option<Record>; INLINE],
-    len: usize,
+    /// The first `len` entries are records; the rest are filler.
+    inline: [Record; INLINE],
+    len: u8,
     more: Vec<Record>,
 }
 
 impl Default for Records {
     fn default() -> Self {
         Records {
-            inline: [None; INLINE],
+            // Filler only: never read past `len`.
+            inline: [Record::NewToken; INLINE],
             len: 0,
             more: Vec::new(),
         }
@@ -65,8 +68,8 @@ impl Default for Records {
 impl Records {
     /// Adds a record.
     pub fn push(&mut self, r: Record) {
-        if let Some(slot) = self.inline.get_mut(self.len) {
-            *slot = Some(r);
+        if let Some(slot) = self.inline.get_mut(usize::from(self.len)) {
+            *slot = r;
             self.len += 1;
         } else {
             self.more.push(r);
@@ -75,12 +78,8 @@ impl Records {
 
     /// The records, in the order they were added.
     pub fn iter(&self) -> impl Iterator<Item = Record> + '_ {
-        self.inline
-            .iter()
-            .take(self.len)
-            .flatten()
-            .copied()
-            .chain(self.more.iter().copied())
+        let inline = self.inline.get(..usize::from(self.len)).unwrap_or_default();
+        inline.iter().chain(self.more.iter()).copied()
     }
 }
 

@@ -72,7 +72,7 @@ pub struct Record {
 }
 
 impl<F> RecoverySink<F> for Record {
-    fn on_acked(&mut self, space: Space, p: SentPacket<F>) {
+    fn on_acked(&mut self, space: Space, p: &SentPacket<F>) {
         self.acked.push((space, p.pn));
     }
     fn on_lost(&mut self, space: Space, p: SentPacket<F>) {

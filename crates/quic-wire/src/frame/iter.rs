@@ -89,15 +89,19 @@ impl<'a> FrameIter<'a> {
 
     fn next_frame(&mut self) -> Result<Frame<'a>, TransportError> {
         let ty = parse_type(&mut self.r)?;
-        if !ty.allowed_in(self.packet_type) {
-            return Err(TransportError::protocol_violation(
-                "frame not allowed in this packet type",
-            )
-            .with_frame(ty));
-        }
+        // One table lookup answers all three questions about the type.
+        let info = match ty.info() {
+            Some(info) if info.allowed_in(self.packet_type) => info,
+            _ => {
+                return Err(TransportError::protocol_violation(
+                    "frame not allowed in this packet type",
+                )
+                .with_frame(ty))
+            }
+        };
         let frame = parse_body(ty, &mut self.r)?;
-        self.ack_eliciting |= ty.is_ack_eliciting();
-        self.probing_only &= ty.is_probing();
+        self.ack_eliciting |= info.ack_eliciting;
+        self.probing_only &= info.probing;
         Ok(frame)
     }
 }

@@ -30,6 +30,22 @@ pub struct FrameTypeInfo {
     pub probing: bool,
 }
 
+impl FrameTypeInfo {
+    /// Whether a frame of this type may appear in a packet of type `ty` (see
+    /// [`FrameType::allowed_in`]).
+    #[inline]
+    pub const fn allowed_in(&self, ty: PacketType) -> bool {
+        let bit = match ty {
+            PacketType::Initial => I,
+            PacketType::Handshake => H,
+            PacketType::ZeroRtt => Z,
+            PacketType::OneRtt => O,
+            PacketType::Retry | PacketType::VersionNegotiation => 0,
+        };
+        self.packets & bit != 0
+    }
+}
+
 macro_rules! frame_types {
     ($($(#[$doc:meta])* $name:ident = $val:literal $(..= $hi:literal)?, $label:literal, $pk:expr, $ae:literal, $pr:literal;)*) => {
         impl FrameType {
@@ -156,15 +172,8 @@ impl FrameType {
     /// Unknown types and packet types without frames give `false`.
     #[inline]
     pub const fn allowed_in(self, ty: PacketType) -> bool {
-        let bit = match ty {
-            PacketType::Initial => I,
-            PacketType::Handshake => H,
-            PacketType::ZeroRtt => Z,
-            PacketType::OneRtt => O,
-            PacketType::Retry | PacketType::VersionNegotiation => 0,
-        };
         match self.info() {
-            Some(info) => info.packets & bit != 0,
+            Some(info) => info.allowed_in(ty),
             None => false,
         }
     }
