@@ -11,7 +11,7 @@ use quic_streams::FrameRecord;
 use quic_wire::Space;
 
 /// Recorded frames kept inline per packet.
-pub const INLINE: usize = 8;
+pub const INLINE: usize = 4;
 const _: () = assert!(INLINE <= u8::MAX as usize);
 
 /// One frame a sent packet carried that matters once the packet is acknowledged or lost.

@@ -123,7 +123,9 @@ impl Connection {
                 Some(d) if d != header.dcid => continue,
                 Some(_) => {}
             }
-            if let Some((Space::Data, pn, false)) = self.handle_packet(now, meta, packet, header) {
+            if let Some((Space::Data, pn, false)) =
+                self.handle_packet(now, meta.ecn, packet, &header)
+            {
                 non_probing = Some(non_probing.map_or(pn, |p| p.max(pn)));
             }
         }
@@ -192,9 +194,9 @@ impl Connection {
     fn handle_packet(
         &mut self,
         now: Instant,
-        meta: DatagramMeta,
+        ecn: quic_wire::Ecn,
         mut packet: BytesMut,
-        h: Header,
+        h: &Header,
     ) -> Option<(Space, u64, bool)> {
         let space = h.ty.space()?;
         if h.ty == PacketType::ZeroRtt
@@ -318,18 +320,18 @@ impl Connection {
                 return None;
             }
         }
-        self.on_packet_processed(now, meta, space, pn, frames.ack_eliciting(), h);
+        self.on_packet_processed(now, ecn, space, pn, frames.ack_eliciting(), h);
         Some((space, pn, frames.probing_only()))
     }
 
     fn on_packet_processed(
         &mut self,
         now: Instant,
-        meta: DatagramMeta,
+        ecn: quic_wire::Ecn,
         space: Space,
         pn: u64,
         ack_eliciting: bool,
-        h: Header,
+        h: &Header,
     ) {
         self.stats.packets_received += 1;
         let side = self.side;
@@ -339,7 +341,7 @@ impl Connection {
         let newest = path.largest_received(space).is_none_or(|l| pn > l);
         path.note_received(space, pn);
         path.recovery
-            .on_packet_received(now, space, pn, ack_eliciting, meta.ecn);
+            .on_packet_received(now, space, pn, ack_eliciting, ecn);
         if space == Space::Handshake && side == Side::Server {
             // RFC 9000 §8.1: a Handshake packet proves the client got our Initial, which
             // validates its address. RFC 9001 §4.9.1: a server discards Initial keys when
