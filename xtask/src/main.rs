@@ -10,6 +10,7 @@ use std::{
     time::Instant,
 };
 
+mod callgrind;
 mod interop;
 
 /// Library crates: checked for no_std and documented.
@@ -39,6 +40,9 @@ commands:
                    quic-bench (--quick for a smoke run, --help for the rest)
   bench --micro [ARGS]
                    the library crates' criterion benchmarks (ARGS go to criterion)
+  bench --callgrind [--bulk-mib N]
+                   instructions per datagram outside the cipher, both stacks, from
+                   callgrind over the bulk workload (needs valgrind)
   fuzz [--secs N]  build every fuzz target and run each for N seconds (default 60)
   interop [--cases a,b] [--client X] [--server Y]
                    interop matrix against aioquic (and quinn); see interop/README.md
@@ -458,6 +462,9 @@ fn bench(args: &[String]) -> Result {
             cmd.arg("--").args(rest);
         }
         return run(&mut cmd);
+    }
+    if let Some(("--callgrind", rest)) = args.split_first().map(|(f, r)| (f.as_str(), r)) {
+        return callgrind::callgrind(rest);
     }
     let mut cmd = cargo();
     cmd.args(["run", "--release", "-p", "quic-bench", "--"])
