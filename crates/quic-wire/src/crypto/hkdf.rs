@@ -14,7 +14,7 @@ const MAX_KEY_LEN: usize = 32;
 /// Every TLS 1.3 label starts with this (RFC 8446 §7.1).
 const LABEL_PREFIX: &[u8] = b"tls13 ";
 
-const fn hkdf_alg(hash: HashAlg) -> hkdf::Algorithm {
+pub(super) const fn hkdf_alg(hash: HashAlg) -> hkdf::Algorithm {
     match hash {
         HashAlg::Sha256 => hkdf::HKDF_SHA256,
         HashAlg::Sha384 => hkdf::HKDF_SHA384,
@@ -60,6 +60,23 @@ pub fn hkdf_expand_label(
     context: &[u8],
     out: &mut [u8],
 ) -> Result<(), CryptoError> {
+    expand_label_prk(
+        &hkdf::Prk::new_less_safe(hkdf_alg(hash), secret),
+        label,
+        context,
+        out,
+    )
+}
+
+/// [`hkdf_expand_label`] under a PRK already keyed. Keying HMAC hashes the padded key twice
+/// (inner and outer pad), as much as one expansion costs, so several labels of one secret
+/// share one PRK.
+pub(super) fn expand_label_prk(
+    prk: &hkdf::Prk,
+    label: &[u8],
+    context: &[u8],
+    out: &mut [u8],
+) -> Result<(), CryptoError> {
     let out_len = u16::try_from(out.len()).map_err(|_| CryptoError::BadLength)?;
     let label_len =
         u8::try_from(LABEL_PREFIX.len() + label.len()).map_err(|_| CryptoError::BadLength)?;
@@ -75,7 +92,6 @@ pub fn hkdf_expand_label(
         &context_len,
         context,
     ];
-    let prk = hkdf::Prk::new_less_safe(hkdf_alg(hash), secret);
     prk.expand(&info, OkmLen(out.len()))
         .and_then(|okm| okm.fill(out))
         .map_err(|_| CryptoError::BadLength)
@@ -146,9 +162,11 @@ impl Secret {
         };
         let key_len = self.suite.key_len();
         let hp_len = self.suite.hp_key_len();
-        self.expand_label(self.params.key_label, &mut m.key[..key_len])?;
-        self.expand_label(self.params.iv_label, &mut m.iv)?;
-        self.expand_label(self.params.hp_label, &mut m.hp[..hp_len])?;
+        // One keyed PRK for the three labels.
+        let prk = hkdf::Prk::new_less_safe(hkdf_alg(self.suite.hash()), self.as_bytes());
+        expand_label_prk(&prk, self.params.key_label, &[], &mut m.key[..key_len])?;
+        expand_label_prk(&prk, self.params.iv_label, &[], &mut m.iv)?;
+        expand_label_prk(&prk, self.params.hp_label, &[], &mut m.hp[..hp_len])?;
         Ok(m)
     }
 
