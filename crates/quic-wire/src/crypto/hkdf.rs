@@ -92,10 +92,31 @@ pub(super) fn expand_label_prk(
         &context_len,
         context,
     ];
-    prk.expand(&info, OkmLen(out.len()))
+    // QUIC's labels are short: their HkdfLabel goes to ring as one slice (one hash update
+    // instead of six). Longer ones go in pieces.
+    let mut short = [0u8; SHORT_INFO_LEN];
+    let whole = info.iter().map(|p| p.len()).sum::<usize>();
+    let joined;
+    let info: &[&[u8]] = match short.get_mut(..whole) {
+        Some(buf) => {
+            let mut at = 0;
+            for piece in info {
+                buf[at..at + piece.len()].copy_from_slice(piece);
+                at += piece.len();
+            }
+            joined = [&*buf];
+            &joined
+        }
+        None => &info,
+    };
+    prk.expand(info, OkmLen(out.len()))
         .and_then(|okm| okm.fill(out))
         .map_err(|_| CryptoError::BadLength)
 }
+
+/// The longest HkdfLabel [`expand_label_prk`] joins into one buffer: room for every label
+/// QUIC and TLS 1.3 use with a hash-length context.
+const SHORT_INFO_LEN: usize = 96;
 
 /// A traffic secret of one direction and encryption level, with the suite and version it
 /// belongs to: the input of [`Secret::key_material`] and of key updates ([`Secret::next`]).
