@@ -8,8 +8,8 @@ use ::ring::hkdf;
 
 use super::hkdf::{expand_label_prk, hkdf_alg};
 use super::{
-    nonce, CryptoError, HashAlg, HeaderKey, KeyMaterial, PacketKey, Secret, Suite,
-    VersionParams, MASK_LEN, NONCE_LEN, TAG_LEN,
+    nonce, CryptoError, HashAlg, HeaderKey, KeyMaterial, PacketKey, Secret, Suite, VersionParams,
+    MASK_LEN, NONCE_LEN, TAG_LEN,
 };
 use crate::{ConnectionId, PacketNumber, PathId, Side, Version};
 
