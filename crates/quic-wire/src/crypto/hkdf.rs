@@ -280,6 +280,30 @@ mod tests {
         assert_eq!(ours, direct);
     }
 
+    /// An HkdfLabel too long for the joined buffer goes to ring in pieces; both ways hash
+    /// the same bytes.
+    #[test]
+    fn a_long_hkdf_label_gives_what_the_joined_label_gives() {
+        let secret = [0x24; 32];
+        let label = [b'l'; 40];
+        let context = [0x99; 64];
+        let mut info = std::vec![0x00, 20, (6 + label.len()) as u8];
+        info.extend_from_slice(b"tls13 ");
+        info.extend_from_slice(&label);
+        info.push(context.len() as u8);
+        info.extend_from_slice(&context);
+        assert!(info.len() > SHORT_INFO_LEN);
+        let mut direct = [0; 20];
+        hkdf::Prk::new_less_safe(hkdf::HKDF_SHA256, &secret)
+            .expand(&[&info], OkmLen(20))
+            .unwrap()
+            .fill(&mut direct)
+            .unwrap();
+        let mut ours = [0; 20];
+        hkdf_expand_label(HashAlg::Sha256, &secret, &label, &context, &mut ours).unwrap();
+        assert_eq!(ours, direct);
+    }
+
     #[test]
     fn expand_label_rejects_oversized_inputs_instead_of_panicking() {
         let secret = [0; 32];
