@@ -23,8 +23,13 @@ pub(crate) struct CryptoSend {
 }
 
 impl CryptoSend {
-    pub(crate) fn push(&mut self, bytes: &[u8]) {
-        self.data.extend_from_slice(bytes);
+    /// Lets `write` append bytes to the stream (no copy through a temporary buffer); returns
+    /// what `write` returned and whether it appended anything. `write` must only append:
+    /// the bytes already there keep their stream offsets.
+    pub(crate) fn append_with<R>(&mut self, write: impl FnOnce(&mut Vec<u8>) -> R) -> (R, bool) {
+        let before = self.data.len();
+        let r = write(&mut self.data);
+        (r, self.data.len() > before)
     }
 
     pub(crate) fn has_pending(&self) -> bool {
@@ -207,7 +212,7 @@ mod tests {
     #[test]
     fn lost_crypto_is_sent_again_before_new_data() {
         let mut s = CryptoSend::default();
-        s.push(b"hello world");
+        s.append_with(|out| out.extend_from_slice(b"hello world"));
         let mut buf = [0u8; 64];
         let mut w = Writer::new(&mut buf);
         assert_eq!(s.write(&mut w), Some((0, 11)));
@@ -216,5 +221,28 @@ mod tests {
         let mut w = Writer::new(&mut buf);
         assert_eq!(s.write(&mut w), Some((6, 5)));
         assert!(!s.has_pending());
+    }
+
+    /// What TLS appends goes out after what was there, at the following offsets; a write
+    /// that appends nothing says so and queues nothing.
+    #[test]
+    fn appended_handshake_bytes_follow_the_earlier_ones() {
+        let mut s = CryptoSend::default();
+        let (r, wrote) = s.append_with(|out| {
+            out.extend_from_slice(b"abc");
+            7
+        });
+        assert_eq!((r, wrote), (7, true));
+        let mut buf = [0u8; 64];
+        let mut w = Writer::new(&mut buf);
+        assert_eq!(s.write(&mut w), Some((0, 3)));
+        let ((), wrote) = s.append_with(|_| ());
+        assert!(!wrote && !s.has_pending());
+        let ((), wrote) = s.append_with(|out| out.extend_from_slice(b"defg"));
+        assert!(wrote && s.has_pending());
+        let mut w = Writer::new(&mut buf);
+        assert_eq!(s.write(&mut w), Some((3, 4)));
+        let n = w.written();
+        assert!(buf[..n].ends_with(b"defg"));
     }
 }

@@ -194,12 +194,13 @@ impl Connection {
         // Bounded: each round either appends bytes TLS had queued or moves the write level
         // up, and TLS queues finitely many messages per input.
         for _ in 0..16 {
-            let mut out = Vec::new();
-            let change = self.tls.write_handshake(&mut out);
-            if !out.is_empty() {
-                let ws = self.write_space;
-                self.space_mut(ws).send.push(&out);
-            }
+            // TLS appends straight to the CRYPTO stream of the current write level: the
+            // bytes of a call that moves the level up still belong to the old one.
+            let ws = self.write_space;
+            let tls = &mut self.tls;
+            let (change, wrote) = self.spaces[ws as usize]
+                .send
+                .append_with(|out| tls.write_handshake(out));
             match change {
                 Some(KeyChange::Handshake(keys)) => {
                     let s = self.space_mut(Space::Handshake);
@@ -216,7 +217,7 @@ impl Connection {
                     s.remote = Some(keys.remote);
                     self.write_space = Space::Data;
                 }
-                None if out.is_empty() => break,
+                None if !wrote => break,
                 None => {}
             }
         }

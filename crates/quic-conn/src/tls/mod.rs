@@ -167,7 +167,9 @@ pub trait Session: Send {
     /// connection reassembles them first).
     fn read_handshake(&mut self, level: Level, data: &[u8]) -> Result<(), TlsError>;
 
-    /// Appends handshake bytes to send to `out`. They belong to the current write level
+    /// Appends handshake bytes to send to `out`, which may already hold earlier bytes of
+    /// the level (the connection passes its CRYPTO send buffer): only append, never change
+    /// or remove what is there. The bytes belong to the current write level
     /// (Initial at first); when this returns a [`KeyChange`], the bytes appended by this
     /// call still belong to the old level and the write level moves up for later calls.
     /// Call again until it returns `None` and appends nothing.

@@ -14,7 +14,7 @@ const MAX_KEY_LEN: usize = 32;
 /// Every TLS 1.3 label starts with this (RFC 8446 §7.1).
 const LABEL_PREFIX: &[u8] = b"tls13 ";
 
-const fn hkdf_alg(hash: HashAlg) -> hkdf::Algorithm {
+pub(super) const fn hkdf_alg(hash: HashAlg) -> hkdf::Algorithm {
     match hash {
         HashAlg::Sha256 => hkdf::HKDF_SHA256,
         HashAlg::Sha384 => hkdf::HKDF_SHA384,
@@ -60,6 +60,23 @@ pub fn hkdf_expand_label(
     context: &[u8],
     out: &mut [u8],
 ) -> Result<(), CryptoError> {
+    expand_label_prk(
+        &hkdf::Prk::new_less_safe(hkdf_alg(hash), secret),
+        label,
+        context,
+        out,
+    )
+}
+
+/// [`hkdf_expand_label`] under a PRK already keyed. Keying HMAC hashes the padded key twice
+/// (inner and outer pad), as much as one expansion costs, so several labels of one secret
+/// share one PRK.
+pub(super) fn expand_label_prk(
+    prk: &hkdf::Prk,
+    label: &[u8],
+    context: &[u8],
+    out: &mut [u8],
+) -> Result<(), CryptoError> {
     let out_len = u16::try_from(out.len()).map_err(|_| CryptoError::BadLength)?;
     let label_len =
         u8::try_from(LABEL_PREFIX.len() + label.len()).map_err(|_| CryptoError::BadLength)?;
@@ -75,11 +92,31 @@ pub fn hkdf_expand_label(
         &context_len,
         context,
     ];
-    let prk = hkdf::Prk::new_less_safe(hkdf_alg(hash), secret);
-    prk.expand(&info, OkmLen(out.len()))
+    // QUIC's labels are short: their HkdfLabel goes to ring as one slice (one hash update
+    // instead of six). Longer ones go in pieces.
+    let mut short = [0u8; SHORT_INFO_LEN];
+    let whole = info.iter().map(|p| p.len()).sum::<usize>();
+    let joined;
+    let info: &[&[u8]] = match short.get_mut(..whole) {
+        Some(buf) => {
+            let mut at = 0;
+            for piece in info {
+                buf[at..at + piece.len()].copy_from_slice(piece);
+                at += piece.len();
+            }
+            joined = [&*buf];
+            &joined
+        }
+        None => &info,
+    };
+    prk.expand(info, OkmLen(out.len()))
         .and_then(|okm| okm.fill(out))
         .map_err(|_| CryptoError::BadLength)
 }
+
+/// The longest HkdfLabel [`expand_label_prk`] joins into one buffer: room for every label
+/// QUIC and TLS 1.3 use with a hash-length context.
+const SHORT_INFO_LEN: usize = 96;
 
 /// A traffic secret of one direction and encryption level, with the suite and version it
 /// belongs to: the input of [`Secret::key_material`] and of key updates ([`Secret::next`]).
@@ -146,9 +183,11 @@ impl Secret {
         };
         let key_len = self.suite.key_len();
         let hp_len = self.suite.hp_key_len();
-        self.expand_label(self.params.key_label, &mut m.key[..key_len])?;
-        self.expand_label(self.params.iv_label, &mut m.iv)?;
-        self.expand_label(self.params.hp_label, &mut m.hp[..hp_len])?;
+        // One keyed PRK for the three labels.
+        let prk = hkdf::Prk::new_less_safe(hkdf_alg(self.suite.hash()), self.as_bytes());
+        expand_label_prk(&prk, self.params.key_label, &[], &mut m.key[..key_len])?;
+        expand_label_prk(&prk, self.params.iv_label, &[], &mut m.iv)?;
+        expand_label_prk(&prk, self.params.hp_label, &[], &mut m.hp[..hp_len])?;
         Ok(m)
     }
 
@@ -238,6 +277,30 @@ mod tests {
             .unwrap();
         let mut ours = [0; 16];
         hkdf_expand_label(HashAlg::Sha256, &secret, b"quic key", &[], &mut ours).unwrap();
+        assert_eq!(ours, direct);
+    }
+
+    /// An HkdfLabel too long for the joined buffer goes to ring in pieces; both ways hash
+    /// the same bytes.
+    #[test]
+    fn a_long_hkdf_label_gives_what_the_joined_label_gives() {
+        let secret = [0x24; 32];
+        let label = [b'l'; 40];
+        let context = [0x99; 64];
+        let mut info = std::vec![0x00, 20, (6 + label.len()) as u8];
+        info.extend_from_slice(b"tls13 ");
+        info.extend_from_slice(&label);
+        info.push(context.len() as u8);
+        info.extend_from_slice(&context);
+        assert!(info.len() > SHORT_INFO_LEN);
+        let mut direct = [0; 20];
+        hkdf::Prk::new_less_safe(hkdf::HKDF_SHA256, &secret)
+            .expand(&[&info], OkmLen(20))
+            .unwrap()
+            .fill(&mut direct)
+            .unwrap();
+        let mut ours = [0; 20];
+        hkdf_expand_label(HashAlg::Sha256, &secret, &label, &context, &mut ours).unwrap();
         assert_eq!(ours, direct);
     }
 

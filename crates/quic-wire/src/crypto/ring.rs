@@ -4,10 +4,12 @@
 use core::fmt;
 
 use ::ring::aead::{self, quic};
+use ::ring::hkdf;
 
+use super::hkdf::{expand_label_prk, hkdf_alg};
 use super::{
-    hkdf_extract, nonce, CryptoError, HashAlg, HeaderKey, KeyMaterial, PacketKey, Secret, Suite,
-    VersionParams, MASK_LEN, NONCE_LEN, TAG_LEN,
+    nonce, CryptoError, HashAlg, HeaderKey, KeyMaterial, PacketKey, Secret, Suite, VersionParams,
+    MASK_LEN, NONCE_LEN, TAG_LEN,
 };
 use crate::{ConnectionId, PacketNumber, PathId, Side, Version};
 
@@ -214,17 +216,36 @@ pub fn initial_secrets(
     const SUITE: Suite = Suite::Aes128Gcm;
     const LEN: usize = HashAlg::Sha256.output_len();
     let params = VersionParams::for_version(version).ok_or(CryptoError::UnsupportedVersion)?;
-    let mut initial = [0u8; LEN];
-    hkdf_extract(SUITE.hash(), &params.initial_salt, dcid, &mut initial)?;
-    let initial = Secret::new(SUITE, version, &initial)?;
+    let initial = with_initial_salt(params, |salt| salt.extract(dcid));
     let mut client = [0u8; LEN];
     let mut server = [0u8; LEN];
-    initial.expand_label(b"client in", &mut client)?;
-    initial.expand_label(b"server in", &mut server)?;
+    expand_label_prk(&initial, b"client in", &[], &mut client)?;
+    expand_label_prk(&initial, b"server in", &[], &mut server)?;
     Ok(InitialSecrets {
         client: Secret::new(SUITE, version, &client)?,
         server: Secret::new(SUITE, version, &server)?,
     })
+}
+
+/// Calls `f` with the HKDF salt of `params`' Initial salt (SHA-256, the only hash Initial
+/// packets use). Keying HMAC with the salt hashes two padded blocks; with `std` that is done
+/// once per version and process (the salt is a constant), else on every call.
+fn with_initial_salt<R>(params: &VersionParams, f: impl FnOnce(&hkdf::Salt) -> R) -> R {
+    let alg = hkdf_alg(HashAlg::Sha256);
+    #[cfg(feature = "std")]
+    {
+        static V1: std::sync::OnceLock<hkdf::Salt> = std::sync::OnceLock::new();
+        static V2: std::sync::OnceLock<hkdf::Salt> = std::sync::OnceLock::new();
+        let cell = match params.version {
+            Version::V1 => Some(&V1),
+            Version::V2 => Some(&V2),
+            _ => None,
+        };
+        if let Some(cell) = cell {
+            return f(cell.get_or_init(|| hkdf::Salt::new(alg, &params.initial_salt)));
+        }
+    }
+    f(&hkdf::Salt::new(alg, &params.initial_salt))
 }
 
 /// The Initial keys of `version` for `dcid` as seen by `side`: a client sends with the
