@@ -175,10 +175,25 @@ fn dir(ty: FrameType, bidi: FrameType) -> Dir {
     }
 }
 
+/// How many bytes at the start of `b` are zero, counted eight at a time (a padded
+/// Initial carries over a thousand).
+fn zero_run(b: &[u8]) -> usize {
+    let mut chunks = b.chunks_exact(8);
+    let mut n = 0;
+    for c in &mut chunks {
+        let w = <[u8; 8]>::try_from(c).map_or(u64::MAX, u64::from_le_bytes);
+        if w != 0 {
+            return n + (w.trailing_zeros() / 8) as usize;
+        }
+        n += 8;
+    }
+    n + chunks.remainder().iter().take_while(|&&x| x == 0).count()
+}
+
 fn body<'a>(ty: FrameType, r: &mut Reader<'a>) -> Result<Frame<'a>, Bad> {
     Ok(match ty {
         FrameType::PADDING => {
-            let more = r.peek_rest().iter().take_while(|&&b| b == 0).count();
+            let more = zero_run(r.peek_rest());
             r.skip(more)?;
             Frame::Padding { len: more + 1 }
         }
@@ -335,4 +350,21 @@ fn body<'a>(ty: FrameType, r: &mut Reader<'a>) -> Result<Frame<'a>, Bad> {
         }
         _ => return Err(Bad::Encoding("unknown frame type")),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn zero_runs_are_counted_exactly_at_every_length_and_offset() {
+        for len in 0..40 {
+            for stop in 0..=len {
+                let mut b = [0u8; 40];
+                let b = &mut b[..len];
+                if let Some(x) = b.get_mut(stop) {
+                    *x = 0x80;
+                }
+                assert_eq!(super::zero_run(b), stop, "len {len} stop {stop}");
+            }
+        }
+    }
 }
