@@ -217,10 +217,16 @@ fn idle_timers_of_every_connection_fire() {
     let (mut net, handles) = setup();
     // Nothing happens for longer than the idle timeout: every connection on both ends
     // times out, found through the deadline heap alone.
+    // Each connection's routes: its IDs on both ends, and the original DCID on the server.
+    assert!(net.client.route_count() >= usize::from(CONNECTIONS));
+    assert!(net.server.route_count() >= 2 * usize::from(CONNECTIONS));
     let until = net.now.checked_add(Duration::from_secs(10)).expect("time");
     net.drive_until(until);
     assert_eq!(net.client.connection_count(), 0);
     assert_eq!(net.server.connection_count(), 0);
+    // Removing a connection took every route to it, and nothing else was left behind.
+    assert_eq!(net.client.route_count(), 0);
+    assert_eq!(net.server.route_count(), 0);
     let mut removed: HashMap<ConnectionHandle, usize> = HashMap::new();
     while let Some(e) = net.client.poll_event() {
         if let EndpointEvent::Removed(h) = e {

@@ -211,6 +211,9 @@ pub struct Connection {
     datagrams_in: VecDeque<Bytes>,
     datagrams_out: VecDeque<Bytes>,
     events: VecDeque<Event>,
+    /// The connection IDs an endpoint routes to this connection (kept by the endpoint, so
+    /// that removing the connection removes its routes without a scan of the table).
+    pub(crate) routed: Vec<ConnectionId>,
     timers: Timers,
     /// The effective idle timeout, once known.
     idle_timeout: Option<Duration>,

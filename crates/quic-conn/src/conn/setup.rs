@@ -314,6 +314,7 @@ impl Connection {
             datagrams_in: VecDeque::new(),
             datagrams_out: VecDeque::new(),
             events: VecDeque::new(),
+            routed: Vec::new(),
             timers: Timers::default(),
             idle_timeout: config.idle_timeout,
             sent_eliciting_since_recv: false,

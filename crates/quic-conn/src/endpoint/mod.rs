@@ -6,7 +6,7 @@
 mod tombstones;
 
 use alloc::boxed::Box;
-use alloc::collections::VecDeque;
+use alloc::collections::{BTreeSet, VecDeque};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::net::SocketAddr;
@@ -288,8 +288,10 @@ pub struct Endpoint {
     /// Every connection ID routed to a connection: its own, and for a server the client's
     /// original Destination Connection ID.
     cids: HashMap<ConnectionId, ConnectionHandle>,
-    /// Every connection, in the order they were made.
-    order: VecDeque<ConnectionHandle>,
+    /// Every connection, in the order they were made (handles only grow).
+    order: BTreeSet<ConnectionHandle>,
+    /// Connections that may still be handshaking: a superset, pruned when counted.
+    handshaking: BTreeSet<ConnectionHandle>,
     /// Deadlines and ready-to-send queue across connections (see `timers.rs`).
     schedule: Schedule,
     /// Connections whose deadline passed, reused by `handle_timeout`.
@@ -393,7 +395,8 @@ impl Endpoint {
             rng,
             conns: HashMap::new(),
             cids: HashMap::new(),
-            order: VecDeque::new(),
+            order: BTreeSet::new(),
+            handshaking: BTreeSet::new(),
             schedule: Schedule::default(),
             due: Vec::new(),
             next_handle: 0,
@@ -482,8 +485,11 @@ impl Endpoint {
         }
         let h = ConnectionHandle(self.next_handle);
         self.next_handle += 1;
-        self.cids.insert(conn.local_cid(), h);
-        self.order.push_back(h);
+        let cid = conn.local_cid();
+        self.cids.insert(cid, h);
+        conn.routed.push(cid);
+        self.order.insert(h);
+        self.handshaking.insert(h);
         self.conns.insert(h, Box::new(conn));
         self.schedule.add(h);
         h
@@ -530,6 +536,12 @@ impl Endpoint {
         self.conns.len()
     }
 
+    /// How many connection IDs route datagrams to a connection (each connection's own IDs,
+    /// and for a server the client's original Destination Connection IDs).
+    pub fn route_count(&self) -> usize {
+        self.cids.len()
+    }
+
     /// The next endpoint event.
     pub fn poll_event(&mut self) -> Option<EndpointEvent> {
         self.events.pop_front()
@@ -550,11 +562,17 @@ impl Endpoint {
         None
     }
 
-    fn handshaking(&self) -> usize {
-        self.conns
-            .values()
-            .filter(|c| !c.is_established() && !c.is_closed())
-            .count()
+    /// How many connections are handshaking. Those that finished (or were removed) since
+    /// the last count leave the set now, so each connection is looked at a bounded number
+    /// of times in its life rather than once per new connection.
+    fn handshaking(&mut self) -> usize {
+        let conns = &self.conns;
+        self.handshaking.retain(|h| {
+            conns
+                .get(h)
+                .is_some_and(|c| !c.is_established() && !c.is_closed())
+        });
+        self.handshaking.len()
     }
 
     /// A datagram matched no connection: accept it, answer it statelessly, or drop it.
@@ -772,6 +790,7 @@ impl Endpoint {
         self.stats.accepted += 1;
         self.events.push_back(EndpointEvent::Accepted(h));
         if let Some(c) = self.conns.get_mut(&h) {
+            c.routed.push(info.dcid);
             c.handle_datagram(now, meta, data);
         }
         self.sync_cids(h);
@@ -1005,18 +1024,19 @@ impl Endpoint {
             while let Some(e) = c.poll_event() {
                 self.final_events.push_back((h, e));
             }
+            // Only this connection's routes: no scan of the whole table.
+            for cid in c.routed.drain(..) {
+                if self.cids.get(&cid) == Some(&h) {
+                    self.cids.remove(&cid);
+                    self.tombstones.bury(now, cid);
+                }
+            }
         }
         self.schedule.remove(h);
         self.token_issued.remove(&h);
         self.client_names.remove(&h);
-        let tombstones = &mut self.tombstones;
-        self.cids.retain(|cid, v| {
-            if *v == h {
-                tombstones.bury(now, *cid);
-            }
-            *v != h
-        });
-        self.order.retain(|&x| x != h);
+        self.order.remove(&h);
+        self.handshaking.remove(&h);
         self.stats.removed += 1;
         self.events.push_back(EndpointEvent::Removed(h));
     }
@@ -1034,11 +1054,15 @@ fn route_cids(
         match e {
             CidEvent::Issued(cid) => {
                 cids.insert(cid, h);
+                if !c.routed.contains(&cid) {
+                    c.routed.push(cid);
+                }
             }
             CidEvent::Retired(cid) => {
                 if cids.get(&cid) == Some(&h) {
                     cids.remove(&cid);
                 }
+                c.routed.retain(|&r| r != cid);
             }
         }
     }
