@@ -43,8 +43,7 @@ impl Streams {
             let id = StreamId::new(self.side, dir, self.local[d].next)
                 .ok_or(StreamError::IdsExhausted)?;
             self.local[d].next += 1;
-            let s = self.new_stream(id);
-            let s = self.boxed(s);
+            let s = self.new_boxed(id);
             self.map.insert(id, s);
             return Ok(StreamRef::Id(id));
         }

@@ -371,9 +371,8 @@ impl Streams {
         let moved = h
             .buf
             .on_acked(offset..offset + len, fin, &mut self.seg_pool);
-        let mut events = [None, None, None];
         if moved && h.notify_acked {
-            events[0] = Some(StreamEvent::Acked {
+            self.events.push_back(StreamEvent::Acked {
                 id,
                 offset: h.buf.acked_base(),
             });
@@ -381,12 +380,11 @@ impl Streams {
         let limit = crate::streams::write_cap(ideal, floor, h);
         if moved && h.want_writable && h.buf.held() < limit && !h.buf.is_finished() {
             h.want_writable = false;
-            events[1] = Some(StreamEvent::Writable { id });
+            self.events.push_back(StreamEvent::Writable { id });
         }
         if h.buf.all_acked() && h.apply(SendEvent::RecvAllAcks) {
-            events[2] = Some(StreamEvent::Finished { id });
+            self.events.push_back(StreamEvent::Finished { id });
         }
-        self.events.extend(events.into_iter().flatten());
         if crate::streams::refresh_stream(id, s, &mut self.sched, &mut self.ctl) {
             self.free(id);
         }

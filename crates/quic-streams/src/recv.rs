@@ -139,6 +139,17 @@ impl RecvBuffer {
         }
     }
 
+    /// Empties the buffer for a new stream holding at most `max_chunks` chunks, keeping the
+    /// readable-chunk list's memory.
+    pub(crate) fn renew(&mut self, max_chunks: usize) {
+        self.ready.clear();
+        self.later.clear();
+        self.ready_end = 0;
+        self.read = 0;
+        self.buffered = 0;
+        self.max_chunks = max_chunks.max(1);
+    }
+
     /// Changes the chunk cap (the window it derives from was tuned).
     pub(crate) fn set_max_chunks(&mut self, max_chunks: usize) {
         self.max_chunks = max_chunks.max(1);

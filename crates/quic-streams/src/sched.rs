@@ -149,7 +149,10 @@ impl KeySet {
     fn after(&self, k: &Key) -> Option<Key> {
         match self {
             KeySet::Small(v) => v.get(v.partition_point(|x| x <= k)).copied(),
-            KeySet::Large(t) => t.range((Bound::Excluded(k), Bound::Unbounded)).next().copied(),
+            KeySet::Large(t) => t
+                .range((Bound::Excluded(k), Bound::Unbounded))
+                .next()
+                .copied(),
         }
     }
 

@@ -325,6 +325,18 @@ impl SendBuffer {
         }
     }
 
+    /// Empties the buffer for a new stream, keeping the segment list's memory.
+    pub(crate) fn renew(&mut self) {
+        self.clear();
+        self.acked_base = 0;
+        self.written = 0;
+        self.sent = 0;
+        self.fin = false;
+        self.fin_sent = false;
+        self.fin_lost = false;
+        self.fin_acked = false;
+    }
+
     /// Releases every byte: the stream was reset.
     pub(crate) fn clear(&mut self) {
         self.segs.clear();

@@ -448,14 +448,29 @@ impl Streams {
         }
     }
 
-    /// A new stream with the halves its type has.
-    pub(crate) fn new_stream(&self, id: StreamId) -> Stream {
+    /// What the halves of a new stream `id` start from: the peer's credit for a sending
+    /// half, our window and largest window for a receiving half (`None`: no such half).
+    fn halves_of(&self, id: StreamId) -> (Option<u64>, Option<(u64, u64)>) {
         let local = self.is_local(id);
-        let send =
-            (id.dir() == Dir::Bi || local).then(|| SendHalf::new(self.initial_send_credit(id)));
+        let send = (id.dir() == Dir::Bi || local).then(|| self.initial_send_credit(id));
         let recv = (id.dir() == Dir::Bi || !local)
-            .then(|| RecvHalf::new(self.config.stream_window, self.config.max_stream_window));
-        Stream::new(send, recv)
+            .then_some((self.config.stream_window, self.config.max_stream_window));
+        (send, recv)
+    }
+
+    /// A new stream `id` on the heap: a freed stream renewed in place when one is kept.
+    pub(crate) fn new_boxed(&mut self, id: StreamId) -> Box<Stream> {
+        let (send, recv) = self.halves_of(id);
+        match self.recycled.pop() {
+            Some(mut s) => {
+                s.renew(send, recv);
+                s
+            }
+            None => Box::new(Stream::new(
+                send.map(SendHalf::new),
+                recv.map(|(w, m)| RecvHalf::new(w, m)),
+            )),
+        }
     }
 
     /// `s` on the heap, in a freed stream's allocation when one is kept.
@@ -496,8 +511,7 @@ impl Streams {
                 let Some(new_id) = StreamId::new(id.initiator(), id.dir(), index) else {
                     continue;
                 };
-                let s = self.new_stream(new_id);
-                let s = self.boxed(s);
+                let s = self.new_boxed(new_id);
                 self.map.insert(new_id, s);
                 self.events.push_back(StreamEvent::Opened { id: new_id });
             }
