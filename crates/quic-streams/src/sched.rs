@@ -172,10 +172,15 @@ pub(crate) struct Scheduler {
 }
 
 impl Scheduler {
+    /// Whether a stream scheduled at `key` keeps its place with priority `prio`.
+    pub(crate) fn keeps(key: Key, prio: Priority) -> bool {
+        key.class == Key::class(prio)
+    }
+
     /// Adds `id` (or keeps its place when already `current`); returns its key.
     pub(crate) fn insert(&mut self, id: StreamId, prio: Priority, current: Option<Key>) -> Key {
         if let Some(k) = current {
-            if k.class == Key::class(prio) {
+            if Self::keeps(k, prio) {
                 return k;
             }
             self.set.remove(&k);

@@ -257,6 +257,7 @@ pub(crate) fn refresh_stream(
     }
     let wants = s.send.as_ref().is_some_and(SendHalf::wants_to_send);
     match (wants, s.sched) {
+        (true, Some(k)) if Scheduler::keeps(k, s.prio) => {}
         (true, cur) => s.sched = Some(sched.insert(id, s.prio, cur)),
         (false, Some(k)) => {
             sched.remove(k);
@@ -413,16 +414,23 @@ impl Streams {
     }
 
     /// The next event, if any.
+    #[inline]
     pub fn poll_event(&mut self) -> Option<StreamEvent> {
         let e = self.events.pop_front()?;
         if let StreamEvent::Reset { id, .. } = e {
-            // RFC 9000 §3.2: the application has now read the reset.
-            if let Some(r) = self.map.get_mut(&id).and_then(|s| s.recv.as_mut()) {
-                r.apply(RecvEvent::AppReadReset);
-            }
-            self.refresh(id);
+            self.reset_polled(id);
         }
         Some(e)
+    }
+
+    /// The application polled the [`StreamEvent::Reset`] of stream `id`.
+    #[cold]
+    fn reset_polled(&mut self, id: StreamId) {
+        // RFC 9000 §3.2: the application has now read the reset.
+        if let Some(r) = self.map.get_mut(&id).and_then(|s| s.recv.as_mut()) {
+            r.apply(RecvEvent::AppReadReset);
+        }
+        self.refresh(id);
     }
 
     /// Number of live streams (with an ID).
