@@ -148,7 +148,13 @@ impl KeySet {
     /// The first key strictly after `k`.
     fn after(&self, k: &Key) -> Option<Key> {
         match self {
-            KeySet::Small(v) => v.get(v.partition_point(|x| x <= k)).copied(),
+            // The writer mostly asks right after serving the first stream, which is then
+            // still first or gone: no search for those.
+            KeySet::Small(v) => match v.front() {
+                Some(f) if f > k => Some(*f),
+                Some(f) if f == k => v.get(1).copied(),
+                _ => v.get(v.partition_point(|x| x <= k)).copied(),
+            },
             KeySet::Large(t) => t
                 .range((Bound::Excluded(k), Bound::Unbounded))
                 .next()
