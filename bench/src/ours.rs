@@ -64,7 +64,7 @@
 
 use std::{
     cell::RefCell,
-    collections::{HashMap, VecDeque},
+    collections::{BTreeMap, VecDeque},
     net::{Ipv4Addr, SocketAddr},
     sync::Arc,
     time::{Duration, Instant},
@@ -184,7 +184,7 @@ struct End {
     /// `is_established`/`is_closed` take `&self`.
     endpoint: RefCell<Endpoint>,
     /// Bidirectional streams the peer opened, per connection, not yet handed to the workload.
-    opened: HashMap<ConnectionHandle, VecDeque<quic_wire::StreamId>>,
+    opened: BTreeMap<ConnectionHandle, VecDeque<quic_wire::StreamId>>,
     /// Connections accepted and not yet handed to the workload (server only).
     accepted: VecDeque<ConnectionHandle>,
     local: SocketAddr,
@@ -195,7 +195,7 @@ impl End {
     fn new(endpoint: Endpoint, local: SocketAddr, peer: SocketAddr) -> Self {
         Self {
             endpoint: RefCell::new(endpoint),
-            opened: HashMap::new(),
+            opened: BTreeMap::new(),
             accepted: VecDeque::new(),
             local,
             peer,
@@ -243,7 +243,7 @@ impl End {
 fn drain_events(
     h: ConnectionHandle,
     c: &mut quic_conn::Connection,
-    opened: &mut HashMap<ConnectionHandle, VecDeque<quic_wire::StreamId>>,
+    opened: &mut BTreeMap<ConnectionHandle, VecDeque<quic_wire::StreamId>>,
 ) {
     while let Some(ev) = c.poll_event() {
         if let Event::Stream(StreamEvent::Opened { id }) = ev {
