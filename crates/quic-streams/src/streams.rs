@@ -502,7 +502,25 @@ impl Streams {
 
     /// The checks and peer-stream openings of [`Streams::stream_for_frame`], without
     /// looking the stream up.
+    #[inline]
     pub(crate) fn open_for_frame(&mut self, id: StreamId) -> Result<(), TransportError> {
+        let d = dir_index(id.dir());
+        let local = self.is_local(id);
+        // The usual case, checked inline: an existing stream (or a freed one) of either
+        // side. A peer stream below `opened` is below the limit we sent too.
+        let existing = if local {
+            self.local[d].next
+        } else {
+            self.remote[d].opened
+        };
+        if id.index() < existing {
+            return Ok(());
+        }
+        self.open_new_for_frame(id)
+    }
+
+    /// [`Streams::open_for_frame`] for a stream that does not exist yet.
+    fn open_new_for_frame(&mut self, id: StreamId) -> Result<(), TransportError> {
         let d = dir_index(id.dir());
         if self.is_local(id) {
             // RFC 9000 §19.8, §19.10, §19.13, §19.5: a frame for a locally initiated stream
