@@ -10,7 +10,7 @@
 //!
 //! The set is a sorted deque while it is small (the usual case: a few streams, a new one
 //! mostly going to the back and a finished one mostly leaving from the front, each found by
-//! binary search), and a B-tree once it holds more than [`SMALL_MAX`] streams, so no
+//! binary search), and a B-tree once it holds more than 256 streams, so no
 //! operation ever costs more than O(log n) plus a bounded move.
 
 use alloc::collections::{BTreeSet, VecDeque};
