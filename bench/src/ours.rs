@@ -64,7 +64,7 @@
 
 use std::{
     cell::RefCell,
-    collections::{HashMap, VecDeque},
+    collections::{BTreeMap, VecDeque},
     net::{Ipv4Addr, SocketAddr},
     sync::Arc,
     time::{Duration, Instant},
@@ -184,7 +184,7 @@ struct End {
     /// `is_established`/`is_closed` take `&self`.
     endpoint: RefCell<Endpoint>,
     /// Bidirectional streams the peer opened, per connection, not yet handed to the workload.
-    opened: HashMap<ConnectionHandle, VecDeque<quic_wire::StreamId>>,
+    opened: BTreeMap<ConnectionHandle, VecDeque<quic_wire::StreamId>>,
     /// Connections accepted and not yet handed to the workload (server only).
     accepted: VecDeque<ConnectionHandle>,
     local: SocketAddr,
@@ -195,7 +195,7 @@ impl End {
     fn new(endpoint: Endpoint, local: SocketAddr, peer: SocketAddr) -> Self {
         Self {
             endpoint: RefCell::new(endpoint),
-            opened: HashMap::new(),
+            opened: BTreeMap::new(),
             accepted: VecDeque::new(),
             local,
             peer,
@@ -219,26 +219,38 @@ impl End {
     /// Drains the application events of connection `h`, keeping the streams the peer opened.
     /// Called after every application call on `h`, so the queue never grows unbounded.
     fn settle(&mut self, h: ConnectionHandle) {
-        let Some(c) = self.endpoint.get_mut().connection(h) else {
-            return;
-        };
-        while let Some(ev) = c.poll_event() {
-            if let Event::Stream(StreamEvent::Opened { id }) = ev {
-                if id.dir() == Dir::Bi {
-                    self.opened.entry(h).or_default().push_back(id);
-                }
-            }
+        if let Some(c) = self.endpoint.get_mut().connection(h) {
+            drain_events(h, c, &mut self.opened);
         }
     }
 
+    /// Runs `f` on connection `h`, then drains its events: one lookup of the connection for
+    /// both.
     fn with_conn<R>(
         &mut self,
         h: ConnectionHandle,
         f: impl FnOnce(&mut quic_conn::Connection) -> R,
     ) -> Option<R> {
-        let r = self.endpoint.get_mut().connection(h).map(f);
-        self.settle(h);
-        r
+        let c = self.endpoint.get_mut().connection(h)?;
+        let r = f(c);
+        drain_events(h, c, &mut self.opened);
+        Some(r)
+    }
+}
+
+/// Drains the application events of connection `h` (`c`), keeping the bidirectional streams
+/// the peer opened in `opened`.
+fn drain_events(
+    h: ConnectionHandle,
+    c: &mut quic_conn::Connection,
+    opened: &mut BTreeMap<ConnectionHandle, VecDeque<quic_wire::StreamId>>,
+) {
+    while let Some(ev) = c.poll_event() {
+        if let Event::Stream(StreamEvent::Opened { id }) = ev {
+            if id.dir() == Dir::Bi {
+                opened.entry(h).or_default().push_back(id);
+            }
+        }
     }
 }
 

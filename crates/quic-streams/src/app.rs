@@ -1,13 +1,18 @@
 //! The application API of [`Streams`]: open, write, finish, reset, read, stop.
 
+use alloc::boxed::Box;
+use alloc::collections::{BTreeMap, VecDeque};
 use bytes::Bytes;
+use hashbrown::HashMap;
 use quic_wire::{Dir, StreamId, VarInt};
 
 use crate::error::StreamError;
+use crate::recv::RecvBuffer;
 use crate::sched::Priority;
+use crate::send::SegmentPool;
 use crate::state::{RecvEvent, RecvState, SendState};
 use crate::stats::StreamStats;
-use crate::stream::{SendHalf, Stream};
+use crate::stream::{RecvHalf, SendHalf, Stream};
 use crate::streams::{dir_index, PendingId, StreamEvent, StreamRef, Streams};
 
 /// What a read returned.
@@ -38,8 +43,7 @@ impl Streams {
             let id = StreamId::new(self.side, dir, self.local[d].next)
                 .ok_or(StreamError::IdsExhausted)?;
             self.local[d].next += 1;
-            let s = self.new_stream(id);
-            let s = self.boxed(s);
+            let s = self.new_boxed(id);
             self.map.insert(id, s);
             return Ok(StreamRef::Id(id));
         }
@@ -64,23 +68,33 @@ impl Streams {
 
     /// Resolves a reference to the stream and, when it has one, its ID.
     fn find(&mut self, s: StreamRef) -> Result<(Option<StreamId>, &mut Stream), StreamError> {
-        let (id, pid) = match s {
-            StreamRef::Id(id) => (Some(id), None),
-            StreamRef::Pending(p) => (self.started.get(&p).copied(), Some(p)),
-        };
+        find_in(&mut self.map, &mut self.pending, &self.started, s)
+    }
+
+    /// Runs `f` on the stream `s` refers to and, when `f` succeeds, brings the stream's
+    /// derived state up to date (what [`Streams::refresh`] does) with the same lookup.
+    fn update<T>(
+        &mut self,
+        s: StreamRef,
+        f: impl FnOnce(&mut Stream, &mut SegmentPool) -> Result<T, StreamError>,
+    ) -> Result<T, StreamError> {
+        let Streams {
+            map,
+            pending,
+            started,
+            sched,
+            ctl,
+            seg_pool,
+            ..
+        } = self;
+        let (id, st) = find_in(map, pending, started, s)?;
+        let out = f(st, seg_pool)?;
         if let Some(id) = id {
-            return self
-                .map
-                .get_mut(&id)
-                .map(|s| (Some(id), &mut **s))
-                .ok_or(StreamError::UnknownStream);
+            if crate::streams::refresh_stream(id, st, sched, ctl) {
+                self.free(id);
+            }
         }
-        self.pending
-            .iter_mut()
-            .flat_map(|q| q.iter_mut())
-            .find(|(p, _)| Some(*p) == pid)
-            .map(|(_, s)| (None, s))
-            .ok_or(StreamError::UnknownStream)
+        Ok(out)
     }
 
     fn send_half(
@@ -114,37 +128,25 @@ impl Streams {
     pub fn write(&mut self, s: impl Into<StreamRef>, data: &[u8]) -> Result<usize, StreamError> {
         let ideal = self.ideal_send_buffer();
         let floor = self.credit_floor();
-        // Out of `self` while the stream is borrowed; an empty Vec moves without allocating.
-        let mut pool = core::mem::take(&mut self.seg_pool);
-        let found = self.send_half(s.into());
-        let (id, h) = match found {
-            Ok(x) => x,
-            Err(e) => {
-                self.seg_pool = pool;
-                return Err(e);
+        self.update(s.into(), |st, pool| {
+            let h = st.send.as_mut().ok_or(StreamError::ReceiveOnly)?;
+            Self::writable(h)?;
+            // What `Streams::write_cap` computes (`self` is borrowed here).
+            let limit = crate::streams::write_cap(ideal, floor, h);
+            let room = usize::try_from(limit.saturating_sub(h.buf.held())).unwrap_or(usize::MAX);
+            let n = data.len().min(room);
+            // Offsets and lengths stay below 2^62 (RFC 9000 §4.5): cap what the stream can
+            // hold.
+            let n = n.min(
+                usize::try_from(quic_wire::frame::MAX_OFFSET - h.buf.written())
+                    .unwrap_or(usize::MAX),
+            );
+            h.buf.write_copy(&data[..n], pool);
+            if n < data.len() {
+                h.want_writable = true;
             }
-        };
-        if let Err(e) = Self::writable(h) {
-            self.seg_pool = pool;
-            return Err(e);
-        }
-        // What `Streams::write_cap` computes (`self` is borrowed here).
-        let limit = crate::streams::write_cap(ideal, floor, h);
-        let room = usize::try_from(limit.saturating_sub(h.buf.held())).unwrap_or(usize::MAX);
-        let n = data.len().min(room);
-        // Offsets and lengths stay below 2^62 (RFC 9000 §4.5): cap what the stream can hold.
-        let n = n.min(
-            usize::try_from(quic_wire::frame::MAX_OFFSET - h.buf.written()).unwrap_or(usize::MAX),
-        );
-        h.buf.write_copy(&data[..n], &mut pool);
-        if n < data.len() {
-            h.want_writable = true;
-        }
-        self.seg_pool = pool;
-        if let Some(id) = id {
-            self.refresh(id);
-        }
-        Ok(n)
+            Ok(n)
+        })
     }
 
     /// Zero-copy write: keeps `data` itself until every byte is acknowledged, then reports
@@ -156,35 +158,32 @@ impl Streams {
         s: impl Into<StreamRef>,
         data: Bytes,
     ) -> Result<u64, StreamError> {
-        let (id, h) = self.send_half(s.into())?;
-        Self::writable(h)?;
-        if data.len() as u64 > quic_wire::frame::MAX_OFFSET - h.buf.written() {
-            return Err(StreamError::Closed);
-        }
-        h.buf.write_shared(data);
-        h.notify_acked = true;
-        let end = h.buf.written();
-        if let Some(id) = id {
-            self.refresh(id);
-        }
-        Ok(end)
+        self.update(s.into(), |st, _| {
+            let h = st.send.as_mut().ok_or(StreamError::ReceiveOnly)?;
+            Self::writable(h)?;
+            if data.len() as u64 > quic_wire::frame::MAX_OFFSET - h.buf.written() {
+                return Err(StreamError::Closed);
+            }
+            h.buf.write_shared(data);
+            h.notify_acked = true;
+            Ok(h.buf.written())
+        })
     }
 
     /// Graceful shutdown: no more writes; once all data and the FIN are acknowledged the
     /// stream reports [`StreamEvent::Finished`]. Finishing twice is harmless.
     pub fn finish(&mut self, s: impl Into<StreamRef>) -> Result<(), StreamError> {
-        let (id, h) = self.send_half(s.into())?;
-        if let Some(code) = h.stopped {
-            return Err(StreamError::Stopped(code));
-        }
-        if !h.state.may_send_data() {
-            return Err(StreamError::Closed);
-        }
-        h.buf.finish();
-        if let Some(id) = id {
-            self.refresh(id);
-        }
-        Ok(())
+        self.update(s.into(), |st, _| {
+            let h = st.send.as_mut().ok_or(StreamError::ReceiveOnly)?;
+            if let Some(code) = h.stopped {
+                return Err(StreamError::Stopped(code));
+            }
+            if !h.state.may_send_data() {
+                return Err(StreamError::Closed);
+            }
+            h.buf.finish();
+            Ok(())
+        })
     }
 
     /// Abortive shutdown: drops unsent and unacknowledged data and sends RESET_STREAM with
@@ -239,62 +238,65 @@ impl Streams {
     /// Checks the receiving part can be read; reports a reset.
     fn readable(&mut self, id: StreamId) -> Result<&mut crate::stream::RecvHalf, StreamError> {
         let st = self.map.get_mut(&id).ok_or(StreamError::UnknownStream)?;
-        let r = st.recv.as_mut().ok_or(StreamError::SendOnly)?;
-        if let Some(code) = r.reset_code {
-            if r.state != RecvState::DataRecvd && r.state != RecvState::DataRead {
-                return Err(StreamError::Reset(code));
-            }
-        }
-        if r.stopped.is_some() {
-            return Err(StreamError::Closed);
-        }
-        r.readable_notified = false;
-        Ok(r)
+        check_readable(st)
     }
 
-    /// After a read: flow control credit, the end of the stream, freeing.
-    fn after_read(&mut self, id: StreamId, n: usize) -> bool {
+    /// A read of stream `id`: `take` takes data from the receive buffer and says how many
+    /// bytes it took; then flow-control credit, the end of the stream and freeing, all
+    /// with one lookup of the stream. Returns what `take` returned and whether the end of
+    /// the stream was reached.
+    fn read_with<T>(
+        &mut self,
+        id: StreamId,
+        take: impl FnOnce(&mut RecvBuffer) -> (T, usize),
+    ) -> Result<(T, bool), StreamError> {
         let (now, rtt) = (self.now, self.rtt);
-        let mut fin = false;
-        let mut closed = false;
-        if let Some(s) = self.map.get_mut(&id) {
-            if let Some(r) = s.recv.as_mut() {
-                if n > 0 {
-                    r.credit.on_consumed(n as u64, now, rtt);
-                    r.sync_chunk_cap();
-                }
-                fin = r.final_size == Some(r.buf.read_offset());
-                if fin {
-                    r.apply(RecvEvent::AppReadAll);
-                }
-            }
-            closed = crate::streams::refresh_stream(id, s, &mut self.sched, &mut self.ctl);
+        let Streams {
+            map, sched, ctl, ..
+        } = self;
+        let Some(st) = map.get_mut(&id) else {
+            return Err(StreamError::UnknownStream);
+        };
+        let r = match check_readable(st) {
+            Ok(r) => r,
+            Err(e) => return Err(self.reset_seen(id, e)),
+        };
+        let (out, n) = take(&mut r.buf);
+        if n > 0 {
+            r.credit.on_consumed(n as u64, now, rtt);
+            r.sync_chunk_cap();
         }
+        let fin = r.final_size == Some(r.buf.read_offset());
+        if fin {
+            r.apply(RecvEvent::AppReadAll);
+        }
+        // A read that took nothing and did not reach the end changed nothing the refresh
+        // derives from (only the Readable edge was re-armed).
+        let closed = (n > 0 || fin) && crate::streams::refresh_stream(id, st, sched, ctl);
         self.conn_consumed(n as u64);
         if closed {
             self.free(id);
         }
-        fin
+        Ok((out, fin))
     }
 
     /// Copies readable data into `buf`. A reset stream gives [`StreamError::Reset`] (and
     /// counts as the application reading the reset).
     pub fn read(&mut self, id: StreamId, buf: &mut [u8]) -> Result<Read, StreamError> {
-        let n = match self.readable(id) {
-            Ok(r) => r.buf.read_into(buf),
-            Err(e) => return Err(self.reset_seen(id, e)),
-        };
-        let fin = self.after_read(id, n);
-        Ok(Read { len: n, fin })
+        let (len, fin) = self.read_with(id, |b| {
+            let n = b.read_into(buf);
+            (n, n)
+        })?;
+        Ok(Read { len, fin })
     }
 
     /// Takes up to `max` readable bytes as one zero-copy chunk.
     pub fn read_chunk(&mut self, id: StreamId, max: usize) -> Result<Chunk, StreamError> {
-        let data = match self.readable(id) {
-            Ok(r) => r.buf.read_chunk(max).unwrap_or_default(),
-            Err(e) => return Err(self.reset_seen(id, e)),
-        };
-        let fin = self.after_read(id, data.len());
+        let (data, fin) = self.read_with(id, |b| {
+            let data = b.read_chunk(max).unwrap_or_default();
+            let n = data.len();
+            (data, n)
+        })?;
         Ok(Chunk { data, fin })
     }
 
@@ -315,12 +317,11 @@ impl Streams {
     /// Partial consumption: drops up to `n` readable bytes, leaving the rest in place.
     /// Returns how many were dropped and whether that reached the end of the stream.
     pub fn consume(&mut self, id: StreamId, n: usize) -> Result<Read, StreamError> {
-        let done = match self.readable(id) {
-            Ok(r) => r.buf.consume(n),
-            Err(e) => return Err(self.reset_seen(id, e)),
-        };
-        let fin = self.after_read(id, done);
-        Ok(Read { len: done, fin })
+        let (len, fin) = self.read_with(id, |b| {
+            let done = b.consume(n);
+            (done, done)
+        })?;
+        Ok(Read { len, fin })
     }
 
     /// Reading a reset stream is the application reading the reset (RFC 9000 §3.2).
@@ -406,4 +407,45 @@ impl Streams {
     pub(crate) fn push_event(&mut self, e: StreamEvent) {
         self.events.push_back(e);
     }
+}
+
+/// [`Streams::find`] over the fields it needs, so callers can keep other fields borrowed.
+fn find_in<'a>(
+    map: &'a mut HashMap<StreamId, Box<Stream>>,
+    pending: &'a mut [VecDeque<(PendingId, Stream)>; 2],
+    started: &BTreeMap<PendingId, StreamId>,
+    s: StreamRef,
+) -> Result<(Option<StreamId>, &'a mut Stream), StreamError> {
+    let (id, pid) = match s {
+        StreamRef::Id(id) => (Some(id), None),
+        StreamRef::Pending(p) => (started.get(&p).copied(), Some(p)),
+    };
+    if let Some(id) = id {
+        return map
+            .get_mut(&id)
+            .map(|s| (Some(id), &mut **s))
+            .ok_or(StreamError::UnknownStream);
+    }
+    pending
+        .iter_mut()
+        .flat_map(|q| q.iter_mut())
+        .find(|(p, _)| Some(*p) == pid)
+        .map(|(_, s)| (None, s))
+        .ok_or(StreamError::UnknownStream)
+}
+
+/// Checks the receiving part of `st` can be read (reporting a reset) and re-arms its
+/// Readable event.
+fn check_readable(st: &mut Stream) -> Result<&mut RecvHalf, StreamError> {
+    let r = st.recv.as_mut().ok_or(StreamError::SendOnly)?;
+    if let Some(code) = r.reset_code {
+        if r.state != RecvState::DataRecvd && r.state != RecvState::DataRead {
+            return Err(StreamError::Reset(code));
+        }
+    }
+    if r.stopped.is_some() {
+        return Err(StreamError::Closed);
+    }
+    r.readable_notified = false;
+    Ok(r)
 }

@@ -152,10 +152,10 @@ impl Streams {
             discarded = grew;
             r.buf.discard_all(r.credit.highest);
         } else {
-            let data = match payload.and_then(|p| sub_bytes(p, f.data)) {
-                Some(b) => r.buf.insert(f.offset, Incoming::Shared(&b)),
-                None => r.buf.insert(f.offset, Incoming::Slice(f.data)),
-            };
+            let incoming = payload
+                .and_then(|p| Incoming::within(p, f.data))
+                .unwrap_or(Incoming::Slice(f.data));
+            let data = r.buf.insert(f.offset, incoming);
             data?;
         }
         if f.fin {
@@ -321,16 +321,4 @@ impl Streams {
         self.refresh(id);
         Ok(())
     }
-}
-
-/// The `Bytes` for `data` when it lies inside `payload`'s memory, zero-copy.
-fn sub_bytes(payload: &Bytes, data: &[u8]) -> Option<Bytes> {
-    let base = payload.as_ptr() as usize;
-    let start = data.as_ptr() as usize;
-    let off = start.checked_sub(base)?;
-    let end = off.checked_add(data.len())?;
-    if end > payload.len() {
-        return None;
-    }
-    Some(payload.slice(off..end))
 }

@@ -253,13 +253,14 @@ impl Streams {
         let b = &h.buf;
         let fits = |offset: u64| StreamFrameHeader::max_data(id, offset, space, true);
         // Lost data first: it needs no new credit.
-        // (offset, length, retransmission, bytes available to send from there)
-        let (offset, len, retransmit, avail) = if let Some(r) = b.first_lost() {
+        // (offset, length, retransmission, bytes available to send from there, the most
+        // data a frame with a Length field fits)
+        let (offset, len, retransmit, avail, max) = if let Some(r) = b.first_lost() {
             let Some(max) = fits(r.start).filter(|&m| m > 0) else {
                 return Step::Full;
             };
             let len = (r.end - r.start).min(max as u64);
-            (r.start, len, true, r.end - r.start)
+            (r.start, len, true, r.end - r.start, max)
         } else if b.sent() < b.written() {
             let stream_avail = h.credit.max.saturating_sub(b.sent());
             let allowed = (b.written() - b.sent()).min(stream_avail).min(conn_avail);
@@ -275,19 +276,22 @@ impl Streams {
             let Some(max) = fits(b.sent()).filter(|&m| m > 0) else {
                 return Step::Full;
             };
-            (b.sent(), allowed.min(max as u64), false, allowed)
+            (b.sent(), allowed.min(max as u64), false, allowed, max)
         } else if b.fin_pending() {
-            if fits(b.written()).is_none() {
+            let Some(max) = fits(b.written()) else {
                 return Step::Full;
-            }
-            (b.written(), 0, false, 0)
+            };
+            (b.written(), 0, false, 0, max)
         } else {
             return Step::Skip;
         };
         // RFC 9000 §19.8: the last frame of a packet may leave out its Length and extend to
         // the end of the packet. Done when the data fills all the room that is left, so
-        // nothing (no other frame, no padding) can follow it.
-        let to_end = StreamFrameHeader::max_data(id, offset, space, false)
+        // nothing (no other frame, no padding) can follow it. Without the Length field a
+        // frame fits at least `max` bytes, so with less available it cannot fill the room.
+        let to_end = (avail >= max as u64)
+            .then(|| StreamFrameHeader::max_data(id, offset, space, false))
+            .flatten()
             .filter(|&n| space >= TO_END_MIN_ROOM && n > 0 && avail >= n as u64);
         let (len, with_len) = match to_end {
             Some(n) => (n as u64, false),
@@ -371,9 +375,8 @@ impl Streams {
         let moved = h
             .buf
             .on_acked(offset..offset + len, fin, &mut self.seg_pool);
-        let mut events = [None, None, None];
         if moved && h.notify_acked {
-            events[0] = Some(StreamEvent::Acked {
+            self.events.push_back(StreamEvent::Acked {
                 id,
                 offset: h.buf.acked_base(),
             });
@@ -381,12 +384,11 @@ impl Streams {
         let limit = crate::streams::write_cap(ideal, floor, h);
         if moved && h.want_writable && h.buf.held() < limit && !h.buf.is_finished() {
             h.want_writable = false;
-            events[1] = Some(StreamEvent::Writable { id });
+            self.events.push_back(StreamEvent::Writable { id });
         }
         if h.buf.all_acked() && h.apply(SendEvent::RecvAllAcks) {
-            events[2] = Some(StreamEvent::Finished { id });
+            self.events.push_back(StreamEvent::Finished { id });
         }
-        self.events.extend(events.into_iter().flatten());
         if crate::streams::refresh_stream(id, s, &mut self.sched, &mut self.ctl) {
             self.free(id);
         }

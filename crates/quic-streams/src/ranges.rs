@@ -54,10 +54,17 @@ impl RangeSet {
     }
 
     /// Removes `r` from the set.
+    #[inline]
     pub(crate) fn remove(&mut self, r: Range<u64>) {
-        if r.start >= r.end {
+        // Empty is the usual case (nothing lost, acknowledgements in order).
+        if r.start >= r.end || self.ranges.is_empty() {
             return;
         }
+        self.remove_from_some(r);
+    }
+
+    /// [`RangeSet::remove`] once the set has ranges.
+    fn remove_from_some(&mut self, r: Range<u64>) {
         let lo = self.ranges.partition_point(|&(_, e)| e <= r.start);
         let hi = self.ranges.partition_point(|&(s, _)| s < r.end);
         if lo >= hi {
@@ -87,6 +94,9 @@ impl RangeSet {
     /// The end of the range starting at or before `offset` and containing it, if any:
     /// how far the set continues without a gap from `offset`.
     pub(crate) fn contiguous_end(&self, offset: u64) -> Option<u64> {
+        if self.ranges.is_empty() {
+            return None;
+        }
         let i = self.ranges.partition_point(|&(_, e)| e < offset);
         self.ranges
             .get(i)

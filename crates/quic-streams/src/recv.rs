@@ -42,15 +42,40 @@ pub const CHUNK_OVERHEAD: usize = 64;
 pub(crate) enum Incoming<'a> {
     /// Bytes borrowed from the caller; copied into the buffer.
     Slice(&'a [u8]),
-    /// Bytes the caller shares; large pieces are kept without copying.
-    Shared(&'a Bytes),
+    /// Bytes `start..end` of `whole`, which the caller shares; large pieces are kept without
+    /// copying, as slices of `whole` (so no `Bytes` is made for data that gets copied).
+    Shared {
+        /// The shared buffer the bytes lie in (a packet payload).
+        whole: &'a Bytes,
+        /// Where the bytes start in `whole`.
+        start: usize,
+        /// Where they end.
+        end: usize,
+    },
 }
 
-impl Incoming<'_> {
+impl<'a> Incoming<'a> {
+    /// All of `b`, shared.
+    #[cfg(test)]
+    pub(crate) fn shared(b: &'a Bytes) -> Self {
+        Incoming::Shared {
+            whole: b,
+            start: 0,
+            end: b.len(),
+        }
+    }
+
+    /// `data` shared, when it lies within `whole`'s memory.
+    pub(crate) fn within(whole: &'a Bytes, data: &[u8]) -> Option<Self> {
+        let start = (data.as_ptr() as usize).checked_sub(whole.as_ptr() as usize)?;
+        let end = start.checked_add(data.len())?;
+        (end <= whole.len()).then_some(Incoming::Shared { whole, start, end })
+    }
+
     fn as_slice(&self) -> &[u8] {
-        match self {
+        match *self {
             Incoming::Slice(s) => s,
-            Incoming::Shared(b) => b,
+            Incoming::Shared { whole, start, end } => whole.get(start..end).unwrap_or(&[]),
         }
     }
 }
@@ -137,6 +162,17 @@ impl RecvBuffer {
         if self.ready.capacity() > RECYCLED_CHUNKS_MAX {
             self.ready = VecDeque::new();
         }
+    }
+
+    /// Empties the buffer for a new stream holding at most `max_chunks` chunks, keeping the
+    /// readable-chunk list's memory.
+    pub(crate) fn renew(&mut self, max_chunks: usize) {
+        self.ready.clear();
+        self.later.clear();
+        self.ready_end = 0;
+        self.read = 0;
+        self.buffered = 0;
+        self.max_chunks = max_chunks.max(1);
     }
 
     /// Changes the chunk cap (the window it derives from was tuned).
@@ -287,9 +323,9 @@ impl RecvBuffer {
         if b <= a {
             return None;
         }
-        if let Incoming::Shared(bytes) = data {
-            if (b - a >= ZERO_COPY_MIN || small_shared) && bytes.get(a..b).is_some() {
-                return Some(Chunk::Shared(bytes.slice(a..b)));
+        if let Incoming::Shared { whole, start, end } = data {
+            if (b - a >= ZERO_COPY_MIN || small_shared) && b <= end - start {
+                return Some(Chunk::Shared(whole.slice(start + a..start + b)));
             }
         }
         data.as_slice().get(a..b).map(|p| Chunk::Owned(p.to_vec()))
@@ -467,9 +503,34 @@ mod tests {
     fn large_shared_pieces_are_kept_without_copying() {
         let mut r = RecvBuffer::new(16);
         let data = Bytes::from(vec![9u8; 1000]);
-        r.insert(0, Incoming::Shared(&data)).unwrap();
+        r.insert(0, Incoming::shared(&data)).unwrap();
         let out = r.read_chunk(usize::MAX).unwrap();
         assert_eq!(out.as_ptr(), data.as_ptr(), "same memory, no copy");
+    }
+
+    #[test]
+    fn data_within_a_shared_payload_is_kept_as_its_slice() {
+        // A payload with a 300-byte piece of stream data at 100..400, then a small one.
+        let payload = Bytes::from((0..500u32).map(|i| (i % 251) as u8).collect::<Vec<u8>>());
+        let mut r = RecvBuffer::new(16);
+        let big = Incoming::within(&payload, &payload[100..400]).unwrap();
+        r.insert(0, big).unwrap();
+        // Bytes outside the payload are not "within" it.
+        assert!(Incoming::within(&payload, &[1, 2, 3]).is_none());
+        let out = r.read_chunk(usize::MAX).unwrap();
+        assert_eq!(out, payload.slice(100..400));
+        assert_eq!(
+            out.as_ptr(),
+            payload[100..].as_ptr(),
+            "same memory, no copy"
+        );
+        // A small piece that is not alone is copied, whatever it was given as.
+        r.insert(300, Incoming::Slice(&[7; 10])).unwrap();
+        let small = Incoming::within(&payload, &payload[450..460]).unwrap();
+        r.insert(310, small).unwrap();
+        let out = r.read_chunk(usize::MAX).unwrap();
+        assert_eq!(&out[..10], &[7; 10]);
+        assert_eq!(&out[10..], &payload[450..460]);
     }
 
     #[test]
@@ -535,7 +596,7 @@ mod tests {
             let mut out = Vec::new();
             for (i, (s, e, zero_copy)) in pieces.into_iter().enumerate() {
                 let piece = shared.slice(s..e);
-                let inc = if zero_copy { Incoming::Shared(&piece) } else { Incoming::Slice(&piece) };
+                let inc = if zero_copy { Incoming::shared(&piece) } else { Incoming::Slice(&piece) };
                 r.insert(s as u64, inc).unwrap();
                 prop_assert!(r.buffered() <= len);
                 prop_assert!(r.memory() <= len + max_chunks * CHUNK_OVERHEAD);

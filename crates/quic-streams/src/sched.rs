@@ -7,8 +7,14 @@
 //!    left (RFC 9218 §4.2: a non-incremental response is delivered whole, one at a time);
 //! 3. incremental streams of the same urgency take turns: a stream that just sent goes
 //!    to the back of its urgency's queue (round robin).
+//!
+//! The set is a sorted deque while it is small (the usual case: a few streams, a new one
+//! mostly going to the back and a finished one mostly leaving from the front, each found by
+//! binary search), and a B-tree once it holds more than 256 streams, so no
+//! operation ever costs more than O(log n) plus a bounded move.
 
-use alloc::collections::BTreeSet;
+use alloc::collections::{BTreeSet, VecDeque};
+use core::ops::Bound;
 use quic_wire::StreamId;
 
 /// An RFC 9218 priority: urgency 0 (highest) to 7 and whether the stream is incremental.
@@ -47,28 +53,140 @@ impl Default for Priority {
     }
 }
 
-/// A stream's place in the schedule.
+/// A stream's place in the schedule: ordered by urgency, then incremental after
+/// non-incremental, then `order` (the derived order compares the fields as declared).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Key {
-    urgency: u8,
-    incremental: bool,
-    /// Stream ID for non-incremental streams, turn number for incremental ones.
+    /// Urgency and incremental in one byte (`urgency * 2 + incremental`), so the two
+    /// compare as one.
+    class: u8,
+    /// Stream ID for non-incremental streams, turn number for incremental ones: unique
+    /// within a class either way, so `id` never decides the order.
     order: u64,
     id: StreamId,
+}
+
+impl Key {
+    fn class(prio: Priority) -> u8 {
+        prio.urgency * 2 + u8::from(prio.incremental)
+    }
+
+    fn is_incremental(&self) -> bool {
+        self.class & 1 == 1
+    }
+}
+
+/// Most streams the sorted deque holds before the set becomes a B-tree.
+const SMALL_MAX: usize = 256;
+/// Fewest streams a B-tree keeps before the set is a sorted deque again (below
+/// [`SMALL_MAX`], so a set near the bound does not switch back and forth).
+const LARGE_MIN: usize = SMALL_MAX / 4;
+
+/// An ordered set of keys: a sorted deque while small, a B-tree when large.
+#[derive(Debug)]
+enum KeySet {
+    Small(VecDeque<Key>),
+    Large(BTreeSet<Key>),
+}
+
+impl Default for KeySet {
+    fn default() -> Self {
+        KeySet::Small(VecDeque::new())
+    }
+}
+
+impl KeySet {
+    fn insert(&mut self, k: Key) {
+        match self {
+            KeySet::Small(v) => {
+                if v.back().is_none_or(|last| *last < k) {
+                    v.push_back(k);
+                } else {
+                    let i = v.partition_point(|x| *x < k);
+                    if v.get(i) != Some(&k) {
+                        v.insert(i, k);
+                    }
+                }
+                if v.len() > SMALL_MAX {
+                    *self = KeySet::Large(v.drain(..).collect());
+                }
+            }
+            KeySet::Large(t) => {
+                t.insert(k);
+            }
+        }
+    }
+
+    fn remove(&mut self, k: &Key) {
+        match self {
+            KeySet::Small(v) => {
+                if v.front() == Some(k) {
+                    v.pop_front();
+                } else {
+                    let i = v.partition_point(|x| x < k);
+                    if v.get(i) == Some(k) {
+                        v.remove(i);
+                    }
+                }
+            }
+            KeySet::Large(t) => {
+                t.remove(k);
+                if t.len() < LARGE_MIN {
+                    *self = KeySet::Small(core::mem::take(t).into_iter().collect());
+                }
+            }
+        }
+    }
+
+    fn first(&self) -> Option<Key> {
+        match self {
+            KeySet::Small(v) => v.front().copied(),
+            KeySet::Large(t) => t.first().copied(),
+        }
+    }
+
+    /// The first key strictly after `k`.
+    fn after(&self, k: &Key) -> Option<Key> {
+        match self {
+            // The writer mostly asks right after serving the first stream, which is then
+            // still first or gone: no search for those.
+            KeySet::Small(v) => match v.front() {
+                Some(f) if f > k => Some(*f),
+                Some(f) if f == k => v.get(1).copied(),
+                _ => v.get(v.partition_point(|x| x <= k)).copied(),
+            },
+            KeySet::Large(t) => t
+                .range((Bound::Excluded(k), Bound::Unbounded))
+                .next()
+                .copied(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            KeySet::Small(v) => v.len(),
+            KeySet::Large(t) => t.len(),
+        }
+    }
 }
 
 /// The set of streams with data to send, in sending order.
 #[derive(Debug, Default)]
 pub(crate) struct Scheduler {
-    set: BTreeSet<Key>,
+    set: KeySet,
     turn: u64,
 }
 
 impl Scheduler {
+    /// Whether a stream scheduled at `key` keeps its place with priority `prio`.
+    pub(crate) fn keeps(key: Key, prio: Priority) -> bool {
+        key.class == Key::class(prio)
+    }
+
     /// Adds `id` (or keeps its place when already `current`); returns its key.
     pub(crate) fn insert(&mut self, id: StreamId, prio: Priority, current: Option<Key>) -> Key {
         if let Some(k) = current {
-            if k.urgency == prio.urgency && k.incremental == prio.incremental {
+            if Self::keeps(k, prio) {
                 return k;
             }
             self.set.remove(&k);
@@ -86,8 +204,7 @@ impl Scheduler {
             id.into_inner()
         };
         Key {
-            urgency: prio.urgency,
-            incremental: prio.incremental,
+            class: Key::class(prio),
             order,
             id,
         }
@@ -101,11 +218,11 @@ impl Scheduler {
     /// After `key`'s stream sent a frame: incremental streams go to the back of their
     /// urgency; others keep their place. Returns the new key.
     pub(crate) fn rotate(&mut self, key: Key) -> Key {
-        if !key.incremental {
+        if !key.is_incremental() {
             return key;
         }
         self.set.remove(&key);
-        let prio = Priority::new(key.urgency, true);
+        let prio = Priority::new(key.class / 2, true);
         let k = self.key(key.id, prio);
         self.set.insert(k);
         k
@@ -114,30 +231,32 @@ impl Scheduler {
     /// The first stream strictly after `after` (or the first of all).
     pub(crate) fn next_after(&self, after: Option<Key>) -> Option<Key> {
         match after {
-            None => self.set.first().copied(),
-            Some(k) => self
-                .set
-                .range((core::ops::Bound::Excluded(k), core::ops::Bound::Unbounded))
-                .next()
-                .copied(),
+            None => self.set.first(),
+            Some(k) => self.set.after(&k),
         }
     }
 
-    /// Whether no stream is scheduled (a length check, no walk to the first key).
+    /// Whether no stream is scheduled.
     pub(crate) fn is_empty(&self) -> bool {
-        self.set.is_empty()
+        self.set.len() == 0
     }
 
     /// The first stream of all.
     #[cfg(test)]
     pub(crate) fn first(&self) -> Option<Key> {
-        self.set.first().copied()
+        self.set.first()
     }
 
     /// How many streams are scheduled.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.set.len()
+    }
+
+    /// Whether the set is in its B-tree form.
+    #[cfg(test)]
+    fn is_large(&self) -> bool {
+        matches!(self.set, KeySet::Large(_))
     }
 }
 
@@ -203,6 +322,65 @@ mod tests {
         let k = s.first().unwrap();
         s.remove(k);
         assert_eq!(serve(&mut s, 1), [3]);
+    }
+
+    /// The same operations on the scheduler and on a plain ordered set of keys give the
+    /// same order, across the switches between the small and the large form.
+    #[test]
+    fn matches_an_ordered_set_across_both_forms() {
+        let mut s = Scheduler::default();
+        let mut model: BTreeSet<Key> = BTreeSet::new();
+        let mut keys: Vec<Option<Key>> = alloc::vec![None; 2 * SMALL_MAX];
+        // A deterministic pseudo-random walk: inserts, removals, rotations, priority changes.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut went_large = false;
+        let mut went_back = false;
+        for step in 0..40_000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let i = (x % keys.len() as u64) as usize;
+            // Grow for the first half, then shrink, so both switches happen.
+            let grow = (step / 10_000) % 2 == 0;
+            let prio = Priority::new((x >> 20) as u8 % 8, (x >> 30) % 2 == 0);
+            match (keys[i], grow || (x >> 40) % 16 == 0) {
+                (cur, true) => {
+                    if let Some(k) = cur {
+                        model.remove(&k);
+                    }
+                    let k = s.insert(sid(i as u64), prio, cur);
+                    model.insert(k);
+                    keys[i] = Some(k);
+                }
+                (Some(k), false) if (x >> 50) % 3 == 0 => {
+                    model.remove(&k);
+                    let k2 = s.rotate(k);
+                    model.insert(k2);
+                    keys[i] = Some(k2);
+                }
+                (Some(k), false) => {
+                    s.remove(k);
+                    model.remove(&k);
+                    keys[i] = None;
+                }
+                (None, false) => {}
+            }
+            went_large |= s.is_large();
+            went_back |= went_large && !s.is_large();
+            assert_eq!(s.len(), model.len());
+            assert_eq!(s.first(), model.first().copied());
+            if let Some(k) = keys[i] {
+                let after = model
+                    .range((Bound::Excluded(k), Bound::Unbounded))
+                    .next()
+                    .copied();
+                assert_eq!(s.next_after(Some(k)), after);
+            }
+        }
+        assert!(went_large && went_back, "both forms were exercised");
+        let order: Vec<Key> =
+            core::iter::successors(s.first(), |k| s.next_after(Some(*k))).collect();
+        assert_eq!(order, model.iter().copied().collect::<Vec<_>>());
     }
 
     #[test]

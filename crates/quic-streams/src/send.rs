@@ -23,19 +23,24 @@ pub(crate) const SEGMENT_SIZE: usize = 16 * 1024;
 
 /// Segments released by acknowledged data, kept for the next copying writes of any stream
 /// of the connection, so steady sending (full-size segments) and request/response churn
-/// (small ones) allocate nothing. Holds at most [`SegmentPool::MAX`] segments of each kind;
-/// the rest are freed.
+/// (small ones) allocate nothing. Holds at most [`SegmentPool::MAX`] full-size segments and
+/// smaller ones of [`SegmentPool::SMALL_BYTES`] in all; the rest are freed.
 #[derive(Debug, Default)]
 pub(crate) struct SegmentPool {
     /// Segments with room for [`SEGMENT_SIZE`] bytes.
     free: Vec<Vec<u8>>,
     /// Smaller segments (first writes of short streams).
     small: Vec<Vec<u8>>,
+    /// The capacity of the segments in `small`, together.
+    small_bytes: usize,
 }
 
 impl SegmentPool {
-    /// Segments of each kind kept at most (full-size ones: 128 KiB per connection).
+    /// Full-size segments kept at most (128 KiB per connection).
     pub(crate) const MAX: usize = 8;
+    /// The most memory kept in smaller segments: as much as the full-size ones hold at
+    /// most, which covers the first writes of many short streams in flight at once.
+    pub(crate) const SMALL_BYTES: usize = Self::MAX * SEGMENT_SIZE;
 
     /// An empty segment with room for [`SEGMENT_SIZE`] bytes.
     pub(crate) fn take(&mut self) -> Vec<u8> {
@@ -48,6 +53,7 @@ impl SegmentPool {
     pub(crate) fn take_small(&mut self, len: usize) -> Vec<u8> {
         if let Some(v) = self.small.pop() {
             if v.capacity() >= len {
+                self.small_bytes -= v.capacity();
                 return v;
             }
             self.small.push(v);
@@ -57,19 +63,21 @@ impl SegmentPool {
 
     /// Takes back a released segment, when the pool has room for its kind.
     pub(crate) fn give(&mut self, mut v: Vec<u8>) {
-        let list = if v.capacity() == SEGMENT_SIZE {
-            &mut self.free
-        } else if v.capacity() >= SMALL_POOLED_MIN && v.capacity() < SEGMENT_SIZE {
-            &mut self.small
-        } else {
-            return;
-        };
-        if list.len() < Self::MAX {
-            if list.capacity() == 0 {
-                list.reserve_exact(Self::MAX);
+        let cap = v.capacity();
+        if cap == SEGMENT_SIZE {
+            if self.free.len() < Self::MAX {
+                if self.free.capacity() == 0 {
+                    self.free.reserve_exact(Self::MAX);
+                }
+                v.clear();
+                self.free.push(v);
             }
+        } else if (SMALL_POOLED_MIN..SEGMENT_SIZE).contains(&cap)
+            && self.small_bytes + cap <= Self::SMALL_BYTES
+        {
             v.clear();
-            list.push(v);
+            self.small_bytes += cap;
+            self.small.push(v);
         }
     }
 
@@ -317,6 +325,18 @@ impl SendBuffer {
         }
     }
 
+    /// Empties the buffer for a new stream, keeping the segment list's memory.
+    pub(crate) fn renew(&mut self) {
+        self.clear();
+        self.acked_base = 0;
+        self.written = 0;
+        self.sent = 0;
+        self.fin = false;
+        self.fin_sent = false;
+        self.fin_lost = false;
+        self.fin_acked = false;
+    }
+
     /// Releases every byte: the stream was reset.
     pub(crate) fn clear(&mut self) {
         self.segs.clear();
@@ -530,5 +550,17 @@ mod tests {
         let mut pool = SegmentPool::default();
         pool.give(Vec::with_capacity(100));
         assert_eq!(pool.len(), 0);
+        // Smaller segments: bounded by their memory together.
+        let mut pool = SegmentPool::default();
+        for _ in 0..2 * SegmentPool::SMALL_BYTES / 1024 {
+            pool.give(Vec::with_capacity(1024));
+        }
+        assert_eq!(pool.len(), SegmentPool::SMALL_BYTES / 1024);
+        // A segment taken out and given back is counted out and in again.
+        let v = pool.take_small(1000);
+        assert!(v.capacity() >= 1000);
+        pool.give(v);
+        pool.give(Vec::with_capacity(1024));
+        assert_eq!(pool.len(), SegmentPool::SMALL_BYTES / 1024);
     }
 }

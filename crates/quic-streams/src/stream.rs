@@ -57,6 +57,23 @@ impl SendHalf {
         }
     }
 
+    /// Makes this half what `SendHalf::new(max_data)` makes, in place, keeping the memory
+    /// of its buffer (a freed stream's half, for a new stream).
+    pub(crate) fn renew(&mut self, max_data: u64) {
+        self.state = SendState::Ready;
+        self.buf.renew();
+        self.credit = SendCredit::new(max_data);
+        self.reset = None;
+        self.reset_pending = false;
+        self.blocked_pending = None;
+        self.stopped = None;
+        self.cancel_on_loss = None;
+        self.allow_0rtt = false;
+        self.want_writable = false;
+        self.notify_acked = false;
+        self.window = max_data;
+    }
+
     /// Takes note of the peer's credit after it grew.
     pub(crate) fn note_credit(&mut self) {
         self.window = self
@@ -131,6 +148,19 @@ impl RecvHalf {
             stop_pending: false,
             readable_notified: false,
         }
+    }
+
+    /// Makes this half what `RecvHalf::new(window, max_window)` makes, in place, keeping
+    /// the memory of its buffer (a freed stream's half, for a new stream).
+    pub(crate) fn renew(&mut self, window: u64, max_window: u64) {
+        self.state = RecvState::Recv;
+        self.buf.renew(chunk_cap(window));
+        self.credit = RecvCredit::new(window, max_window);
+        self.final_size = None;
+        self.reset_code = None;
+        self.stopped = None;
+        self.stop_pending = false;
+        self.readable_notified = false;
     }
 
     /// Applies a transition declared in [`RecvState::on`].
@@ -209,6 +239,25 @@ impl Stream {
         }
     }
 
+    /// Makes this (freed) stream what a new one with these halves would be, in place:
+    /// a sending half with the peer's credit `send`, a receiving half with the window and
+    /// largest window `recv`. The memory of halves present before and after is kept.
+    pub(crate) fn renew(&mut self, send: Option<u64>, recv: Option<(u64, u64)>) {
+        match (self.send.as_mut(), send) {
+            (Some(h), Some(max)) => h.renew(max),
+            (_, send) => self.send = send.map(SendHalf::new),
+        }
+        match (self.recv.as_mut(), recv) {
+            (Some(r), Some((window, max))) => r.renew(window, max),
+            (_, recv) => self.recv = recv.map(|(window, max)| RecvHalf::new(window, max)),
+        }
+        self.prio = Priority::DEFAULT;
+        self.sched = None;
+        self.stats = StreamStats::default();
+        self.ctl_queued = false;
+        self.pending_id = None;
+    }
+
     /// Drops what the buffers hold (a freed stream kept for reuse pins no data).
     pub(crate) fn release_contents(&mut self) {
         if let Some(h) = self.send.as_mut() {
@@ -251,5 +300,81 @@ impl Stream {
                 .recv
                 .as_ref()
                 .is_some_and(|r| r.stop_pending || r.wants_max_stream_data())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::send::SegmentPool;
+    use alloc::format;
+    use quic_wire::Instant;
+
+    /// A stream with every field moved away from its initial value.
+    fn used() -> Stream {
+        let mut s = Stream::new(Some(SendHalf::new(10)), Some(RecvHalf::new(2000, 4000)));
+        let mut pool = SegmentPool::default();
+        let h = s.send.as_mut().unwrap();
+        h.buf.write_copy(&[1; 700], &mut pool);
+        h.buf.on_sent(0..300, false);
+        h.buf.on_lost(0..100, false);
+        h.buf.on_acked(200..300, false, &mut pool);
+        h.buf.finish();
+        h.credit.raise(5000);
+        h.reset(VarInt::from_u32(3));
+        h.blocked_pending = Some(7);
+        h.stopped = Some(VarInt::from_u32(4));
+        h.cancel_on_loss = Some(VarInt::from_u32(5));
+        h.allow_0rtt = true;
+        h.want_writable = true;
+        h.notify_acked = true;
+        h.window = 99;
+        let r = s.recv.as_mut().unwrap();
+        r.buf
+            .insert(0, crate::recv::Incoming::Slice(&[2; 50]))
+            .unwrap();
+        r.buf
+            .insert(100, crate::recv::Incoming::Slice(&[2; 50]))
+            .unwrap();
+        r.credit.on_received(150).unwrap();
+        r.credit
+            .on_consumed(1500, Instant::from_nanos(5), core::time::Duration::ZERO);
+        r.apply(RecvEvent::RecvFin);
+        r.final_size = Some(150);
+        r.reset_code = Some(VarInt::from_u32(6));
+        r.stopped = Some(VarInt::from_u32(8));
+        r.stop_pending = true;
+        r.readable_notified = true;
+        s.prio = Priority::new(1, true);
+        s.stats.on_sent(10, true, Instant::from_nanos(9));
+        s.stats.on_received(10, Instant::from_nanos(9));
+        s.ctl_queued = true;
+        s.pending_id = Some(PendingId(3));
+        s
+    }
+
+    #[test]
+    fn a_renewed_stream_is_a_new_stream() {
+        let fresh = |send: Option<u64>, recv: Option<(u64, u64)>| {
+            Stream::new(
+                send.map(SendHalf::new),
+                recv.map(|(w, m)| RecvHalf::new(w, m)),
+            )
+        };
+        let shapes = [
+            (Some(1000), Some((3000, 6000))),
+            (Some(1000), None),
+            (None, Some((3000, 6000))),
+        ];
+        for (send, recv) in shapes {
+            let mut s = used();
+            s.release_contents();
+            s.renew(send, recv);
+            assert_eq!(format!("{s:?}"), format!("{:?}", fresh(send, recv)));
+            // And from a stream of another shape.
+            let mut t = fresh(None, Some((1, 1)));
+            t.renew(send, recv);
+            assert_eq!(format!("{t:?}"), format!("{:?}", fresh(send, recv)));
+        }
     }
 }

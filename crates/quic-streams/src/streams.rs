@@ -257,6 +257,7 @@ pub(crate) fn refresh_stream(
     }
     let wants = s.send.as_ref().is_some_and(SendHalf::wants_to_send);
     match (wants, s.sched) {
+        (true, Some(k)) if Scheduler::keeps(k, s.prio) => {}
         (true, cur) => s.sched = Some(sched.insert(id, s.prio, cur)),
         (false, Some(k)) => {
             sched.remove(k);
@@ -413,16 +414,23 @@ impl Streams {
     }
 
     /// The next event, if any.
+    #[inline]
     pub fn poll_event(&mut self) -> Option<StreamEvent> {
         let e = self.events.pop_front()?;
         if let StreamEvent::Reset { id, .. } = e {
-            // RFC 9000 §3.2: the application has now read the reset.
-            if let Some(r) = self.map.get_mut(&id).and_then(|s| s.recv.as_mut()) {
-                r.apply(RecvEvent::AppReadReset);
-            }
-            self.refresh(id);
+            self.reset_polled(id);
         }
         Some(e)
+    }
+
+    /// The application polled the [`StreamEvent::Reset`] of stream `id`.
+    #[cold]
+    fn reset_polled(&mut self, id: StreamId) {
+        // RFC 9000 §3.2: the application has now read the reset.
+        if let Some(r) = self.map.get_mut(&id).and_then(|s| s.recv.as_mut()) {
+            r.apply(RecvEvent::AppReadReset);
+        }
+        self.refresh(id);
     }
 
     /// Number of live streams (with an ID).
@@ -448,14 +456,29 @@ impl Streams {
         }
     }
 
-    /// A new stream with the halves its type has.
-    pub(crate) fn new_stream(&self, id: StreamId) -> Stream {
+    /// What the halves of a new stream `id` start from: the peer's credit for a sending
+    /// half, our window and largest window for a receiving half (`None`: no such half).
+    fn halves_of(&self, id: StreamId) -> (Option<u64>, Option<(u64, u64)>) {
         let local = self.is_local(id);
-        let send =
-            (id.dir() == Dir::Bi || local).then(|| SendHalf::new(self.initial_send_credit(id)));
+        let send = (id.dir() == Dir::Bi || local).then(|| self.initial_send_credit(id));
         let recv = (id.dir() == Dir::Bi || !local)
-            .then(|| RecvHalf::new(self.config.stream_window, self.config.max_stream_window));
-        Stream::new(send, recv)
+            .then_some((self.config.stream_window, self.config.max_stream_window));
+        (send, recv)
+    }
+
+    /// A new stream `id` on the heap: a freed stream renewed in place when one is kept.
+    pub(crate) fn new_boxed(&mut self, id: StreamId) -> Box<Stream> {
+        let (send, recv) = self.halves_of(id);
+        match self.recycled.pop() {
+            Some(mut s) => {
+                s.renew(send, recv);
+                s
+            }
+            None => Box::new(Stream::new(
+                send.map(SendHalf::new),
+                recv.map(|(w, m)| RecvHalf::new(w, m)),
+            )),
+        }
     }
 
     /// `s` on the heap, in a freed stream's allocation when one is kept.
@@ -479,7 +502,25 @@ impl Streams {
 
     /// The checks and peer-stream openings of [`Streams::stream_for_frame`], without
     /// looking the stream up.
+    #[inline]
     pub(crate) fn open_for_frame(&mut self, id: StreamId) -> Result<(), TransportError> {
+        let d = dir_index(id.dir());
+        let local = self.is_local(id);
+        // The usual case, checked inline: an existing stream (or a freed one) of either
+        // side. A peer stream below `opened` is below the limit we sent too.
+        let existing = if local {
+            self.local[d].next
+        } else {
+            self.remote[d].opened
+        };
+        if id.index() < existing {
+            return Ok(());
+        }
+        self.open_new_for_frame(id)
+    }
+
+    /// [`Streams::open_for_frame`] for a stream that does not exist yet.
+    fn open_new_for_frame(&mut self, id: StreamId) -> Result<(), TransportError> {
         let d = dir_index(id.dir());
         if self.is_local(id) {
             // RFC 9000 §19.8, §19.10, §19.13, §19.5: a frame for a locally initiated stream
@@ -496,8 +537,7 @@ impl Streams {
                 let Some(new_id) = StreamId::new(id.initiator(), id.dir(), index) else {
                     continue;
                 };
-                let s = self.new_stream(new_id);
-                let s = self.boxed(s);
+                let s = self.new_boxed(new_id);
                 self.map.insert(new_id, s);
                 self.events.push_back(StreamEvent::Opened { id: new_id });
             }

@@ -69,12 +69,20 @@ impl Schedule {
     /// Notes that connection `h` may have changed (an input, a timer, a transmission or an
     /// application call): its deadline is read again on the next flush (until then
     /// [`Schedule::next_deadline`] asks it directly), and it is ready to transmit.
+    #[inline]
     pub(crate) fn touch(&mut self, h: ConnectionHandle) {
         if self.touched.last() == Some(&h) && self.ready.back() == Some(&h) {
             // The usual repeated call on one connection: already noted and queued (every
-            // handle in `ready` is a ready connection, stale ones are popped).
+            // handle in `ready` is a ready connection, stale ones are popped). Checked
+            // inline, as every `Endpoint::connection` call comes here.
             return;
         }
+        self.touch_slow(h);
+    }
+
+    /// [`Schedule::touch`] past its check for a repeated call.
+    #[inline(never)]
+    fn touch_slow(&mut self, h: ConnectionHandle) {
         let Some(e) = self.entries.get_mut(&h) else {
             return;
         };
