@@ -272,8 +272,8 @@ struct StatelessReply {
 /// ## Versions and qlog
 /// Initials in the versions [`Config::accepted_versions`] lists create connections;
 /// others get a Version Negotiation packet listing them (RFC 9000 §6, RFC 9368).
-/// With `EndpointConfig::qlog` (feature `qlog`) every new connection gets its trace before its first
-/// packet. [`Endpoint::stats`] counts datagrams, bytes and the endpoint's decisions.
+/// With `EndpointConfig::qlog` (feature `qlog`) every new connection gets its trace before
+/// its first packet. [`Endpoint::stats`] counts datagrams, bytes and the endpoint's decisions.
 ///
 /// ## Timers and transmission across connections
 /// Connection deadlines sit in a heap and the connections that may have something to send
