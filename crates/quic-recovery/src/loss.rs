@@ -392,7 +392,7 @@ impl<F> PathRecovery<F> {
             .cc
             .pacing_rate(&self.rtt)
             .unwrap_or_else(|| Pacer::rate_for_window(self.cc.window(), self.rtt.smoothed()));
-        self.pacer.set_rate(now, rate, self.mds);
+        self.pacer.update_rate(now, rate, self.mds);
         self.pacer.release_time(now, bytes)
     }
 

@@ -61,6 +61,14 @@ impl Pacer {
         self.tokens = self.tokens.min(self.capacity);
     }
 
+    /// [`Pacer::set_rate`], skipped when neither the rate nor the datagram size changed
+    /// (then it would only refill, which [`Pacer::release_time`] does anyway).
+    pub fn update_rate(&mut self, now: Instant, rate: u64, max_datagram_size: u64) {
+        if rate != self.rate || self.capacity != self.burst_packets * max_datagram_size {
+            self.set_rate(now, rate, max_datagram_size);
+        }
+    }
+
     fn refill(&mut self, now: Instant) {
         let Some(last) = self.last else {
             self.last = Some(now);

@@ -599,7 +599,7 @@ impl Endpoint {
         // A late Initial or 0-RTT packet of a connection that is gone must not start a
         // new one.
         if first_dcid(&data, self.config.connection.cid_len)
-            .is_some_and(|d| self.tombstones.contains(now, &d))
+            .is_some_and(|d| self.tombstones.contains(now, d))
         {
             return;
         }
@@ -1074,7 +1074,9 @@ fn route_cids(
 /// Only the version-independent layout is read (RFC 8999 §5): the connection parses the
 /// whole header itself, so a datagram is not parsed twice. A datagram too short to hold
 /// the connection ID routes nowhere.
-fn first_dcid(data: &[u8], cid_len: usize) -> Option<ConnectionId> {
+/// The bytes are returned in place: tables keyed by [`ConnectionId`] are searched with them
+/// directly.
+fn first_dcid(data: &[u8], cid_len: usize) -> Option<&[u8]> {
     let first = *data.first()?;
     let dcid = if first & 0x80 != 0 {
         // Long header: first byte, 4-byte version, DCID length, DCID.
@@ -1083,7 +1085,7 @@ fn first_dcid(data: &[u8], cid_len: usize) -> Option<ConnectionId> {
     } else {
         data.get(1..1 + cid_len)?
     };
-    ConnectionId::new(dcid).ok()
+    (dcid.len() <= ConnectionId::MAX_LEN).then_some(dcid)
 }
 
 impl SansIo for Endpoint {
@@ -1091,7 +1093,7 @@ impl SansIo for Endpoint {
         self.stats.datagrams_received += 1;
         self.stats.bytes_received += data.len() as u64;
         let route = first_dcid(&data, self.config.connection.cid_len)
-            .and_then(|d| self.cids.get(&d).copied());
+            .and_then(|d| self.cids.get(d).copied());
         match route.and_then(|h| self.conns.get_mut(&h).map(|c| (h, c))) {
             Some((h, c)) => {
                 c.handle_datagram(now, meta, data);

@@ -46,7 +46,7 @@ impl Tombstones {
     }
 
     /// Whether `cid` belonged to a connection removed less than the lifetime ago.
-    pub(crate) fn contains(&mut self, now: Instant, cid: &ConnectionId) -> bool {
+    pub(crate) fn contains(&mut self, now: Instant, cid: &[u8]) -> bool {
         self.expire(now);
         self.expiry.contains_key(cid)
     }
