@@ -9,9 +9,9 @@ use proptest::prelude::*;
 use quic_wire::{
     codec::Writer,
     packet::{
-        decode_protected_fields, write_version_negotiation, CoalescedPackets, HeaderError,
-        HeaderLayout, LongHeader, Packet, ParseConfig, ProtectedHeader, ProtectedPacket,
-        RetryHeader, ShortHeader, WriteError, RETRY_INTEGRITY_TAG_LEN,
+        decode_protected_fields, parse_short_fields, write_version_negotiation, CoalescedPackets,
+        HeaderError, HeaderLayout, LongHeader, Packet, ParseConfig, ProtectedHeader,
+        ProtectedPacket, RetryHeader, ShortHeader, WriteError, RETRY_INTEGRITY_TAG_LEN,
     },
     pn::TruncatedPacketNumber,
     ConnectionId, PacketType, TransportErrorCode, Version,
@@ -645,6 +645,37 @@ fn arb_pn() -> impl Strategy<Value = TruncatedPacketNumber> {
         };
         pn(v & mask, len)
     })
+}
+
+proptest! {
+    /// The in-place reading of a short-header datagram agrees with the full parser on every
+    /// input: the same error, or the same fields.
+    #[test]
+    fn short_fields_agree_with_the_parser(
+        mut bytes in proptest::collection::vec(any::<u8>(), 0..64),
+        cid_len in 0usize..24,
+        grease in any::<bool>(),
+    ) {
+        if let Some(b) = bytes.first_mut() {
+            *b &= 0x7f; // short-header form
+        }
+        let cfg = ParseConfig::new(cid_len).accept_zero_fixed_bit(grease);
+        let fast = parse_short_fields(&bytes, &cfg);
+        let full = Packet::parse(&bytes, &cfg);
+        match (fast, full) {
+            (None, Err(e)) => prop_assert_eq!(e, HeaderError::Truncated),
+            (Some(Err(a)), Err(b)) => prop_assert_eq!(a, b),
+            (Some(Ok(f)), Ok((Packet::Protected(p), rest))) => {
+                prop_assert!(rest.is_empty());
+                prop_assert_eq!(f.dcid, p.dcid().as_bytes());
+                prop_assert_eq!(f.pn_offset, p.pn_offset);
+                prop_assert_eq!(f.fixed_bit, p.fixed_bit);
+                let spin = matches!(p.header, ProtectedHeader::Short { spin: true, .. });
+                prop_assert_eq!(f.spin, spin);
+            }
+            (fast, full) => prop_assert!(false, "disagree: {:?} vs {:?}", fast, full),
+        }
+    }
 }
 
 proptest! {

@@ -5,7 +5,9 @@
 use bytes::BytesMut;
 use quic_wire::crypto::CryptoError;
 use quic_wire::frame::FrameIter;
-use quic_wire::packet::{open_in_place, OpenError, Packet, ParseConfig, ProtectedHeader};
+use quic_wire::packet::{
+    open_in_place, parse_short_fields, OpenError, Packet, ParseConfig, ProtectedHeader,
+};
 use quic_wire::{ConnectionId, Instant, PacketType, Side, Space, Version};
 
 use super::{Connection, ConnectionError, State};
@@ -81,33 +83,50 @@ impl Connection {
         let processed_before = self.stats.packets_received;
         // Each round removes at least one byte from `data`.
         while !data.is_empty() && !self.is_closed() {
-            let (len, header) = match Packet::parse(&data, &cfg) {
-                Ok((Packet::Protected(p), _)) => {
-                    let (version, scid, spin) = match p.header {
-                        ProtectedHeader::Long(h) => (Some(h.version), Some(h.scid), false),
-                        ProtectedHeader::Short { spin, .. } => (None, None, spin),
-                    };
-                    let h = Header {
-                        ty: p.ty(),
-                        version,
-                        dcid: *p.dcid(),
-                        scid,
-                        pn_offset: p.pn_offset,
-                        spin,
-                    };
-                    (p.len(), Some(h))
-                }
-                Ok((Packet::VersionNegotiation(vn), _)) => {
-                    self.on_version_negotiation(vn.versions(), (vn.dcid, vn.scid));
-                    return;
-                }
-                Ok((Packet::Retry(r), _)) => {
-                    self.on_retry(now, &r);
-                    return; // A Retry takes the rest of the datagram.
-                }
-                // Unknown versions: dropped.
-                Ok((other, _)) => (other.len(), None),
-                Err(_) => return,
+            // The usual datagram: one short-header packet, read in place (no `Packet` built
+            // and moved around).
+            let short = match parse_short_fields(&data, &cfg) {
+                Some(Ok(f)) => ConnectionId::new(f.dcid).ok().map(|dcid| Header {
+                    ty: PacketType::OneRtt,
+                    version: None,
+                    dcid,
+                    scid: None,
+                    pn_offset: f.pn_offset,
+                    spin: f.spin,
+                }),
+                Some(Err(_)) => return,
+                None => None,
+            };
+            let (len, header) = match short {
+                Some(h) => (data.len(), Some(h)),
+                None => match Packet::parse(&data, &cfg) {
+                    Ok((Packet::Protected(p), _)) => {
+                        let (version, scid, spin) = match p.header {
+                            ProtectedHeader::Long(h) => (Some(h.version), Some(h.scid), false),
+                            ProtectedHeader::Short { spin, .. } => (None, None, spin),
+                        };
+                        let h = Header {
+                            ty: p.ty(),
+                            version,
+                            dcid: *p.dcid(),
+                            scid,
+                            pn_offset: p.pn_offset,
+                            spin,
+                        };
+                        (p.len(), Some(h))
+                    }
+                    Ok((Packet::VersionNegotiation(vn), _)) => {
+                        self.on_version_negotiation(vn.versions(), (vn.dcid, vn.scid));
+                        return;
+                    }
+                    Ok((Packet::Retry(r), _)) => {
+                        self.on_retry(now, &r);
+                        return; // A Retry takes the rest of the datagram.
+                    }
+                    // Unknown versions: dropped.
+                    Ok((other, _)) => (other.len(), None),
+                    Err(_) => return,
+                },
             };
             // The usual datagram is one packet: take it whole rather than split it (a split
             // makes the buffer shared).

@@ -594,6 +594,57 @@ fn parse_short<'a>(buf: &'a [u8], first: u8, cfg: &ParseConfig) -> Result<Packet
     }))
 }
 
+/// A short-header (1-RTT) packet's visible fields, read in place: what [`Packet::parse`]
+/// finds for such a packet, without building a [`Packet`]. A short-header packet takes the
+/// rest of the datagram (RFC 9000 §17.3), so this is the whole datagram's only packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShortPacketFields<'a> {
+    /// Destination Connection ID (`ParseConfig`'s short-header length).
+    pub dcid: &'a [u8],
+    /// The latency spin bit.
+    pub spin: bool,
+    /// Whether the fixed bit was set.
+    pub fixed_bit: bool,
+    /// Offset of the Packet Number field.
+    pub pn_offset: usize,
+}
+
+/// For a datagram whose first byte has the short-header form: its packet's fields, checked
+/// exactly as [`Packet::parse`] checks them (fixed bit, connection ID, room for the
+/// header-protection sample). `None` for a long-header datagram.
+pub fn parse_short_fields<'a>(
+    datagram: &'a [u8],
+    cfg: &ParseConfig,
+) -> Option<Result<ShortPacketFields<'a>, HeaderError>> {
+    let first = *datagram.first()?;
+    if first & FORM_BIT != 0 {
+        return None;
+    }
+    Some(short_fields(datagram, first, cfg))
+}
+
+fn short_fields<'a>(
+    buf: &'a [u8],
+    first: u8,
+    cfg: &ParseConfig,
+) -> Result<ShortPacketFields<'a>, HeaderError> {
+    let fixed_bit = check_fixed_bit(first, cfg)?;
+    let pn_offset = 1 + cfg.short_dcid_len;
+    let dcid = buf.get(1..pn_offset).ok_or(HeaderError::Truncated)?;
+    if dcid.len() > ConnectionId::MAX_LEN {
+        return Err(HeaderError::CidTooLong(dcid.len()));
+    }
+    if buf.len().saturating_sub(pn_offset) < MIN_LEN_FROM_PN_OFFSET {
+        return Err(HeaderError::TooShortForSample);
+    }
+    Ok(ShortPacketFields {
+        dcid,
+        spin: first & SPIN_BIT != 0,
+        fixed_bit,
+        pn_offset,
+    })
+}
+
 /// The fields header protection hid, read once it is removed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClearFields {
