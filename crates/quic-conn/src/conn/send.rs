@@ -129,6 +129,12 @@ impl Connection {
     }
 
     fn write_datagram(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
+        if self.space(Space::Initial).local.is_none()
+            && self.space(Space::Handshake).local.is_none()
+            && self.space(Space::Data).local.is_some()
+        {
+            return self.write_one_rtt_datagram(now, buf);
+        }
         let room = self.datagram_room(now, buf.len())?;
         // What each space wants to send with data allowed, as far as `may_send_data`
         // found out: still true until a packet of this datagram is built.
@@ -199,6 +205,45 @@ impl Connection {
             }
         }
         (off > 0).then_some(off)
+    }
+
+    /// [`Connection::write_datagram`] once only 1-RTT packets can be sent (the Initial and
+    /// Handshake keys are gone, and 0-RTT never goes with 1-RTT keys): the same datagram,
+    /// without looking at the other packet types each time.
+    fn write_one_rtt_datagram(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
+        let room = self.datagram_room(now, buf.len())?;
+        let mut known = [None; 3];
+        let may_send_data = self.may_send_data(now, room, &mut known);
+        let cached = known.get(Space::Data as usize).copied().flatten();
+        let wants = match cached {
+            Some(w) if may_send_data => w,
+            _ => self.wants_to_send(now, Space::Data, may_send_data),
+        };
+        let mut eliciting = false;
+        let mut len = 0;
+        if wants {
+            // RFC 9000 §8.2.1, §8.2.2: datagrams with PATH_CHALLENGE or PATH_RESPONSE are
+            // expanded to 1200 bytes (within the anti-amplification budget, which bounds
+            // `buf`).
+            let pad = (self.challenge.is_some_and(|c| c.pending)
+                || !self.path_responses.is_empty())
+            .then_some(MIN_INITIAL_DATAGRAM);
+            let buf = buf.get_mut(..room)?;
+            if buf.len() >= MIN_PACKET_ROOM {
+                if let Some(b) = self.build_packet(now, Space::Data, buf, may_send_data, pad) {
+                    len = b.len;
+                    eliciting = b.ack_eliciting;
+                    self.on_built(now, Space::Data, &b);
+                }
+            }
+        }
+        if may_send_data && !eliciting {
+            // RFC 9002 §7.8: the window had room and nothing used it.
+            if let Some(p) = self.paths.first_mut() {
+                p.recovery.on_app_limited();
+            }
+        }
+        (len > 0).then_some(len)
     }
 
     fn probes_owed(&self, space: Space) -> bool {
