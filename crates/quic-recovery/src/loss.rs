@@ -7,6 +7,7 @@
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
+use core::cell::Cell;
 use core::time::Duration;
 
 use quic_wire::frame::AckFrame;
@@ -188,7 +189,11 @@ pub struct PathRecovery<F> {
     /// path", so it does not count against this path's window.
     earlier_path_in_flight: u64,
     pto_count: u32,
-    loss_timer: Option<(Instant, Timer)>,
+    /// The loss-detection timer as last worked out.
+    loss_timer: Cell<Option<(Instant, Timer)>>,
+    /// Set (to the time of the call) when a sent packet moved the timer: it is worked out
+    /// when next read, so a burst of packets works it out once, not once per packet.
+    loss_timer_stale: Cell<Option<Instant>>,
     peer_max_ack_delay: Duration,
     peer_ack_delay_exponent: u8,
     is_server: bool,
@@ -254,7 +259,7 @@ impl<F> core::fmt::Debug for PathRecovery<F> {
             .field("cc", &self.cc)
             .field("bytes_in_flight", &self.bytes_in_flight)
             .field("pto_count", &self.pto_count)
-            .field("loss_timer", &self.loss_timer)
+            .field("loss_timer", &self.current_loss_timer())
             .finish_non_exhaustive()
     }
 }
@@ -303,7 +308,8 @@ impl<F> PathRecovery<F> {
             bytes_in_flight: 0,
             earlier_path_in_flight: 0,
             pto_count: 0,
-            loss_timer: None,
+            loss_timer: Cell::new(None),
+            loss_timer_stale: Cell::new(None),
             peer_max_ack_delay: config.peer_max_ack_delay,
             peer_ack_delay_exponent: config.peer_ack_delay_exponent.min(20),
             is_server,
@@ -422,7 +428,8 @@ impl<F> PathRecovery<F> {
             if self.pacing {
                 self.pacer.on_sent(now, bytes);
             }
-            self.set_loss_timer(now);
+            // RFC 9002 A.5: SetLossDetectionTimer, worked out when the timer is next read.
+            self.loss_timer_stale.set(Some(now));
         }
         Some(pn)
     }
@@ -790,6 +797,20 @@ impl<F> PathRecovery<F> {
 
     /// RFC 9002 A.8 SetLossDetectionTimer.
     fn set_loss_timer(&mut self, now: Instant) {
+        self.loss_timer_stale.set(None);
+        self.loss_timer.set(self.compute_loss_timer(now));
+    }
+
+    /// The loss-detection timer, worked out first if a sent packet left it stale.
+    fn current_loss_timer(&self) -> Option<(Instant, Timer)> {
+        if let Some(at) = self.loss_timer_stale.take() {
+            self.loss_timer.set(self.compute_loss_timer(at));
+        }
+        self.loss_timer.get()
+    }
+
+    /// What SetLossDetectionTimer (RFC 9002 A.8) sets the timer to, called at `now`.
+    fn compute_loss_timer(&self, now: Instant) -> Option<(Instant, Timer)> {
         // One pass over the spaces finds both the earliest loss time (the first space wins
         // a tie) and whether anything ack-eliciting is in flight.
         let mut loss: Option<(Instant, Space)> = None;
@@ -805,7 +826,7 @@ impl<F> PathRecovery<F> {
             }
             any_eliciting |= st.sent.has_ack_eliciting_in_flight();
         }
-        self.loss_timer = if let Some((t, s)) = loss {
+        if let Some((t, s)) = loss {
             Some((t, Timer::LossTime(s)))
         } else if self.amplification_limited
             || (!any_eliciting && self.peer_completed_address_validation())
@@ -816,13 +837,13 @@ impl<F> PathRecovery<F> {
         } else {
             self.pto_time_and_space_given(now, any_eliciting)
                 .map(|(t, s)| (t, Timer::Pto(s)))
-        };
+        }
     }
 
     /// The earliest deadline of this path: the loss-detection timer (loss time or PTO) or
     /// an ACK owed in one of its spaces.
     pub fn poll_timeout(&self) -> Option<(Instant, Timer)> {
-        let mut best = self.loss_timer;
+        let mut best = self.current_loss_timer();
         for space in Space::ALL {
             let Some(st) = self.spaces.get(idx(space)).and_then(Option::as_deref) else {
                 continue;
@@ -838,7 +859,7 @@ impl<F> PathRecovery<F> {
 
     /// The loss-detection timer alone.
     pub fn loss_detection_timer(&self) -> Option<(Instant, Timer)> {
-        self.loss_timer
+        self.current_loss_timer()
     }
 
     /// Handles the loss-detection timer if it has passed (RFC 9002 A.9 OnLossDetectionTimeout).
@@ -847,7 +868,7 @@ impl<F> PathRecovery<F> {
         now: Instant,
         sink: &mut dyn RecoverySink<F>,
     ) -> Option<TimeoutAction> {
-        let (deadline, _) = self.loss_timer?;
+        let (deadline, _) = self.current_loss_timer()?;
         if deadline > now {
             return None;
         }
