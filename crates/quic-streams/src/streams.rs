@@ -413,6 +413,13 @@ impl Streams {
         }
     }
 
+    /// Whether [`Streams::poll_event`] has an event to give: a cheap check for callers that
+    /// poll often and mostly find nothing.
+    #[inline]
+    pub fn has_events(&self) -> bool {
+        !self.events.is_empty()
+    }
+
     /// The next event, if any.
     #[inline]
     pub fn poll_event(&mut self) -> Option<StreamEvent> {
