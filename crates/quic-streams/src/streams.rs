@@ -276,6 +276,30 @@ pub(crate) fn refresh_stream(
     false
 }
 
+/// [`refresh_stream`] after a change to the receiving half only (data received, data read):
+/// the sending half, and with it the stream's place in the scheduler and its blocked
+/// signal, is as the last full refresh left it, so only the end of the stream and its
+/// control frames are looked at. Returns whether the stream is closed.
+pub(crate) fn refresh_after_recv(
+    id: StreamId,
+    s: &mut Stream,
+    ctl: &mut VecDeque<StreamId>,
+) -> bool {
+    debug_assert_eq!(
+        s.sched.is_some(),
+        s.send.as_ref().is_some_and(SendHalf::wants_to_send),
+        "stream {id:?}: scheduler place out of date before a receive-side refresh"
+    );
+    if s.is_closed() {
+        return true;
+    }
+    if !s.ctl_queued && s.has_control() {
+        s.ctl_queued = true;
+        ctl.push_back(id);
+    }
+    false
+}
+
 /// What a stream's send buffer takes for copying writes while the peer has given it no
 /// credit (see [`Streams::write`]).
 pub const CREDITLESS_BUFFER: u64 = 64 * 1024;
