@@ -65,13 +65,24 @@ pub(crate) fn parse_body<'a>(
     ty: FrameType,
     r: &mut Reader<'a>,
 ) -> Result<Frame<'a>, TransportError> {
-    body(ty, r).map_err(|bad| {
-        match bad {
-            Bad::Encoding(reason) => TransportError::frame_encoding(reason),
-            Bad::Protocol(reason) => TransportError::protocol_violation(reason),
-        }
-        .with_frame(ty)
-    })
+    // STREAM frames are most of what a busy connection receives: decoded before the
+    // dispatch over every other type.
+    let frame = if ty.is_stream() {
+        stream(ty, r)
+    } else {
+        body(ty, r)
+    };
+    frame.map_err(|bad| bad_frame(bad, ty))
+}
+
+/// The connection error for an invalid body of a frame of type `ty`.
+#[cold]
+fn bad_frame(bad: Bad, ty: FrameType) -> TransportError {
+    match bad {
+        Bad::Encoding(reason) => TransportError::frame_encoding(reason),
+        Bad::Protocol(reason) => TransportError::protocol_violation(reason),
+    }
+    .with_frame(ty)
 }
 
 impl<'a> Frame<'a> {
@@ -91,6 +102,7 @@ fn stream_id(r: &mut Reader<'_>) -> Result<StreamId, Bad> {
 }
 
 /// A length-prefixed byte field.
+#[inline]
 fn len_prefixed<'a>(r: &mut Reader<'a>) -> Result<&'a [u8], Bad> {
     let len = usize::try_from(r.varint_u64()?).map_err(|_| PAST_END)?;
     r.bytes(len).map_err(|_| PAST_END)
