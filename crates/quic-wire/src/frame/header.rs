@@ -9,6 +9,7 @@ use crate::varint::size_of_u64;
 
 /// The largest `n` with `n` plus the size of `n` as a varint at most `room`: the most data a
 /// length-prefixed field can carry in `room` bytes. `None` when `room` is 0.
+#[inline]
 fn len_prefixed_fit(room: usize) -> Option<usize> {
     // Every room a packet can offer is covered by the first two arms: a 1-byte Length
     // describes up to 63 bytes, a 2-byte one up to 16,383, and with 65 bytes or more of room
@@ -107,6 +108,7 @@ impl StreamFrameHeader {
     }
 
     /// Writes the header; the caller writes the data after it. Writes nothing on `Err`.
+    #[inline]
     pub fn write(&self, w: &mut Writer<'_>) -> Result<(), BufferTooSmall> {
         // Assembled on the stack and handed to the writer in one piece: one bounds check
         // for the whole header instead of one per field. The type (at most 0x0f) takes one
@@ -131,6 +133,7 @@ impl StreamFrameHeader {
     /// together take at most `space` bytes; `None` when not even an empty frame fits. With
     /// `with_len` false the frame has no Length field and fills `space` exactly, unless the
     /// 2^62-1 offset limit cuts the data short.
+    #[inline]
     pub fn max_data(id: StreamId, offset: u64, space: usize, with_len: bool) -> Option<usize> {
         let room = space.checked_sub(Self::fixed_len(id, offset))?;
         data_fit(room, with_len).map(|n| clamp_to_offset_limit(offset, n))
