@@ -217,7 +217,7 @@ pub struct Streams {
     pub(crate) data_blocked_pending: Option<u64>,
     pub(crate) ctl: VecDeque<StreamId>,
     pub(crate) sched: Scheduler,
-    pub(crate) events: VecDeque<StreamEvent>,
+    pub(crate) events: crate::events::EventQueue,
     pub(crate) rtt: Duration,
     pub(crate) bdp: u64,
     pub(crate) now: Instant,
@@ -331,7 +331,7 @@ impl Streams {
             data_blocked_pending: None,
             ctl: VecDeque::new(),
             sched: Scheduler::default(),
-            events: VecDeque::new(),
+            events: crate::events::EventQueue::default(),
             rtt: Duration::from_millis(100),
             bdp: 0,
             now: Instant::ZERO,
@@ -551,6 +551,7 @@ impl Streams {
     }
 
     /// [`Streams::open_for_frame`] for a stream that does not exist yet.
+    #[inline(never)]
     fn open_new_for_frame(&mut self, id: StreamId) -> Result<(), TransportError> {
         let d = dir_index(id.dir());
         if self.is_local(id) {
