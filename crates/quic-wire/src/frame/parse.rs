@@ -62,7 +62,15 @@ pub(crate) fn parse_type_info(
     }
     // RFC 9000 §12.4: "An endpoint MUST treat the receipt of a frame of unknown type as a
     // connection error of type FRAME_ENCODING_ERROR."
-    match ty.info() {
+    // The eight STREAM types share one table entry: no table search for the most common
+    // frames.
+    const STREAM_INFO: Option<FrameTypeInfo> = FrameType::STREAM_BASE.info();
+    let info = if ty.is_stream() {
+        STREAM_INFO
+    } else {
+        ty.info()
+    };
+    match info {
         Some(info) => Ok((ty, info)),
         None => Err(TransportError::frame_encoding("unknown frame type").with_frame(ty)),
     }
