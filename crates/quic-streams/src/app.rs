@@ -251,9 +251,7 @@ impl Streams {
         take: impl FnOnce(&mut RecvBuffer) -> (T, usize),
     ) -> Result<(T, bool), StreamError> {
         let (now, rtt) = (self.now, self.rtt);
-        let Streams {
-            map, sched, ctl, ..
-        } = self;
+        let Streams { map, ctl, .. } = self;
         let Some(st) = map.get_mut(&id) else {
             return Err(StreamError::UnknownStream);
         };
@@ -272,7 +270,7 @@ impl Streams {
         }
         // A read that took nothing and did not reach the end changed nothing the refresh
         // derives from (only the Readable edge was re-armed).
-        let closed = (n > 0 || fin) && crate::streams::refresh_stream(id, st, sched, ctl);
+        let closed = (n > 0 || fin) && crate::streams::refresh_after_recv(id, st, ctl);
         self.conn_consumed(n as u64);
         if closed {
             self.free(id);

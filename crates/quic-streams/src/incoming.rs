@@ -108,7 +108,6 @@ impl Streams {
         // One lookup of the stream for the frame and the refresh after it.
         let Streams {
             map,
-            sched,
             ctl,
             conn_recv,
             events,
@@ -187,7 +186,8 @@ impl Streams {
         if discarded > 0 {
             conn_recv.on_consumed(discarded, app_now, rtt);
         }
-        if crate::streams::refresh_stream(id, st, sched, ctl) {
+        // Only the receiving half changed.
+        if crate::streams::refresh_after_recv(id, st, ctl) {
             self.free(id);
         }
         Ok(())

@@ -30,6 +30,7 @@ extern crate std;
 
 mod app;
 mod error;
+mod events;
 mod flow;
 mod incoming;
 mod limits;

@@ -87,7 +87,9 @@ impl Streams {
         let start = w.written();
         let limit = budget.min(w.remaining());
         let room = |w: &Writer<'_>| limit.saturating_sub(w.written() - start);
-        self.write_control(w, &room, record);
+        if self.control_pending() {
+            self.write_control(w, &room, record);
+        }
         let mut cursor: Option<Key> = None;
         loop {
             // The room first: a full packet needs no scheduler lookup.
@@ -104,8 +106,24 @@ impl Streams {
             }
         }
         // Blocked signals noticed while writing data go out in the same packet if they fit.
-        self.write_control(w, &room, record);
+        if self.control_pending() {
+            self.write_control(w, &room, record);
+        }
         w.written() - start
+    }
+
+    /// Whether `write_control` has anything to write: checked inline, as most
+    /// packets carry no control frame.
+    #[inline]
+    fn control_pending(&self) -> bool {
+        self.conn_recv.update_pending
+            || self.data_blocked_pending.is_some()
+            || !self.ctl.is_empty()
+            || self
+                .remote
+                .iter()
+                .zip(&self.local)
+                .any(|(r, l)| r.update_pending || l.blocked_pending)
     }
 
     /// Writes `f` if it fits the room left; reports whether it did.

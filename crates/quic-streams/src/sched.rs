@@ -54,25 +54,46 @@ impl Default for Priority {
 }
 
 /// A stream's place in the schedule: ordered by urgency, then incremental after
-/// non-incremental, then `order` (the derived order compares the fields as declared).
+/// non-incremental, then the stream ID (non-incremental) or turn number (incremental). The
+/// three are packed into one `rank` so that ordering keys mostly takes one comparison:
+/// the derived order compares `rank`, then `id`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Key {
-    /// Urgency and incremental in one byte (`urgency * 2 + incremental`), so the two
-    /// compare as one.
-    class: u8,
-    /// Stream ID for non-incremental streams, turn number for incremental ones: unique
-    /// within a class either way, so `id` never decides the order.
-    order: u64,
+    /// The class (`urgency * 2 + incremental`) in the top [`CLASS_BITS`] bits, below it the
+    /// order within the class: the stream ID for non-incremental streams, the turn number
+    /// for incremental ones, capped at [`ORDER_MAX`]. Unique within a class below the cap;
+    /// at the cap (stream IDs of 2^60 and more, never reached turn counts) `id` still
+    /// orders non-incremental streams by ID.
+    rank: u64,
     id: StreamId,
 }
+
+/// Bits of [`Key::rank`] holding the class (urgency 0-7 and the incremental bit).
+const CLASS_BITS: u32 = 4;
+/// Bits of [`Key::rank`] below the class.
+const ORDER_BITS: u32 = u64::BITS - CLASS_BITS;
+/// The largest order a rank holds.
+const ORDER_MAX: u64 = (1 << ORDER_BITS) - 1;
 
 impl Key {
     fn class(prio: Priority) -> u8 {
         prio.urgency * 2 + u8::from(prio.incremental)
     }
 
+    fn new(class: u8, order: u64, id: StreamId) -> Self {
+        Key {
+            rank: (u64::from(class) << ORDER_BITS) | order.min(ORDER_MAX),
+            id,
+        }
+    }
+
+    fn class_of(&self) -> u8 {
+        // The class is below 16: the shift leaves nothing else.
+        (self.rank >> ORDER_BITS) as u8
+    }
+
     fn is_incremental(&self) -> bool {
-        self.class & 1 == 1
+        self.class_of() & 1 == 1
     }
 }
 
@@ -180,7 +201,7 @@ pub(crate) struct Scheduler {
 impl Scheduler {
     /// Whether a stream scheduled at `key` keeps its place with priority `prio`.
     pub(crate) fn keeps(key: Key, prio: Priority) -> bool {
-        key.class == Key::class(prio)
+        key.class_of() == Key::class(prio)
     }
 
     /// Adds `id` (or keeps its place when already `current`); returns its key.
@@ -203,11 +224,7 @@ impl Scheduler {
         } else {
             id.into_inner()
         };
-        Key {
-            class: Key::class(prio),
-            order,
-            id,
-        }
+        Key::new(Key::class(prio), order, id)
     }
 
     /// Removes a stream.
@@ -222,7 +239,7 @@ impl Scheduler {
             return key;
         }
         self.set.remove(&key);
-        let prio = Priority::new(key.class / 2, true);
+        let prio = Priority::new(key.class_of() / 2, true);
         let k = self.key(key.id, prio);
         self.set.insert(k);
         k
@@ -392,5 +409,37 @@ mod tests {
         s.insert(sid(0), Priority::new(0, false), Some(a));
         assert_eq!(s.first().unwrap().id(), sid(0));
         assert_eq!(s.len(), 2);
+    }
+
+    /// Packed keys order exactly as (class, order, id) do, stream IDs past the rank's order
+    /// bits included.
+    #[test]
+    fn packed_keys_order_as_class_then_order_then_id() {
+        let raw = [
+            0u64,
+            1,
+            4,
+            7,
+            1 << 40,
+            ORDER_MAX - 1,
+            ORDER_MAX,
+            ORDER_MAX + 1,
+            (1 << 62) - 1,
+        ];
+        let mut keys = Vec::new();
+        for class in 0..16u8 {
+            for (n, &v) in raw.iter().enumerate() {
+                let id = StreamId::from(quic_wire::VarInt::from_u64(v).unwrap());
+                // Non-incremental: ordered by stream ID; incremental: by a turn number.
+                let order = if class & 1 == 0 { v } else { n as u64 };
+                keys.push(((class, order, v), Key::new(class, order, id)));
+            }
+        }
+        for (a, ka) in &keys {
+            assert_eq!(ka.class_of(), a.0);
+            for (b, kb) in &keys {
+                assert_eq!(ka.cmp(kb), a.cmp(b), "{a:?} vs {b:?}");
+            }
+        }
     }
 }

@@ -217,7 +217,7 @@ pub struct Streams {
     pub(crate) data_blocked_pending: Option<u64>,
     pub(crate) ctl: VecDeque<StreamId>,
     pub(crate) sched: Scheduler,
-    pub(crate) events: VecDeque<StreamEvent>,
+    pub(crate) events: crate::events::EventQueue,
     pub(crate) rtt: Duration,
     pub(crate) bdp: u64,
     pub(crate) now: Instant,
@@ -276,6 +276,30 @@ pub(crate) fn refresh_stream(
     false
 }
 
+/// [`refresh_stream`] after a change to the receiving half only (data received, data read):
+/// the sending half, and with it the stream's place in the scheduler and its blocked
+/// signal, is as the last full refresh left it, so only the end of the stream and its
+/// control frames are looked at. Returns whether the stream is closed.
+pub(crate) fn refresh_after_recv(
+    id: StreamId,
+    s: &mut Stream,
+    ctl: &mut VecDeque<StreamId>,
+) -> bool {
+    debug_assert_eq!(
+        s.sched.is_some(),
+        s.send.as_ref().is_some_and(SendHalf::wants_to_send),
+        "stream {id:?}: scheduler place out of date before a receive-side refresh"
+    );
+    if s.is_closed() {
+        return true;
+    }
+    if !s.ctl_queued && s.has_control() {
+        s.ctl_queued = true;
+        ctl.push_back(id);
+    }
+    false
+}
+
 /// What a stream's send buffer takes for copying writes while the peer has given it no
 /// credit (see [`Streams::write`]).
 pub const CREDITLESS_BUFFER: u64 = 64 * 1024;
@@ -307,7 +331,7 @@ impl Streams {
             data_blocked_pending: None,
             ctl: VecDeque::new(),
             sched: Scheduler::default(),
-            events: VecDeque::new(),
+            events: crate::events::EventQueue::default(),
             rtt: Duration::from_millis(100),
             bdp: 0,
             now: Instant::ZERO,
@@ -411,6 +435,13 @@ impl Streams {
             }
             self.events.push_back(StreamEvent::Writable { id });
         }
+    }
+
+    /// Whether [`Streams::poll_event`] has an event to give: a cheap check for callers that
+    /// poll often and mostly find nothing.
+    #[inline]
+    pub fn has_events(&self) -> bool {
+        !self.events.is_empty()
     }
 
     /// The next event, if any.
@@ -520,6 +551,7 @@ impl Streams {
     }
 
     /// [`Streams::open_for_frame`] for a stream that does not exist yet.
+    #[inline(never)]
     fn open_new_for_frame(&mut self, id: StreamId) -> Result<(), TransportError> {
         let d = dir_index(id.dir());
         if self.is_local(id) {

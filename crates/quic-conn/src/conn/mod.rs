@@ -447,8 +447,27 @@ impl Connection {
         })
     }
 
+    /// Whether [`Connection::poll_event`] has an event to give. Polling with nothing queued
+    /// is cheap anyway (this check is inlined into it); this is for callers that want to
+    /// know without taking the event.
+    #[inline]
+    pub fn has_events(&self) -> bool {
+        !self.events.is_empty() || self.streams.has_events()
+    }
+
     /// The next event, if any.
+    #[inline]
     pub fn poll_event(&mut self) -> Option<Event> {
+        // Applications poll after every call and mostly find nothing: that case is two
+        // length checks, inlined into the caller.
+        if !self.has_events() {
+            return None;
+        }
+        self.take_event()
+    }
+
+    /// [`Connection::poll_event`] once something is queued.
+    fn take_event(&mut self) -> Option<Event> {
         if let Some(e) = self.events.pop_front() {
             return Some(e);
         }

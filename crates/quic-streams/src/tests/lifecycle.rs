@@ -362,3 +362,22 @@ fn a_stream_frame_that_fills_the_packet_leaves_out_its_length() {
     assert!(fin);
     assert_eq!(got, data);
 }
+
+#[test]
+fn has_events_says_whether_poll_event_has_something() {
+    let mut p = Pair::new(4, 100_000);
+    assert!(!p.s.has_events());
+    assert_eq!(p.s.poll_event(), None);
+    let id = id_of(p.c.open(Dir::Bi).unwrap());
+    p.c.write(id, b"hi").unwrap();
+    let pk = p.packet(Side::Client, 1200).unwrap();
+    p.deliver(Side::Server, &pk).unwrap();
+    assert!(p.s.has_events());
+    let ev = p.events(Side::Server);
+    assert_eq!(
+        ev,
+        [StreamEvent::Opened { id }, StreamEvent::Readable { id }]
+    );
+    assert!(!p.s.has_events());
+    assert_eq!(p.s.poll_event(), None);
+}

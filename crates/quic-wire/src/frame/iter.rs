@@ -2,7 +2,7 @@
 
 use crate::codec::Reader;
 use crate::error::TransportError;
-use crate::frame::parse::{parse_body, parse_type};
+use crate::frame::parse::{parse_body, parse_type_info};
 use crate::frame::Frame;
 use crate::packet::PacketType;
 
@@ -88,17 +88,15 @@ impl<'a> FrameIter<'a> {
     }
 
     fn next_frame(&mut self) -> Result<Frame<'a>, TransportError> {
-        let ty = parse_type(&mut self.r)?;
-        // One table lookup answers all three questions about the type.
-        let info = match ty.info() {
-            Some(info) if info.allowed_in(self.packet_type) => info,
-            _ => {
-                return Err(TransportError::protocol_violation(
-                    "frame not allowed in this packet type",
-                )
-                .with_frame(ty))
-            }
-        };
+        // One table lookup answers all four questions about the type: known, allowed here,
+        // ack-eliciting, probing.
+        let (ty, info) = parse_type_info(&mut self.r)?;
+        if !info.allowed_in(self.packet_type) {
+            return Err(TransportError::protocol_violation(
+                "frame not allowed in this packet type",
+            )
+            .with_frame(ty));
+        }
         let frame = parse_body(ty, &mut self.r)?;
         self.ack_eliciting |= info.ack_eliciting;
         self.probing_only &= info.probing;
