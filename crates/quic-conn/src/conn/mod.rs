@@ -214,6 +214,8 @@ pub struct Connection {
     /// The connection IDs an endpoint routes to this connection (kept by the endpoint, so
     /// that removing the connection removes its routes without a scan of the table).
     pub(crate) routed: Vec<ConnectionId>,
+    /// Whether the endpoint gave this connection an address token to send (NEW_TOKEN).
+    pub(crate) address_token_issued: bool,
     timers: Timers,
     /// The effective idle timeout, once known.
     idle_timeout: Option<Duration>,

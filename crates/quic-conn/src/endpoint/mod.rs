@@ -319,8 +319,6 @@ pub struct Endpoint {
     /// connections.
     tombstones: tombstones::Tombstones,
     stats: EndpointStats,
-    /// Server connections that got their NEW_TOKEN token.
-    token_issued: hashbrown::HashSet<ConnectionHandle>,
     /// Makes the connection IDs of every connection.
     cid_generator: Arc<dyn ConnectionIdGenerator>,
 }
@@ -385,7 +383,6 @@ impl Endpoint {
             client_names: HashMap::new(),
             rate_window: Instant::ZERO,
             rate_count: 0,
-            token_issued: hashbrown::HashSet::new(),
             stats: EndpointStats::default(),
             tombstones: tombstones::Tombstones::new(
                 config.cid_tombstone_lifetime,
@@ -859,10 +856,13 @@ impl Endpoint {
     /// Gives each server connection, once its handshake is confirmed, a NEW_TOKEN token
     /// for its client's next connection (RFC 9000 §8.1.3).
     fn issue_address_token(&mut self, now: Instant, h: ConnectionHandle) {
-        if !self.config.new_tokens || self.token_issued.contains(&h) {
+        if !self.config.new_tokens {
             return;
         }
         let Some(c) = self.conns.get(&h) else { return };
+        if c.address_token_issued {
+            return;
+        }
         let Some(remote) = c.remote_address() else {
             return;
         };
@@ -878,8 +878,8 @@ impl Endpoint {
         else {
             return;
         };
-        self.token_issued.insert(h);
         if let Some(c) = self.conns.get_mut(&h) {
+            c.address_token_issued = true;
             c.send_new_token(&token);
         }
         self.schedule.touch(h);
@@ -956,7 +956,10 @@ impl Endpoint {
         route_cids(cids, h, c);
         schedule.touch(h);
         let drained = c.is_drained();
-        self.issue_address_token(now, h);
+        let token_due = !c.address_token_issued && c.side() == quic_wire::Side::Server;
+        if token_due {
+            self.issue_address_token(now, h);
+        }
         if let (Some((version, t)), Some(name)) = (token, self.client_names.get(&h)) {
             self.client_tokens.store(name, version, t);
         }
@@ -1033,7 +1036,6 @@ impl Endpoint {
             }
         }
         self.schedule.remove(h);
-        self.token_issued.remove(&h);
         self.client_names.remove(&h);
         self.order.remove(&h);
         self.handshaking.remove(&h);
