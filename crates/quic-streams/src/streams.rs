@@ -265,11 +265,16 @@ pub(crate) fn refresh_stream(
         }
         (false, None) => {}
     }
+    closed_or_queue_control(id, s, ctl)
+}
+
+/// The last part of every refresh: whether the stream is closed, and if it is not, its
+/// place in the control-frame queue (taken once) when it has a control frame to send.
+fn closed_or_queue_control(id: StreamId, s: &mut Stream, ctl: &mut VecDeque<StreamId>) -> bool {
     if s.is_closed() {
         return true;
     }
     if !s.ctl_queued && s.has_control() {
-        // Into the control-frame queue, once.
         s.ctl_queued = true;
         ctl.push_back(id);
     }
@@ -290,14 +295,7 @@ pub(crate) fn refresh_after_recv(
         s.send.as_ref().is_some_and(SendHalf::wants_to_send),
         "stream {id:?}: scheduler place out of date before a receive-side refresh"
     );
-    if s.is_closed() {
-        return true;
-    }
-    if !s.ctl_queued && s.has_control() {
-        s.ctl_queued = true;
-        ctl.push_back(id);
-    }
-    false
+    closed_or_queue_control(id, s, ctl)
 }
 
 /// What a stream's send buffer takes for copying writes while the peer has given it no
