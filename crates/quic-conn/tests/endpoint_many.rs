@@ -40,6 +40,8 @@ struct Net {
     wire: Vec<(Instant, bool, SocketAddr, SocketAddr, Vec<u8>)>,
     /// Source port of every datagram the client endpoint sent, in order.
     client_sources: Vec<u16>,
+    /// The client's TLS, which trusts the server's certificate.
+    client_tls: Arc<dyn quic_conn::tls::TlsConfig>,
 }
 
 impl Net {
@@ -142,6 +144,7 @@ fn setup() -> (Net, Vec<ConnectionHandle>) {
         now: Instant::from_nanos(1_000_000_000),
         wire: Vec::new(),
         client_sources: Vec::new(),
+        client_tls: client_tls.clone(),
     };
     let now = net.now;
     let handles = (0..CONNECTIONS)
@@ -238,4 +241,109 @@ fn idle_timers_of_every_connection_fire() {
     }
     assert_eq!(net.client.poll_timeout(), None);
     assert_eq!(net.server.poll_timeout(), None);
+}
+
+/// Every connection event the endpoint gives, by connection.
+fn connection_events(ep: &mut Endpoint) -> HashMap<ConnectionHandle, Vec<quic_conn::Event>> {
+    let mut by = HashMap::<ConnectionHandle, Vec<quic_conn::Event>>::new();
+    while let Some((h, e)) = ep.poll_connection_event() {
+        by.entry(h).or_default().push(e);
+    }
+    by
+}
+
+#[test]
+fn connection_events_come_from_the_connections_that_have_them() {
+    let (mut net, handles) = setup();
+    // The handshakes' events, each under its own connection.
+    let first = connection_events(&mut net.client);
+    for h in &handles {
+        let events = first.get(h).expect("handshake events");
+        assert!(events.contains(&quic_conn::Event::Connected), "{events:?}");
+    }
+    assert!(connection_events(&mut net.client).is_empty(), "drained");
+    // The server writes to three of the clients only: their stream events, and nothing
+    // from the others.
+    let writers: Vec<ConnectionHandle> = net.server.handles().take(3).collect();
+    for &s in &writers {
+        let c = net.server.connection(s).expect("server");
+        let id = match c.open(Dir::Uni).expect("open") {
+            StreamRef::Id(id) => id,
+            other => panic!("{other:?}"),
+        };
+        c.write(id, b"hello").expect("write");
+    }
+    // Server connection events were drained by nobody: the writes made none.
+    let until = net
+        .now
+        .checked_add(Duration::from_millis(100))
+        .expect("time");
+    net.drive_until(until);
+    let second = connection_events(&mut net.client);
+    assert_eq!(second.len(), writers.len(), "{second:?}");
+    for events in second.values() {
+        assert!(
+            events
+                .iter()
+                .any(|e| matches!(e, quic_conn::Event::Stream(_))),
+            "{events:?}"
+        );
+    }
+}
+
+#[test]
+fn handles_of_removed_connections_stay_dead_when_slots_are_reused() {
+    let (mut net, old) = setup();
+    let until = net.now.checked_add(Duration::from_secs(10)).expect("time");
+    net.drive_until(until);
+    assert_eq!(net.client.connection_count(), 0);
+    // The removed connections' last events are still given, under their handles.
+    let last = connection_events(&mut net.client);
+    for h in &old {
+        let events = last.get(h).expect("final events");
+        assert_eq!(
+            events.last(),
+            Some(&quic_conn::Event::Drained),
+            "{events:?}"
+        );
+    }
+    // New connections take the freed slots under new handles; the old handles find none
+    // of them.
+    let client_tls = net.client_tls.clone();
+    let now = net.now;
+    let new: Vec<ConnectionHandle> = (0..CONNECTIONS)
+        .map(|i| {
+            net.client
+                .connect(
+                    now,
+                    client_tls.clone(),
+                    "localhost",
+                    client_addr(i),
+                    server_addr(),
+                )
+                .expect("connect")
+        })
+        .collect();
+    let all: HashSet<ConnectionHandle> = old.iter().chain(&new).copied().collect();
+    assert_eq!(
+        all.len(),
+        2 * usize::from(CONNECTIONS),
+        "no handle made twice"
+    );
+    for &h in &old {
+        assert!(net.client.connection(h).is_none(), "{h:?} is gone");
+    }
+    for &h in &new {
+        assert!(net.client.connection(h).is_some(), "{h:?} exists");
+    }
+    // Handles are listed in the order their connections were made.
+    assert_eq!(net.client.handles().collect::<Vec<_>>(), new);
+    let until = net
+        .now
+        .checked_add(Duration::from_millis(500))
+        .expect("time");
+    net.drive_until(until);
+    for &h in &new {
+        assert!(net.client.connection(h).expect("client").is_established());
+    }
 }

@@ -25,8 +25,10 @@ use crate::io::{DatagramMeta, SansIo, Transmit};
 use crate::tls::{TlsConfig, TlsError};
 use quic_wire::cid::ResetToken;
 
+mod slab;
 mod timers;
 mod tokens;
+use slab::Conns;
 use timers::Schedule;
 #[cfg(feature = "rustls")]
 pub use tokens::AesGcmTokenKey;
@@ -37,8 +39,11 @@ pub use tokens::{TokenKey, TOKEN_NONCE_LEN, TOKEN_TAG_LEN};
 /// or seeded generators for reproducible simulations).
 pub type RngFactory = Box<dyn FnMut() -> Box<dyn CryptoRngCore + Send> + Send>;
 
-/// Identifies a connection of an [`Endpoint`]. Handles are not reused while the endpoint
-/// lives.
+/// Identifies a connection of an [`Endpoint`].
+///
+/// The value is opaque to the application; the endpoint finds the connection from it by
+/// indexing, without hashing. A handle of a removed connection finds nothing, and no later
+/// connection gets the same handle until 2³² more connections were made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnectionHandle(pub u64);
 
@@ -283,20 +288,17 @@ struct StatelessReply {
 pub struct Endpoint {
     config: EndpointConfig,
     rng: RngFactory,
-    /// Boxed: a connection is a few kilobytes, and the table keeps spare slots.
-    conns: HashMap<ConnectionHandle, Box<Connection>>,
+    /// Every connection, by handle (see `slab.rs`).
+    conns: Conns,
     /// Every connection ID routed to a connection: its own, and for a server the client's
     /// original Destination Connection ID.
     cids: HashMap<ConnectionId, ConnectionHandle>,
-    /// Every connection, in the order they were made (handles only grow).
-    order: BTreeSet<ConnectionHandle>,
     /// Connections that may still be handshaking: a superset, pruned when counted.
     handshaking: BTreeSet<ConnectionHandle>,
     /// Deadlines and ready-to-send queue across connections (see `timers.rs`).
     schedule: Schedule,
     /// Connections whose deadline passed, reused by `handle_timeout`.
     due: Vec<ConnectionHandle>,
-    next_handle: u64,
     stateless: VecDeque<StatelessReply>,
     events: VecDeque<EndpointEvent>,
     /// Events a connection still had queued when it was removed (its close reason and
@@ -390,13 +392,11 @@ impl Endpoint {
             ),
             config,
             rng,
-            conns: HashMap::new(),
+            conns: Conns::default(),
             cids: HashMap::new(),
-            order: BTreeSet::new(),
             handshaking: BTreeSet::new(),
             schedule: Schedule::default(),
             due: Vec::new(),
-            next_handle: 0,
             stateless: VecDeque::new(),
             events: VecDeque::new(),
             final_events: VecDeque::new(),
@@ -445,7 +445,10 @@ impl Endpoint {
         if let Some(token) = self.client_tokens.take(server_name, conn.version()) {
             conn.set_initial_token(&token);
         }
-        let h = self.insert(now, conn);
+        let h = self.insert(now, conn).ok_or(TlsError {
+            alert: None,
+            reason: "the endpoint holds as many connections as handles can name",
+        })?;
         self.client_names.insert(h, server_name.into());
         Ok(h)
     }
@@ -464,9 +467,10 @@ impl Endpoint {
         cid
     }
 
-    /// Registers `conn`; `now` starts its qlog trace, if the endpoint makes traces.
+    /// Registers `conn`; `now` starts its qlog trace, if the endpoint makes traces. `None`
+    /// when 2³² connections exist already (see [`ConnectionHandle`]).
     #[cfg_attr(not(feature = "qlog"), allow(unused_variables))]
-    fn insert(&mut self, now: Instant, mut conn: Connection) -> ConnectionHandle {
+    fn insert(&mut self, now: Instant, mut conn: Connection) -> Option<ConnectionHandle> {
         if let Some(t) = &self.config.reset_tokens {
             conn.set_reset_tokens(t.clone());
         }
@@ -480,16 +484,14 @@ impl Endpoint {
         {
             conn.set_qlog(q);
         }
-        let h = ConnectionHandle(self.next_handle);
-        self.next_handle += 1;
         let cid = conn.local_cid();
-        self.cids.insert(cid, h);
         conn.routed.push(cid);
-        self.order.insert(h);
+        let h = self.conns.insert(conn)?;
+        self.cids.insert(cid, h);
         self.handshaking.insert(h);
-        self.conns.insert(h, Box::new(conn));
         self.schedule.add(h);
-        h
+        self.conns.may_have_events(h);
+        Some(h)
     }
 
     /// Endpoint-wide counters.
@@ -500,9 +502,10 @@ impl Endpoint {
     /// A connection, while it exists. What the application does with it is taken into
     /// account by the endpoint's next `poll_timeout`, `poll_transmit` or input.
     pub fn connection(&mut self, h: ConnectionHandle) -> Option<&mut Connection> {
-        let c = self.conns.get_mut(&h)?;
         self.schedule.touch(h);
-        Some(c)
+        // What the application does next may queue events.
+        self.conns.may_have_events(h);
+        self.conns.get_mut(h)
     }
 
     /// Reads again the deadlines of the connections touched since the last flush.
@@ -512,20 +515,23 @@ impl Endpoint {
         }
         let conns = &self.conns;
         self.schedule
-            .flush(|h| conns.get(&h).and_then(|c| c.poll_timeout()));
+            .flush(|h| conns.get(h).and_then(|c| c.poll_timeout()));
     }
 
     /// Connection `h` had an input or a timer: queue it to transmit (its deadline is read
     /// on the next flush), route its connection IDs and remove it if it is over.
     fn after_input(&mut self, now: Instant, h: ConnectionHandle) {
         self.schedule.touch(h);
+        if self.conns.get(h).is_some_and(|c| c.has_events()) {
+            self.conns.may_have_events(h);
+        }
         self.sync_cids(h);
         self.reap_one(now, h);
     }
 
     /// The handles of every connection.
     pub fn handles(&self) -> impl Iterator<Item = ConnectionHandle> + '_ {
-        self.order.iter().copied()
+        self.conns.handles()
     }
 
     /// How many connections exist.
@@ -544,19 +550,16 @@ impl Endpoint {
         self.events.pop_front()
     }
 
-    /// The next event of any connection, with its handle (connections are visited in
-    /// order; drain until `None`). The last events of a connection that was removed (its
-    /// close reason and `Drained`) come first, after [`EndpointEvent::Removed`] was queued.
+    /// The next event of any connection, with its handle (drain until `None`). The last
+    /// events of a connection that was removed (its close reason and `Drained`) come first,
+    /// after [`EndpointEvent::Removed`] was queued; then each connection that had an input,
+    /// a timer or an application call gives all its events in turn. Only those connections
+    /// are visited, so a call costs nothing per idle connection.
     pub fn poll_connection_event(&mut self) -> Option<(ConnectionHandle, crate::conn::Event)> {
         if let Some(e) = self.final_events.pop_front() {
             return Some(e);
         }
-        for &h in &self.order {
-            if let Some(e) = self.conns.get_mut(&h).and_then(|c| c.poll_event()) {
-                return Some((h, e));
-            }
-        }
-        None
+        self.conns.poll_event()
     }
 
     /// How many connections are handshaking. Those that finished (or were removed) since
@@ -564,7 +567,7 @@ impl Endpoint {
     /// of times in its life rather than once per new connection.
     fn handshaking(&mut self) -> usize {
         let conns = &self.conns;
-        self.handshaking.retain(|h| {
+        self.handshaking.retain(|&h| {
             conns
                 .get(h)
                 .is_some_and(|c| !c.is_established() && !c.is_closed())
@@ -580,11 +583,16 @@ impl Endpoint {
             // connections per peer address).
             let reset = self
                 .conns
-                .values_mut()
-                .filter(|c| c.remote_address() == Some(meta.remote))
-                .any(|c| c.handle_stateless_reset(&data));
-            if !reset {
-                self.stateless_reset(now, meta, &data);
+                .iter_mut()
+                .filter(|(_, c)| c.remote_address() == Some(meta.remote))
+                .find_map(|(h, c)| c.handle_stateless_reset(&data).then_some(h));
+            match reset {
+                // The connection is over: its events, and its removal once drained.
+                Some(h) => {
+                    self.conns.may_have_events(h);
+                    self.after_input(now, h);
+                }
+                None => self.stateless_reset(now, meta, &data),
             }
             return;
         }
@@ -782,15 +790,19 @@ impl Endpoint {
         if let Some(n) = nonce {
             self.replay.insert(n);
         }
-        let h = self.insert(now, conn);
+        let Some(h) = self.insert(now, conn) else {
+            self.stats.refused += 1;
+            return;
+        };
         self.cids.insert(info.dcid, h);
         self.stats.accepted += 1;
         self.events.push_back(EndpointEvent::Accepted(h));
-        if let Some(c) = self.conns.get_mut(&h) {
+        if let Some(c) = self.conns.get_mut(h) {
             c.routed.push(info.dcid);
             c.handle_datagram(now, meta, data);
         }
         self.sync_cids(h);
+        self.conns.may_have_events(h);
     }
 
     /// The tokens under our key, if we have one.
@@ -859,7 +871,7 @@ impl Endpoint {
         if !self.config.new_tokens {
             return;
         }
-        let Some(c) = self.conns.get(&h) else { return };
+        let Some(c) = self.conns.get(h) else { return };
         if c.address_token_issued {
             return;
         }
@@ -878,7 +890,7 @@ impl Endpoint {
         else {
             return;
         };
-        if let Some(c) = self.conns.get_mut(&h) {
+        if let Some(c) = self.conns.get_mut(h) {
             c.address_token_issued = true;
             c.send_new_token(&token);
         }
@@ -934,7 +946,7 @@ impl Endpoint {
     /// Routes the connection IDs connection `h` issued, and stops routing retired ones.
     fn sync_cids(&mut self, h: ConnectionHandle) {
         let Endpoint { conns, cids, .. } = self;
-        if let Some(c) = conns.get_mut(&h) {
+        if let Some(c) = conns.get_mut(h) {
             route_cids(cids, h, c);
         }
     }
@@ -949,14 +961,18 @@ impl Endpoint {
             schedule,
             ..
         } = self;
-        let Some(c) = conns.get_mut(&h) else {
+        let Some(c) = conns.get_mut(h) else {
             return;
         };
         let token = c.take_new_token().map(|t| (c.version(), t));
         route_cids(cids, h, c);
         schedule.touch(h);
         let drained = c.is_drained();
+        let events = c.has_events();
         let token_due = !c.address_token_issued && c.side() == quic_wire::Side::Server;
+        if events {
+            conns.may_have_events(h);
+        }
         if token_due {
             self.issue_address_token(now, h);
         }
@@ -986,10 +1002,13 @@ impl Endpoint {
         // Round robin over the connections that may have something to send: one that
         // sends goes to the back of the line, one that has nothing leaves it.
         while let Some(h) = self.schedule.next_ready() {
-            let Some(c) = self.conns.get_mut(&h) else {
+            let Some(c) = self.conns.get_mut(h) else {
                 continue;
             };
             let t = c.poll_transmit(now, buf);
+            if c.has_events() {
+                self.conns.may_have_events(h);
+            }
             self.schedule.transmitted(h, t.is_some());
             if t.is_some() {
                 return t;
@@ -1001,27 +1020,13 @@ impl Endpoint {
         None
     }
 
-    /// Removes drained connections and their routes (a scan: only where an input may have
-    /// ended connections the endpoint cannot name, such as a stateless reset).
-    fn reap(&mut self, now: Instant) {
-        let dead: Vec<ConnectionHandle> = self
-            .conns
-            .iter()
-            .filter(|(_, c)| c.is_drained())
-            .map(|(&h, _)| h)
-            .collect();
-        for h in dead {
-            self.reap_one(now, h);
-        }
-    }
-
     /// Removes connection `h` if it is drained; its routes are kept as tombstones for a
     /// while.
     fn reap_one(&mut self, now: Instant, h: ConnectionHandle) {
-        if !self.conns.get(&h).is_some_and(|c| c.is_drained()) {
+        if !self.conns.get(h).is_some_and(|c| c.is_drained()) {
             return;
         }
-        if let Some(mut c) = self.conns.remove(&h) {
+        if let Some(mut c) = self.conns.remove(h) {
             // A removed connection's last events (why it closed, `Drained`) still
             // reach the application.
             while let Some(e) = c.poll_event() {
@@ -1037,7 +1042,6 @@ impl Endpoint {
         }
         self.schedule.remove(h);
         self.client_names.remove(&h);
-        self.order.remove(&h);
         self.handshaking.remove(&h);
         self.stats.removed += 1;
         self.events.push_back(EndpointEvent::Removed(h));
@@ -1096,7 +1100,7 @@ impl SansIo for Endpoint {
         self.stats.bytes_received += data.len() as u64;
         let route = first_dcid(&data, self.config.connection.cid_len)
             .and_then(|d| self.cids.get(d).copied());
-        match route.and_then(|h| self.conns.get_mut(&h).map(|c| (h, c))) {
+        match route.and_then(|h| self.conns.get_mut(h).map(|c| (h, c))) {
             Some((h, c)) => {
                 c.handle_datagram(now, meta, data);
                 self.after_datagram(now, h);
@@ -1108,7 +1112,6 @@ impl SansIo for Endpoint {
                     self.stats.unroutable += 1;
                 }
                 self.flush_touched();
-                self.reap(now);
             }
         }
     }
@@ -1123,7 +1126,7 @@ impl SansIo for Endpoint {
 
     fn poll_timeout(&self) -> Option<Instant> {
         self.schedule
-            .next_deadline(|h| self.conns.get(&h).and_then(|c| c.poll_timeout()))
+            .next_deadline(|h| self.conns.get(h).and_then(|c| c.poll_timeout()))
     }
 
     fn handle_timeout(&mut self, now: Instant) {
@@ -1135,7 +1138,7 @@ impl SansIo for Endpoint {
             due.push(h);
         }
         for &h in &due {
-            if let Some(c) = self.conns.get_mut(&h) {
+            if let Some(c) = self.conns.get_mut(h) {
                 c.handle_timeout(now);
             }
             self.after_input(now, h);

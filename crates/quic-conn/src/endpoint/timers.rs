@@ -22,7 +22,6 @@
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
-use hashbrown::HashMap;
 use quic_wire::Instant;
 
 use super::ConnectionHandle;
@@ -30,6 +29,8 @@ use super::ConnectionHandle;
 /// What the schedule knows of one connection.
 #[derive(Debug, Clone, Copy, Default)]
 struct Entry {
+    /// The connection tracked in this slot (see `slab.rs`), if any.
+    handle: Option<ConnectionHandle>,
     /// Index in the heap, while the connection has a deadline.
     pos: Option<usize>,
     /// In the ready queue.
@@ -42,7 +43,8 @@ struct Entry {
 #[derive(Debug, Default)]
 pub(crate) struct Schedule {
     heap: Vec<(Instant, ConnectionHandle)>,
-    entries: HashMap<ConnectionHandle, Entry>,
+    /// By the handle's slot: a lookup is an index and a comparison.
+    entries: Vec<Entry>,
     ready: VecDeque<ConnectionHandle>,
     touched: Vec<ConnectionHandle>,
 }
@@ -51,15 +53,28 @@ impl Schedule {
     /// Starts tracking a new connection: it is ready (it may have its first flight to send)
     /// and touched (its deadline is read on the next flush).
     pub(crate) fn add(&mut self, h: ConnectionHandle) {
-        self.entries.insert(h, Entry::default());
+        let i = h.slot();
+        if self.entries.len() <= i {
+            self.entries.resize(i + 1, Entry::default());
+        }
+        if let Some(old) = self.entries[i].handle {
+            // The slot's earlier connection was not removed: forget it first.
+            self.remove(old);
+        }
+        self.entries[i] = Entry {
+            handle: Some(h),
+            ..Entry::default()
+        };
         self.touch(h);
         self.make_ready(h);
     }
 
     /// Stops tracking a connection that was removed.
     pub(crate) fn remove(&mut self, h: ConnectionHandle) {
-        if let Some(e) = self.entries.remove(&h) {
-            if let Some(i) = e.pos {
+        if let Some(e) = entry_mut(&mut self.entries, h) {
+            let pos = e.pos;
+            *e = Entry::default();
+            if let Some(i) = pos {
                 self.remove_at(i);
             }
         }
@@ -83,7 +98,7 @@ impl Schedule {
     /// [`Schedule::touch`] past its check for a repeated call.
     #[inline(never)]
     fn touch_slow(&mut self, h: ConnectionHandle) {
-        let Some(e) = self.entries.get_mut(&h) else {
+        let Some(e) = entry_mut(&mut self.entries, h) else {
             return;
         };
         if !e.touched {
@@ -104,7 +119,7 @@ impl Schedule {
         // Taken out and put back, so the list keeps its capacity.
         let mut touched = core::mem::take(&mut self.touched);
         for &h in &touched {
-            let Some(e) = self.entries.get_mut(&h) else {
+            let Some(e) = entry_mut(&mut self.entries, h) else {
                 continue;
             };
             e.touched = false;
@@ -121,13 +136,19 @@ impl Schedule {
         if sent {
             self.touch(h);
         } else if self.touched.last() != Some(&h) {
-            if let Some(e) = self.entries.get_mut(&h) {
+            if let Some(e) = entry_mut(&mut self.entries, h) {
                 if !e.touched {
                     e.touched = true;
                     self.touched.push(h);
                 }
             }
         }
+    }
+
+    /// What is known of connection `h`, if it is tracked.
+    #[inline]
+    fn entry(&self, h: ConnectionHandle) -> Option<&Entry> {
+        self.entries.get(h.slot()).filter(|e| e.handle == Some(h))
     }
 
     /// Whether a flush has anything to do.
@@ -138,7 +159,7 @@ impl Schedule {
     /// The next connection that may have something to send; it leaves the queue.
     pub(crate) fn next_ready(&mut self) -> Option<ConnectionHandle> {
         while let Some(h) = self.ready.pop_front() {
-            if let Some(e) = self.entries.get_mut(&h) {
+            if let Some(e) = entry_mut(&mut self.entries, h) {
                 if e.ready {
                     e.ready = false;
                     return Some(h);
@@ -163,7 +184,7 @@ impl Schedule {
     /// is earlier, so this visits at most two nodes per touched connection, plus one.
     fn earliest_untouched(&self, i: usize) -> Option<Instant> {
         let &(t, h) = self.heap.get(i)?;
-        if !self.entries.get(&h).is_some_and(|e| e.touched) {
+        if !self.entry(h).is_some_and(|e| e.touched) {
             return Some(t);
         }
         earlier(
@@ -181,7 +202,7 @@ impl Schedule {
             return None;
         }
         self.remove_at(0);
-        if let Some(e) = self.entries.get_mut(&h) {
+        if let Some(e) = entry_mut(&mut self.entries, h) {
             e.pos = None;
         }
         Some(h)
@@ -194,7 +215,7 @@ impl Schedule {
     }
 
     fn make_ready(&mut self, h: ConnectionHandle) {
-        if let Some(e) = self.entries.get_mut(&h) {
+        if let Some(e) = entry_mut(&mut self.entries, h) {
             if !e.ready {
                 e.ready = true;
                 self.ready.push_back(h);
@@ -203,7 +224,7 @@ impl Schedule {
     }
 
     fn set_deadline(&mut self, h: ConnectionHandle, deadline: Option<Instant>) {
-        let Some(pos) = self.entries.get(&h).map(|e| e.pos) else {
+        let Some(pos) = self.entry(h).map(|e| e.pos) else {
             return;
         };
         match (pos, deadline) {
@@ -221,7 +242,7 @@ impl Schedule {
             }
             (Some(i), None) => {
                 self.remove_at(i);
-                if let Some(e) = self.entries.get_mut(&h) {
+                if let Some(e) = entry_mut(&mut self.entries, h) {
                     e.pos = None;
                 }
             }
@@ -253,7 +274,7 @@ impl Schedule {
     /// Records in the entry of the connection at heap index `i` that it is there.
     fn set_pos(&mut self, i: usize) {
         if let Some(&(_, h)) = self.heap.get(i) {
-            if let Some(e) = self.entries.get_mut(&h) {
+            if let Some(e) = entry_mut(&mut self.entries, h) {
                 e.pos = Some(i);
             }
         }
@@ -294,6 +315,12 @@ impl Schedule {
     }
 }
 
+/// What is known of connection `h`, if it is tracked.
+#[inline]
+fn entry_mut(entries: &mut [Entry], h: ConnectionHandle) -> Option<&mut Entry> {
+    entries.get_mut(h.slot()).filter(|e| e.handle == Some(h))
+}
+
 /// The earlier of two optional instants.
 fn earlier(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
     match (a, b) {
@@ -331,12 +358,13 @@ mod tests {
     /// Checks every connection's recorded heap position and the heap order.
     fn check_invariants(s: &Schedule) {
         for (i, &(t, conn)) in s.heap.iter().enumerate() {
-            assert_eq!(s.entries[&conn].pos, Some(i), "position of {conn:?}");
+            let e = s.entry(conn).expect("a heap entry is a tracked connection");
+            assert_eq!(e.pos, Some(i), "position of {conn:?}");
             if i > 0 {
                 assert!(s.heap[(i - 1) / 2].0 <= t, "heap order at {i}");
             }
         }
-        let with_pos = s.entries.values().filter(|e| e.pos.is_some()).count();
+        let with_pos = s.entries.iter().filter(|e| e.pos.is_some()).count();
         assert_eq!(with_pos, s.heap.len());
     }
 
@@ -347,19 +375,37 @@ mod tests {
         let mut model: BTreeMap<u64, u64> = BTreeMap::new();
         let mut live: Vec<u64> = Vec::new();
         let mut rng = Lcg(7);
-        let mut next_handle = 0;
+        // Handles as the slab makes them: freed slots are reused under a new serial, and
+        // removed handles are still touched now and then, which must change nothing.
+        let mut made = 0;
+        let mut free: Vec<u64> = Vec::new();
+        let mut slots = 0;
+        let mut dead: Vec<u64> = Vec::new();
         for _ in 0..20_000 {
             let read = |m: &BTreeMap<u64, u64>, c: ConnectionHandle| m.get(&c.0).map(|&t| at(t));
-            match rng.next(10) {
+            match rng.next(11) {
                 0 | 1 => {
-                    s.add(h(next_handle));
-                    live.push(next_handle);
-                    next_handle += 1;
+                    let slot = free.pop().unwrap_or_else(|| {
+                        slots += 1;
+                        slots - 1
+                    });
+                    let k = (made << 32) | slot;
+                    made += 1;
+                    s.add(h(k));
+                    live.push(k);
                 }
                 2 if !live.is_empty() => {
                     let k = live.swap_remove(rng.next(live.len() as u64) as usize);
                     s.remove(h(k));
                     model.remove(&k);
+                    free.push(k & u64::from(u32::MAX));
+                    dead.push(k);
+                }
+                10 if !dead.is_empty() => {
+                    let k = dead[rng.next(dead.len() as u64) as usize];
+                    s.touch(h(k));
+                    s.transmitted(h(k), rng.next(2) == 0);
+                    s.remove(h(k));
                 }
                 3..=5 if !live.is_empty() => {
                     let k = live[rng.next(live.len() as u64) as usize];
