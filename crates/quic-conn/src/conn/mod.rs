@@ -35,6 +35,7 @@ mod probe;
 mod qlog;
 mod records;
 mod recv;
+pub(crate) use recv::reset_tail;
 mod retry;
 mod send;
 mod setup;
@@ -216,6 +217,9 @@ pub struct Connection {
     pub(crate) routed: Vec<ConnectionId>,
     /// Whether the endpoint gave this connection an address token to send (NEW_TOKEN).
     pub(crate) address_token_issued: bool,
+    /// The peer's stateless reset token under which the endpoint finds this connection
+    /// (kept by the endpoint, which compares it with the current one after each input).
+    pub(crate) indexed_reset_token: Option<quic_wire::cid::ResetToken>,
     timers: Timers,
     /// The effective idle timeout, once known.
     idle_timeout: Option<Duration>,
@@ -419,6 +423,12 @@ impl Connection {
     /// The peer's address on path 0.
     pub fn remote_address(&self) -> Option<SocketAddr> {
         self.paths.first().map(|p| p.remote)
+    }
+
+    /// The stateless reset token of the peer's connection ID in use (RFC 9000 §10.3): a
+    /// datagram from the peer ending in it resets the connection.
+    pub(crate) fn peer_reset_token(&self) -> Option<quic_wire::cid::ResetToken> {
+        self.peer_reset_token
     }
 
     /// Counters.

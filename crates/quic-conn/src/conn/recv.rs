@@ -17,7 +17,7 @@ const RESET_TOKEN_LEN: usize = quic_wire::cid::ResetToken::LEN;
 
 /// The last 16 bytes of a datagram that could be a stateless reset: a short header (RFC
 /// 9000 §10.3: resets look like short-header packets) of at least 21 bytes.
-fn reset_tail(data: &[u8]) -> Option<[u8; RESET_TOKEN_LEN]> {
+pub(crate) fn reset_tail(data: &[u8]) -> Option<[u8; RESET_TOKEN_LEN]> {
     if data.len() < 21 || data.first().is_none_or(|b| b & 0x80 != 0) {
         return None;
     }

@@ -315,6 +315,7 @@ impl Connection {
             datagrams_out: VecDeque::new(),
             events: VecDeque::new(),
             routed: Vec::new(),
+            indexed_reset_token: None,
             address_token_issued: false,
             timers: Timers::default(),
             idle_timeout: config.idle_timeout,

@@ -293,6 +293,10 @@ pub struct Endpoint {
     /// Every connection ID routed to a connection: its own, and for a server the client's
     /// original Destination Connection ID.
     cids: HashMap<ConnectionId, ConnectionHandle>,
+    /// The stateless reset token each connection's peer gave for the connection ID in use
+    /// (RFC 9000 §10.3.1), so a datagram no connection ID routes is checked against the
+    /// one connection its last 16 bytes name, not against every connection.
+    reset_tokens: HashMap<ResetToken, ConnectionHandle>,
     /// Connections that may still be handshaking: a superset, pruned when counted.
     handshaking: BTreeSet<ConnectionHandle>,
     /// Deadlines and ready-to-send queue across connections (see `timers.rs`).
@@ -394,6 +398,7 @@ impl Endpoint {
             rng,
             conns: Conns::default(),
             cids: HashMap::new(),
+            reset_tokens: HashMap::new(),
             handshaking: BTreeSet::new(),
             schedule: Schedule::default(),
             due: Vec::new(),
@@ -579,13 +584,15 @@ impl Endpoint {
     fn handle_unknown(&mut self, now: Instant, meta: DatagramMeta, data: BytesMut) {
         if data.first().is_some_and(|b| b & 0x80 == 0) {
             // RFC 9000 §10.3.1: a stateless reset carries no connection ID of ours; the
-            // connections with this peer check its token (a scan: fine for a few
-            // connections per peer address).
-            let reset = self
-                .conns
-                .iter_mut()
-                .filter(|(_, c)| c.remote_address() == Some(meta.remote))
-                .find_map(|(h, c)| c.handle_stateless_reset(&data).then_some(h));
+            // connection whose peer gave the token it ends with checks it, if the datagram
+            // comes from that peer.
+            let reset = crate::conn::reset_tail(&data)
+                .and_then(|t| self.reset_tokens.get(&ResetToken(t)).copied())
+                .filter(|&h| {
+                    self.conns.get_mut(h).is_some_and(|c| {
+                        c.remote_address() == Some(meta.remote) && c.handle_stateless_reset(&data)
+                    })
+                });
             match reset {
                 // The connection is over: its events, and its removal once drained.
                 Some(h) => {
@@ -945,9 +952,15 @@ impl Endpoint {
 
     /// Routes the connection IDs connection `h` issued, and stops routing retired ones.
     fn sync_cids(&mut self, h: ConnectionHandle) {
-        let Endpoint { conns, cids, .. } = self;
+        let Endpoint {
+            conns,
+            cids,
+            reset_tokens,
+            ..
+        } = self;
         if let Some(c) = conns.get_mut(h) {
             route_cids(cids, h, c);
+            index_reset_token(reset_tokens, h, c);
         }
     }
 
@@ -959,6 +972,7 @@ impl Endpoint {
             conns,
             cids,
             schedule,
+            reset_tokens,
             ..
         } = self;
         let Some(c) = conns.get_mut(h) else {
@@ -966,6 +980,7 @@ impl Endpoint {
         };
         let token = c.take_new_token().map(|t| (c.version(), t));
         route_cids(cids, h, c);
+        index_reset_token(reset_tokens, h, c);
         schedule.touch(h);
         let drained = c.is_drained();
         let events = c.has_events();
@@ -1006,6 +1021,9 @@ impl Endpoint {
                 continue;
             };
             let t = c.poll_transmit(now, buf);
+            // An application call (a migration) may have moved to another peer
+            // connection ID since the last input.
+            index_reset_token(&mut self.reset_tokens, h, c);
             if c.has_events() {
                 self.conns.may_have_events(h);
             }
@@ -1037,6 +1055,11 @@ impl Endpoint {
                 if self.cids.get(&cid) == Some(&h) {
                     self.cids.remove(&cid);
                     self.tombstones.bury(now, cid);
+                }
+            }
+            if let Some(t) = c.indexed_reset_token {
+                if self.reset_tokens.get(&t) == Some(&h) {
+                    self.reset_tokens.remove(&t);
                 }
             }
         }
@@ -1072,6 +1095,30 @@ fn route_cids(
             }
         }
     }
+}
+
+/// Files connection `h` (that is, `c`) under its peer's current stateless reset token,
+/// if that changed since it was last filed. Two connections given the same token by their
+/// peers (only a peer's own mistake or malice) leave the later one filed.
+#[inline]
+fn index_reset_token(
+    tokens: &mut HashMap<ResetToken, ConnectionHandle>,
+    h: ConnectionHandle,
+    c: &mut Connection,
+) {
+    let current = c.peer_reset_token();
+    if current == c.indexed_reset_token {
+        return;
+    }
+    if let Some(old) = c.indexed_reset_token.take() {
+        if tokens.get(&old) == Some(&h) {
+            tokens.remove(&old);
+        }
+    }
+    if let Some(t) = current {
+        tokens.insert(t, h);
+    }
+    c.indexed_reset_token = current;
 }
 
 /// The Destination Connection ID that routes a datagram. The fixed bit is not checked

@@ -128,15 +128,6 @@ impl Conns {
         self.order.values().copied()
     }
 
-    /// Every connection with its handle, in slot order.
-    pub(crate) fn iter_mut(
-        &mut self,
-    ) -> impl Iterator<Item = (ConnectionHandle, &mut Connection)> + '_ {
-        self.slots
-            .iter_mut()
-            .filter_map(|s| s.conn.as_deref_mut().map(|c| (s.handle, c)))
-    }
-
     /// Notes that connection `h` may have events to poll.
     #[inline]
     pub(crate) fn may_have_events(&mut self, h: ConnectionHandle) {
