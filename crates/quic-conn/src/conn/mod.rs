@@ -427,6 +427,7 @@ impl Connection {
 
     /// The stateless reset token of the peer's connection ID in use (RFC 9000 §10.3): a
     /// datagram from the peer ending in it resets the connection.
+    #[inline]
     pub(crate) fn peer_reset_token(&self) -> Option<quic_wire::cid::ResetToken> {
         self.peer_reset_token
     }

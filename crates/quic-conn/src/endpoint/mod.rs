@@ -1100,16 +1100,26 @@ fn route_cids(
 /// Files connection `h` (that is, `c`) under its peer's current stateless reset token,
 /// if that changed since it was last filed. Two connections given the same token by their
 /// peers (only a peer's own mistake or malice) leave the later one filed.
-#[inline]
+#[inline(always)]
 fn index_reset_token(
     tokens: &mut HashMap<ResetToken, ConnectionHandle>,
     h: ConnectionHandle,
     c: &mut Connection,
 ) {
-    let current = c.peer_reset_token();
-    if current == c.indexed_reset_token {
-        return;
+    // Checked inline: on every datagram, and nearly always unchanged.
+    if c.peer_reset_token() != c.indexed_reset_token {
+        refile_reset_token(tokens, h, c);
     }
+}
+
+/// [`index_reset_token`] once the token changed.
+#[inline(never)]
+fn refile_reset_token(
+    tokens: &mut HashMap<ResetToken, ConnectionHandle>,
+    h: ConnectionHandle,
+    c: &mut Connection,
+) {
+    let current = c.peer_reset_token();
     if let Some(old) = c.indexed_reset_token.take() {
         if tokens.get(&old) == Some(&h) {
             tokens.remove(&old);
