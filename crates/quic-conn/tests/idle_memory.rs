@@ -138,14 +138,14 @@ fn an_idle_connection_pair_holds_less_than_23_kb() {
     drop((client, server));
 }
 
-/// The connection stays small inline: its large, rarely used parts are boxed. 2,100 bytes
-/// leave about 15% over the 1,816 measured; before, it was 4,064. Every inline byte counts
-/// up to twice in an endpoint, whose hash table has up to twice as many buckets as
-/// connections.
+/// The connection stays small inline: its large, rarely used parts are boxed. 2,300 bytes
+/// leave about 5% over the 2,176 measured (2,040 before the stream map's four windows
+/// replaced a hash table); before the boxing, it was 4,064. An endpoint keeps each
+/// connection in its own allocation of this size.
 #[test]
-fn a_connection_is_under_2100_bytes_inline() {
+fn a_connection_is_under_2300_bytes_inline() {
     let size = std::mem::size_of::<Connection>();
-    assert!(size < 2_100, "size_of::<Connection>() = {size}");
+    assert!(size < 2_300, "size_of::<Connection>() = {size}");
 }
 
 /// Dropping a connection pair gives back what it held: nothing is left behind in shared

@@ -1,9 +1,7 @@
 //! The application API of [`Streams`]: open, write, finish, reset, read, stop.
 
-use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
 use bytes::Bytes;
-use hashbrown::HashMap;
 use quic_wire::{Dir, StreamId, VarInt};
 
 use crate::error::StreamError;
@@ -409,7 +407,7 @@ impl Streams {
 
 /// [`Streams::find`] over the fields it needs, so callers can keep other fields borrowed.
 fn find_in<'a>(
-    map: &'a mut HashMap<StreamId, Box<Stream>>,
+    map: &'a mut crate::map::StreamMap,
     pending: &'a mut [VecDeque<(PendingId, Stream)>; 2],
     started: &BTreeMap<PendingId, StreamId>,
     s: StreamRef,

@@ -34,6 +34,7 @@ mod events;
 mod flow;
 mod incoming;
 mod limits;
+mod map;
 mod packetize;
 mod ranges;
 pub mod recv;

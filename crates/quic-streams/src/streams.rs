@@ -4,7 +4,6 @@
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
 use core::time::Duration;
-use hashbrown::HashMap;
 use quic_wire::{Dir, Instant, Side, StreamId, TransportError, TransportErrorCode, VarInt};
 
 use crate::flow::{RecvCredit, SendCredit};
@@ -203,9 +202,9 @@ pub(crate) const DIRS: [Dir; 2] = [Dir::Bi, Dir::Uni];
 pub struct Streams {
     pub(crate) side: Side,
     pub(crate) config: Config,
-    /// Live streams by ID. A hash map: every frame, write and acknowledgement looks its
-    /// stream up, often several times, and no caller needs the streams in ID order.
-    pub(crate) map: HashMap<StreamId, Box<Stream>>,
+    /// Live streams by ID: every frame, write and acknowledgement looks its stream up,
+    /// often several times, so the lookup is an index, not a hash (see `map.rs`).
+    pub(crate) map: crate::map::StreamMap,
     pub(crate) pending: [VecDeque<(PendingId, Stream)>; 2],
     pub(crate) started: BTreeMap<PendingId, StreamId>,
     pub(crate) next_pending: u64,
@@ -314,7 +313,7 @@ impl Streams {
         Streams {
             side,
             config,
-            map: HashMap::new(),
+            map: crate::map::StreamMap::default(),
             pending: [VecDeque::new(), VecDeque::new()],
             started: BTreeMap::new(),
             next_pending: 0,
@@ -365,7 +364,7 @@ impl Streams {
     pub fn set_peer_limits(&mut self, p: PeerLimits) {
         self.peer = p;
         self.conn_send.raise(p.max_data);
-        let mut ids: alloc::vec::Vec<StreamId> = self.map.keys().copied().collect();
+        let mut ids: alloc::vec::Vec<StreamId> = self.map.keys().collect();
         // In ID order, so the scheduler and the events see the same sequence on every run.
         ids.sort_unstable_by_key(|id| id.into_inner());
         for id in ids {
