@@ -19,9 +19,11 @@ use quic_wire::StreamId;
 
 use crate::stream::Stream;
 
-/// Most slots a window spans. Larger than any concurrent-stream limit an application
-/// normally sets, so stragglers are rare; 8 bytes per slot.
-pub(crate) const MAX_SPAN: u64 = 4096;
+/// Most slots a window spans: ten times the default concurrent-stream limit, so stragglers
+/// are rare, while a peer that keeps one stream open and cycles through others makes a
+/// window hold at most 8 KiB of slots (8 bytes each). With a higher limit more streams
+/// move behind the window, which costs what a hash map costs anyway.
+pub(crate) const MAX_SPAN: u64 = 1024;
 
 /// The streams of one type.
 #[derive(Debug, Default)]
