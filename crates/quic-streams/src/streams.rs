@@ -222,7 +222,7 @@ pub struct Streams {
     pub(crate) now: Instant,
     /// Send-buffer segments released by acknowledgements, for the next writes.
     pub(crate) seg_pool: crate::send::SegmentPool,
-    /// Allocations of freed streams, for the next streams (at most [`RECYCLED_MAX`]).
+    /// Allocations of freed streams, for the next streams (see [`RECYCLED_MIN`]).
     #[expect(
         clippy::vec_box,
         reason = "the boxes are what is kept: each is the allocation of a future stream"
@@ -301,9 +301,14 @@ pub(crate) fn refresh_after_recv(
 /// credit (see [`Streams::write`]).
 pub const CREDITLESS_BUFFER: u64 = 64 * 1024;
 
-/// Freed streams kept for reuse at most: enough for request/response churn, small next to
-/// a connection's other state.
-pub(crate) const RECYCLED_MAX: usize = 32;
+/// Freed streams kept for reuse: this many, or as many as are live when more are (a
+/// connection that keeps N streams open churns through about N at a time, so each new one
+/// finds an allocation), but never more than [`RECYCLED_MAX`]. When the streams close, the
+/// pool shrinks with them back to this size, so an idle connection keeps little.
+pub(crate) const RECYCLED_MIN: usize = 32;
+
+/// The most freed streams kept for reuse, whatever the number of live streams.
+pub(crate) const RECYCLED_MAX: usize = 256;
 
 impl Streams {
     /// Streams for one endpoint of a connection. Until [`Streams::set_peer_limits`] is
@@ -631,13 +636,20 @@ impl Streams {
         }
         self.events
             .push_back(StreamEvent::Closed { id, stats: s.stats });
-        if self.recycled.len() < RECYCLED_MAX {
+        let keep = self.map.len().clamp(RECYCLED_MIN, RECYCLED_MAX);
+        if self.recycled.len() < keep {
             let mut s = s;
             s.release_contents();
             if self.recycled.capacity() == 0 {
-                self.recycled.reserve_exact(RECYCLED_MAX);
+                self.recycled.reserve_exact(RECYCLED_MIN);
             }
             self.recycled.push(s);
+        } else {
+            // One stream fewer is live: the pool follows it down (one per freed stream).
+            self.recycled.truncate(keep);
+            if self.recycled.len() <= RECYCLED_MIN && self.recycled.capacity() > 2 * RECYCLED_MIN {
+                self.recycled.shrink_to(RECYCLED_MIN);
+            }
         }
     }
 

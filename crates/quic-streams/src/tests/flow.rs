@@ -214,6 +214,52 @@ fn freed_streams_are_reused_without_their_data() {
     assert_eq!(p.c.stream_count(), 0);
 }
 
+/// The pool of freed streams follows the number of live streams: while many streams are
+/// open, the ones that close leave their allocations for the next ones, and once the
+/// streams are gone the pool is back to its small size.
+#[test]
+fn the_freed_stream_pool_grows_with_live_streams_and_shrinks_with_them() {
+    use crate::streams::{RECYCLED_MAX, RECYCLED_MIN};
+    let wave = 120;
+    assert!(2 * RECYCLED_MIN < wave && wave <= RECYCLED_MAX);
+    let mut p = Pair::new(1000, 1000);
+    let open = |p: &mut Pair, n: usize| -> Vec<_> {
+        (0..n)
+            .map(|_| {
+                let r = p.c.open(Dir::Uni).unwrap();
+                p.c.write(r, b"x").unwrap();
+                r
+            })
+            .collect()
+    };
+    let settle = |p: &mut Pair| {
+        for _ in 0..3 {
+            p.drive();
+            p.events(Side::Server);
+            p.events(Side::Client);
+        }
+    };
+    let first = open(&mut p, wave);
+    // Half of them end: with the other half still live, all of their allocations stay.
+    for &r in &first[..wave / 2] {
+        p.c.finish(r).unwrap();
+    }
+    settle(&mut p);
+    assert_eq!(p.c.stream_count(), wave / 2);
+    assert_eq!(p.c.recycled.len(), wave / 2, "one kept per live stream");
+    // The next half-wave takes them all.
+    let second = open(&mut p, wave / 2);
+    assert!(p.c.recycled.is_empty());
+    // Everything ends: the pool shrinks back with the live streams.
+    for &r in first[wave / 2..].iter().chain(&second) {
+        p.c.finish(r).unwrap();
+    }
+    settle(&mut p);
+    assert_eq!(p.c.stream_count(), 0);
+    assert_eq!(p.c.recycled.len(), RECYCLED_MIN);
+    assert!(p.c.recycled.capacity() <= 2 * RECYCLED_MIN);
+}
+
 #[test]
 fn copying_writes_stop_at_the_peer_credit_and_resume_when_it_grows() {
     // The peer allows 100 000 bytes per stream; our send buffer would take more.
