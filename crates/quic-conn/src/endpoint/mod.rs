@@ -506,6 +506,7 @@ impl Endpoint {
 
     /// A connection, while it exists. What the application does with it is taken into
     /// account by the endpoint's next `poll_timeout`, `poll_transmit` or input.
+    #[inline]
     pub fn connection(&mut self, h: ConnectionHandle) -> Option<&mut Connection> {
         self.schedule.touch(h);
         // What the application does next may queue events.
