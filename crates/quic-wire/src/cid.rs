@@ -132,13 +132,38 @@ impl<'a> arbitrary::Arbitrary<'a> for ConnectionId {
 }
 
 /// A stateless reset token (RFC 9000 §10.3): 16 bytes bound to a connection ID.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+///
+/// Equality takes the same time whatever the bytes (RFC 9000 §10.3.1: the comparison
+/// "MUST" not leak the value of a token), so tokens can key a table that a datagram's last
+/// 16 bytes are looked up in; with a randomly seeded hasher, the place a lookup probes says
+/// nothing of the tokens either.
+#[derive(Clone, Copy, Eq, Default)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct ResetToken(pub [u8; ResetToken::LEN]);
 
 impl ResetToken {
     /// Length of a stateless reset token.
     pub const LEN: usize = 16;
+}
+
+impl PartialEq for ResetToken {
+    #[inline]
+    fn eq(&self, other: &Self) -> bool {
+        // Every byte is looked at, with no early exit.
+        let diff = self
+            .0
+            .iter()
+            .zip(other.0.iter())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
+        core::hint::black_box(diff) == 0
+    }
+}
+
+impl core::hash::Hash for ResetToken {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        // Equal tokens have equal bytes, so hashing the bytes agrees with `eq`.
+        self.0.hash(state);
+    }
 }
 
 impl fmt::Debug for ResetToken {
@@ -162,6 +187,17 @@ mod tests {
         assert_eq!(cid.len(), 20);
         assert_eq!(&*cid, &[7; 20]);
         assert_eq!(ConnectionId::new(&[0; 21]), Err(ConnectionIdTooLong(21)));
+    }
+
+    #[test]
+    fn reset_tokens_are_equal_only_when_every_byte_is() {
+        let a = ResetToken([9; ResetToken::LEN]);
+        assert_eq!(a, ResetToken([9; ResetToken::LEN]));
+        for i in 0..ResetToken::LEN {
+            let mut b = a;
+            b.0[i] ^= 0x80;
+            assert_ne!(a, b, "byte {i}");
+        }
     }
 
     #[test]
