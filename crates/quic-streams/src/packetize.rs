@@ -378,6 +378,22 @@ impl Streams {
         }
     }
 
+    /// Stream data from acknowledged packets: `len` bytes of stream `id` from `offset`,
+    /// ending with its FIN when `fin`. The same as [`Streams::on_frame_acked`] for each of
+    /// the STREAM frames that carried them, done once: a receiver acknowledges many packets
+    /// at a time, and consecutive packets mostly carry consecutive data of one stream.
+    pub fn on_stream_data_acked(
+        &mut self,
+        id: StreamId,
+        offset: u64,
+        len: u64,
+        fin: bool,
+        now: Instant,
+    ) {
+        self.now = self.now.max(now);
+        self.on_stream_acked(id, offset, len, fin);
+    }
+
     fn on_stream_acked(&mut self, id: StreamId, offset: u64, len: u64, fin: bool) {
         let ideal = self.ideal_send_buffer();
         let floor = self.credit_floor();

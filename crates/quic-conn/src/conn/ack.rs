@@ -2,7 +2,7 @@
 //! to the streams and CRYPTO buffers, and the connection's timers.
 
 use quic_recovery::{RecoverySink, SentPacket, TimeoutAction};
-use quic_streams::Streams;
+use quic_streams::{FrameRecord, Streams};
 use quic_wire::frame::AckFrame;
 use quic_wire::{Instant, Space, TransportError};
 
@@ -27,9 +27,53 @@ struct Sink<'a> {
     /// Our ACK_FREQUENCY requests, told which of their packets arrived or were lost.
     ack_frequency: Option<&'a mut quic_recovery::AckFrequencySender>,
     now: Instant,
+    /// Acknowledged stream data not yet handed to the streams: consecutive packets mostly
+    /// carry consecutive data of one stream, handed over as one range (see
+    /// [`Sink::stream_acked`]).
+    pending: Option<AckedRange>,
     /// Where lost packets are reported.
     #[cfg(feature = "qlog")]
     qlog: &'a mut crate::qlog::Qlog,
+}
+
+/// Acknowledged data of one stream: `len` bytes from `offset`, ending with FIN when `fin`.
+#[derive(Debug, Clone, Copy)]
+struct AckedRange {
+    id: quic_wire::StreamId,
+    offset: u64,
+    len: u64,
+    fin: bool,
+}
+
+impl Sink<'_> {
+    /// A STREAM frame was acknowledged: it extends the pending range when it continues it,
+    /// else the pending range goes to the streams and this one waits. The streams see the
+    /// same bytes acknowledged, in the same order, in fewer calls.
+    fn stream_acked(&mut self, id: quic_wire::StreamId, offset: u64, len: u32, fin: bool) {
+        if let Some(p) = self.pending.as_mut() {
+            if p.id == id && !p.fin && p.offset + p.len == offset {
+                p.len += u64::from(len);
+                p.fin = fin;
+                return;
+            }
+        }
+        self.flush();
+        self.pending = Some(AckedRange {
+            id,
+            offset,
+            len: u64::from(len),
+            fin,
+        });
+    }
+
+    /// Hands the pending acknowledged range to the streams: before any other stream news
+    /// (so the order is kept) and once the ACK frame is done.
+    fn flush(&mut self) {
+        if let Some(p) = self.pending.take() {
+            self.streams
+                .on_stream_data_acked(p.id, p.offset, p.len, p.fin, self.now);
+        }
+    }
 }
 
 impl RecoverySink<Records> for Sink<'_> {
@@ -39,7 +83,16 @@ impl RecoverySink<Records> for Sink<'_> {
         }
         for r in packet.frames.iter() {
             match r {
-                Record::Stream(f) => self.streams.on_frame_acked(f, self.now),
+                Record::Stream(FrameRecord::Stream {
+                    id,
+                    offset,
+                    len,
+                    fin,
+                }) => self.stream_acked(id, offset, len, fin),
+                Record::Stream(f) => {
+                    self.flush();
+                    self.streams.on_frame_acked(f, self.now);
+                }
                 Record::Ack(largest) => self.acked_acks.note(space, largest),
                 Record::Crypto { offset, len } => {
                     if let Some(s) = self.spaces.get_mut(space as usize) {
@@ -65,6 +118,8 @@ impl RecoverySink<Records> for Sink<'_> {
         if space == Space::Data && self.void.is_void(packet.pn) {
             return;
         }
+        // What was acknowledged is known before a loss asks what to send again.
+        self.flush();
         #[cfg(feature = "qlog")]
         super::qlog::packet_lost(self.qlog, self.now, space, packet.pn);
         for r in packet.frames.iter() {
@@ -146,10 +201,13 @@ impl Connection {
             acked_acks: AckedAcks::default(),
             ack_frequency: ack_frequency.as_deref_mut(),
             now,
+            pending: None,
             #[cfg(feature = "qlog")]
             qlog,
         };
-        let summary = path.recovery.on_ack_received(now, space, ack, &mut sink)?;
+        let summary = path.recovery.on_ack_received(now, space, ack, &mut sink);
+        sink.flush();
+        let summary = summary?;
         // RFC 9000 §13.4.2.1: an ACK newly acknowledging ECT-marked packets without ECN
         // counts fails ECN validation (every packet we send is marked while enabled).
         if summary.newly_acked > 0 && ack.ecn().is_none() {
@@ -288,11 +346,13 @@ impl Connection {
             acked_acks: AckedAcks::default(),
             ack_frequency: ack_frequency.as_deref_mut(),
             now,
+            pending: None,
             #[cfg(feature = "qlog")]
             qlog,
         };
         // A probe is owed through `probes_owed`, which `poll_transmit` honours.
         let action = path.recovery.on_timeout(now, &mut sink);
+        sink.flush();
         let (mtu_acked, mtu_lost) = (sink.mtu_acked, sink.mtu_lost);
         // ack-frequency §7: PTO allows for the largest max_ack_delay the peer may be using.
         if let Some(af) = ack_frequency.as_deref() {

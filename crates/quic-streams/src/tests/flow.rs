@@ -313,3 +313,105 @@ fn a_stream_without_credit_still_buffers_a_little() {
     );
     assert!(c.write(r, &data[n..]).unwrap() > 0);
 }
+
+/// Acknowledging consecutive STREAM frames of a stream as one range (what a connection
+/// does for the packets one ACK frame covers) leaves the streams exactly as acknowledging
+/// each frame does: the same data released, the same streams finished and freed, the same
+/// last zero-copy acknowledgement; only intermediate `Acked` events are merged.
+#[test]
+fn acknowledging_a_merged_range_equals_acknowledging_each_frame() {
+    type Outcome = (Vec<StreamEvent>, usize, Vec<(StreamId, u64)>);
+    fn run(merge: bool) -> (Outcome, usize) {
+        let mut p = Pair::new(8, 100_000);
+        let a = id_of(p.c.open(Dir::Uni).unwrap());
+        let b = id_of(p.c.open(Dir::Uni).unwrap());
+        let big: Vec<u8> = (0..9_000u32).map(|i| (i % 253) as u8).collect();
+        p.c.write(a, &big).unwrap();
+        p.c.finish(a).unwrap();
+        p.c.write_bytes(b, Bytes::from(std::vec![5u8; 4_000]))
+            .unwrap();
+        p.c.finish(b).unwrap();
+        let mut packets = Vec::new();
+        while let Some(pk) = p.packet(Side::Client, 1200) {
+            p.deliver(Side::Server, &pk).unwrap();
+            packets.push(pk);
+        }
+        assert!(packets.len() > 8, "{} packets", packets.len());
+        let now = p.now;
+        // The records of every packet, in order, as one ACK frame would hand them over.
+        let records: Vec<FrameRecord> = packets.iter().flat_map(|pk| pk.records.clone()).collect();
+        let mut calls = 0;
+        if merge {
+            let mut pending: Option<(StreamId, u64, u64, bool)> = None;
+            for r in records {
+                match r {
+                    FrameRecord::Stream {
+                        id,
+                        offset,
+                        len,
+                        fin,
+                    } => {
+                        if let Some(q) = pending.as_mut() {
+                            if q.0 == id && !q.3 && q.1 + q.2 == offset {
+                                q.2 += u64::from(len);
+                                q.3 = fin;
+                                continue;
+                            }
+                        }
+                        if let Some((id, o, l, f)) = pending.take() {
+                            p.c.on_stream_data_acked(id, o, l, f, now);
+                            calls += 1;
+                        }
+                        pending = Some((id, offset, u64::from(len), fin));
+                    }
+                    other => {
+                        if let Some((id, o, l, f)) = pending.take() {
+                            p.c.on_stream_data_acked(id, o, l, f, now);
+                            calls += 1;
+                        }
+                        p.c.on_frame_acked(other, now);
+                        calls += 1;
+                    }
+                }
+            }
+            if let Some((id, o, l, f)) = pending.take() {
+                p.c.on_stream_data_acked(id, o, l, f, now);
+                calls += 1;
+            }
+        } else {
+            for r in records {
+                p.c.on_frame_acked(r, now);
+                calls += 1;
+            }
+        }
+        let events = p.events(Side::Client);
+        let mut last_acked = Vec::new();
+        let mut others = Vec::new();
+        for e in events {
+            match e {
+                StreamEvent::Acked { id, offset } => {
+                    last_acked.retain(|&(i, _)| i != id);
+                    last_acked.push((id, offset));
+                }
+                e => others.push(e),
+            }
+        }
+        last_acked.sort_by_key(|&(i, _)| i.into_inner());
+        ((others, p.c.stream_count(), last_acked), calls)
+    }
+    let (each, each_calls) = run(false);
+    let (merged, merged_calls) = run(true);
+    assert_eq!(each, merged);
+    assert!(
+        merged_calls * 3 < each_calls,
+        "{merged_calls} calls, not {each_calls}"
+    );
+    // Both streams were fully acknowledged, finished and freed.
+    assert_eq!(each.1, 0);
+    assert_eq!(
+        each.2.len(),
+        1,
+        "the zero-copy stream reports its acknowledgement"
+    );
+    assert_eq!(each.2[0].1, 4_000);
+}
