@@ -11,13 +11,16 @@
 //!   given none either).
 //! * Full handshakes only: the client's rustls resumption is disabled, the server sends no
 //!   session tickets and keeps no session storage, early data stays off (`max_early_data_size`
-//!   0, `enable_early_data` false), so there is no 0-RTT. Our endpoint has no NEW_TOKEN support
-//!   and Retry is left off (`EndpointConfig::retry = false`), so no address-validation token is
-//!   ever issued or stored.
-//! * Datagrams: `Config::max_udp_payload` is [`StackConfig::max_udp_payload`] (1452): it is our
-//!   transport parameter and the fixed datagram size of the path. Our library does no path MTU
-//!   discovery at all and never coalesces datagrams into one transmit (`segment_size` is always
-//!   `None`), so every transmit is one datagram of at most that size. The congestion
+//!   0, `enable_early_data` false), so there is no 0-RTT. NEW_TOKEN tokens are not issued
+//!   (`EndpointConfig::new_tokens` is off, its default) and Retry is left off
+//!   (`EndpointConfig::retry = false`), so no address-validation token is ever issued or
+//!   stored.
+//! * Datagrams: `Config::max_udp_payload` and `Config::initial_mtu` are both
+//!   [`StackConfig::max_udp_payload`] (1452): our transport parameter and the fixed datagram
+//!   size of the path from the first packet, which turns path MTU discovery off (quinn gets
+//!   the same: initial and minimum MTU 1452, discovery off). The endpoint never coalesces
+//!   datagrams into one transmit (`segment_size` is always `None`), so every transmit is one
+//!   datagram of at most that size. The congestion
 //!   controller's `max_datagram_size` is set to the same value here: the library does not carry
 //!   `max_udp_payload` over to `RecoveryConfig::max_datagram_size` (default 1200) by itself.
 //! * Congestion control: [`StackConfig::congestion`]; CUBIC in the benchmark, as our
@@ -35,7 +38,7 @@
 //!   unidirectional streams keep our default of 100, as quinn keeps its default of 100.
 //! * Recovery internals stay at our defaults, including `SentConfig::initial_capacity` (0:
 //!   the sent-packet ring grows with the packets in flight). Our endpoint keeps each
-//!   `Connection` inline in its hash table, which is most of what is left of our "heap per
+//!   `Connection` in its own allocation, which is most of what is left of our "heap per
 //!   idle connection" figure (see `examples/idle_profile.rs` to break it down).
 //! * Idle timeout: [`StackConfig::idle_timeout`] (30 s). Everything else is our default:
 //!   8-byte connection IDs, ACK policy, DATAGRAM frames up to 1200 bytes accepted, greased
@@ -118,6 +121,9 @@ fn server_tls(config: &StackConfig) -> Result<RustlsConfig, String> {
 fn connection_config(config: &StackConfig) -> Config {
     let base = Config::default();
     Config {
+        // The path's datagram size from the start, with no path MTU discovery: what quinn
+        // gets (`initial_mtu` = `min_mtu` = this size, discovery off).
+        initial_mtu: config.max_udp_payload,
         max_udp_payload: config.max_udp_payload,
         recovery: quic_recovery::RecoveryConfig {
             max_datagram_size: u64::from(config.max_udp_payload),
