@@ -213,7 +213,7 @@ impl Connection {
     fn write_one_rtt_datagram(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
         let room = self.datagram_room(now, buf.len())?;
         let mut known = [None; 3];
-        let may_send_data = self.may_send_data(now, room, &mut known);
+        let may_send_data = self.may_send_data_in(&[Space::Data], now, room, &mut known);
         let cached = known.get(Space::Data as usize).copied().flatten();
         let wants = match cached {
             Some(w) if may_send_data => w,
@@ -255,7 +255,19 @@ impl Connection {
     /// Whether congestion control and pacing let an ack-eliciting packet go now.
     /// Notes in `known` what each space it asked wants to send (with data allowed).
     fn may_send_data(&mut self, now: Instant, room: usize, known: &mut [Option<bool>; 3]) -> bool {
-        if Space::ALL.into_iter().any(|s| self.probes_owed(s)) {
+        self.may_send_data_in(&Space::ALL, now, room, known)
+    }
+
+    /// [`Connection::may_send_data`] looking at `spaces` only: the others have no keys, so
+    /// nothing to send and no probe owed (their recovery state went with the keys).
+    fn may_send_data_in(
+        &mut self,
+        spaces: &[Space],
+        now: Instant,
+        room: usize,
+        known: &mut [Option<bool>; 3],
+    ) -> bool {
+        if spaces.iter().any(|&s| self.probes_owed(s)) {
             return true; // RFC 9002 §6.2.4: probes ignore the congestion window.
         }
         let Some(path) = self.paths.first_mut() else {
@@ -267,7 +279,7 @@ impl Connection {
         // Only consult the pacer when something is waiting, so an idle connection sets no
         // pacing timer.
         let mut waiting = false;
-        for s in Space::ALL {
+        for &s in spaces {
             let wants = self.wants_to_send(now, s, true);
             if let Some(k) = known.get_mut(s as usize) {
                 *k = Some(wants);
