@@ -122,6 +122,24 @@ impl Net {
     }
 }
 
+/// One client connection from each client address, started now.
+fn connect_all(net: &mut Net) -> Vec<ConnectionHandle> {
+    let now = net.now;
+    (0..CONNECTIONS)
+        .map(|i| {
+            net.client
+                .connect(
+                    now,
+                    net.client_tls.clone(),
+                    "localhost",
+                    client_addr(i),
+                    server_addr(),
+                )
+                .expect("connect")
+        })
+        .collect()
+}
+
 fn setup() -> (Net, Vec<ConnectionHandle>) {
     let (client_tls, server_tls) = tls_configs(0);
     let client_tls: Arc<dyn quic_conn::tls::TlsConfig> = Arc::new(client_tls);
@@ -147,19 +165,7 @@ fn setup() -> (Net, Vec<ConnectionHandle>) {
         client_tls: client_tls.clone(),
     };
     let now = net.now;
-    let handles = (0..CONNECTIONS)
-        .map(|i| {
-            net.client
-                .connect(
-                    now,
-                    client_tls.clone(),
-                    "localhost",
-                    client_addr(i),
-                    server_addr(),
-                )
-                .expect("connect")
-        })
-        .collect();
+    let handles = connect_all(&mut net);
     let until = now.checked_add(Duration::from_millis(500)).expect("time");
     net.drive_until(until);
     (net, handles)
@@ -309,21 +315,7 @@ fn handles_of_removed_connections_stay_dead_when_slots_are_reused() {
     }
     // New connections take the freed slots under new handles; the old handles find none
     // of them.
-    let client_tls = net.client_tls.clone();
-    let now = net.now;
-    let new: Vec<ConnectionHandle> = (0..CONNECTIONS)
-        .map(|i| {
-            net.client
-                .connect(
-                    now,
-                    client_tls.clone(),
-                    "localhost",
-                    client_addr(i),
-                    server_addr(),
-                )
-                .expect("connect")
-        })
-        .collect();
+    let new = connect_all(&mut net);
     let all: HashSet<ConnectionHandle> = old.iter().chain(&new).copied().collect();
     assert_eq!(
         all.len(),
