@@ -162,7 +162,7 @@ fn setup() -> (Net, Vec<ConnectionHandle>) {
         now: Instant::from_nanos(1_000_000_000),
         wire: Vec::new(),
         client_sources: Vec::new(),
-        client_tls: client_tls.clone(),
+        client_tls,
     };
     let now = net.now;
     let handles = connect_all(&mut net);
