@@ -170,3 +170,117 @@ fn a_server_at_its_amplification_limit_sets_no_deadline_it_cannot_serve() {
         "deadline {deadline:?} at {now:?}"
     );
 }
+
+/// RFC 9000 §14.1: "A client MUST expand the payload of all UDP datagrams carrying Initial
+/// packets to at least ... 1200 bytes". A Retry token long enough that the Initial packet
+/// fills most of the datagram leaves too little room for a coalesced Handshake packet meant
+/// to carry the padding: the datagram must still reach 1200 bytes (found by the
+/// client_handshake fuzzer with a 1,085-byte token, which gave a 1,177-byte datagram).
+#[test]
+fn client_initials_reach_1200_bytes_whatever_the_retry_token_length() {
+    use bytes::BytesMut;
+    use quic_conn::conn::Connection;
+    use quic_conn::DatagramMeta;
+    use quic_wire::codec::Writer;
+    use quic_wire::packet::RetryHeader;
+    use quic_wire::{ConnectionId, Ecn, Instant};
+    use std::sync::Arc;
+
+    let (client_tls, server_tls) = util::tls_configs(0);
+    let client_tls: Arc<dyn quic_conn::tls::TlsConfig> = Arc::new(client_tls);
+    let server_tls: Arc<dyn quic_conn::tls::TlsConfig> = Arc::new(server_tls);
+    let (c, s) = (util::client_addr(), util::server_addr());
+    let to_client = DatagramMeta {
+        remote: s,
+        local: c,
+        ecn: Ecn::NotEct,
+    };
+    let to_server = DatagramMeta {
+        remote: c,
+        local: s,
+        ecn: Ecn::NotEct,
+    };
+    let is_initial = |d: &[u8]| d[0] & 0x80 != 0 && d[0] & 0x30 == 0;
+    let mut checked = 0;
+    for token_len in (1_000..1_110).step_by(3) {
+        let mut now = Instant::from_nanos(1_000_000_000);
+        let mut client = Connection::connect(
+            Config::default(),
+            client_tls.clone(),
+            "localhost",
+            (c, s),
+            now,
+            Box::new(util::TestRng::new(token_len)),
+        )
+        .expect("connect");
+        let mut buf = vec![0u8; 1500];
+        while client.poll_transmit(now, &mut buf).is_some() {}
+        // A valid Retry (RFC 9001 §5.8 integrity tag) with a token of `token_len` bytes.
+        let token = vec![0xfa; token_len as usize];
+        let header = RetryHeader {
+            version: client.version(),
+            dcid: client.local_cid(),
+            scid: ConnectionId::new(&[1, 2, 0xfa, 0xfa, 0xfa, 0xfa, 0xfa, 0xfa]).unwrap(),
+            token: &token,
+        };
+        let mut retry = vec![0u8; header.encoded_len()];
+        header.write(&mut Writer::new(&mut retry), true).unwrap();
+        let tag = quic_wire::crypto::retry_integrity_tag(
+            client.version(),
+            &client.original_dcid(),
+            &retry,
+        )
+        .unwrap();
+        retry.extend_from_slice(&tag);
+        client.handle_datagram(now, to_client, BytesMut::from(&retry[..]));
+        // The handshake goes on with a server that ignores the token: every client
+        // datagram with an Initial in it, first flight or later, is at least 1200 bytes.
+        let mut server: Option<Connection> = None;
+        for _ in 0..50 {
+            let mut moved = false;
+            while let Some(t) = client.poll_transmit(now, &mut buf) {
+                moved = true;
+                let d = &buf[..t.size];
+                if is_initial(d) {
+                    checked += 1;
+                    assert!(
+                        d.len() >= 1200,
+                        "token of {token_len}: Initial datagram of {}",
+                        d.len()
+                    );
+                }
+                match server.as_mut() {
+                    None => {
+                        server = Connection::accept(
+                            Config::default(),
+                            server_tls.clone(),
+                            now,
+                            to_server,
+                            d,
+                            Box::new(util::TestRng::new(7)),
+                        )
+                        .ok();
+                        if let Some(sv) = server.as_mut() {
+                            sv.handle_datagram(now, to_server, BytesMut::from(d));
+                        }
+                    }
+                    Some(sv) => sv.handle_datagram(now, to_server, BytesMut::from(d)),
+                }
+            }
+            if let Some(sv) = server.as_mut() {
+                while let Some(t) = sv.poll_transmit(now, &mut buf) {
+                    moved = true;
+                    client.handle_datagram(now, to_client, BytesMut::from(&buf[..t.size]));
+                }
+            }
+            if !moved {
+                let Some(next) = client.poll_timeout() else {
+                    break;
+                };
+                now = now.max(next);
+                client.handle_timeout(now);
+            }
+        }
+    }
+    assert!(checked > 50, "{checked} Initial datagrams checked");
+}

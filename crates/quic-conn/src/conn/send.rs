@@ -198,6 +198,10 @@ impl Connection {
                 }
             }
         }
+        if pad_datagram {
+            // The packet meant to carry the padding may not have fitted after the others.
+            off = pad_with_invalid(buf, off);
+        }
         if may_send_data && !eliciting {
             // RFC 9002 §7.8: the window had room and nothing used it.
             if let Some(p) = self.paths.first_mut() {
@@ -573,6 +577,9 @@ impl Connection {
                 off += n;
             }
         }
+        if pad_initial {
+            off = pad_with_invalid(buf, off);
+        }
         (off > 0).then_some(off)
     }
 
@@ -798,4 +805,24 @@ fn write_ack_frequency(
     path.recovery
         .set_peer_max_ack_delay(af.max_ack_delay_for_pto());
     true
+}
+
+/// Makes a datagram of `off` bytes that carries an Initial packet 1200 bytes long (within
+/// `buf`, the room the datagram has), when its packets fell short: the packet meant to carry
+/// the padding did not fit after the others (a long Retry token can fill most of the
+/// datagram with the Initial alone). RFC 9000 §14.1: "Initial packets can even be coalesced
+/// with invalid packets, which a receiver will discard"; zeros read as a short header with
+/// the fixed bit cleared and another connection ID. Returns the new length.
+fn pad_with_invalid(buf: &mut [u8], off: usize) -> usize {
+    if off == 0 || off >= MIN_INITIAL_DATAGRAM {
+        return off;
+    }
+    let end = MIN_INITIAL_DATAGRAM.min(buf.len());
+    match buf.get_mut(off..end) {
+        Some(tail) => {
+            tail.fill(0);
+            end
+        }
+        None => off,
+    }
 }
