@@ -304,9 +304,13 @@ pub struct Endpoint {
     /// Connections whose deadline passed, reused by `handle_timeout`.
     due: Vec<ConnectionHandle>,
     stateless: VecDeque<StatelessReply>,
+    /// Accepted and removed connections, for [`Endpoint::poll_event`] (bounded like
+    /// `final_events`).
     events: VecDeque<EndpointEvent>,
     /// Events a connection still had queued when it was removed (its close reason and
-    /// `Drained`), kept for [`Endpoint::poll_connection_event`].
+    /// `Drained`), kept for [`Endpoint::poll_connection_event`]: at most four per allowed
+    /// connection, the oldest dropped beyond, so an application that reads each
+    /// connection's events itself and never polls these does not make them pile up.
     final_events: VecDeque<(ConnectionHandle, crate::conn::Event)>,
     /// The endpoint's own randomness (connection IDs, tokens).
     own_rng: Box<dyn CryptoRngCore + Send>,
@@ -551,16 +555,34 @@ impl Endpoint {
         self.cids.len()
     }
 
-    /// The next endpoint event.
+    /// Most endpoint events, and most last events of removed connections, kept for an
+    /// application that does not poll them: four per allowed connection.
+    fn queue_bound(&self) -> usize {
+        self.config.max_connections.saturating_mul(4).max(64)
+    }
+
+    /// Queues an endpoint event; beyond [`Endpoint::queue_bound`] unread ones, the oldest
+    /// goes.
+    fn push_event(&mut self, e: EndpointEvent) {
+        self.events.push_back(e);
+        if self.events.len() > self.queue_bound() {
+            self.events.pop_front();
+        }
+    }
+
+    /// The next endpoint event. At most four times [`EndpointConfig::max_connections`]
+    /// unread events are kept; beyond, the oldest are dropped.
     pub fn poll_event(&mut self) -> Option<EndpointEvent> {
         self.events.pop_front()
     }
 
     /// The next event of any connection, with its handle (drain until `None`). The last
     /// events of a connection that was removed (its close reason and `Drained`) come first,
-    /// after [`EndpointEvent::Removed`] was queued; then each connection that had an input,
-    /// a timer or an application call gives all its events in turn. Only those connections
-    /// are visited, so a call costs nothing per idle connection.
+    /// after [`EndpointEvent::Removed`] was queued (at most four times
+    /// [`EndpointConfig::max_connections`] of them wait; beyond, the oldest are dropped);
+    /// then each connection that had an input, a timer or an application call gives all its
+    /// events in turn. Only those connections are visited, so a call costs nothing per idle
+    /// connection.
     pub fn poll_connection_event(&mut self) -> Option<(ConnectionHandle, crate::conn::Event)> {
         if let Some(e) = self.final_events.pop_front() {
             return Some(e);
@@ -804,7 +826,7 @@ impl Endpoint {
         };
         self.cids.insert(info.dcid, h);
         self.stats.accepted += 1;
-        self.events.push_back(EndpointEvent::Accepted(h));
+        self.push_event(EndpointEvent::Accepted(h));
         if let Some(c) = self.conns.get_mut(h) {
             c.routed.push(info.dcid);
             c.handle_datagram(now, meta, data);
@@ -1051,6 +1073,10 @@ impl Endpoint {
             while let Some(e) = c.poll_event() {
                 self.final_events.push_back((h, e));
             }
+            let most = self.queue_bound();
+            while self.final_events.len() > most {
+                self.final_events.pop_front();
+            }
             // Only this connection's routes: no scan of the whole table.
             for cid in c.routed.drain(..) {
                 if self.cids.get(&cid) == Some(&h) {
@@ -1068,7 +1094,7 @@ impl Endpoint {
         self.client_names.remove(&h);
         self.handshaking.remove(&h);
         self.stats.removed += 1;
-        self.events.push_back(EndpointEvent::Removed(h));
+        self.push_event(EndpointEvent::Removed(h));
     }
 }
 
@@ -1224,6 +1250,138 @@ fn random_token_key(_rng: &mut (dyn CryptoRngCore + Send)) -> Option<Arc<dyn Tok
 #[cfg(all(test, feature = "rustls"))]
 mod tests {
     use super::*;
+
+    /// A deterministic generator for endpoint tests.
+    struct Lcg(u64);
+
+    impl rand_core::RngCore for Lcg {
+        fn next_u32(&mut self) -> u32 {
+            (self.next_u64() >> 32) as u32
+        }
+        fn next_u64(&mut self) -> u64 {
+            self.0 = self
+                .0
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            self.0
+        }
+        fn fill_bytes(&mut self, dest: &mut [u8]) {
+            for b in dest {
+                *b = (self.next_u64() >> 56) as u8;
+            }
+        }
+        fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
+            self.fill_bytes(dest);
+            Ok(())
+        }
+    }
+
+    impl rand_core::CryptoRng for Lcg {}
+
+    /// An application that never polls endpoint-wide connection events (it reads each
+    /// connection's own) must not make the endpoint's queue of connections with events grow
+    /// with every connection it ever had: removed connections' entries are dropped once
+    /// they outnumber the live connections.
+    #[test]
+    fn the_connection_event_queue_stays_bounded_without_polling() {
+        let mut seed = 1;
+        let rng: RngFactory = Box::new(move || {
+            seed += 1;
+            Box::new(Lcg(seed)) as Box<dyn CryptoRngCore + Send>
+        });
+        let mut ep = Endpoint::new(EndpointConfig::default(), rng);
+        let tls: Arc<dyn TlsConfig> = Arc::new(
+            crate::tls::rustls::RustlsConfig::client(rustls::RootCertStore::empty(), &[b"hq"])
+                .expect("client TLS"),
+        );
+        let local: SocketAddr = "10.0.0.1:5000".parse().expect("addr");
+        let remote: SocketAddr = "10.0.0.2:443".parse().expect("addr");
+        let mut now = Instant::from_nanos(1_000_000_000);
+        let mut buf = alloc::vec![0u8; 1500];
+        let mut most = 0;
+        for _ in 0..1_000 {
+            let h = ep
+                .connect(now, tls.clone(), "localhost", local, remote)
+                .expect("connect");
+            while ep.poll_transmit(now, &mut buf).is_some() {}
+            ep.connection(h)
+                .expect("connection")
+                .close(now, quic_wire::VarInt::from_u32(0), b"");
+            while ep.poll_transmit(now, &mut buf).is_some() {}
+            // Past the closing period: the connection is drained and removed.
+            now = now
+                .checked_add(core::time::Duration::from_secs(60))
+                .expect("time");
+            ep.handle_timeout(now);
+            assert!(ep.connection(h).is_none(), "removed");
+            most = most.max(ep.conns.event_queue_len());
+        }
+        assert_eq!(ep.connection_count(), 0);
+        assert!(most <= 2 * 64 + 2, "queue reached {most}");
+        // The removed connections' last events are still given, the most recent ones: at
+        // most four per allowed connection wait.
+        let mut last = 0;
+        while ep.poll_connection_event().is_some() {
+            last += 1;
+        }
+        assert!(last > 0 && last <= 4 * ep.config.max_connections.max(16));
+    }
+
+    /// Removed connections' last events wait for [`Endpoint::poll_connection_event`] up to
+    /// four per allowed connection; the oldest go first.
+    #[test]
+    fn final_events_of_removed_connections_are_bounded() {
+        let mut seed = 100;
+        let rng: RngFactory = Box::new(move || {
+            seed += 1;
+            Box::new(Lcg(seed)) as Box<dyn CryptoRngCore + Send>
+        });
+        let config = EndpointConfig {
+            max_connections: 20,
+            ..EndpointConfig::default()
+        };
+        let mut ep = Endpoint::new(config, rng);
+        let tls: Arc<dyn TlsConfig> = Arc::new(
+            crate::tls::rustls::RustlsConfig::client(rustls::RootCertStore::empty(), &[b"hq"])
+                .expect("client TLS"),
+        );
+        let local: SocketAddr = "10.0.0.1:5000".parse().expect("addr");
+        let remote: SocketAddr = "10.0.0.2:443".parse().expect("addr");
+        let mut now = Instant::from_nanos(1_000_000_000);
+        let mut buf = alloc::vec![0u8; 1500];
+        let mut handles = Vec::new();
+        for _ in 0..100 {
+            let h = ep
+                .connect(now, tls.clone(), "localhost", local, remote)
+                .expect("connect");
+            ep.connection(h)
+                .expect("connection")
+                .close(now, quic_wire::VarInt::from_u32(0), b"");
+            while ep.poll_transmit(now, &mut buf).is_some() {}
+            now = now
+                .checked_add(core::time::Duration::from_secs(60))
+                .expect("time");
+            ep.handle_timeout(now);
+            handles.push(h);
+        }
+        let mut got = Vec::new();
+        while let Some((h, _)) = ep.poll_connection_event() {
+            got.push(h);
+        }
+        // Four per allowed connection (80 here), from the most recent connections.
+        assert_eq!(got.len(), 80, "{} events", got.len());
+        assert_eq!(got.last(), handles.last());
+        assert!(!got.contains(&handles[0]), "the oldest were dropped");
+        // The `Removed` events are bounded the same way.
+        let mut removed = Vec::new();
+        while let Some(e) = ep.poll_event() {
+            if let EndpointEvent::Removed(h) = e {
+                removed.push(h);
+            }
+        }
+        assert_eq!(removed.len(), 80);
+        assert_eq!(removed.last(), handles.last());
+    }
 
     /// A token is the first 16 bytes of HMAC-SHA256(key, CID): the key set up once gives
     /// what a freshly keyed HMAC (quic-wire's HKDF-Extract, the same function) gives, for

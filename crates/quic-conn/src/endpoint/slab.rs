@@ -48,8 +48,12 @@ pub(crate) struct Conns {
     made: u64,
     /// Handles in the order their connections were made.
     order: BTreeMap<u64, ConnectionHandle>,
-    /// Connections that may have events, each once (`Slot::queued`).
+    /// Connections that may have events, each once (`Slot::queued`), and the handles of
+    /// removed connections that were still waiting there.
     with_events: VecDeque<ConnectionHandle>,
+    /// How many of `with_events` are removed connections: an application that never polls
+    /// endpoint-wide events must not make the queue grow with every connection it ever had.
+    stale_events: usize,
 }
 
 impl Conns {
@@ -110,11 +114,23 @@ impl Conns {
             return None;
         }
         let conn = slot.conn.take()?;
-        // A stale entry in `with_events` finds no connection and is dropped when reached.
-        slot.queued = false;
+        // A stale entry in `with_events` finds no connection and is dropped when reached,
+        // or when stale entries outnumber the live connections (amortized O(1)).
+        if core::mem::take(&mut slot.queued) {
+            self.stale_events += 1;
+        }
         self.order.remove(&slot.made);
         self.len -= 1;
         self.free.push(h.slot() as u32);
+        if self.stale_events > self.len.max(64) {
+            let slots = &self.slots;
+            self.with_events.retain(|&q| {
+                slots
+                    .get(q.slot())
+                    .is_some_and(|s| s.handle == q && s.queued && s.conn.is_some())
+            });
+            self.stale_events = 0;
+        }
         Some(conn)
     }
 
@@ -150,10 +166,18 @@ impl Conns {
                         return Some((h, e));
                     }
                     slot.queued = false;
+                } else {
+                    self.stale_events = self.stale_events.saturating_sub(1);
                 }
             }
             self.with_events.pop_front();
         }
         None
+    }
+
+    /// Entries in the queue of connections that may have events (live and stale).
+    #[cfg(test)]
+    pub(crate) fn event_queue_len(&self) -> usize {
+        self.with_events.len()
     }
 }
