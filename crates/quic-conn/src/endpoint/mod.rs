@@ -1251,55 +1251,36 @@ fn random_token_key(_rng: &mut (dyn CryptoRngCore + Send)) -> Option<Arc<dyn Tok
 mod tests {
     use super::*;
 
-    /// A deterministic generator for endpoint tests.
-    struct Lcg(u64);
-
-    impl rand_core::RngCore for Lcg {
-        fn next_u32(&mut self) -> u32 {
-            (self.next_u64() >> 32) as u32
-        }
-        fn next_u64(&mut self) -> u64 {
-            self.0 = self
-                .0
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            self.0
-        }
-        fn fill_bytes(&mut self, dest: &mut [u8]) {
-            for b in dest {
-                *b = (self.next_u64() >> 56) as u8;
-            }
-        }
-        fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
-            self.fill_bytes(dest);
-            Ok(())
-        }
-    }
-
-    impl rand_core::CryptoRng for Lcg {}
-
-    /// An application that never polls endpoint-wide connection events (it reads each
-    /// connection's own) must not make the endpoint's queue of connections with events grow
-    /// with every connection it ever had: removed connections' entries are dropped once
-    /// they outnumber the live connections.
-    #[test]
-    fn the_connection_event_queue_stays_bounded_without_polling() {
-        let mut seed = 1;
-        let rng: RngFactory = Box::new(move || {
-            seed += 1;
-            Box::new(Lcg(seed)) as Box<dyn CryptoRngCore + Send>
-        });
-        let mut ep = Endpoint::new(EndpointConfig::default(), rng);
+    /// A client endpoint with `config`, deterministic randomness from `seed`, and a client
+    /// TLS configuration (no roots: these connections never get past their first flight).
+    #[cfg(feature = "sim")]
+    fn client_endpoint(config: EndpointConfig, seed: u64) -> (Endpoint, Arc<dyn TlsConfig>) {
+        let mut rng = crate::sim::SimRng::new(seed);
+        let factory: RngFactory =
+            Box::new(move || Box::new(rng.fork()) as Box<dyn CryptoRngCore + Send>);
         let tls: Arc<dyn TlsConfig> = Arc::new(
             crate::tls::rustls::RustlsConfig::client(rustls::RootCertStore::empty(), &[b"hq"])
                 .expect("client TLS"),
         );
+        (Endpoint::new(config, factory), tls)
+    }
+
+    /// Makes `n` connections one after the other, each closed and then removed once its
+    /// closing period is over; polls nothing but transmissions. Returns their handles and
+    /// the largest the connection-event queue got.
+    #[cfg(feature = "sim")]
+    fn churn(
+        ep: &mut Endpoint,
+        tls: &Arc<dyn TlsConfig>,
+        n: usize,
+    ) -> (Vec<ConnectionHandle>, usize) {
         let local: SocketAddr = "10.0.0.1:5000".parse().expect("addr");
         let remote: SocketAddr = "10.0.0.2:443".parse().expect("addr");
         let mut now = Instant::from_nanos(1_000_000_000);
         let mut buf = alloc::vec![0u8; 1500];
+        let mut handles = Vec::new();
         let mut most = 0;
-        for _ in 0..1_000 {
+        for _ in 0..n {
             let h = ep
                 .connect(now, tls.clone(), "localhost", local, remote)
                 .expect("connect");
@@ -1315,7 +1296,20 @@ mod tests {
             ep.handle_timeout(now);
             assert!(ep.connection(h).is_none(), "removed");
             most = most.max(ep.conns.event_queue_len());
+            handles.push(h);
         }
+        (handles, most)
+    }
+
+    /// An application that never polls endpoint-wide connection events (it reads each
+    /// connection's own) must not make the endpoint's queue of connections with events grow
+    /// with every connection it ever had: removed connections' entries are dropped once
+    /// they outnumber the live connections.
+    #[cfg(feature = "sim")]
+    #[test]
+    fn the_connection_event_queue_stays_bounded_without_polling() {
+        let (mut ep, tls) = client_endpoint(EndpointConfig::default(), 1);
+        let (_, most) = churn(&mut ep, &tls, 1_000);
         assert_eq!(ep.connection_count(), 0);
         assert!(most <= 2 * 64 + 2, "queue reached {most}");
         // The removed connections' last events are still given, the most recent ones: at
@@ -1328,42 +1322,16 @@ mod tests {
     }
 
     /// Removed connections' last events wait for [`Endpoint::poll_connection_event`] up to
-    /// four per allowed connection; the oldest go first.
+    /// four per allowed connection, and so do endpoint events; the oldest go first.
+    #[cfg(feature = "sim")]
     #[test]
     fn final_events_of_removed_connections_are_bounded() {
-        let mut seed = 100;
-        let rng: RngFactory = Box::new(move || {
-            seed += 1;
-            Box::new(Lcg(seed)) as Box<dyn CryptoRngCore + Send>
-        });
         let config = EndpointConfig {
             max_connections: 20,
             ..EndpointConfig::default()
         };
-        let mut ep = Endpoint::new(config, rng);
-        let tls: Arc<dyn TlsConfig> = Arc::new(
-            crate::tls::rustls::RustlsConfig::client(rustls::RootCertStore::empty(), &[b"hq"])
-                .expect("client TLS"),
-        );
-        let local: SocketAddr = "10.0.0.1:5000".parse().expect("addr");
-        let remote: SocketAddr = "10.0.0.2:443".parse().expect("addr");
-        let mut now = Instant::from_nanos(1_000_000_000);
-        let mut buf = alloc::vec![0u8; 1500];
-        let mut handles = Vec::new();
-        for _ in 0..100 {
-            let h = ep
-                .connect(now, tls.clone(), "localhost", local, remote)
-                .expect("connect");
-            ep.connection(h)
-                .expect("connection")
-                .close(now, quic_wire::VarInt::from_u32(0), b"");
-            while ep.poll_transmit(now, &mut buf).is_some() {}
-            now = now
-                .checked_add(core::time::Duration::from_secs(60))
-                .expect("time");
-            ep.handle_timeout(now);
-            handles.push(h);
-        }
+        let (mut ep, tls) = client_endpoint(config, 100);
+        let (handles, _) = churn(&mut ep, &tls, 100);
         let mut got = Vec::new();
         while let Some((h, _)) = ep.poll_connection_event() {
             got.push(h);

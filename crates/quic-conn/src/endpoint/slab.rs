@@ -176,7 +176,7 @@ impl Conns {
     }
 
     /// Entries in the queue of connections that may have events (live and stale).
-    #[cfg(test)]
+    #[cfg(all(test, feature = "sim"))]
     pub(crate) fn event_queue_len(&self) -> usize {
         self.with_events.len()
     }
