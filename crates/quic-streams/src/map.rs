@@ -15,7 +15,7 @@
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use hashbrown::HashMap;
-use quic_wire::StreamId;
+use quic_wire::{Dir, Side, StreamId};
 
 use crate::stream::Stream;
 
@@ -115,7 +115,7 @@ impl StreamMap {
                 let Some(slot) = w.slots.pop_front() else {
                     break;
                 };
-                if let (Some(old), Some(old_id)) = (slot, StreamId::new_from_parts(t, w.base)) {
+                if let (Some(old), Some(old_id)) = (slot, stream_id(t, w.base)) {
                     self.behind.get_or_insert_default().insert(old_id, old);
                 }
                 w.base += 1;
@@ -174,7 +174,7 @@ impl StreamMap {
                 .iter()
                 .zip(w.base..)
                 .filter(|(s, _)| s.is_some())
-                .filter_map(move |(_, index)| StreamId::new_from_parts(t, index))
+                .filter_map(move |(_, index)| stream_id(t, index))
         });
         windows.chain(self.behind.iter().flat_map(|b| b.keys().copied()))
     }
@@ -188,17 +188,16 @@ fn trim_front(w: &mut Window) {
     }
 }
 
-/// Stream IDs from their parts, for the map.
-trait FromParts: Sized {
-    /// The stream of type `t` (the ID's two low bits) and index `index`.
-    fn new_from_parts(t: usize, index: u64) -> Option<Self>;
-}
-
-impl FromParts for StreamId {
-    fn new_from_parts(t: usize, index: u64) -> Option<Self> {
-        let id = index.checked_mul(4)? | t as u64;
-        quic_wire::VarInt::from_u64(id).ok().map(StreamId::from)
-    }
+/// The stream of type `t` (the two low bits of its ID: initiator, then direction) and
+/// index `index`.
+fn stream_id(t: usize, index: u64) -> Option<StreamId> {
+    let side = if t & 1 == 0 {
+        Side::Client
+    } else {
+        Side::Server
+    };
+    let dir = if t & 2 == 0 { Dir::Bi } else { Dir::Uni };
+    StreamId::new(side, dir, index)
 }
 
 #[cfg(test)]
@@ -211,8 +210,9 @@ mod tests {
         Box::new(Stream::new(None, None))
     }
 
+    /// Built from the raw number, not through `stream_id`, so the test checks it.
     fn id(t: u64, index: u64) -> StreamId {
-        StreamId::new_from_parts(t as usize, index).expect("id")
+        StreamId::from(quic_wire::VarInt::from_u64(index * 4 + t).expect("id"))
     }
 
     /// A small deterministic generator.

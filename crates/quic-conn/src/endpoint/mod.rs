@@ -519,13 +519,25 @@ impl Endpoint {
     }
 
     /// Reads again the deadlines of the connections touched since the last flush.
+    /// Each of them is filed under its peer's current reset token at the same time: a
+    /// token changes only through an input, a timer or an application call, all of which
+    /// touch the connection, and the index is read only for a datagram that no connection
+    /// ID routes, after a flush.
     fn flush_touched(&mut self) {
         if !self.schedule.has_touched() {
             return;
         }
-        let conns = &self.conns;
-        self.schedule
-            .flush(|h| conns.get(h).and_then(|c| c.poll_timeout()));
+        let Endpoint {
+            conns,
+            schedule,
+            reset_tokens,
+            ..
+        } = self;
+        schedule.flush(|h| {
+            let c = conns.get_mut(h)?;
+            index_reset_token(reset_tokens, h, c);
+            c.poll_timeout()
+        });
     }
 
     /// Connection `h` had an input or a timer: queue it to transmit (its deadline is read
@@ -608,7 +620,8 @@ impl Endpoint {
         if data.first().is_some_and(|b| b & 0x80 == 0) {
             // RFC 9000 §10.3.1: a stateless reset carries no connection ID of ours; the
             // connection whose peer gave the token it ends with checks it, if the datagram
-            // comes from that peer.
+            // comes from that peer. The flush brings the token index up to date.
+            self.flush_touched();
             let reset = crate::conn::reset_tail(&data)
                 .and_then(|t| self.reset_tokens.get(&ResetToken(t)).copied())
                 .filter(|&h| {
@@ -618,10 +631,7 @@ impl Endpoint {
                 });
             match reset {
                 // The connection is over: its events, and its removal once drained.
-                Some(h) => {
-                    self.conns.may_have_events(h);
-                    self.after_input(now, h);
-                }
+                Some(h) => self.after_input(now, h),
                 None => self.stateless_reset(now, meta, &data),
             }
             return;
@@ -832,7 +842,6 @@ impl Endpoint {
             c.handle_datagram(now, meta, data);
         }
         self.sync_cids(h);
-        self.conns.may_have_events(h);
     }
 
     /// The tokens under our key, if we have one.
@@ -975,15 +984,9 @@ impl Endpoint {
 
     /// Routes the connection IDs connection `h` issued, and stops routing retired ones.
     fn sync_cids(&mut self, h: ConnectionHandle) {
-        let Endpoint {
-            conns,
-            cids,
-            reset_tokens,
-            ..
-        } = self;
+        let Endpoint { conns, cids, .. } = self;
         if let Some(c) = conns.get_mut(h) {
             route_cids(cids, h, c);
-            index_reset_token(reset_tokens, h, c);
         }
     }
 
@@ -995,7 +998,6 @@ impl Endpoint {
             conns,
             cids,
             schedule,
-            reset_tokens,
             ..
         } = self;
         let Some(c) = conns.get_mut(h) else {
@@ -1003,7 +1005,6 @@ impl Endpoint {
         };
         let token = c.take_new_token().map(|t| (c.version(), t));
         route_cids(cids, h, c);
-        index_reset_token(reset_tokens, h, c);
         schedule.touch(h);
         let drained = c.is_drained();
         let events = c.has_events();
@@ -1044,9 +1045,6 @@ impl Endpoint {
                 continue;
             };
             let t = c.poll_transmit(now, buf);
-            // An application call (a migration) may have moved to another peer
-            // connection ID since the last input.
-            index_reset_token(&mut self.reset_tokens, h, c);
             if c.has_events() {
                 self.conns.may_have_events(h);
             }
@@ -1133,8 +1131,9 @@ fn index_reset_token(
     h: ConnectionHandle,
     c: &mut Connection,
 ) {
-    // Checked inline: on every datagram, and nearly always unchanged.
-    if c.peer_reset_token() != c.indexed_reset_token {
+    // Our own copy against the current token: nothing secret is compared, so the bytes
+    // are compared directly rather than in constant time.
+    if c.peer_reset_token().map(|t| t.0) != c.indexed_reset_token.map(|t| t.0) {
         refile_reset_token(tokens, h, c);
     }
 }
