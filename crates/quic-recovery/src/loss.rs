@@ -394,10 +394,12 @@ impl<F> PathRecovery<F> {
         if !self.pacing {
             return now;
         }
-        let rate = self
-            .cc
-            .pacing_rate(&self.rtt)
-            .unwrap_or_else(|| Pacer::rate_for_window(self.cc.window(), self.rtt.smoothed()));
+        let rate = match self.cc.pacing_rate(&self.rtt) {
+            Some(r) => r,
+            None => self
+                .pacer
+                .window_rate(self.cc.window(), self.rtt.smoothed()),
+        };
         self.pacer.update_rate(now, rate, self.mds);
         self.pacer.release_time(now, bytes)
     }

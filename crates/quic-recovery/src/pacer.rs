@@ -19,6 +19,8 @@ pub struct Pacer {
     burst_packets: u64,
     rate: u64,
     last: Option<Instant>,
+    /// The last [`Pacer::window_rate`] inputs (window, smoothed RTT) and its result.
+    memo: (u64, Duration, u64),
 }
 
 impl Pacer {
@@ -34,6 +36,7 @@ impl Pacer {
             burst_packets: burst_packets.max(1),
             rate: 0,
             last: None,
+            memo: (0, Duration::ZERO, 0),
         }
     }
 
@@ -50,6 +53,15 @@ impl Pacer {
         }
         let r = u128::from(window) * 5 * 1_000_000_000 / (4 * nanos);
         u64::try_from(r).unwrap_or(u64::MAX)
+    }
+
+    /// [`Pacer::rate_for_window`], remembered for the last inputs: the window and the
+    /// smoothed RTT change once per ACK at most, packets go out many times more often.
+    pub fn window_rate(&mut self, window: u64, srtt: Duration) -> u64 {
+        if self.memo.0 != window || self.memo.1 != srtt {
+            self.memo = (window, srtt, Self::rate_for_window(window, srtt));
+        }
+        self.memo.2
     }
 
     /// Sets the rate (bytes per second; 0 disables pacing) and the datagram size, refilling
@@ -74,24 +86,24 @@ impl Pacer {
             self.last = Some(now);
             return;
         };
-        let elapsed = now.saturating_duration_since(last).as_nanos();
+        // Plain nanoseconds: no `Duration` round trip on a path taken twice per packet.
+        let elapsed = now.as_nanos().saturating_sub(last.as_nanos());
         if elapsed == 0 && self.rate != 0 {
             // Nothing added and nothing to update (the pacer is asked several times per
             // packet at the same instant).
             return;
         }
-        let added = match u64::try_from(elapsed)
-            .ok()
-            .and_then(|e| self.rate.checked_mul(e))
-        {
+        let added = match self.rate.checked_mul(elapsed) {
             // The same quotient without a 128-bit division when the product fits.
-            Some(p) => u128::from(p / 1_000_000_000),
-            None => u128::from(self.rate) * elapsed / 1_000_000_000,
+            Some(p) => p / 1_000_000_000,
+            None => {
+                let q = u128::from(self.rate) * u128::from(elapsed) / 1_000_000_000;
+                u64::try_from(q).unwrap_or(u64::MAX)
+            }
         };
         if added > 0 || self.rate == 0 {
             // When nothing whole was added, keep `last` so the fraction is not lost.
             self.last = Some(now);
-            let added = u64::try_from(added).unwrap_or(u64::MAX);
             self.tokens = self.tokens.saturating_add(added).min(self.capacity);
         }
     }
@@ -151,6 +163,22 @@ mod tests {
             p.on_sent(later, 1000);
         }
         assert!(p.release_time(later, 1000) > later);
+    }
+
+    #[test]
+    fn the_remembered_window_rate_follows_its_inputs() {
+        let mut p = Pacer::new(1000, 10);
+        let srtt = Duration::from_millis(100);
+        assert_eq!(p.window_rate(100_000, srtt), 1_250_000);
+        assert_eq!(p.window_rate(100_000, srtt), 1_250_000);
+        assert_eq!(p.window_rate(200_000, srtt), 2_500_000);
+        assert_eq!(p.window_rate(200_000, srtt * 2), 1_250_000);
+        // Not a stale zero for the inputs the memo starts with.
+        assert_eq!(p.window_rate(0, Duration::ZERO), 0);
+        assert_eq!(
+            p.window_rate(1000, Duration::ZERO),
+            Pacer::rate_for_window(1000, Duration::ZERO)
+        );
     }
 
     #[test]

@@ -248,7 +248,7 @@ impl Connection {
             // idle) would hand the driver a deadline that never clears, and it would spin.
             return self.timers.get(Timer::Close);
         }
-        let mut best = self.timers.next().map(|(t, _)| t);
+        let mut best = self.timers.earliest();
         let recovery = self.paths.first().and_then(|p| {
             // An ACK owed while the anti-amplification budget is spent cannot go before
             // more bytes arrive (an input of its own): only the loss timer counts then,

@@ -37,26 +37,67 @@ impl Timer {
     pub const COUNT: usize = Timer::ALL.len();
 }
 
-/// One deadline per [`Timer`].
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Timers([Option<Instant>; Timer::COUNT]);
+/// One deadline per [`Timer`]. A disarmed timer holds [`Instant::FAR_FUTURE`], a time that
+/// never comes, so the table is seven plain integers and the earliest deadline is a minimum
+/// without branches on `Option`s.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Timers([Instant; Timer::COUNT]);
+
+impl Default for Timers {
+    fn default() -> Self {
+        Timers([Instant::FAR_FUTURE; Timer::COUNT])
+    }
+}
 
 impl Timers {
+    /// Arms `t` for `at`, or disarms it (`None`, or a deadline past the end of time).
+    #[inline]
     pub(crate) fn set(&mut self, t: Timer, at: Option<Instant>) {
         if let Some(slot) = self.0.get_mut(t as usize) {
-            *slot = at;
+            *slot = at.unwrap_or(Instant::FAR_FUTURE);
         }
     }
 
+    /// The deadline of `t`, if armed.
+    #[inline]
     pub(crate) fn get(&self, t: Timer) -> Option<Instant> {
-        self.0.get(t as usize).copied().flatten()
+        self.0
+            .get(t as usize)
+            .copied()
+            .filter(|&at| at != Instant::FAR_FUTURE)
     }
 
-    /// The earliest deadline and its timer.
-    pub(crate) fn next(&self) -> Option<(Instant, Timer)> {
-        Timer::ALL
+    /// The earliest deadline, if any timer is armed.
+    #[inline]
+    pub(crate) fn earliest(&self) -> Option<Instant> {
+        let at = self
+            .0
             .iter()
-            .filter_map(|&t| self.get(t).map(|at| (at, t)))
-            .min_by_key(|&(at, _)| at)
+            .copied()
+            .fold(Instant::FAR_FUTURE, Instant::min);
+        (at != Instant::FAR_FUTURE).then_some(at)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn earliest_is_the_smallest_armed_deadline() {
+        let mut t = Timers::default();
+        assert_eq!(t.earliest(), None);
+        assert_eq!(t.get(Timer::Idle), None);
+        t.set(Timer::Idle, Some(Instant::from_nanos(50)));
+        t.set(Timer::Pacing, Some(Instant::from_nanos(20)));
+        t.set(Timer::PathValidation, Some(Instant::from_nanos(30)));
+        assert_eq!(t.earliest(), Some(Instant::from_nanos(20)));
+        t.set(Timer::Pacing, None);
+        assert_eq!(t.earliest(), Some(Instant::from_nanos(30)));
+        assert_eq!(t.get(Timer::Pacing), None);
+        // A deadline past the end of time never fires: it reads as disarmed.
+        t.set(Timer::Idle, Some(Instant::FAR_FUTURE));
+        assert_eq!(t.get(Timer::Idle), None);
+        assert_eq!(t.earliest(), Some(Instant::from_nanos(30)));
     }
 }
