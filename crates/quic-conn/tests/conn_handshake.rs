@@ -171,13 +171,20 @@ fn a_server_at_its_amplification_limit_sets_no_deadline_it_cannot_serve() {
     );
 }
 
-/// RFC 9000 §14.1: "A client MUST expand the payload of all UDP datagrams carrying Initial
-/// packets to at least ... 1200 bytes". A Retry token long enough that the Initial packet
-/// fills most of the datagram leaves too little room for a coalesced Handshake packet meant
-/// to carry the padding: the datagram must still reach 1200 bytes (found by the
-/// client_handshake fuzzer with a 1,085-byte token, which gave a 1,177-byte datagram).
-#[test]
-fn client_initials_reach_1200_bytes_whatever_the_retry_token_length() {
+/// What became of a client that followed a Retry with a long token.
+struct AfterRetry {
+    /// The client's events from the Retry on.
+    events: Vec<Event>,
+    /// Sizes of the client datagrams with an Initial in them, sent after the Retry.
+    initial_sizes: Vec<usize>,
+    /// Client datagrams of any kind sent after the Retry.
+    sent: usize,
+}
+
+/// Connects a client, answers its first flight with a valid Retry (RFC 9001 §5.8 integrity
+/// tag) carrying a token of `token_len` bytes, then runs the handshake against a server
+/// that ignores the token, for at most 50 rounds.
+fn follow_retry(token_len: usize) -> AfterRetry {
     use bytes::BytesMut;
     use quic_conn::conn::Connection;
     use quic_conn::DatagramMeta;
@@ -201,86 +208,143 @@ fn client_initials_reach_1200_bytes_whatever_the_retry_token_length() {
         ecn: Ecn::NotEct,
     };
     let is_initial = |d: &[u8]| d[0] & 0x80 != 0 && d[0] & 0x30 == 0;
+    let mut now = Instant::from_nanos(1_000_000_000);
+    let mut client = Connection::connect(
+        Config::default(),
+        client_tls,
+        "localhost",
+        (c, s),
+        now,
+        Box::new(util::TestRng::new(token_len as u64)),
+    )
+    .expect("connect");
+    let mut buf = vec![0u8; 1500];
+    while client.poll_transmit(now, &mut buf).is_some() {}
+    while client.poll_event().is_some() {}
+    let token = vec![0xfa; token_len];
+    let header = RetryHeader {
+        version: client.version(),
+        dcid: client.local_cid(),
+        scid: ConnectionId::new(&[1, 2, 0xfa, 0xfa, 0xfa, 0xfa, 0xfa, 0xfa]).unwrap(),
+        token: &token,
+    };
+    let mut retry = vec![0u8; header.encoded_len()];
+    header.write(&mut Writer::new(&mut retry), true).unwrap();
+    let tag =
+        quic_wire::crypto::retry_integrity_tag(client.version(), &client.original_dcid(), &retry)
+            .unwrap();
+    retry.extend_from_slice(&tag);
+    client.handle_datagram(now, to_client, BytesMut::from(&retry[..]));
+    let mut out = AfterRetry {
+        events: Vec::new(),
+        initial_sizes: Vec::new(),
+        sent: 0,
+    };
+    let mut server: Option<Connection> = None;
+    for _ in 0..50 {
+        let mut moved = false;
+        while let Some(t) = client.poll_transmit(now, &mut buf) {
+            moved = true;
+            out.sent += 1;
+            let d = &buf[..t.size];
+            if is_initial(d) {
+                out.initial_sizes.push(d.len());
+            }
+            match server.as_mut() {
+                None => {
+                    server = Connection::accept(
+                        Config::default(),
+                        server_tls.clone(),
+                        now,
+                        to_server,
+                        d,
+                        Box::new(util::TestRng::new(7)),
+                    )
+                    .ok();
+                    if let Some(sv) = server.as_mut() {
+                        sv.handle_datagram(now, to_server, BytesMut::from(d));
+                    }
+                }
+                Some(sv) => sv.handle_datagram(now, to_server, BytesMut::from(d)),
+            }
+        }
+        while let Some(e) = client.poll_event() {
+            out.events.push(e);
+        }
+        if let Some(sv) = server.as_mut() {
+            while let Some(t) = sv.poll_transmit(now, &mut buf) {
+                moved = true;
+                client.handle_datagram(now, to_client, BytesMut::from(&buf[..t.size]));
+            }
+        }
+        if !moved {
+            let Some(next) = client.poll_timeout() else {
+                break;
+            };
+            now = now.max(next);
+            client.handle_timeout(now);
+        }
+    }
+    while let Some(e) = client.poll_event() {
+        out.events.push(e);
+    }
+    out
+}
+
+/// RFC 9000 §14.1: "A client MUST expand the payload of all UDP datagrams carrying Initial
+/// packets to at least ... 1200 bytes". A Retry token long enough that the Initial packet
+/// fills most of the datagram leaves too little room for a coalesced Handshake packet meant
+/// to carry the padding: the datagram must still reach 1200 bytes (found by the
+/// client_handshake fuzzer with a 1,085-byte token, which gave a 1,177-byte datagram).
+#[test]
+fn client_initials_reach_1200_bytes_whatever_the_retry_token_length() {
     let mut checked = 0;
     for token_len in (1_000..1_110).step_by(3) {
-        let mut now = Instant::from_nanos(1_000_000_000);
-        let mut client = Connection::connect(
-            Config::default(),
-            client_tls.clone(),
-            "localhost",
-            (c, s),
-            now,
-            Box::new(util::TestRng::new(token_len)),
-        )
-        .expect("connect");
-        let mut buf = vec![0u8; 1500];
-        while client.poll_transmit(now, &mut buf).is_some() {}
-        // A valid Retry (RFC 9001 §5.8 integrity tag) with a token of `token_len` bytes.
-        let token = vec![0xfa; token_len as usize];
-        let header = RetryHeader {
-            version: client.version(),
-            dcid: client.local_cid(),
-            scid: ConnectionId::new(&[1, 2, 0xfa, 0xfa, 0xfa, 0xfa, 0xfa, 0xfa]).unwrap(),
-            token: &token,
-        };
-        let mut retry = vec![0u8; header.encoded_len()];
-        header.write(&mut Writer::new(&mut retry), true).unwrap();
-        let tag = quic_wire::crypto::retry_integrity_tag(
-            client.version(),
-            &client.original_dcid(),
-            &retry,
-        )
-        .unwrap();
-        retry.extend_from_slice(&tag);
-        client.handle_datagram(now, to_client, BytesMut::from(&retry[..]));
-        // The handshake goes on with a server that ignores the token: every client
-        // datagram with an Initial in it, first flight or later, is at least 1200 bytes.
-        let mut server: Option<Connection> = None;
-        for _ in 0..50 {
-            let mut moved = false;
-            while let Some(t) = client.poll_transmit(now, &mut buf) {
-                moved = true;
-                let d = &buf[..t.size];
-                if is_initial(d) {
-                    checked += 1;
-                    assert!(
-                        d.len() >= 1200,
-                        "token of {token_len}: Initial datagram of {}",
-                        d.len()
-                    );
-                }
-                match server.as_mut() {
-                    None => {
-                        server = Connection::accept(
-                            Config::default(),
-                            server_tls.clone(),
-                            now,
-                            to_server,
-                            d,
-                            Box::new(util::TestRng::new(7)),
-                        )
-                        .ok();
-                        if let Some(sv) = server.as_mut() {
-                            sv.handle_datagram(now, to_server, BytesMut::from(d));
-                        }
-                    }
-                    Some(sv) => sv.handle_datagram(now, to_server, BytesMut::from(d)),
-                }
-            }
-            if let Some(sv) = server.as_mut() {
-                while let Some(t) = sv.poll_transmit(now, &mut buf) {
-                    moved = true;
-                    client.handle_datagram(now, to_client, BytesMut::from(&buf[..t.size]));
-                }
-            }
-            if !moved {
-                let Some(next) = client.poll_timeout() else {
-                    break;
-                };
-                now = now.max(next);
-                client.handle_timeout(now);
-            }
+        for size in follow_retry(token_len).initial_sizes {
+            checked += 1;
+            assert!(
+                size >= 1200,
+                "token of {token_len}: Initial datagram of {size}"
+            );
         }
     }
     assert!(checked > 50, "{checked} Initial datagrams checked");
+}
+
+/// A Retry token that leaves an Initial packet no room for handshake data: the client
+/// fails at once with a typed error and sends nothing more, instead of sending PINGs until
+/// its idle timeout. Every shorter token still gets the handshake done.
+#[test]
+fn a_retry_token_too_long_for_an_initial_fails_the_client_at_once() {
+    let mut too_long = 0;
+    for token_len in (1_100..1_200).chain([1_300, 1_400]) {
+        let out = follow_retry(token_len);
+        let closed = out.events.iter().find_map(|e| match e {
+            Event::Closed(err) => Some(err.clone()),
+            _ => None,
+        });
+        match closed {
+            Some(quic_conn::ConnectionError::RetryTokenTooLong { len }) => {
+                assert_eq!(len, token_len);
+                assert_eq!(out.sent, 0, "token of {token_len}: sent after giving up");
+                assert_eq!(out.events.last(), Some(&Event::Drained), "{:?}", out.events);
+                assert_eq!(out.events.len(), 2, "{:?}", out.events);
+                too_long += 1;
+            }
+            other => {
+                // The server here did not send the Retry, so its transport parameters
+                // cannot name it (RFC 9000 §7.3) and the client rejects them: proof that
+                // the ClientHello went out beside the token and the server answered.
+                let reached_parameters = matches!(
+                    &other,
+                    Some(quic_conn::ConnectionError::Transport(e))
+                        if e.code == quic_wire::TransportErrorCode::TRANSPORT_PARAMETER_ERROR
+                );
+                assert!(reached_parameters, "token of {token_len}: {other:?}");
+            }
+        }
+    }
+    // The boundary lies inside the range: with the default 1200-byte datagrams, a token
+    // of about 1,140 bytes still fits beside a few bytes of CRYPTO data.
+    assert!(too_long > 2 && too_long < 100, "{too_long} tokens too long");
 }

@@ -46,6 +46,14 @@ pub enum ConnectionError {
     /// [`Config::after_version_negotiation`](super::Config::after_version_negotiation).
     #[error("server asks for another QUIC version: {:?}", .0.chosen)]
     VersionNegotiation(super::VersionNegotiated),
+    /// The server's Retry token is so long that an Initial packet carrying it has no room
+    /// for handshake data within the path's datagram size: the handshake could never
+    /// progress, so the client gives up at once instead of waiting for its idle timeout.
+    #[error("Retry token of {len} bytes leaves no room for the handshake in an Initial packet")]
+    RetryTokenTooLong {
+        /// The token's length.
+        len: usize,
+    },
 }
 
 /// Why a datagram could not be queued (RFC 9221).

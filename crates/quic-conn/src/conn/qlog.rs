@@ -241,6 +241,10 @@ impl Connection {
                     ..Default::default()
                 }
             }
+            ConnectionError::RetryTokenTooLong { .. } => ConnectionClosed {
+                trigger: Some(ConnectionClosedTrigger::Aborted),
+                ..Default::default()
+            },
         });
         // Make what was logged so far reach the file even if the connection is dropped.
         self.qlog.with(|s| s.flush());

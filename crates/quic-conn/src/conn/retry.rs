@@ -57,5 +57,63 @@ impl Connection {
         // is received and processed successfully" (a Retry with a valid tag is one).
         self.sent_eliciting_since_recv = false;
         self.arm_idle(now);
+        if !self.initial_has_room_for_crypto() {
+            // Every Initial would carry the token and no CRYPTO byte: the client could only
+            // send PINGs until its idle timeout. Nothing can be sent to the server either
+            // (a CONNECTION_CLOSE would not fit beside the token), so the state just goes.
+            #[cfg(feature = "qlog")]
+            self.qlog_closed(
+                now,
+                &super::ConnectionError::RetryTokenTooLong {
+                    len: self.token.len(),
+                },
+            );
+            self.drain(Some(super::ConnectionError::RetryTokenTooLong {
+                len: self.token.len(),
+            }));
+        }
+    }
+
+    /// Whether the next Initial packet, with the current token and connection IDs, in a
+    /// datagram of the path's size, leaves room for a CRYPTO frame with at least one byte
+    /// of data.
+    fn initial_has_room_for_crypto(&mut self) -> bool {
+        let mtu = self.paths.first().map_or(1200, |p| usize::from(p.mtu));
+        let Some(tag_len) = self
+            .space(Space::Initial)
+            .local
+            .as_ref()
+            .map(|k| k.packet.tag_len())
+        else {
+            return false;
+        };
+        let mut scratch = alloc::vec![0u8; mtu];
+        let header = super::send::Header {
+            token: &self.token,
+            version: self.version,
+            dcid: self.remote_cid,
+            scid: self.local_cid,
+            spin: false,
+            key_phase: false,
+        };
+        // Nothing is acknowledged yet: the encoding length follows the number itself.
+        let pn = self
+            .paths
+            .first()
+            .and_then(|p| p.recovery.sent_packets(Space::Initial))
+            .map_or(0, |s| s.peek_next_pn());
+        let b = super::send::start_packet(
+            &mut scratch,
+            quic_wire::PacketType::Initial,
+            header,
+            pn,
+            None,
+            tag_len,
+            true,
+        );
+        // A CRYPTO frame: type (1 byte), offset and length (up to 2 bytes each for a
+        // ClientHello), and at least one byte of data.
+        const CRYPTO_FRAME_HEADER: usize = 1 + 2 + 2;
+        b.is_some_and(|b| b.remaining() > CRYPTO_FRAME_HEADER)
     }
 }
