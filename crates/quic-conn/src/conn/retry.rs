@@ -61,16 +61,12 @@ impl Connection {
             // Every Initial would carry the token and no CRYPTO byte: the client could only
             // send PINGs until its idle timeout. Nothing can be sent to the server either
             // (a CONNECTION_CLOSE would not fit beside the token), so the state just goes.
-            #[cfg(feature = "qlog")]
-            self.qlog_closed(
-                now,
-                &super::ConnectionError::RetryTokenTooLong {
-                    len: self.token.len(),
-                },
-            );
-            self.drain(Some(super::ConnectionError::RetryTokenTooLong {
+            let error = super::ConnectionError::RetryTokenTooLong {
                 len: self.token.len(),
-            }));
+            };
+            #[cfg(feature = "qlog")]
+            self.qlog_closed(now, &error);
+            self.drain(Some(error));
         }
     }
 
