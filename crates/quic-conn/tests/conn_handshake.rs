@@ -345,6 +345,6 @@ fn a_retry_token_too_long_for_an_initial_fails_the_client_at_once() {
         }
     }
     // The boundary lies inside the range: with the default 1200-byte datagrams, a token
-    // of about 1,140 bytes still fits beside a few bytes of CRYPTO data.
+    // of 1,150 bytes still leaves room for a few bytes of CRYPTO data, 1,151 does not.
     assert!(too_long > 2 && too_long < 100, "{too_long} tokens too long");
 }
