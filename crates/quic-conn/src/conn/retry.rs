@@ -73,7 +73,7 @@ impl Connection {
     /// Whether the next Initial packet, with the current token and connection IDs, in a
     /// datagram of the path's size, leaves room for a CRYPTO frame with at least one byte
     /// of data.
-    fn initial_has_room_for_crypto(&mut self) -> bool {
+    fn initial_has_room_for_crypto(&self) -> bool {
         let mtu = self.paths.first().map_or(1200, |p| usize::from(p.mtu));
         let Some(tag_len) = self
             .space(Space::Initial)
