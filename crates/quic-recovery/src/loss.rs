@@ -603,10 +603,11 @@ impl<F> PathRecovery<F> {
         // RFC 9002 A.7: OnPacketsAcked comes after the RTT update and after
         // OnPacketsLost, so packets sent before a recovery period that this ACK opened do
         // not grow the window.
-        for acked in &self.acked_scratch {
-            self.cc.on_packet_acked(now, acked, &self.rtt);
+        if !self.acked_scratch.is_empty() {
+            self.cc
+                .on_packets_acked(now, &self.acked_scratch, &self.rtt);
+            self.acked_scratch.clear();
         }
-        self.acked_scratch.clear();
         let min_rtt = self.rtt.min();
         let sample: RateSample = self.rate.end_ack(min_rtt);
         self.cc

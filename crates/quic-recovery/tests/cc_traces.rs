@@ -64,7 +64,7 @@ fn newreno_slow_start_grows_by_each_acknowledged_byte() {
     let mut cc = NewReno::new(MDS);
     let iw = initial_window(MDS);
     for i in 0..50 {
-        cc.on_packet_acked(t(100.0 + i as f64), &acked(i as f64), &rtt);
+        cc.on_packets_acked(t(100.0 + i as f64), &[acked(i as f64)], &rtt);
         assert_eq!(cc.window(), iw + (i + 1) * MDS);
     }
     assert!(cc.in_slow_start());
@@ -75,7 +75,7 @@ fn newreno_congestion_avoidance_adds_one_datagram_per_window() {
     let rtt = rtt_of(100);
     let mut cc = NewReno::new(MDS);
     for i in 0..40 {
-        cc.on_packet_acked(t(100.0), &acked(i as f64), &rtt);
+        cc.on_packets_acked(t(100.0), &[acked(i as f64)], &rtt);
     }
     let before_loss = cc.window();
     let (now, e) = loss_at(200.0, 150.0, CongestionKind::Loss);
@@ -84,24 +84,80 @@ fn newreno_congestion_avoidance_adds_one_datagram_per_window() {
     assert_eq!(w, before_loss / 2);
     assert_eq!(cc.ssthresh(), w);
     // Packets sent before the loss do not grow the window (recovery period).
-    cc.on_packet_acked(t(210.0), &acked(190.0), &rtt);
+    cc.on_packets_acked(t(210.0), &[acked(190.0)], &rtt);
     assert_eq!(cc.window(), w);
     // A window's worth acknowledged, sent after recovery began: + one datagram.
     let n = w / MDS;
     for i in 0..n {
-        cc.on_packet_acked(t(300.0 + i as f64), &acked(201.0 + i as f64), &rtt);
+        cc.on_packets_acked(t(300.0 + i as f64), &[acked(201.0 + i as f64)], &rtt);
     }
     assert_eq!(cc.window(), w + MDS);
     // An application-limited packet grows nothing.
-    cc.on_packet_acked(
+    cc.on_packets_acked(
         t(400.0),
-        &AckedPacket {
+        &[AckedPacket {
             app_limited: true,
             ..acked(350.0)
-        },
+        }],
         &rtt,
     );
     assert_eq!(cc.window(), w + MDS);
+}
+
+/// CUBIC takes one ACK's packets as one step (RFC 9406 §4.2, RFC 9438 §4.3-4.5 per ACK):
+/// packets sent before the recovery period and application-limited ones are left out, and
+/// slow start stops at ssthresh with the rest counted in congestion avoidance.
+#[test]
+fn cubic_grows_once_per_ack_by_the_bytes_it_acknowledged() {
+    let rtt = rtt_of(100);
+    // Slow start: one ACK of five packets adds five datagrams.
+    let mut cc = Cubic::new(MDS, true);
+    let iw = initial_window(MDS);
+    let five: Vec<_> = (0..5).map(|i| acked(i as f64)).collect();
+    cc.on_packets_acked(t(100.0), &five, &rtt);
+    assert_eq!(cc.window(), iw + 5 * MDS);
+
+    // After a loss: of [before recovery, after it, after it but app-limited] only the
+    // second counts, exactly as an ACK of that packet alone would.
+    for _ in 0..40 {
+        cc.on_packets_acked(t(150.0), &[acked(100.0)], &rtt);
+    }
+    let (now, e) = loss_at(1000.0, 999.0, CongestionKind::Loss);
+    cc.on_congestion_event(now, &e, &rtt);
+    let mut alone = cc.clone();
+    let mixed = [
+        acked(990.0),
+        acked(1001.0),
+        AckedPacket {
+            app_limited: true,
+            ..acked(1002.0)
+        },
+    ];
+    cc.on_packets_acked(t(1100.0), &mixed, &rtt);
+    alone.on_packets_acked(t(1100.0), &[acked(1001.0)], &rtt);
+    assert_eq!(cc.window(), alone.window());
+    assert!(
+        cc.window() > cc.ssthresh(),
+        "the counted packet grew the window"
+    );
+    // An ACK of nothing that counts changes nothing.
+    let w = cc.window();
+    cc.on_packets_acked(t(1200.0), &mixed[..1], &rtt);
+    assert_eq!(cc.window(), w);
+
+    // Slow start below ssthresh (after persistent congestion): an ACK that would overshoot
+    // ssthresh stops slow start there and grows only a little beyond it.
+    cc.on_persistent_congestion(t(2000.0));
+    let ssthresh = cc.ssthresh();
+    assert!(cc.in_slow_start());
+    let many: Vec<_> = (0..100).map(|i| acked(2001.0 + i as f64)).collect();
+    cc.on_packets_acked(t(2200.0), &many, &rtt);
+    assert!(!cc.in_slow_start());
+    assert!(
+        cc.window() >= ssthresh && cc.window() < ssthresh + 100 * MDS / 2,
+        "window {} against ssthresh {ssthresh}",
+        cc.window()
+    );
 }
 
 #[test]
@@ -128,7 +184,7 @@ fn cubic_window_follows_the_rfc9438_formulas() {
     let rtt = rtt_of(100);
     let mut cc = Cubic::new(MDS, false);
     while cc.window() < 100 * MDS {
-        cc.on_packet_acked(t(0.0), &acked(0.0), &rtt);
+        cc.on_packets_acked(t(0.0), &[acked(0.0)], &rtt);
     }
     assert_eq!(cc.window(), 100 * MDS);
     let (now, e) = loss_at(1000.0, 999.0, CongestionKind::Loss);
@@ -156,7 +212,7 @@ fn cubic_window_follows_the_rfc9438_formulas() {
         let n = cc.window() / MDS;
         for _ in 0..n {
             now_ms += RTT * 1000.0 / n as f64;
-            cc.on_packet_acked(t(now_ms), &acked(now_ms - RTT * 1000.0), &rtt);
+            cc.on_packets_acked(t(now_ms), &[acked(now_ms - RTT * 1000.0)], &rtt);
         }
         let s = (now_ms - 1000.0) / 1000.0;
         if s >= times[next] {

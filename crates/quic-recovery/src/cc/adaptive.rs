@@ -79,8 +79,8 @@ impl CongestionController for Adaptive {
         self.each(|c| c.on_packet_sent(now, bytes, bytes_in_flight));
     }
 
-    fn on_packet_acked(&mut self, now: Instant, p: &AckedPacket, rtt: &RttEstimator) {
-        self.each(|c| c.on_packet_acked(now, p, rtt));
+    fn on_packets_acked(&mut self, now: Instant, packets: &[AckedPacket], rtt: &RttEstimator) {
+        self.each(|c| c.on_packets_acked(now, packets, rtt));
     }
 
     fn on_ack_end(

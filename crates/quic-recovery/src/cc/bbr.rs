@@ -460,7 +460,8 @@ impl CongestionController for Bbr {
         }
     }
 
-    fn on_packet_acked(&mut self, _now: Instant, _p: &AckedPacket, _rtt: &RttEstimator) {}
+    // The model learns from the delivery-rate sample at the end of the ACK instead.
+    fn on_packets_acked(&mut self, _: Instant, _: &[AckedPacket], _: &RttEstimator) {}
 
     fn on_ack_end(
         &mut self,

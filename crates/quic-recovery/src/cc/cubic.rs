@@ -175,23 +175,51 @@ impl CongestionController for Cubic {
         }
     }
 
-    fn on_packet_acked(&mut self, now: Instant, p: &AckedPacket, rtt: &RttEstimator) {
-        if self.in_recovery(p.time_sent) || p.app_limited {
-            return;
+    fn on_packets_acked(&mut self, now: Instant, packets: &[AckedPacket], rtt: &RttEstimator) {
+        // RFC 9002 B.5: packets sent before the current recovery period began, and packets
+        // sent while the window was not the limit (§7.8), grow nothing. Sends are in time
+        // order, so the ones in recovery come first.
+        let mut bytes = 0u64;
+        let mut newest = None;
+        for p in packets {
+            if !p.app_limited && !self.in_recovery(p.time_sent) {
+                bytes += p.size;
+                newest = Some(p.time_sent);
+            }
         }
-        let bytes = p.size as f64;
+        let Some(newest) = newest else { return };
+        let mut bytes = bytes as f64;
         if self.window < self.ssthresh {
+            // RFC 9406 §4.2: HyStart++ works per ACK: one round check and one RTT sample,
+            // and growth by the bytes the ACK acknowledged (L is unlimited: we pace).
             let phase = match &mut self.hystart {
-                Some(h) => h.on_ack(p.time_sent, rtt.latest()),
+                Some(h) => h.on_ack(newest, rtt.latest()),
                 None => HyStartPhase::SlowStart,
             };
             match phase {
-                HyStartPhase::SlowStart => self.window += bytes,
-                HyStartPhase::Css => self.window += bytes / CSS_GROWTH_DIVISOR as f64,
-                HyStartPhase::Exit => self.ssthresh = self.window,
+                HyStartPhase::SlowStart => {
+                    // Slow start ends at ssthresh; what the ACK acknowledged beyond it
+                    // counts in congestion avoidance, as it would packet by packet.
+                    let room = self.ssthresh - self.window;
+                    if bytes <= room {
+                        self.window += bytes;
+                        return;
+                    }
+                    self.window = self.ssthresh;
+                    bytes -= room;
+                }
+                HyStartPhase::Css => {
+                    self.window += bytes / CSS_GROWTH_DIVISOR as f64;
+                    return;
+                }
+                HyStartPhase::Exit => {
+                    self.ssthresh = self.window;
+                    return;
+                }
             }
-            return;
         }
+        // RFC 9438 §4.3-4.5 give the growth per acknowledged segment; one ACK's worth is
+        // applied at once.
         self.congestion_avoidance(now, bytes, rtt);
     }
 

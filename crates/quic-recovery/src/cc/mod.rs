@@ -78,8 +78,11 @@ pub trait CongestionController: Debug + Send {
     /// A packet of `bytes` counted in flight was sent; `bytes_in_flight` includes it.
     fn on_packet_sent(&mut self, now: Instant, bytes: u64, bytes_in_flight: u64);
 
-    /// A packet counted in flight was newly acknowledged.
-    fn on_packet_acked(&mut self, now: Instant, packet: &AckedPacket, rtt: &RttEstimator);
+    /// One ACK newly acknowledged `packets` (those counted in flight, ascending by packet
+    /// number, never empty), after its RTT sample and loss detection (RFC 9002 B.5
+    /// OnPacketsAcked). A controller that grows per ACK (CUBIC, HyStart++) treats the
+    /// slice as one ACK; one that grows per packet walks it.
+    fn on_packets_acked(&mut self, now: Instant, packets: &[AckedPacket], rtt: &RttEstimator);
 
     /// The end of an ACK: the delivery-rate sample (which also counts the bytes newly
     /// acknowledged and lost) and the bytes in flight now.

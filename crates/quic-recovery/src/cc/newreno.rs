@@ -41,21 +41,23 @@ impl NewReno {
 impl CongestionController for NewReno {
     fn on_packet_sent(&mut self, _now: Instant, _bytes: u64, _bytes_in_flight: u64) {}
 
-    fn on_packet_acked(&mut self, _now: Instant, p: &AckedPacket, _rtt: &RttEstimator) {
-        // RFC 9002 B.5: no growth during recovery, nor when the window is not the limit
-        // (§7.8).
-        if self.in_recovery(p.time_sent) || p.app_limited {
-            return;
-        }
-        if self.window < self.ssthresh {
-            // Slow start: one byte per byte acknowledged.
-            self.window += p.size;
-        } else {
-            // Congestion avoidance: one datagram per window acknowledged.
-            self.acked_in_ca += p.size;
-            if self.acked_in_ca >= self.window {
-                self.acked_in_ca -= self.window;
-                self.window += self.mds;
+    fn on_packets_acked(&mut self, _now: Instant, packets: &[AckedPacket], _rtt: &RttEstimator) {
+        for p in packets {
+            // RFC 9002 B.5: no growth during recovery, nor when the window is not the
+            // limit (§7.8).
+            if self.in_recovery(p.time_sent) || p.app_limited {
+                continue;
+            }
+            if self.window < self.ssthresh {
+                // Slow start: one byte per byte acknowledged.
+                self.window += p.size;
+            } else {
+                // Congestion avoidance: one datagram per window acknowledged.
+                self.acked_in_ca += p.size;
+                if self.acked_in_ca >= self.window {
+                    self.acked_in_ca -= self.window;
+                    self.window += self.mds;
+                }
             }
         }
     }
