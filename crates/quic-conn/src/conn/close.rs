@@ -9,6 +9,31 @@ use quic_wire::{FrameType, Instant, Space, TransportError, TransportErrorCode, V
 
 use super::{Connection, ConnectionError, Event, State, Timer};
 
+/// The idle timer's period, max(idle timeout, 3 × PTO) (RFC 9000 §10.1), in nanoseconds,
+/// for the inputs it was last worked out from. The timer restarts on every packet
+/// received, while the PTO changes at most once per ACK and the idle timeout once.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct IdlePeriod {
+    idle: Duration,
+    pto: Duration,
+    nanos: u64,
+}
+
+impl IdlePeriod {
+    /// The period for `idle` and `pto`, worked out again only when either changed.
+    fn nanos(&mut self, idle: Duration, pto: Duration) -> u64 {
+        if idle != self.idle || pto != self.pto {
+            let period = idle.max(pto.saturating_mul(3));
+            *self = IdlePeriod {
+                idle,
+                pto,
+                nanos: u64::try_from(period.as_nanos()).unwrap_or(u64::MAX),
+            };
+        }
+        self.nanos
+    }
+}
+
 /// Longest reason phrase we send.
 const MAX_REASON: usize = 256;
 
@@ -166,12 +191,35 @@ impl Connection {
             .paths
             .first()
             .map_or(Duration::ZERO, |p| p.recovery.pto_period(Space::Data));
+        let period = self.idle_period.nanos(idle, pto);
         self.timers.set(
             Timer::Idle,
-            now.checked_add(idle.max(pto.saturating_mul(3))),
+            now.as_nanos().checked_add(period).map(Instant::from_nanos),
         );
         if let Some(k) = self.config.keep_alive {
             self.timers.set(Timer::KeepAlive, now.checked_add(k));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_idle_period_follows_both_inputs() {
+        let ms = Duration::from_millis;
+        let mut p = IdlePeriod::default();
+        let nanos = |d: Duration| d.as_nanos() as u64;
+        // The idle timeout when it is the longer, three PTOs when they are.
+        assert_eq!(p.nanos(ms(30_000), ms(100)), nanos(ms(30_000)));
+        assert_eq!(p.nanos(ms(30_000), ms(100)), nanos(ms(30_000)));
+        assert_eq!(p.nanos(ms(200), ms(100)), nanos(ms(300)));
+        assert_eq!(p.nanos(ms(200), ms(50)), nanos(ms(200)));
+        assert_eq!(p.nanos(ms(200), ms(400)), nanos(ms(1_200)));
+        // A period past u64 nanoseconds saturates (and the timer then never fires).
+        assert_eq!(p.nanos(Duration::MAX, ms(1)), u64::MAX);
+        assert_eq!(p.nanos(ms(1), Duration::MAX), u64::MAX);
+        assert_eq!(p.nanos(Duration::ZERO, Duration::ZERO), 0);
     }
 }

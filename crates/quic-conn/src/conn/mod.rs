@@ -223,6 +223,9 @@ pub struct Connection {
     timers: Timers,
     /// The effective idle timeout, once known.
     idle_timeout: Option<Duration>,
+    /// The idle period worked out for the idle timer's last restart (see
+    /// `close::IdlePeriod`).
+    idle_period: close::IdlePeriod,
     /// Whether an ack-eliciting packet was sent since the last packet was received.
     sent_eliciting_since_recv: bool,
     /// The close frame to send while closing, and whether one is owed.

@@ -319,6 +319,7 @@ impl Connection {
             address_token_issued: false,
             timers: Timers::default(),
             idle_timeout: config.idle_timeout,
+            idle_period: super::close::IdlePeriod::default(),
             sent_eliciting_since_recv: false,
             close: None,
             close_pending: false,

@@ -49,6 +49,9 @@ struct Saved {
 pub struct Cubic {
     mds: f64,
     window: f64,
+    /// `window` in whole bytes, as [`CongestionController::window`] reports it: read
+    /// several times per packet sent, so converted once per change (see [`Cubic::synced`]).
+    window_bytes: u64,
     ssthresh: f64,
     /// W_max in bytes: the window before the last reduction.
     w_max: f64,
@@ -72,6 +75,7 @@ impl Cubic {
         Cubic {
             mds,
             window: initial_window(max_datagram_size) as f64,
+            window_bytes: initial_window(max_datagram_size),
             ssthresh: f64::INFINITY,
             w_max: 0.0,
             k: 0.0,
@@ -83,6 +87,11 @@ impl Cubic {
             hystart: hystart.then(HyStart::new),
             undo: None,
         }
+    }
+
+    /// Brings `window_bytes` up to date; every method that moves the window ends here.
+    fn synced(&mut self) {
+        self.window_bytes = self.window as u64;
     }
 
     fn min_window(&self) -> f64 {
@@ -158,24 +167,9 @@ impl Cubic {
             self.window += (target - self.window) * bytes / self.window;
         }
     }
-}
 
-impl CongestionController for Cubic {
-    fn on_packet_sent(&mut self, now: Instant, bytes: u64, bytes_in_flight: u64) {
-        // After an idle period, do not let the cubic curve run on while nothing was sent:
-        // shift the epoch by the idle time (RFC 9438 §5.8, app-limited).
-        if bytes_in_flight == bytes {
-            if let (Some(epoch), Some(last)) = (self.epoch_start, self.last_sent) {
-                self.epoch_start = Some(epoch + now.saturating_duration_since(last));
-            }
-        }
-        self.last_sent = Some(now);
-        if let Some(h) = &mut self.hystart {
-            h.on_sent(now);
-        }
-    }
-
-    fn on_packets_acked(&mut self, now: Instant, packets: &[AckedPacket], rtt: &RttEstimator) {
+    /// One ACK's growth of the window (see [`CongestionController::on_packets_acked`]).
+    fn grow(&mut self, now: Instant, packets: &[AckedPacket], rtt: &RttEstimator) {
         // RFC 9002 B.5: packets sent before the current recovery period began, and packets
         // sent while the window was not the limit (§7.8), grow nothing. Sends are in time
         // order, so the ones in recovery come first.
@@ -222,6 +216,27 @@ impl CongestionController for Cubic {
         // applied at once.
         self.congestion_avoidance(now, bytes, rtt);
     }
+}
+
+impl CongestionController for Cubic {
+    fn on_packet_sent(&mut self, now: Instant, bytes: u64, bytes_in_flight: u64) {
+        // After an idle period, do not let the cubic curve run on while nothing was sent:
+        // shift the epoch by the idle time (RFC 9438 §5.8, app-limited).
+        if bytes_in_flight == bytes {
+            if let (Some(epoch), Some(last)) = (self.epoch_start, self.last_sent) {
+                self.epoch_start = Some(epoch + now.saturating_duration_since(last));
+            }
+        }
+        self.last_sent = Some(now);
+        if let Some(h) = &mut self.hystart {
+            h.on_sent(now);
+        }
+    }
+
+    fn on_packets_acked(&mut self, now: Instant, packets: &[AckedPacket], rtt: &RttEstimator) {
+        self.grow(now, packets, rtt);
+        self.synced();
+    }
 
     fn on_ack_end(&mut self, _: Instant, _: &RateSample, _: &RttEstimator, _: u64) {}
 
@@ -247,6 +262,7 @@ impl CongestionController for Cubic {
         self.window = self.ssthresh;
         self.k = cbrt((self.w_max - self.window).max(0.0) / self.mds / C);
         self.w_est = self.window;
+        self.synced();
     }
 
     fn on_persistent_congestion(&mut self, _now: Instant) {
@@ -257,6 +273,7 @@ impl CongestionController for Cubic {
         self.epoch_start = None;
         self.recovery_start = None;
         self.undo = None;
+        self.synced();
     }
 
     fn on_spurious_congestion(&mut self, _now: Instant) -> bool {
@@ -271,11 +288,16 @@ impl CongestionController for Cubic {
         self.epoch_start = s.epoch_start;
         self.w_est = s.w_est;
         self.recovery_start = s.recovery_start;
+        self.synced();
         true
     }
 
     fn window(&self) -> u64 {
-        self.window as u64
+        debug_assert_eq!(
+            self.window_bytes, self.window as u64,
+            "window_bytes not synced"
+        );
+        self.window_bytes
     }
 
     fn ssthresh(&self) -> u64 {
@@ -297,6 +319,7 @@ impl CongestionController for Cubic {
     fn set_max_datagram_size(&mut self, bytes: u64) {
         self.mds = bytes as f64;
         self.window = self.window.max(self.min_window());
+        self.synced();
     }
 
     fn name(&self) -> &'static str {
