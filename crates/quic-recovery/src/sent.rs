@@ -397,9 +397,16 @@ impl<F> SentPackets<F> {
     }
 
     fn pop_front_empties(&mut self) {
-        while let Some(Slot::Empty { .. }) = self.slots.front() {
-            self.slots.pop_front();
-            self.base += 1;
+        // Counted first, then dropped in place: popping one by one would move each slot
+        // (a frame record of a few hundred bytes) out only to drop it.
+        let n = self
+            .slots
+            .iter()
+            .take_while(|s| matches!(s, Slot::Empty { .. }))
+            .count();
+        if n > 0 {
+            self.slots.drain(..n);
+            self.base += n as u64;
         }
     }
 
