@@ -171,8 +171,7 @@ impl Cubic {
     /// One ACK's growth of the window (see [`CongestionController::on_packets_acked`]).
     fn grow(&mut self, now: Instant, packets: &[AckedPacket], rtt: &RttEstimator) {
         // RFC 9002 B.5: packets sent before the current recovery period began, and packets
-        // sent while the window was not the limit (§7.8), grow nothing. Sends are in time
-        // order, so the ones in recovery come first.
+        // sent while the window was not the limit (§7.8), grow nothing.
         let mut bytes = 0u64;
         let mut newest = None;
         for p in packets {

@@ -65,7 +65,8 @@ impl HyStart {
         self.in_css
     }
 
-    /// An ACK for a packet sent at `time_sent`, with the latest RTT sample, during slow start.
+    /// An ACK during slow start (once per ACK, RFC 9406 §4.2), whose newest counted packet
+    /// was sent at `time_sent`, with the latest RTT sample.
     pub fn on_ack(&mut self, time_sent: Instant, latest_rtt: Duration) -> HyStartPhase {
         if self.round_end.is_none_or(|end| time_sent > end) {
             // RFC 9406 §4.2: a new round starts.
