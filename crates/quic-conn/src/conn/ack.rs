@@ -66,6 +66,39 @@ impl Sink<'_> {
         });
     }
 
+    /// One record of an acknowledged packet of `space`, to its owner.
+    fn record_acked(&mut self, space: Space, r: Record) {
+        match r {
+            Record::Stream(FrameRecord::Stream {
+                id,
+                offset,
+                len,
+                fin,
+            }) => self.stream_acked(id, offset, len, fin),
+            Record::Stream(f) => {
+                self.flush();
+                self.streams.on_frame_acked(f, self.now);
+            }
+            Record::Ack(largest) => self.acked_acks.note(space, largest),
+            Record::Crypto { offset, len } => {
+                if let Some(s) = self.spaces.get_mut(space as usize) {
+                    s.send.on_acked(offset, len);
+                }
+            }
+            Record::MtuProbe(size) => self.mtu_acked = Some(size),
+            Record::AckFrequency(seq) => {
+                if let Some(af) = self.ack_frequency.as_deref_mut() {
+                    af.on_acked(seq);
+                }
+            }
+            Record::HandshakeDone => *self.handshake_done_acked = true,
+            Record::RetireCid(_)
+            | Record::PathChallenge(_)
+            | Record::NewCid(_)
+            | Record::NewToken => {}
+        }
+    }
+
     /// Hands the pending acknowledged range to the streams: before any other stream news
     /// (so the order is kept) and once the ACK frame is done.
     fn flush(&mut self) {
@@ -81,36 +114,12 @@ impl RecoverySink<Records> for Sink<'_> {
         if space == Space::Data && self.void.is_void(packet.pn) {
             return;
         }
-        for r in packet.frames.iter() {
-            match r {
-                Record::Stream(FrameRecord::Stream {
-                    id,
-                    offset,
-                    len,
-                    fin,
-                }) => self.stream_acked(id, offset, len, fin),
-                Record::Stream(f) => {
-                    self.flush();
-                    self.streams.on_frame_acked(f, self.now);
-                }
-                Record::Ack(largest) => self.acked_acks.note(space, largest),
-                Record::Crypto { offset, len } => {
-                    if let Some(s) = self.spaces.get_mut(space as usize) {
-                        s.send.on_acked(offset, len);
-                    }
-                }
-                Record::MtuProbe(size) => self.mtu_acked = Some(size),
-                Record::AckFrequency(seq) => {
-                    if let Some(af) = self.ack_frequency.as_deref_mut() {
-                        af.on_acked(seq);
-                    }
-                }
-                Record::HandshakeDone => *self.handshake_done_acked = true,
-                Record::RetireCid(_)
-                | Record::PathChallenge(_)
-                | Record::NewCid(_)
-                | Record::NewToken => {}
-            }
+        let (inline, more) = packet.frames.as_slices();
+        for &r in inline {
+            self.record_acked(space, r);
+        }
+        for &r in more {
+            self.record_acked(space, r);
         }
     }
 

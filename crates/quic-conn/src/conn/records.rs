@@ -76,6 +76,14 @@ impl Records {
         }
     }
 
+    /// The records, in the order they were added: the inline ones, then the rest. Two
+    /// plain slices for the per-packet ACK path, which walks them without a chained
+    /// iterator's state checks.
+    pub fn as_slices(&self) -> (&[Record], &[Record]) {
+        let inline = self.inline.get(..usize::from(self.len)).unwrap_or_default();
+        (inline, &self.more)
+    }
+
     /// The records, in the order they were added.
     pub fn iter(&self) -> impl Iterator<Item = Record> + '_ {
         let inline = self.inline.get(..usize::from(self.len)).unwrap_or_default();
