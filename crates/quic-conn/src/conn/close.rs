@@ -11,7 +11,8 @@ use super::{Connection, ConnectionError, Event, State, Timer};
 
 /// The idle timer's period, max(idle timeout, 3 × PTO) (RFC 9000 §10.1), in nanoseconds,
 /// for the inputs it was last worked out from. The timer restarts on every packet
-/// received, while the PTO changes at most once per ACK and the idle timeout once.
+/// received, while the PTO changes only with an RTT sample (at most once per ACK) or a
+/// probe timeout's backoff, and the idle timeout once, at the handshake.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct IdlePeriod {
     idle: Duration,

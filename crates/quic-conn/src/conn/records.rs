@@ -86,8 +86,8 @@ impl Records {
 
     /// The records, in the order they were added.
     pub fn iter(&self) -> impl Iterator<Item = Record> + '_ {
-        let inline = self.inline.get(..usize::from(self.len)).unwrap_or_default();
-        inline.iter().chain(self.more.iter()).copied()
+        let (inline, more) = self.as_slices();
+        inline.iter().chain(more).copied()
     }
 }
 
