@@ -13,6 +13,8 @@
 
 use std::time::{Duration, Instant};
 
+use bytes::BytesMut;
+
 use crate::{
     loss::Loss,
     stack::{Side, Stack},
@@ -23,6 +25,13 @@ use crate::{
 /// whole congestion window on the link before the receiver could acknowledge any of it.
 pub const BATCH: usize = BATCH_DEFAULT;
 const BATCH_DEFAULT: usize = 32;
+
+/// Size of one receive arena: what a 64 KiB GRO read fills.
+const ARENA: usize = 64 * 1024;
+
+/// Most datagrams one `poll_transmit` call may return back to back (a GSO send): what
+/// quinn's own driver asks quinn-proto for.
+pub const GSO_SEGMENTS: usize = 10;
 
 /// What a workload's application step reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +70,11 @@ pub struct Driver {
     skip_budget: Duration,
     /// Most datagrams one end sends in one round before the other end gets its turn.
     pub batch: usize,
+    /// Where the stacks write the datagram they send; reused.
+    scratch: Vec<u8>,
+    /// The unused tail of the current receive arena; delivered datagrams are split off its
+    /// front, and a new arena is started when one no longer fits.
+    arena: BytesMut,
 }
 
 impl std::fmt::Debug for Driver {
@@ -84,6 +98,8 @@ impl Driver {
             skipped: Duration::ZERO,
             skip_budget: Duration::from_secs(3600),
             batch: BATCH,
+            scratch: Vec::with_capacity(usize::from(max_udp_payload)),
+            arena: BytesMut::new(),
         }
     }
 
@@ -123,27 +139,48 @@ impl Driver {
             Side::Server => 1,
         };
         let mut any = false;
-        for _ in 0..self.batch {
-            let mut buf = Vec::with_capacity(self.max_udp_payload);
+        let mut sent = 0;
+        while sent < self.batch {
             let now = self.now();
-            if !self.stack.poll_transmit(from, now, &mut buf) {
+            let max = (self.batch - sent).min(GSO_SEGMENTS);
+            let Some(burst) = self.stack.poll_transmit(from, now, &mut self.scratch, max) else {
                 break;
-            }
+            };
             any = true;
-            self.links[dir].sent += 1;
-            if buf.len() > self.max_udp_payload {
+            let (size, segment) = (burst.size, burst.segment);
+            if size == 0
+                || segment == 0
+                || size > self.scratch.len()
+                || size.div_ceil(segment) > max
+            {
                 return Err(format!(
-                    "{from:?} sent a {}-byte datagram (limit {})",
-                    buf.len(),
-                    self.max_udp_payload
+                    "{from:?} reported a {size}-byte burst of {segment}-byte segments (at most \
+                     {max} datagrams, {} bytes written)",
+                    self.scratch.len()
                 ));
             }
-            if self.loss[dir].drop_next() {
-                self.links[dir].dropped += 1;
-                continue;
+            for datagram in self.scratch[..size].chunks(segment) {
+                sent += 1;
+                self.links[dir].sent += 1;
+                if datagram.len() > self.max_udp_payload {
+                    return Err(format!(
+                        "{from:?} sent a {}-byte datagram (limit {})",
+                        datagram.len(),
+                        self.max_udp_payload
+                    ));
+                }
+                if self.loss[dir].drop_next() {
+                    self.links[dir].dropped += 1;
+                    continue;
+                }
+                self.links[dir].delivered_bytes += datagram.len() as u64;
+                if self.arena.capacity() < datagram.len() {
+                    self.arena = BytesMut::with_capacity(ARENA.max(datagram.len()));
+                }
+                self.arena.extend_from_slice(datagram);
+                let d = self.arena.split();
+                self.stack.handle_datagram(from.peer(), now, d);
             }
-            self.links[dir].delivered_bytes += buf.len() as u64;
-            self.stack.handle_datagram(from.peer(), now, buf);
         }
         Ok(any)
     }
@@ -216,7 +253,7 @@ impl Driver {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stack::{ConnId, ReadState, StreamId};
+    use crate::stack::{Burst, ConnId, ReadState, StreamId};
 
     /// A stand-in stack: the client has `left` one-byte datagrams to send, at most `burst` per
     /// timer period of `period`; the server checks what arrives.
@@ -229,18 +266,28 @@ mod tests {
     }
 
     impl Stack for Ticker {
-        fn poll_transmit(&mut self, side: Side, _now: Instant, buf: &mut Vec<u8>) -> bool {
+        fn poll_transmit(
+            &mut self,
+            side: Side,
+            _now: Instant,
+            buf: &mut Vec<u8>,
+            _max_datagrams: usize,
+        ) -> Option<Burst> {
             if side == Side::Client && self.sendable > 0 && self.left > 0 {
                 self.sendable -= 1;
                 self.left -= 1;
+                buf.clear();
                 buf.push(1);
-                return true;
+                return Some(Burst {
+                    size: 1,
+                    segment: 1,
+                });
             }
-            false
+            None
         }
-        fn handle_datagram(&mut self, side: Side, _now: Instant, d: Vec<u8>) {
+        fn handle_datagram(&mut self, side: Side, _now: Instant, d: BytesMut) {
             assert_eq!(side, Side::Server);
-            assert_eq!(d, [1]);
+            assert_eq!(d[..], [1]);
         }
         fn poll_timeout(&mut self, side: Side) -> Option<Instant> {
             (side == Side::Client && self.left > 0)

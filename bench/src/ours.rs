@@ -54,8 +54,9 @@
 //! * Our `open` never refuses at the peer's stream limit: it returns a pending stream that
 //!   starts when MAX_STREAMS arrives. The trait wants "not now" instead, so a pending stream is
 //!   dropped again at once (it never reached the wire) and `open_bi` returns `None`.
-//! * Our `poll_transmit` writes into an initialised `&mut [u8]`, so the driver's empty buffer
-//!   is zero-filled to 1452 bytes first (quinn appends to the `Vec` directly).
+//! * Our `poll_transmit` writes into an initialised `&mut [u8]`, so the driver's scratch
+//!   buffer is zero-filled to the burst's full size the first time (quinn appends to the
+//!   `Vec` directly).
 //! * Connection events are drained after every application call on that connection (only
 //!   "peer opened a bidirectional stream" is kept, for `accept_bi`); endpoint events after
 //!   every datagram and timer (accepted and removed connections).
@@ -73,7 +74,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use quic_conn::{
     conn::Config,
     endpoint::HmacResetTokens,
@@ -86,7 +87,8 @@ use quic_wire::{Dir, Ecn, VarInt};
 use rand::{rngs::StdRng, SeedableRng};
 
 use crate::stack::{
-    Congestion, ConnId, ReadState, Side, Stack, StackConfig, StackKind, StreamId, Unavailable,
+    Burst, Congestion, ConnId, ReadState, Side, Stack, StackConfig, StackKind, StreamId,
+    Unavailable,
 };
 use crate::tls;
 
@@ -368,25 +370,31 @@ fn our_id(id: StreamId) -> Option<quic_wire::StreamId> {
 }
 
 impl Stack for OurStack {
-    fn poll_transmit(&mut self, side: Side, now: Instant, buf: &mut Vec<u8>) -> bool {
+    fn poll_transmit(
+        &mut self,
+        side: Side,
+        now: Instant,
+        buf: &mut Vec<u8>,
+        max_datagrams: usize,
+    ) -> Option<Burst> {
         let now = self.to_ours(now);
-        let max = self.max_udp_payload;
+        let want = self.max_udp_payload * max_datagrams.max(1);
         let end = self.end_mut(side);
-        buf.resize(max, 0);
-        let sent = end.endpoint.get_mut().poll_transmit(now, &mut buf[..]);
-        match sent {
-            Some(t) => {
-                buf.truncate(t.size);
-                true
-            }
-            None => {
-                buf.clear();
-                false
-            }
+        // Zero-filled once: later calls find the scratch already long enough.
+        if buf.len() < want {
+            buf.resize(want, 0);
         }
+        let t = end
+            .endpoint
+            .get_mut()
+            .poll_transmit(now, &mut buf[..want])?;
+        Some(Burst {
+            size: t.size,
+            segment: t.segment_size.unwrap_or(t.size),
+        })
     }
 
-    fn handle_datagram(&mut self, side: Side, now: Instant, datagram: Vec<u8>) {
+    fn handle_datagram(&mut self, side: Side, now: Instant, datagram: BytesMut) {
         let now = self.to_ours(now);
         let end = self.end_mut(side);
         let meta = DatagramMeta {
@@ -394,8 +402,7 @@ impl Stack for OurStack {
             local: end.local,
             ecn: Ecn::NotEct,
         };
-        let data = BytesMut::from(Bytes::from(datagram));
-        end.endpoint.get_mut().handle_datagram(now, meta, data);
+        end.endpoint.get_mut().handle_datagram(now, meta, datagram);
         end.endpoint_events();
     }
 

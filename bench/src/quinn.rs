@@ -38,7 +38,8 @@ use quinn_proto::{
 };
 
 use crate::stack::{
-    Congestion, ConnId, ReadState, Side, Stack, StackConfig, StackKind, StreamId, Unavailable,
+    Burst, Congestion, ConnId, ReadState, Side, Stack, StackConfig, StackKind, StreamId,
+    Unavailable,
 };
 use crate::tls;
 
@@ -233,11 +234,21 @@ impl QuinnStack {
 }
 
 impl Stack for QuinnStack {
-    fn poll_transmit(&mut self, side: Side, now: Instant, buf: &mut Vec<u8>) -> bool {
+    fn poll_transmit(
+        &mut self,
+        side: Side,
+        now: Instant,
+        buf: &mut Vec<u8>,
+        max_datagrams: usize,
+    ) -> Option<Burst> {
         let end = self.end_mut(side);
+        buf.clear();
         if let Some(d) = end.pending.pop_front() {
             buf.extend_from_slice(&d);
-            return true;
+            return Some(Burst {
+                size: d.len(),
+                segment: d.len(),
+            });
         }
         let n = end.order.len();
         for i in 0..n {
@@ -246,21 +257,23 @@ impl Stack for QuinnStack {
             let Some(c) = end.conns.get_mut(&ch) else {
                 continue;
             };
-            if let Some(t) = c.conn.poll_transmit(now, 1, buf) {
+            if let Some(t) = c.conn.poll_transmit(now, max_datagrams.max(1), buf) {
                 buf.truncate(t.size);
                 end.next = (idx + 1) % n;
                 end.settle(ch);
-                return true;
+                return Some(Burst {
+                    size: t.size,
+                    segment: t.segment_size.unwrap_or(t.size),
+                });
             }
         }
-        false
+        None
     }
 
-    fn handle_datagram(&mut self, side: Side, now: Instant, datagram: Vec<u8>) {
+    fn handle_datagram(&mut self, side: Side, now: Instant, data: BytesMut) {
         let end = self.end_mut(side);
         let mut resp = std::mem::take(&mut end.scratch);
         resp.clear();
-        let data = BytesMut::from(Bytes::from(datagram));
         match end
             .endpoint
             .handle(now, end.peer, None, None, data, &mut resp)

@@ -11,6 +11,8 @@
 
 use std::time::{Duration, Instant};
 
+use bytes::BytesMut;
+
 /// Which end of the in-memory link a call is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
@@ -92,6 +94,15 @@ pub struct StackConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unavailable(pub String);
 
+/// What one [`Stack::poll_transmit`] call wrote at the front of the buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Burst {
+    /// Bytes written.
+    pub size: usize,
+    /// Size of each datagram but possibly the last; equal to `size` for a single datagram.
+    pub segment: usize,
+}
+
 /// A benchmarked stack: a client endpoint and a server endpoint, driven without sockets.
 ///
 /// Every method that may change protocol state takes `now`; the driver supplies it. After any
@@ -99,13 +110,25 @@ pub struct Unavailable(pub String);
 /// retiring drained connections) so that [`Stack::poll_transmit`] and [`Stack::poll_timeout`]
 /// tell the whole truth.
 pub trait Stack {
-    /// Writes the next datagram `side` wants to send into `buf` (which the caller has cleared)
-    /// and returns true, or returns false when that end has nothing to send now. Each datagram
-    /// is at most [`StackConfig::max_udp_payload`] bytes and goes to the other end.
-    fn poll_transmit(&mut self, side: Side, now: Instant, buf: &mut Vec<u8>) -> bool;
+    /// Writes what `side` wants to send next to the front of `buf` and returns its
+    /// [`Burst`], or `None` when that end has nothing to send now.
+    ///
+    /// The burst is one datagram, or with `max_datagrams > 1` up to that many back to back
+    /// (a GSO send): every segment but the last is `segment` bytes long. Each datagram is at
+    /// most [`StackConfig::max_udp_payload`] bytes and goes to the other end. `buf` is the
+    /// driver's reused scratch: what it holds on entry is left over from earlier calls, and
+    /// the stack may resize it.
+    fn poll_transmit(
+        &mut self,
+        side: Side,
+        now: Instant,
+        buf: &mut Vec<u8>,
+        max_datagrams: usize,
+    ) -> Option<Burst>;
 
-    /// Hands `side` a datagram that arrived from the other end.
-    fn handle_datagram(&mut self, side: Side, now: Instant, datagram: Vec<u8>);
+    /// Hands `side` a datagram that arrived from the other end: a view into the driver's
+    /// receive arena, as a socket loop's receive buffer would give it.
+    fn handle_datagram(&mut self, side: Side, now: Instant, datagram: BytesMut);
 
     /// The earliest time at which `side` has a timer to run, if any.
     fn poll_timeout(&mut self, side: Side) -> Option<Instant>;
