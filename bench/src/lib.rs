@@ -3,7 +3,9 @@
 //! Both stacks sit behind one trait, [`stack::Stack`], and are driven by one in-memory harness,
 //! [`driver::Driver`]: a client endpoint and a server endpoint in one thread, datagrams of at
 //! most 1452 bytes handed from one to the other with no sockets, optional seeded random loss,
-//! and time given to the stacks as an input. The workloads in [`workloads`] run identically on
+//! and time given to the stacks as an input. Like a socket loop, the driver asks each end for
+//! up to 10 datagrams per send (GSO) and hands received datagrams over as views of one shared
+//! receive buffer (what a `recvmmsg` or GRO read fills). The workloads in [`workloads`] run identically on
 //! each stack and check every byte they receive. [`run`] repeats them and takes medians,
 //! [`crypto`] measures what the cipher alone allows, and [`report`] prints the table and writes
 //! JSON and an SVG chart. The binary (`cargo xtask bench`) installs the counting allocator of
