@@ -252,17 +252,25 @@ impl Driver {
 
 #[cfg(test)]
 mod tests {
+    use std::{cell::RefCell, rc::Rc};
+
     use super::*;
     use crate::stack::{Burst, ConnId, ReadState, StreamId};
 
     /// A stand-in stack: the client has `left` one-byte datagrams to send, at most `burst` per
     /// timer period of `period`; the server checks what arrives.
+    ///
+    /// With `gso`, each call sends as many datagrams as allowed back to back: 3 bytes each but
+    /// the last, which has 2, every byte of datagram `i` being `i`; the server keeps them all.
     struct Ticker {
         left: u32,
         burst: u32,
         sendable: u32,
         next_tick: Option<Instant>,
         period: Duration,
+        gso: bool,
+        next: u8,
+        got: Rc<RefCell<Vec<Vec<u8>>>>,
     }
 
     impl Stack for Ticker {
@@ -271,8 +279,23 @@ mod tests {
             side: Side,
             _now: Instant,
             buf: &mut Vec<u8>,
-            _max_datagrams: usize,
+            max_datagrams: usize,
         ) -> Option<Burst> {
+            if side == Side::Client && self.gso && self.sendable > 0 && self.left > 0 {
+                let n = self.sendable.min(self.left).min(max_datagrams as u32);
+                buf.clear();
+                for k in 0..n {
+                    let len = if k + 1 == n { 2 } else { 3 };
+                    buf.extend(std::iter::repeat_n(self.next, len));
+                    self.next += 1;
+                }
+                self.sendable -= n;
+                self.left -= n;
+                return Some(Burst {
+                    size: buf.len(),
+                    segment: if n == 1 { buf.len() } else { 3 },
+                });
+            }
             if side == Side::Client && self.sendable > 0 && self.left > 0 {
                 self.sendable -= 1;
                 self.left -= 1;
@@ -287,7 +310,11 @@ mod tests {
         }
         fn handle_datagram(&mut self, side: Side, _now: Instant, d: BytesMut) {
             assert_eq!(side, Side::Server);
-            assert_eq!(d[..], [1]);
+            if self.gso {
+                self.got.borrow_mut().push(d.to_vec());
+            } else {
+                assert_eq!(d[..], [1]);
+            }
         }
         fn poll_timeout(&mut self, side: Side) -> Option<Instant> {
             (side == Side::Client && self.left > 0)
@@ -336,8 +363,44 @@ mod tests {
             sendable: 0,
             next_tick: Some(Instant::now()),
             period,
+            gso: false,
+            next: 0,
+            got: Rc::default(),
         };
         Driver::new(Box::new(stack), 1452)
+    }
+
+    /// A ticker that sends GSO bursts, and what its server receives.
+    fn gso_ticker(left: u32) -> (Driver, Rc<RefCell<Vec<Vec<u8>>>>) {
+        let got = Rc::<RefCell<Vec<Vec<u8>>>>::default();
+        let stack = Ticker {
+            left,
+            burst: left,
+            sendable: left,
+            next_tick: None,
+            period: Duration::from_secs(1),
+            gso: true,
+            next: 0,
+            got: Rc::clone(&got),
+        };
+        (Driver::new(Box::new(stack), 1452), got)
+    }
+
+    #[test]
+    fn gso_bursts_arrive_as_separate_datagrams_within_the_batch() {
+        // 40 datagrams to send: the first round takes the 32 of one batch, as bursts of
+        // 10, 10, 10 and 2 (the last burst asked for no more than the batch had left).
+        let (mut d, got) = gso_ticker(40);
+        assert!(d.round().unwrap());
+        assert_eq!(d.links[0].sent, BATCH as u64);
+        let got = got.borrow();
+        assert_eq!(got.len(), BATCH);
+        let short = [9, 19, 29, 31];
+        for (i, g) in got.iter().enumerate() {
+            let len = if short.contains(&i) { 2 } else { 3 };
+            assert_eq!(g[..], vec![i as u8; len][..], "datagram {i}");
+        }
+        assert_eq!(d.links[0].delivered_bytes, 28 * 3 + 4 * 2);
     }
 
     #[test]
