@@ -27,7 +27,7 @@ pub const BATCH: usize = BATCH_DEFAULT;
 const BATCH_DEFAULT: usize = 32;
 
 /// Size of one receive arena: what a 64 KiB GRO read fills.
-const ARENA: usize = 64 * 1024;
+pub const ARENA: usize = 64 * 1024;
 
 /// Most datagrams one `poll_transmit` call may return back to back (a GSO send): what
 /// quinn's own driver asks quinn-proto for.

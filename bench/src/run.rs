@@ -369,6 +369,15 @@ fn settings(opts: &Options, c: &StackConfig) -> Vec<(String, String)> {
             opts.crypto_packets.to_string(),
         ),
         ("max UDP payload / MTU", c.max_udp_payload.to_string()),
+        (
+            "datagrams per round, per end",
+            crate::driver::BATCH.to_string(),
+        ),
+        (
+            "datagrams per send (GSO)",
+            crate::driver::GSO_SEGMENTS.to_string(),
+        ),
+        ("receive buffer (bytes)", crate::driver::ARENA.to_string()),
         ("stream window", c.stream_window.to_string()),
         ("connection window", c.connection_window.to_string()),
         ("send window", c.send_window.to_string()),
