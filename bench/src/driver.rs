@@ -271,6 +271,8 @@ mod tests {
         gso: bool,
         next: u8,
         got: Rc<RefCell<Vec<Vec<u8>>>>,
+        /// With `gso`: what to report instead of the burst actually written.
+        claim: Option<Burst>,
     }
 
     impl Stack for Ticker {
@@ -291,10 +293,10 @@ mod tests {
                 }
                 self.sendable -= n;
                 self.left -= n;
-                return Some(Burst {
-                    size: buf.len(),
-                    segment: if n == 1 { buf.len() } else { 3 },
-                });
+                return Some(
+                    self.claim
+                        .unwrap_or(Burst::new(buf.len(), (n > 1).then_some(3))),
+                );
             }
             if side == Side::Client && self.sendable > 0 && self.left > 0 {
                 self.sendable -= 1;
@@ -366,12 +368,22 @@ mod tests {
             gso: false,
             next: 0,
             got: Rc::default(),
+            claim: None,
         };
         Driver::new(Box::new(stack), 1452)
     }
 
     /// A ticker that sends GSO bursts, and what its server receives.
     fn gso_ticker(left: u32) -> (Driver, Rc<RefCell<Vec<Vec<u8>>>>) {
+        gso_ticker_on(left, 1452, None)
+    }
+
+    /// A GSO ticker on a link of `max_udp_payload`, reporting `claim` if given.
+    fn gso_ticker_on(
+        left: u32,
+        max_udp_payload: u16,
+        claim: Option<Burst>,
+    ) -> (Driver, Rc<RefCell<Vec<Vec<u8>>>>) {
         let got = Rc::<RefCell<Vec<Vec<u8>>>>::default();
         let stack = Ticker {
             left,
@@ -382,8 +394,31 @@ mod tests {
             gso: true,
             next: 0,
             got: Rc::clone(&got),
+            claim,
         };
-        (Driver::new(Box::new(stack), 1452), got)
+        (Driver::new(Box::new(stack), max_udp_payload), got)
+    }
+
+    #[test]
+    fn a_burst_the_stack_misreports_or_oversizes_fails_the_run() {
+        let fails = |max_udp_payload, claim| {
+            let (mut d, got) = gso_ticker_on(5, max_udp_payload, claim);
+            let err = d.round().unwrap_err();
+            assert!(got.borrow().is_empty(), "nothing is delivered: {err}");
+            err
+        };
+        // More segments than the 10 a send may hold: 14 one-byte segments.
+        let err = fails(1452, Some(Burst::new(14, Some(1))));
+        assert!(err.contains("14-byte burst of 1-byte segments"), "{err}");
+        // More bytes than were written (4 × 3 + 2 = 14).
+        let err = fails(1452, Some(Burst::new(15, Some(3))));
+        assert!(err.contains("15-byte burst"), "{err}");
+        // Empty.
+        let err = fails(1452, Some(Burst::new(0, None)));
+        assert!(err.contains("0-byte burst"), "{err}");
+        // Honest, but its 3-byte datagrams exceed a 2-byte link.
+        let err = fails(2, None);
+        assert!(err.contains("3-byte datagram (limit 2)"), "{err}");
     }
 
     #[test]

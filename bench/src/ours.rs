@@ -388,10 +388,7 @@ impl Stack for OurStack {
             .endpoint
             .get_mut()
             .poll_transmit(now, &mut buf[..want])?;
-        Some(Burst {
-            size: t.size,
-            segment: t.segment_size.unwrap_or(t.size),
-        })
+        Some(Burst::new(t.size, t.segment_size))
     }
 
     fn handle_datagram(&mut self, side: Side, now: Instant, datagram: BytesMut) {

@@ -245,10 +245,7 @@ impl Stack for QuinnStack {
         buf.clear();
         if let Some(d) = end.pending.pop_front() {
             buf.extend_from_slice(&d);
-            return Some(Burst {
-                size: d.len(),
-                segment: d.len(),
-            });
+            return Some(Burst::new(d.len(), None));
         }
         let n = end.order.len();
         for i in 0..n {
@@ -261,10 +258,7 @@ impl Stack for QuinnStack {
                 buf.truncate(t.size);
                 end.next = (idx + 1) % n;
                 end.settle(ch);
-                return Some(Burst {
-                    size: t.size,
-                    segment: t.segment_size.unwrap_or(t.size),
-                });
+                return Some(Burst::new(t.size, t.segment_size));
             }
         }
         None

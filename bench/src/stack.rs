@@ -103,6 +103,17 @@ pub struct Burst {
     pub segment: usize,
 }
 
+impl Burst {
+    /// A burst as a stack's transmit describes it: `size` bytes, cut into `segment_size`
+    /// pieces when it holds several datagrams (`None`: one datagram).
+    pub fn new(size: usize, segment_size: Option<usize>) -> Self {
+        Burst {
+            size,
+            segment: segment_size.unwrap_or(size),
+        }
+    }
+}
+
 /// A benchmarked stack: a client endpoint and a server endpoint, driven without sockets.
 ///
 /// Every method that may change protocol state takes `now`; the driver supplies it. After any
