@@ -1,4 +1,5 @@
-//! ECN marking and validation (RFC 9000 §13.4), and GSO batches from `poll_transmit`.
+//! ECN marking and validation (RFC 9000 §13.4), GSO batches from `poll_transmit`, and
+//! zero-copy receive from the embedder's datagram buffer.
 
 mod util;
 
@@ -83,4 +84,51 @@ fn a_large_buffer_gets_a_batch_of_full_size_datagrams() {
     read_all(server, id, &mut got);
     assert!(!got.is_empty());
     assert_eq!(&got[..], &data[..got.len()]);
+}
+
+/// Received stream data is handed to the application as a view of the datagram buffer the
+/// embedder passed in (no copy).
+#[test]
+fn received_stream_data_is_a_view_of_the_datagram_buffer() {
+    let mut pair = Pair::new(Config::default(), Config::default());
+    pair.connect();
+    let id = match pair.client.open(Dir::Uni).expect("open") {
+        StreamRef::Id(id) => id,
+        other => panic!("{other:?}"),
+    };
+    let data = pattern(1000);
+    assert_eq!(pair.client.write(id, &data).expect("write"), data.len());
+    let mut buf = vec![0u8; 1500];
+    let now = pair.now;
+    let t = pair.client.poll_transmit(now, &mut buf).expect("data");
+    // The datagram sits in the middle of a larger receive buffer, as in a receive loop
+    // that reads many datagrams into one allocation.
+    let mut arena = BytesMut::with_capacity(4096);
+    arena.extend_from_slice(&[0xee; 100]);
+    arena.extend_from_slice(&buf[..t.size]);
+    arena.extend_from_slice(&[0xee; 100]);
+    let _front = arena.split_to(100);
+    let datagram = arena.split_to(t.size);
+    let (start, end) = (
+        datagram.as_ptr() as usize,
+        datagram.as_ptr() as usize + datagram.len(),
+    );
+    let meta = DatagramMeta {
+        remote: util::client_addr(),
+        local: util::server_addr(),
+        ecn: t.ecn,
+    };
+    let server = pair.server();
+    server.handle_datagram(now, meta, datagram);
+    let chunk = server
+        .streams()
+        .read_chunk(id, usize::MAX)
+        .expect("readable");
+    assert_eq!(&chunk.data[..], &data[..]);
+    let at = chunk.data.as_ptr() as usize;
+    assert!(
+        at >= start && at + chunk.data.len() <= end,
+        "the chunk at {at:#x}+{} is not inside the datagram {start:#x}..{end:#x}",
+        chunk.data.len()
+    );
 }

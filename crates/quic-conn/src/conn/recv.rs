@@ -2,7 +2,7 @@
 //! unprotected and decrypted in place (RFC 9001 §5), its frames dispatched, and its
 //! packet number recorded for acknowledgement.
 
-use bytes::BytesMut;
+use bytes::{Buf, BytesMut};
 use quic_wire::crypto::CryptoError;
 use quic_wire::frame::FrameIter;
 use quic_wire::packet::{
@@ -322,7 +322,15 @@ impl Connection {
         let range = opened.payload_range();
         #[cfg(feature = "qlog")]
         let packet_len = packet.len();
-        let payload = packet.freeze().slice(range);
+        // The payload is cut out of the packet in place: `Bytes::slice` would take another
+        // reference to the shared receive buffer (an atomic increment, and a decrement when
+        // the packet is dropped) for every packet.
+        if range.start > range.end || range.end > packet.len() {
+            return None;
+        }
+        packet.truncate(range.end);
+        packet.advance(range.start);
+        let payload = packet.freeze();
         #[cfg(feature = "qlog")]
         self.qlog_packet_received(now, h.ty, pn, &payload, packet_len);
         let mut frames = FrameIter::new(&payload, h.ty);
