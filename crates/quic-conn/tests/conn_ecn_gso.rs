@@ -7,14 +7,27 @@ use bytes::BytesMut;
 use quic_conn::conn::Config;
 use quic_conn::DatagramMeta;
 use quic_streams::StreamRef;
-use quic_wire::{Dir, Ecn};
+use quic_wire::{Dir, Ecn, StreamId};
 use util::{pattern, read_all, Pair};
 
-fn send(pair: &mut Pair, len: usize) {
-    let id = match pair.client.open(Dir::Uni).expect("open") {
+fn open_uni(pair: &mut Pair) -> StreamId {
+    match pair.client.open(Dir::Uni).expect("open") {
         StreamRef::Id(id) => id,
         other => panic!("{other:?}"),
-    };
+    }
+}
+
+/// How the server sees a datagram from the client.
+fn from_client(ecn: Ecn) -> DatagramMeta {
+    DatagramMeta {
+        remote: util::client_addr(),
+        local: util::server_addr(),
+        ecn,
+    }
+}
+
+fn send(pair: &mut Pair, len: usize) {
+    let id = open_uni(pair);
     let data = pattern(len);
     let mut written = 0;
     let mut got = Vec::new();
@@ -58,10 +71,7 @@ fn ecn_marking_stops_on_a_bleaching_path() {
 fn a_large_buffer_gets_a_batch_of_full_size_datagrams() {
     let mut pair = Pair::new(Config::default(), Config::default());
     pair.connect();
-    let id = match pair.client.open(Dir::Uni).expect("open") {
-        StreamRef::Id(id) => id,
-        other => panic!("{other:?}"),
-    };
+    let id = open_uni(&mut pair);
     let data = pattern(60_000);
     pair.client.write(id, &data).expect("write");
     pair.client.finish(id).expect("finish");
@@ -71,11 +81,7 @@ fn a_large_buffer_gets_a_batch_of_full_size_datagrams() {
     let seg = t.segment_size.expect("a GSO batch");
     assert!(t.size > seg, "{} bytes in segments of {seg}", t.size);
     // Every segment is a datagram of its own for the server.
-    let meta = DatagramMeta {
-        remote: util::client_addr(),
-        local: util::server_addr(),
-        ecn: t.ecn,
-    };
+    let meta = from_client(t.ecn);
     let server = pair.server();
     for chunk in buf[..t.size].chunks(seg) {
         server.handle_datagram(now, meta, BytesMut::from(chunk));
@@ -92,10 +98,7 @@ fn a_large_buffer_gets_a_batch_of_full_size_datagrams() {
 fn received_stream_data_is_a_view_of_the_datagram_buffer() {
     let mut pair = Pair::new(Config::default(), Config::default());
     pair.connect();
-    let id = match pair.client.open(Dir::Uni).expect("open") {
-        StreamRef::Id(id) => id,
-        other => panic!("{other:?}"),
-    };
+    let id = open_uni(&mut pair);
     let data = pattern(1000);
     assert_eq!(pair.client.write(id, &data).expect("write"), data.len());
     let mut buf = vec![0u8; 1500];
@@ -113,11 +116,7 @@ fn received_stream_data_is_a_view_of_the_datagram_buffer() {
         datagram.as_ptr() as usize,
         datagram.as_ptr() as usize + datagram.len(),
     );
-    let meta = DatagramMeta {
-        remote: util::client_addr(),
-        local: util::server_addr(),
-        ecn: t.ecn,
-    };
+    let meta = from_client(t.ecn);
     let server = pair.server();
     server.handle_datagram(now, meta, datagram);
     let chunk = server
