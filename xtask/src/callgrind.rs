@@ -13,9 +13,18 @@
 //! instructions per datagram at 16 MiB, more for quinn); the difference of the two runs, per
 //! datagram the longer one added, is the steady-state figure without it.
 //!
+//! Then, per stack, where the steady-state instructions go: the stack's own functions (our
+//! four protocol crates; quinn-proto) by the instructions per datagram each executed itself,
+//! with what was inlined into it, in the longer run minus the shorter. The application's
+//! stream writes and reads are library functions too and are listed (a `write` or `read`
+//! name says so); the harness is not. A profile led by one function has one place to cut; a
+//! flat one does not. (Callgrind's `--toggle-collect` could limit the collection to the entry
+//! points, but it miscounts quinn-proto's: half of its instructions went missing.)
+//!
 //! Callgrind counts each iteration of a `rep movsb` copy as an instruction, so large copies
 //! weigh more here than on hardware; both stacks copy stream data the same number of times.
 
+use std::collections::HashMap;
 use std::process::Command;
 
 use crate::{cargo, run, Result};
@@ -50,7 +59,22 @@ struct Figures {
     datagrams: u64,
     library: u64,
     cipher: u64,
+    /// Instructions each of the stack's own functions executed itself (with what was
+    /// inlined into it), by function name: see [`own_by_function`].
+    own: HashMap<String, u64>,
 }
+
+/// Names that mark a stack's own functions, for the breakdown: our four protocol crates, or
+/// quinn-proto.
+const OURS_CRATES: &[&str] = &[
+    "quic_conn::",
+    "quic_wire::",
+    "quic_streams::",
+    "quic_recovery::",
+];
+const QUINN_CRATES: &[&str] = &["quinn_proto::"];
+/// Functions listed in the breakdown, per stack.
+const BREAKDOWN_ROWS: usize = 15;
 
 /// Runs the measurement; `args` may hold `--bulk-mib N` (default 16).
 pub fn callgrind(args: &[String]) -> Result {
@@ -74,13 +98,16 @@ pub fn callgrind(args: &[String]) -> Result {
     let dir = std::path::Path::new("target/bench");
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let mut rows = Vec::new();
-    for (stack, entries) in [("quinn", QUINN_ENTRIES), ("ours", OURS_ENTRIES)] {
+    for (stack, entries, crates) in [
+        ("quinn", QUINN_ENTRIES, QUINN_CRATES),
+        ("ours", OURS_ENTRIES, OURS_CRATES),
+    ] {
         eprintln!(
             "callgrind: {stack}, bulk {mib} MiB and {} MiB (a minute or two) ...",
             4 * mib
         );
-        let short = measure(dir, stack, entries, mib, "")?;
-        let long = measure(dir, stack, entries, 4 * mib, ".long")?;
+        let short = measure(dir, stack, entries, crates, mib, "")?;
+        let long = measure(dir, stack, entries, crates, 4 * mib, ".long")?;
         rows.push((stack, short, long));
     }
     println!();
@@ -122,8 +149,72 @@ pub fn callgrind(args: &[String]) -> Result {
             so / sq.max(1.0)
         );
     }
+    for (stack, short, long) in &rows {
+        print_breakdown(stack, short, long);
+    }
     println!("profiles: target/bench/callgrind.{{quinn,ours}}{{,.long}}.out (callgrind_annotate)");
     Ok(())
+}
+
+/// Where a stack's steady-state instructions go: its own functions by the instructions per
+/// datagram the longer run added, largest first, each with its share of the steady-state
+/// figure outside the cipher. A profile with one dominant function has one place to cut; a
+/// flat one has none.
+fn print_breakdown(stack: &str, short: &Figures, long: &Figures) {
+    let steady = marginal(short, long).max(1.0);
+    let rows = steady_by_function(short, long);
+    let listed: f64 = rows.iter().map(|(_, n)| n).sum();
+    println!();
+    println!(
+        "{stack}: own functions, instructions per datagram in the steady state, the application's \
+         stream calls included ({steady:.0} outside the cipher in the entry points; all own \
+         functions together: {listed:.0})"
+    );
+    for (name, n) in rows.iter().take(BREAKDOWN_ROWS) {
+        println!(
+            "{n:>8.0} {:>5.1}%  {}",
+            100.0 * n / steady,
+            short_name(name)
+        );
+    }
+}
+
+/// Per function of the stack's own: instructions per datagram the longer run added over the
+/// shorter (the steady state), largest first; functions that added nothing are left out.
+fn steady_by_function(short: &Figures, long: &Figures) -> Vec<(String, f64)> {
+    let datagrams = long.datagrams.saturating_sub(short.datagrams).max(1) as f64;
+    let mut rows: Vec<(String, f64)> = long
+        .own
+        .iter()
+        .map(|(name, &n)| {
+            let before = short.own.get(name).copied().unwrap_or(0);
+            (name.clone(), n.saturating_sub(before) as f64 / datagrams)
+        })
+        .filter(|(_, n)| *n >= 0.5)
+        .collect();
+    rows.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    rows
+}
+
+/// A function name without the generic parameters of its impl block, which make the
+/// quinn-proto names several lines long: `<a::B<C> as d::E>::f` stays readable as
+/// `<a::B as d::E>::f`.
+fn short_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut depth = 0usize;
+    let mut prev = ' ';
+    for c in name.chars() {
+        match c {
+            // A `<` right after a path segment opens generic parameters; one at the start
+            // or after a space opens a qualified path, which is kept.
+            '<' if depth > 0 || prev.is_alphanumeric() || prev == '_' => depth += 1,
+            '>' if depth > 0 => depth -= 1,
+            _ if depth > 0 => {}
+            _ => out.push(c),
+        }
+        prev = c;
+    }
+    out
 }
 
 /// Instructions per datagram outside the cipher that the longer run added over the shorter:
@@ -139,6 +230,7 @@ fn measure(
     dir: &std::path::Path,
     stack: &str,
     entries: &[&str],
+    crates: &[&str],
     mib: u64,
     suffix: &str,
 ) -> Result<Figures> {
@@ -175,11 +267,43 @@ fn measure(
     let text = String::from_utf8_lossy(&annotated.stdout);
     let library = entries.iter().map(|f| inclusive(&text, f)).sum();
     let cipher = CIPHER.iter().map(|f| inclusive(&text, f)).sum();
+    let exclusive = Command::new("callgrind_annotate")
+        .args(["--auto=no", "--threshold=100"])
+        .arg(&profile)
+        .output()
+        .map_err(|e| format!("callgrind_annotate: {e}"))?;
+    let own = own_by_function(&String::from_utf8_lossy(&exclusive.stdout), crates);
     Ok(Figures {
         datagrams,
         library,
         cipher,
+        own,
     })
+}
+
+/// From callgrind_annotate's exclusive listing: the instructions each function named after
+/// one of `crates` executed itself, summed over the source files it has lines in (code
+/// inlined into it from elsewhere counts as its own).
+fn own_by_function(annotated: &str, crates: &[&str]) -> HashMap<String, u64> {
+    let mut own = HashMap::new();
+    for l in annotated.lines() {
+        let Some((count, rest)) = l.trim_start().split_once(' ') else {
+            continue;
+        };
+        let Ok(count) = count.replace(',', "").parse::<u64>() else {
+            continue;
+        };
+        // "(12.34%)  file:function [object]"; the file may be `???`.
+        let Some((_, name)) = rest.split_once(':') else {
+            continue;
+        };
+        let name = name.split(" [").next().unwrap_or_default().trim();
+        // Functions of the stack's own; the benchmark harness's are not.
+        if crates.iter().any(|c| name.contains(c)) && !name.contains("quic_bench") {
+            *own.entry(name.to_string()).or_insert(0) += count;
+        }
+    }
+    own
 }
 
 /// Datagrams both ends sent, from the run line "... N datagrams up, M down ...".
@@ -224,6 +348,61 @@ mod tests {
                    datagrams up, 5918 down, 2.1 allocations per datagram\n";
         assert_eq!(datagram_count(out), Some(189_068 + 5_918));
         assert_eq!(datagram_count("nothing here"), None);
+    }
+
+    #[test]
+    fn own_counts_sum_a_function_s_files_and_leave_out_others() {
+        let text = "1,000 (50.00%)  crates/quic-conn/src/conn/recv.rs:quic_conn::conn::recv::<impl quic_conn::conn::Connection>::handle_datagram [/x]\n\
+                    300 (15.00%)  /rustc/abc/library/core/src/option.rs:quic_conn::conn::recv::<impl quic_conn::conn::Connection>::handle_datagram [/x]\n\
+                    200 (10.00%)  ???:<quic_bench::ours::OurStack as quic_bench::stack::Stack>::read [/x]\n\
+                    100 ( 5.00%)  ring/aes.S:ring_core_aes_encrypt [/x]\n\
+                    1,277,842,697 (100.0%)  PROGRAM TOTALS\n";
+        let own = own_by_function(text, OURS_CRATES);
+        assert_eq!(own.len(), 1);
+        assert_eq!(
+            own.get("quic_conn::conn::recv::<impl quic_conn::conn::Connection>::handle_datagram"),
+            Some(&1_300)
+        );
+        assert!(own_by_function(text, QUINN_CRATES).is_empty());
+    }
+
+    #[test]
+    fn the_steady_state_per_function_is_what_the_longer_run_added() {
+        let figures = |datagrams, own: &[(&str, u64)]| Figures {
+            datagrams,
+            library: 0,
+            cipher: 0,
+            own: own.iter().map(|(n, c)| (n.to_string(), *c)).collect(),
+        };
+        let short = figures(100, &[("a", 5_000), ("b", 1_000), ("setup", 9_000)]);
+        let long = figures(
+            400,
+            &[("a", 20_000), ("b", 4_000), ("setup", 9_000), ("c", 300)],
+        );
+        // 300 more datagrams: a added 15,000, b 3,000, c 300; setup nothing.
+        let rows = steady_by_function(&short, &long);
+        assert_eq!(
+            rows,
+            vec![("a".into(), 50.0), ("b".into(), 10.0), ("c".into(), 1.0)]
+        );
+    }
+
+    #[test]
+    fn short_names_drop_generic_parameters_but_keep_qualified_paths() {
+        assert_eq!(
+            short_name("quic_recovery::loss::PathRecovery<F>::on_ack_received::{{closure}}"),
+            "quic_recovery::loss::PathRecovery::on_ack_received::{{closure}}"
+        );
+        assert_eq!(
+            short_name("<quinn_proto::connection::Connection<alloc::vec::Vec<u8>> as core::fmt::Debug>::fmt"),
+            "<quinn_proto::connection::Connection as core::fmt::Debug>::fmt"
+        );
+        assert_eq!(
+            short_name(
+                "quic_conn::conn::recv::<impl quic_conn::conn::Connection>::handle_datagram"
+            ),
+            "quic_conn::conn::recv::<impl quic_conn::conn::Connection>::handle_datagram"
+        );
     }
 
     #[test]

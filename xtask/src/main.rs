@@ -42,7 +42,8 @@ commands:
                    the library crates' criterion benchmarks (ARGS go to criterion)
   bench --callgrind [--bulk-mib N]
                    instructions per datagram outside the cipher, both stacks, from
-                   callgrind over the bulk workload (needs valgrind)
+                   callgrind over the bulk workload, and the functions they go to
+                   (needs valgrind)
   fuzz [--secs N]  build every fuzz target and run each for N seconds (default 60)
   interop [--cases a,b] [--client X] [--server Y]
                    interop matrix against aioquic (and quinn); see interop/README.md
