@@ -286,18 +286,7 @@ fn measure(
 /// inlined into it from elsewhere counts as its own).
 fn own_by_function(annotated: &str, crates: &[&str]) -> HashMap<String, u64> {
     let mut own = HashMap::new();
-    for l in annotated.lines() {
-        let Some((count, rest)) = l.trim_start().split_once(' ') else {
-            continue;
-        };
-        let Ok(count) = count.replace(',', "").parse::<u64>() else {
-            continue;
-        };
-        // "(12.34%)  file:function [object]"; the file may be `???`.
-        let Some((_, name)) = rest.split_once(':') else {
-            continue;
-        };
-        let name = name.split(" [").next().unwrap_or_default().trim();
+    for (count, name) in annotated.lines().filter_map(listing_line) {
         // Functions of the stack's own; the benchmark harness's are not.
         if crates.iter().any(|c| name.contains(c)) && !name.contains("quic_bench") {
             *own.entry(name.to_string()).or_insert(0) += count;
@@ -329,13 +318,18 @@ fn datagram_count(out: &str) -> Option<u64> {
 fn inclusive(annotated: &str, function: &str) -> u64 {
     annotated
         .lines()
-        .find_map(|l| {
-            let (count, rest) = l.trim_start().split_once(' ')?;
-            let name = rest.split_once(":").map(|(_, n)| n)?;
-            let name = name.split(" [").next()?.trim();
-            (name == function).then(|| count.replace(',', "").parse::<u64>().ok())?
-        })
+        .filter_map(listing_line)
+        .find_map(|(count, name)| (name == function).then_some(count))
         .unwrap_or(0)
+}
+
+/// A function line of callgrind_annotate's listing, "1,234 (12.34%)  file:function [object]"
+/// (the file may be `???`): its count and function name.
+fn listing_line(l: &str) -> Option<(u64, &str)> {
+    let (count, rest) = l.trim_start().split_once(' ')?;
+    let count = count.replace(',', "").parse::<u64>().ok()?;
+    let (_, name) = rest.split_once(':')?;
+    Some((count, name.split(" [").next()?.trim()))
 }
 
 #[cfg(test)]
