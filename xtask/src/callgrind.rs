@@ -323,7 +323,7 @@ fn inclusive(annotated: &str, function: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// A function line of callgrind_annotate's listing, "1,234 (12.34%)  file:function [object]"
+/// A function line of callgrind_annotate's listing, `1,234 (12.34%)  file:function [object]`
 /// (the file may be `???`): its count and function name.
 fn listing_line(l: &str) -> Option<(u64, &str)> {
     let (count, rest) = l.trim_start().split_once(' ')?;
