@@ -281,9 +281,10 @@ fn measure(
     })
 }
 
-/// From callgrind_annotate's exclusive listing: the instructions each function named after
-/// one of `crates` executed itself, summed over the source files it has lines in (code
-/// inlined into it from elsewhere counts as its own).
+/// From callgrind_annotate's exclusive listing: the instructions each function whose name
+/// mentions one of `crates` executed itself (the crate's own functions, and generic code
+/// instantiated for its types), summed over the source files it has lines in (code inlined
+/// into it from elsewhere counts as its own).
 fn own_by_function(annotated: &str, crates: &[&str]) -> HashMap<String, u64> {
     let mut own = HashMap::new();
     for (count, name) in annotated.lines().filter_map(listing_line) {
