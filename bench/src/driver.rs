@@ -47,6 +47,8 @@ pub enum Flow {
 pub struct LinkStats {
     /// Datagrams the sender produced.
     pub sent: u64,
+    /// `poll_transmit` calls that returned something (a GSO burst is one send).
+    pub sends: u64,
     /// Of those, datagrams the link dropped.
     pub dropped: u64,
     /// Bytes of the datagrams delivered.
@@ -147,6 +149,7 @@ impl Driver {
                 break;
             };
             any = true;
+            self.links[dir].sends += 1;
             let (size, segment) = (burst.size, burst.segment);
             if size == 0
                 || segment == 0

@@ -65,6 +65,23 @@ mod tests {
                 }
 
                 #[test]
+                fn bulk_sends_fill_gso_bursts() {
+                    // The driver offers up to 10 datagrams per send to every stack: a stack
+                    // configured to ignore that (quinn with segmentation offload off) would
+                    // pay its per-call costs per datagram, and the comparison would be unfair.
+                    let c = config();
+                    let b = workloads::bulk(&KIND, &c, 2 << 20, 0.0, 1).unwrap();
+                    assert!(b.intact);
+                    let per_send = b.datagrams_up as f64 / b.sends_up as f64;
+                    assert!(
+                        per_send > 3.0,
+                        "{} datagrams in {} sends",
+                        b.datagrams_up,
+                        b.sends_up
+                    );
+                }
+
+                #[test]
                 fn bulk_under_loss_still_moves_every_byte() {
                     let c = config();
                     let total = 2 << 20;

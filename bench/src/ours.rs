@@ -18,9 +18,9 @@
 //! * Datagrams: `Config::max_udp_payload` and `Config::initial_mtu` are both
 //!   [`StackConfig::max_udp_payload`] (1452): our transport parameter and the fixed datagram
 //!   size of the path from the first packet, which turns path MTU discovery off (quinn gets
-//!   the same: initial and minimum MTU 1452, discovery off). The endpoint never coalesces
-//!   datagrams into one transmit (`segment_size` is always `None`), so every transmit is one
-//!   datagram of at most that size. The congestion
+//!   the same: initial and minimum MTU 1452, discovery off). Given room for several, a
+//!   transmit holds up to that many full-size datagrams back to back (GSO, `segment_size`
+//!   set), as quinn's does with its segmentation offload on. The congestion
 //!   controller's `max_datagram_size` is set to the same value here: the library does not carry
 //!   `max_udp_payload` over to `RecoveryConfig::max_datagram_size` (default 1200) by itself.
 //! * Congestion control: [`StackConfig::congestion`]; CUBIC in the benchmark, as our

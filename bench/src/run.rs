@@ -234,14 +234,16 @@ pub fn run(
             v[BULK_CEILING].push(100.0 * b.cpu_goodput_mbps() / ceiling.mbps());
             v[PEAK_HEAP].push(b.peak_heap as f64 / f64::from(1u32 << 20));
             log(&format!(
-                "{} bulk #{}: {:.0} MB/s, {:.2} CPU s/GiB, peak heap {:.1} MiB, {} datagrams up, {} down, \
-                 {:.1} allocations per datagram, {:?} of timer waits skipped",
+                "{} bulk #{}: {:.0} MB/s, {:.2} CPU s/GiB, peak heap {:.1} MiB, {} datagrams up \
+                 ({:.1} per send), {} down, {:.1} allocations per datagram, {:?} of timer waits \
+                 skipped",
                 k.name,
                 run + 1,
                 b.goodput_mbps(),
                 b.cpu_s_per_gib(),
                 b.peak_heap as f64 / f64::from(1u32 << 20),
                 b.datagrams_up,
+                b.datagrams_up as f64 / b.sends_up.max(1) as f64,
                 b.datagrams_down,
                 b.allocations as f64 / (b.datagrams_up + b.datagrams_down).max(1) as f64,
                 b.skipped

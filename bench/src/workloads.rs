@@ -166,6 +166,9 @@ pub struct BulkRun {
     pub peak_heap: u64,
     /// Datagrams sent client to server and how many the link dropped.
     pub datagrams_up: u64,
+    /// The sends (`poll_transmit` results) those datagrams went out in: fewer than the
+    /// datagrams when the stack fills GSO bursts.
+    pub sends_up: u64,
     /// Of those, dropped.
     pub dropped_up: u64,
     /// Datagrams sent server to client.
@@ -262,6 +265,7 @@ pub fn bulk(
         cpu,
         peak_heap,
         datagrams_up: up.sent - links_before[0].sent,
+        sends_up: up.sends - links_before[0].sends,
         dropped_up: up.dropped - links_before[0].dropped,
         datagrams_down: down.sent - links_before[1].sent,
         dropped_down: down.dropped - links_before[1].dropped,
