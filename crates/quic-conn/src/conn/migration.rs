@@ -273,9 +273,15 @@ impl Connection {
         }
     }
 
-    /// The datagram being processed arrived on another 4-tuple than the active path's.
+    /// The datagram being processed arrived on another 4-tuple than the active path's
+    /// (`Some`), or on the active path (`None`).
+    #[inline]
     pub(crate) fn note_off_path(&mut self, off: Option<(SocketAddr, SocketAddr, usize)>) {
-        self.migration.off_path = off;
+        // Nearly every datagram arrives on the active path, after another that did: then
+        // there is nothing to write.
+        if off.is_some() || self.migration.off_path.is_some() {
+            self.migration.off_path = off;
+        }
     }
 
     /// A datagram was processed; `active_dcid` is the Destination Connection ID of a

@@ -25,9 +25,11 @@ use crate::io::{DatagramMeta, SansIo, Transmit};
 use crate::tls::{TlsConfig, TlsError};
 use quic_wire::cid::ResetToken;
 
+mod routes;
 mod slab;
 mod timers;
 mod tokens;
+use routes::Routes;
 use slab::Conns;
 use timers::Schedule;
 #[cfg(feature = "rustls")]
@@ -292,7 +294,7 @@ pub struct Endpoint {
     conns: Conns,
     /// Every connection ID routed to a connection: its own, and for a server the client's
     /// original Destination Connection ID.
-    cids: HashMap<ConnectionId, ConnectionHandle>,
+    cids: Routes,
     /// The stateless reset token each connection's peer gave for the connection ID in use
     /// (RFC 9000 §10.3.1), so a datagram no connection ID routes is checked against the
     /// one connection its last 16 bytes name, not against every connection.
@@ -401,7 +403,7 @@ impl Endpoint {
             config,
             rng,
             conns: Conns::default(),
-            cids: HashMap::new(),
+            cids: Routes::default(),
             reset_tokens: HashMap::new(),
             handshaking: BTreeSet::new(),
             schedule: Schedule::default(),
@@ -468,7 +470,7 @@ impl Endpoint {
         // is used (the connection then simply shares no route with the other).
         let mut cid = self.cid_generator.generate(self.own_rng.as_mut());
         for _ in 0..4 {
-            if !self.cids.contains_key(&cid) {
+            if !self.cids.contains(&cid) {
                 break;
             }
             cid = self.cid_generator.generate(self.own_rng.as_mut());
@@ -1077,8 +1079,7 @@ impl Endpoint {
             }
             // Only this connection's routes: no scan of the whole table.
             for cid in c.routed.drain(..) {
-                if self.cids.get(&cid) == Some(&h) {
-                    self.cids.remove(&cid);
+                if self.cids.remove_if(&cid, h) {
                     self.tombstones.bury(now, cid);
                 }
             }
@@ -1099,7 +1100,7 @@ impl Endpoint {
 /// Routes the connection IDs connection `h` (that is, `c`) issued, and stops routing the
 /// ones it retired.
 fn route_cids(
-    cids: &mut HashMap<ConnectionId, ConnectionHandle>,
+    cids: &mut Routes,
     h: ConnectionHandle,
     c: &mut Connection,
 ) {
@@ -1113,9 +1114,7 @@ fn route_cids(
                 }
             }
             CidEvent::Retired(cid) => {
-                if cids.get(&cid) == Some(&h) {
-                    cids.remove(&cid);
-                }
+                cids.remove_if(&cid, h);
                 c.routed.retain(|&r| r != cid);
             }
         }
@@ -1182,7 +1181,7 @@ impl SansIo for Endpoint {
         self.stats.datagrams_received += 1;
         self.stats.bytes_received += data.len() as u64;
         let route = first_dcid(&data, self.config.connection.cid_len)
-            .and_then(|d| self.cids.get(d).copied());
+            .and_then(|d| self.cids.route(d));
         match route.and_then(|h| self.conns.get_mut(h).map(|c| (h, c))) {
             Some((h, c)) => {
                 c.handle_datagram(now, meta, data);
