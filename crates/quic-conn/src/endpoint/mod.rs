@@ -1099,11 +1099,7 @@ impl Endpoint {
 
 /// Routes the connection IDs connection `h` (that is, `c`) issued, and stops routing the
 /// ones it retired.
-fn route_cids(
-    cids: &mut Routes,
-    h: ConnectionHandle,
-    c: &mut Connection,
-) {
+fn route_cids(cids: &mut Routes, h: ConnectionHandle, c: &mut Connection) {
     // Bounded: a connection has a handful of connection IDs in flux.
     while let Some(e) = c.poll_cid_event() {
         match e {
@@ -1180,8 +1176,8 @@ impl SansIo for Endpoint {
     fn handle_datagram(&mut self, now: Instant, meta: DatagramMeta, data: BytesMut) {
         self.stats.datagrams_received += 1;
         self.stats.bytes_received += data.len() as u64;
-        let route = first_dcid(&data, self.config.connection.cid_len)
-            .and_then(|d| self.cids.route(d));
+        let route =
+            first_dcid(&data, self.config.connection.cid_len).and_then(|d| self.cids.route(d));
         match route.and_then(|h| self.conns.get_mut(h).map(|c| (h, c))) {
             Some((h, c)) => {
                 c.handle_datagram(now, meta, data);
