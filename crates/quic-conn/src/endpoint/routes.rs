@@ -50,13 +50,16 @@ impl Routes {
 
     /// Stops routing `cid`, if it routes to `h`. Returns whether it did.
     pub(super) fn remove_if(&mut self, cid: &ConnectionId, h: ConnectionHandle) -> bool {
-        if self.table.get(cid) != Some(&h) {
+        let hashbrown::hash_map::Entry::Occupied(e) = self.table.entry(*cid) else {
+            return false;
+        };
+        if *e.get() != h {
             return false;
         }
+        e.remove();
         if self.last.is_some_and(|(l, _)| l == *cid) {
             self.last = None;
         }
-        self.table.remove(cid);
         true
     }
 
